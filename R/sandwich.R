@@ -1,0 +1,105 @@
+# Stacked estimating equations (M-estimation; Stefanski & Boos 2002).
+#
+# Every estimator here stacks the score equations of its nuisance model(s),
+# psi_beta,i = x_i r_i (one block per linear predictor, all sharing the
+# design x), on top of K target equations psi_mu,i = Psi[i, ] for the
+# potential-outcome means.  The sandwich is
+#   V = D^{-1} B D^{-T},  D = d sum(psi) / d theta',  B = sum(psi psi'),
+# whose heavy parts (X'WX blocks of D and B, X'M cross terms) run in C.
+
+# Score multipliers and Hessian of a fitted GLM-type learner.
+#   R: n x m matrix, score_i = x_i * R[i, b] for block b
+#   H: (m p) x (m p) negative Hessian of the (penalized) log-likelihood
+#   kept: which of the m p coefficients are estimated (not aliased)
+glm_score_parts <- function(fit, x, y, weights = NULL) {
+  n <- nrow(x)
+  sw <- if (is.null(weights)) rep(1, n) else weights
+  pen <- glm_penalty(fit$learner, x)
+  beta <- as.vector(fit$coefficients)
+  kept <- !is.na(beta)
+  if (is.null(fit$levels)) {
+    eta <- drop(x %*% ifelse(kept, beta, 0))
+    R <- matrix(sw * (y - glm_linkinv(fit$family, eta)), n, 1L)
+    H <- wcrossprod(x, sw * glm_mu_eta(fit$family, eta))
+    penalty <- pen
+  } else {
+    P <- fit$fitted
+    K <- ncol(P)
+    ind <- outer(as.integer(y), seq_len(K), `==`)
+    R <- sw * (ind[, -1L, drop = FALSE] - P[, -1L, drop = FALSE])
+    H <- multinom_hessian(x, P, sw)
+    penalty <- rep(pen, K - 1L)
+  }
+  diag(H) <- diag(H) + penalty
+  list(R = R, H = H, kept = kept, penalty_score = penalty * ifelse(kept, beta, 0))
+}
+
+multinom_hessian <- function(x, P, sw) {
+  p <- ncol(x)
+  K <- ncol(P)
+  H <- matrix(0, (K - 1L) * p, (K - 1L) * p)
+  for (k in seq_len(K - 1L)) {
+    for (l in k:(K - 1L)) {
+      w <- sw * P[, k + 1L] * ((k == l) - P[, l + 1L])
+      blk <- wcrossprod(x, w)
+      rows <- (k - 1L) * p + seq_len(p)
+      cols <- (l - 1L) * p + seq_len(p)
+      H[rows, cols] <- blk
+      H[cols, rows] <- t(blk)
+    }
+  }
+  H
+}
+
+# Score parts of separate models on disjoint rows, sharing one design.
+bind_score_parts <- function(parts) {
+  H <- lapply(parts, `[[`, "H")
+  q <- vapply(H, nrow, integer(1))
+  big <- matrix(0, sum(q), sum(q))
+  at <- c(0L, cumsum(q))
+  for (b in seq_along(H)) big[at[b] + seq_len(q[b]), at[b] + seq_len(q[b])] <- H[[b]]
+  list(R = do.call(cbind, lapply(parts, `[[`, "R")), H = big,
+       kept = unlist(lapply(parts, `[[`, "kept")),
+       penalty_score = unlist(lapply(parts, `[[`, "penalty_score")))
+}
+
+wcrossprod <- function(x, w = NULL) {
+  .Call(C_ffi_wcrossprod, x, if (is.null(w)) NULL else as.double(w), causallib_threads())
+}
+
+xt_mat <- function(x, m) {
+  .Call(C_ffi_xt_mat, x, as.matrix(m) + 0, causallib_threads())
+}
+
+# Sandwich covariance of the K target parameters.
+#   x, score: the nuisance design and glm_score_parts()
+#   Psi: n x K target estimating functions at the estimates
+#   D_mb: K x (m p) derivative of the target equations in the nuisance
+#         coefficients; D_mm: K x K derivative in the targets
+#   score = NULL: no nuisance model (e.g. plain means)
+stacked_vcov <- function(x, score, Psi, D_mb, D_mm) {
+  if (is.null(score)) {
+    Dinv <- solve(D_mm)
+    return(Dinv %*% crossprod(Psi) %*% t(Dinv))
+  }
+  q <- nrow(score$H)
+  K <- ncol(Psi)
+  meat <- .Call(C_ffi_stacked_meat, x, score$R + 0, Psi + 0, causallib_threads())
+  # Sum of the scores is penalty * beta at a ridge solution, so centring them
+  # removes n c c' from the nuisance block of the meat.
+  ps <- score$penalty_score
+  meat[seq_len(q), seq_len(q)] <- meat[seq_len(q), seq_len(q)] - tcrossprod(ps) / nrow(x)
+  D <- rbind(cbind(-score$H, matrix(0, q, K)), cbind(D_mb, D_mm))
+  keep <- c(score$kept, rep(TRUE, K))
+  D <- D[keep, keep, drop = FALSE]
+  meat <- meat[keep, keep, drop = FALSE]
+  Dinv <- tryCatch(solve(D), error = function(e) {
+    cli::cli_abort(c(
+      "The sandwich variance could not be computed: the estimating equations are singular.",
+      i = "Try {.code se = \"bootstrap\"}."
+    ))
+  })
+  V <- Dinv %*% meat %*% t(Dinv)
+  idx <- sum(keep) - K + seq_len(K)
+  V[idx, idx, drop = FALSE]
+}

@@ -1,0 +1,239 @@
+/*
+ * Weighted cross-products of a tall, narrow design matrix: the hot loop of
+ * IRLS and of every sandwich meat.
+ *
+ * R's reference BLAS walks whole columns of X for each output entry, which
+ * streams an n x p matrix from memory p times.  Here rows are cut into blocks
+ * small enough for the L1 cache; each block is copied once and every output
+ * entry is accumulated from the cached copy.  Rows are also cut into a fixed
+ * number of chunks whose partial sums are added in chunk order, so results
+ * are bit-for-bit the same whatever the number of threads.
+ */
+#define R_NO_REMAP
+#include <string.h>
+#include "crossprod.h"
+#include "ffi-checks.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define BLOCK_ROWS 64
+#define MAX_CHUNKS 64
+#define MIN_CHUNK_ROWS 4096
+#define MAX_PARTIAL_DOUBLES 4194304.0 /* 32 MB of chunk partial sums */
+
+static R_xlen_t n_chunks(R_xlen_t n, int p, int m)
+{
+    R_xlen_t k = n / MIN_CHUNK_ROWS;
+    double per_chunk = (double) p * (double) m;
+    R_xlen_t k_mem = (R_xlen_t) (MAX_PARTIAL_DOUBLES / (per_chunk > 1 ? per_chunk : 1));
+    if (k > MAX_CHUNKS) k = MAX_CHUNKS;
+    if (k > k_mem) k = k_mem;
+    return k < 1 ? 1 : k;
+}
+
+static int threads_for(R_xlen_t nchunk, int nthreads)
+{
+    if (nthreads < 1) return 1;
+    return nchunk < nthreads ? (int) nchunk : nthreads;
+}
+
+/* ---- X' diag(w) X ------------------------------------------------------ */
+
+size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads)
+{
+    R_xlen_t nchunk = n_chunks(n, p, p);
+    int nt = threads_for(nchunk, nthreads);
+    size_t partial = (nt > 1 ? (size_t) nchunk : 1) * (size_t) p * p;
+    return partial + (size_t) nt * (2 * BLOCK_ROWS * (size_t) p);
+}
+
+/* acc (p x p, upper triangle) += xb' diag(.) wb over one row block of length
+ * len; xb and wb are len x p, column-major, wb already multiplied by w. */
+static void block_upper(const double *xb, const double *wb, int len, int p,
+                        double *acc)
+{
+    int j = 0;
+    for (; j + 4 <= p; j += 4) {
+        const double *w0 = wb + (size_t) j * len, *w1 = w0 + len,
+                     *w2 = w1 + len, *w3 = w2 + len;
+        int k = 0;
+        for (; k + 4 <= j + 4; k += 4) {
+            const double *x0 = xb + (size_t) k * len, *x1 = x0 + len,
+                         *x2 = x1 + len, *x3 = x2 + len;
+            double a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0,
+                   a12 = 0, a13 = 0, a20 = 0, a21 = 0, a22 = 0, a23 = 0,
+                   a30 = 0, a31 = 0, a32 = 0, a33 = 0;
+            for (int i = 0; i < len; i++) {
+                double v0 = w0[i], v1 = w1[i], v2 = w2[i], v3 = w3[i];
+                double y0 = x0[i], y1 = x1[i], y2 = x2[i], y3 = x3[i];
+                a00 += v0 * y0; a01 += v0 * y1; a02 += v0 * y2; a03 += v0 * y3;
+                a10 += v1 * y0; a11 += v1 * y1; a12 += v1 * y2; a13 += v1 * y3;
+                a20 += v2 * y0; a21 += v2 * y1; a22 += v2 * y2; a23 += v2 * y3;
+                a30 += v3 * y0; a31 += v3 * y1; a32 += v3 * y2; a33 += v3 * y3;
+            }
+            /* acc[k + b, j + a] holds the (k+b, j+a) entry, k+b <= j+a. */
+            double *c0 = acc + (size_t) j * p + k, *c1 = c0 + p,
+                   *c2 = c1 + p, *c3 = c2 + p;
+            c0[0] += a00; c0[1] += a01; c0[2] += a02; c0[3] += a03;
+            c1[0] += a10; c1[1] += a11; c1[2] += a12; c1[3] += a13;
+            c2[0] += a20; c2[1] += a21; c2[2] += a22; c2[3] += a23;
+            c3[0] += a30; c3[1] += a31; c3[2] += a32; c3[3] += a33;
+        }
+    }
+    /* Columns past the last full tile of four. */
+    for (; j < p; j++) {
+        const double *wj = wb + (size_t) j * len;
+        for (int k = 0; k <= j; k++) {
+            const double *xk = xb + (size_t) k * len;
+            double a = 0;
+            for (int i = 0; i < len; i++) a += wj[i] * xk[i];
+            acc[(size_t) j * p + k] += a;
+        }
+    }
+}
+
+static void chunk_upper(const double *X, R_xlen_t n, int p, const double *w,
+                        R_xlen_t from, R_xlen_t to, double *acc, double *scratch)
+{
+    double *xb = scratch, *wb = scratch + (size_t) BLOCK_ROWS * p;
+    memset(acc, 0, sizeof(double) * (size_t) p * p);
+    for (R_xlen_t r0 = from; r0 < to; r0 += BLOCK_ROWS) {
+        int len = (int) ((to - r0) < BLOCK_ROWS ? (to - r0) : BLOCK_ROWS);
+        for (int j = 0; j < p; j++) {
+            const double *xj = X + (size_t) j * n + r0;
+            double *xbj = xb + (size_t) j * len, *wbj = wb + (size_t) j * len;
+            memcpy(xbj, xj, sizeof(double) * len);
+            if (w) for (int i = 0; i < len; i++) wbj[i] = w[r0 + i] * xj[i];
+            else memcpy(wbj, xj, sizeof(double) * len);
+        }
+        block_upper(xb, wb, len, p, acc);
+    }
+}
+
+/* out (p x p, both triangles) = X' diag(w) X; w == NULL means unit weights.
+ * work: wcrossprod_work_size(n, p, nthreads) doubles. */
+void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
+                double *out, int nthreads, double *work)
+{
+    R_xlen_t nchunk = n_chunks(n, p, p);
+    int nt = threads_for(nchunk, nthreads);
+    size_t pp = (size_t) p * p;
+    double *partial = work;
+    double *scratch = work + (nt > 1 ? (size_t) nchunk : 1) * pp;
+    memset(out, 0, sizeof(double) * pp);
+
+    if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+        for (R_xlen_t c = 0; c < nchunk; c++) {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            chunk_upper(X, n, p, w, c * n / nchunk, (c + 1) * n / nchunk,
+                        partial + (size_t) c * pp,
+                        scratch + (size_t) tid * 2 * BLOCK_ROWS * p);
+        }
+        for (R_xlen_t c = 0; c < nchunk; c++)
+            for (size_t e = 0; e < pp; e++) out[e] += partial[(size_t) c * pp + e];
+    } else {
+        for (R_xlen_t c = 0; c < nchunk; c++) {
+            chunk_upper(X, n, p, w, c * n / nchunk, (c + 1) * n / nchunk,
+                        partial, scratch);
+            for (size_t e = 0; e < pp; e++) out[e] += partial[e];
+        }
+    }
+    for (int j = 0; j < p; j++)
+        for (int k = 0; k < j; k++) out[(size_t) k * p + j] = out[(size_t) j * p + k];
+}
+
+/* ---- X' M ---------------------------------------------------------------- */
+
+size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads)
+{
+    R_xlen_t nchunk = n_chunks(n, p, m);
+    int nt = threads_for(nchunk, nthreads);
+    return (nt > 1 ? (size_t) nchunk : 1) * (size_t) p * m;
+}
+
+static void chunk_xt_mat(const double *X, R_xlen_t n, int p, const double *M,
+                         int m, R_xlen_t from, R_xlen_t to, double *acc)
+{
+    for (int c = 0; c < m; c++) {
+        const double *mc = M + (size_t) c * n;
+        for (int j = 0; j < p; j++) {
+            const double *xj = X + (size_t) j * n;
+            double a0 = 0, a1 = 0;
+            R_xlen_t i = from;
+            for (; i + 1 < to; i += 2) {
+                a0 += xj[i] * mc[i];
+                a1 += xj[i + 1] * mc[i + 1];
+            }
+            if (i < to) a0 += xj[i] * mc[i];
+            acc[(size_t) c * p + j] = a0 + a1;
+        }
+    }
+}
+
+/* out (p x m) = X' M with X n x p and M n x m, both column-major.
+ * work: xt_mat_work_size(n, p, m, nthreads) doubles. */
+void xt_mat(const double *X, R_xlen_t n, int p, const double *M, int m,
+            double *out, int nthreads, double *work)
+{
+    R_xlen_t nchunk = n_chunks(n, p, m);
+    int nt = threads_for(nchunk, nthreads);
+    size_t pm = (size_t) p * m;
+    memset(out, 0, sizeof(double) * pm);
+    if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+        for (R_xlen_t c = 0; c < nchunk; c++)
+            chunk_xt_mat(X, n, p, M, m, c * n / nchunk, (c + 1) * n / nchunk,
+                         work + (size_t) c * pm);
+        for (R_xlen_t c = 0; c < nchunk; c++)
+            for (size_t e = 0; e < pm; e++) out[e] += work[(size_t) c * pm + e];
+    } else {
+        for (R_xlen_t c = 0; c < nchunk; c++) {
+            chunk_xt_mat(X, n, p, M, m, c * n / nchunk, (c + 1) * n / nchunk, work);
+            for (size_t e = 0; e < pm; e++) out[e] += work[e];
+        }
+    }
+}
+
+/* ---- .Call entries --------------------------------------------------------
+ * ffi_wcrossprod(X n x p double, w double(n) or NULL, nthreads) -> p x p
+ * ffi_xt_mat(X n x p double, M n x m double, nthreads) -> p x m           */
+
+SEXP ffi_wcrossprod(SEXP X, SEXP w, SEXP nthreads)
+{
+    ffi_check_double(X, "X", -1);
+    R_xlen_t n = ffi_nrow(X, "X");
+    int p = ffi_ncol(X, "X");
+    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
+    if (!Rf_isNull(w)) ffi_check_double(w, "w", n);
+    double *work = (double *) R_alloc(wcrossprod_work_size(n, p, nt), sizeof(double));
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, p, p));
+    wcrossprod(REAL_RO(X), n, p, Rf_isNull(w) ? NULL : REAL_RO(w), REAL(out), nt, work);
+    UNPROTECT(1);
+    return out;
+}
+
+SEXP ffi_xt_mat(SEXP X, SEXP M, SEXP nthreads)
+{
+    ffi_check_double(X, "X", -1);
+    ffi_check_double(M, "M", -1);
+    R_xlen_t n = ffi_nrow(X, "X");
+    int p = ffi_ncol(X, "X");
+    int m = ffi_ncol(M, "M");
+    if (ffi_nrow(M, "M") != n) Rf_error("internal error: `M` must have %.0f rows", (double) n);
+    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
+    double *work = (double *) R_alloc(xt_mat_work_size(n, p, m, nt), sizeof(double));
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, p, m));
+    xt_mat(REAL_RO(X), n, p, REAL_RO(M), m, REAL(out), nt, work);
+    UNPROTECT(1);
+    return out;
+}

@@ -1,0 +1,63 @@
+#define R_NO_REMAP
+#include <math.h>
+#include "ffi-checks.h"
+
+/* Rows of a numeric matrix (a plain vector counts as one column). */
+int ffi_nrow(SEXP x, const char *arg)
+{
+    if (!Rf_isMatrix(x)) return (int) Rf_xlength(x);
+    return Rf_nrows(x);
+}
+
+int ffi_ncol(SEXP x, const char *arg)
+{
+    if (!Rf_isMatrix(x)) return 1;
+    return Rf_ncols(x);
+}
+
+/* len < 0 skips the length check. */
+void ffi_check_double(SEXP x, const char *arg, R_xlen_t len)
+{
+    if (TYPEOF(x) != REALSXP)
+        Rf_error("internal error: `%s` must be a double vector", arg);
+    if (len >= 0 && Rf_xlength(x) != len)
+        Rf_error("internal error: `%s` has length %.0f, expected %.0f", arg,
+                 (double) Rf_xlength(x), (double) len);
+}
+
+void ffi_check_int(SEXP x, const char *arg, R_xlen_t len)
+{
+    if (TYPEOF(x) != INTSXP)
+        Rf_error("internal error: `%s` must be an integer vector", arg);
+    if (len >= 0 && Rf_xlength(x) != len)
+        Rf_error("internal error: `%s` has length %.0f, expected %.0f", arg,
+                 (double) Rf_xlength(x), (double) len);
+}
+
+void ffi_check_finite(SEXP x, const char *arg)
+{
+    const double *v = REAL_RO(x);
+    R_xlen_t n = Rf_xlength(x);
+    for (R_xlen_t i = 0; i < n; i++)
+        if (!R_FINITE(v[i]))
+            Rf_error("internal error: `%s` has a missing or infinite value", arg);
+}
+
+int ffi_scalar_int(SEXP x, const char *arg, int lo, int hi)
+{
+    if (Rf_xlength(x) != 1 || (TYPEOF(x) != INTSXP && TYPEOF(x) != REALSXP))
+        Rf_error("internal error: `%s` must be a single number", arg);
+    int v = Rf_asInteger(x);
+    if (v == NA_INTEGER || v < lo || v > hi)
+        Rf_error("internal error: `%s` must be between %d and %d", arg, lo, hi);
+    return v;
+}
+
+double ffi_scalar_double(SEXP x, const char *arg)
+{
+    if (Rf_xlength(x) != 1 || (TYPEOF(x) != INTSXP && TYPEOF(x) != REALSXP))
+        Rf_error("internal error: `%s` must be a single number", arg);
+    double v = Rf_asReal(x);
+    if (!R_FINITE(v)) Rf_error("internal error: `%s` must be finite", arg);
+    return v;
+}

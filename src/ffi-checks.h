@@ -1,0 +1,19 @@
+#ifndef CAUSALLIB_FFI_CHECKS_H
+#define CAUSALLIB_FFI_CHECKS_H
+
+/* Cheap type and length asserts for the .Call entry points.  User-facing
+ * checks live in R; reaching one of these errors means an internal bug, so
+ * the message says which argument was wrong and stops cleanly. */
+
+#define R_NO_REMAP
+#include <Rinternals.h>
+
+int ffi_nrow(SEXP x, const char *arg);
+int ffi_ncol(SEXP x, const char *arg);
+void ffi_check_double(SEXP x, const char *arg, R_xlen_t len);
+void ffi_check_int(SEXP x, const char *arg, R_xlen_t len);
+void ffi_check_finite(SEXP x, const char *arg);
+int ffi_scalar_int(SEXP x, const char *arg, int lo, int hi);
+double ffi_scalar_double(SEXP x, const char *arg);
+
+#endif

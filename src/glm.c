@@ -1,0 +1,334 @@
+/*
+ * Generalized linear models by iteratively reweighted least squares, the
+ * algorithm of stats::glm.fit(): same starting values, same working weights,
+ * same convergence rule |dev - dev_old| / (|dev| + 0.1) < epsilon, and the
+ * same step-halving when the deviance is not finite.  The weighted least
+ * squares step solves the normal equations X'WX b = X'Wz with the cache-
+ * blocked cross-product kernel and LAPACK's Cholesky (dpotrf/dpotrs).
+ *
+ * Columns that are linearly dependent on earlier columns are aliased once,
+ * on the first iteration's X'WX, and get NA coefficients, as glm() does.
+ */
+#define R_NO_REMAP
+#define USE_FC_LEN_T
+#include <math.h>
+#include <string.h>
+#include <float.h>
+#include <R_ext/Lapack.h>
+#ifndef FCONE
+#define FCONE
+#endif
+#include "glm.h"
+#include "crossprod.h"
+#include "ffi-checks.h"
+
+#define THRESH 30.0
+#define MTHRESH -30.0
+#define INVEPS (1.0 / DBL_EPSILON)
+#define ALIAS_TOL 1e-10
+
+double glm_linkinv(int family, double eta)
+{
+    switch (family) {
+    case GLM_BINOMIAL: {
+        double t = eta < MTHRESH ? DBL_EPSILON : (eta > THRESH ? INVEPS : exp(eta));
+        return t / (1.0 + t);
+    }
+    case GLM_POISSON: {
+        double m = exp(eta);
+        return m < DBL_EPSILON ? DBL_EPSILON : m;
+    }
+    default:
+        return eta;
+    }
+}
+
+double glm_mu_eta(int family, double eta)
+{
+    switch (family) {
+    case GLM_BINOMIAL: {
+        double opexp = 1.0 + exp(eta);
+        return (eta > THRESH || eta < MTHRESH) ? DBL_EPSILON : exp(eta) / (opexp * opexp);
+    }
+    case GLM_POISSON: {
+        double m = exp(eta);
+        return m < DBL_EPSILON ? DBL_EPSILON : m;
+    }
+    default:
+        return 1.0;
+    }
+}
+
+double glm_variance(int family, double mu)
+{
+    switch (family) {
+    case GLM_BINOMIAL: return mu * (1.0 - mu);
+    case GLM_POISSON: return mu;
+    default: return 1.0;
+    }
+}
+
+static double linkfun(int family, double mu)
+{
+    switch (family) {
+    case GLM_BINOMIAL: return log(mu / (1.0 - mu));
+    case GLM_POISSON: return log(mu);
+    default: return mu;
+    }
+}
+
+static double ylogy(double y, double mu)
+{
+    return y > 0 ? y * log(y / mu) : 0.0;
+}
+
+static double dev_resid(int family, double y, double mu, double wt)
+{
+    switch (family) {
+    case GLM_BINOMIAL:
+        return 2.0 * wt * (ylogy(y, mu) + ylogy(1.0 - y, 1.0 - mu));
+    case GLM_POISSON:
+        return 2.0 * wt * (ylogy(y, mu) - (y - mu));
+    default:
+        return wt * (y - mu) * (y - mu);
+    }
+}
+
+static double mu_start(int family, double y, double wt)
+{
+    switch (family) {
+    case GLM_BINOMIAL: return (wt * y + 0.5) / (wt + 1.0);
+    case GLM_POISSON: return y + 0.1;
+    default: return y;
+    }
+}
+
+static double deviance(int family, const double *y, const double *mu,
+                       const double *prior, R_xlen_t n)
+{
+    double dev = 0.0;
+    for (R_xlen_t i = 0; i < n; i++)
+        dev += dev_resid(family, y[i], mu[i], prior ? prior[i] : 1.0);
+    return dev;
+}
+
+/* Left-looking Cholesky of the symmetric p x p matrix A (upper triangle used)
+ * into its upper triangle, skipping columns whose squared residual norm falls
+ * below tol times their original squared norm.  Returns the rank. */
+int chol_alias(double *A, int p, int *aliased, double tol)
+{
+    int rank = 0;
+    for (int j = 0; j < p; j++) {
+        double *aj = A + (size_t) j * p;
+        double d0 = aj[j];
+        for (int k = 0; k < j; k++) {
+            if (aliased[k]) continue;
+            double s = aj[k];
+            const double *ak = A + (size_t) k * p;
+            for (int l = 0; l < k; l++) if (!aliased[l]) s -= ak[l] * aj[l];
+            aj[k] = s / ak[k];
+        }
+        double d = d0;
+        for (int k = 0; k < j; k++) if (!aliased[k]) d -= aj[k] * aj[k];
+        if (!(d0 > 0) || !(d > tol * d0)) {
+            aliased[j] = 1;
+        } else {
+            aliased[j] = 0;
+            aj[j] = sqrt(d);
+            rank++;
+        }
+    }
+    return rank;
+}
+
+/* Solve A x = b over the non-aliased columns with LAPACK; x is NA elsewhere.
+ * work: p * p + p doubles.  Returns LAPACK's info (0 on success). */
+int chol_solve_kept(const double *A, int p, const int *aliased,
+                    const double *b, double *x, double *work)
+{
+    int r = 0;
+    for (int j = 0; j < p; j++) if (!aliased[j]) r++;
+    double *Ar = work, *br = work + (size_t) r * r;
+    int jj = 0;
+    for (int j = 0; j < p; j++) {
+        if (aliased[j]) continue;
+        int kk = 0;
+        for (int k = 0; k < p; k++) {
+            if (aliased[k]) continue;
+            Ar[(size_t) jj * r + kk] = A[(size_t) j * p + k];
+            kk++;
+        }
+        br[jj++] = b[j];
+    }
+    int info = 0, one = 1;
+    if (r > 0) {
+        F77_CALL(dpotrf)("U", &r, Ar, &r, &info FCONE);
+        if (info == 0) F77_CALL(dpotrs)("U", &r, &one, Ar, &r, br, &r, &info FCONE);
+    }
+    jj = 0;
+    for (int j = 0; j < p; j++) x[j] = aliased[j] ? NA_REAL : br[jj++];
+    return info;
+}
+
+size_t glm_work_size(R_xlen_t n, int p, int nthreads)
+{
+    size_t pp = (size_t) p * p;
+    return 2 * (size_t) n + 3 * pp + 4 * (size_t) p +
+           wcrossprod_work_size(n, p, nthreads) + xt_mat_work_size(n, p, 1, nthreads);
+}
+
+void glm_predict(const double *X, R_xlen_t n, int p, const double *beta,
+                          const double *offset, int family, double *eta, double *mu)
+{
+    for (R_xlen_t i = 0; i < n; i++) eta[i] = offset ? offset[i] : 0.0;
+    for (int j = 0; j < p; j++) {
+        if (ISNAN(beta[j])) continue;
+        const double *xj = X + (size_t) j * n;
+        double b = beta[j];
+        for (R_xlen_t i = 0; i < n; i++) eta[i] += xj[i] * b;
+    }
+    for (R_xlen_t i = 0; i < n; i++) mu[i] = glm_linkinv(family, eta[i]);
+}
+
+/*
+ * Inputs:  X (n x p, column-major), y (n), prior (n prior weights, or NULL),
+ *          offset (n, or NULL), spec.
+ * Outputs: beta (p; NA where aliased), eta, mu (n), aliased (p), info.
+ * Work:    glm_work_size(n, p, spec->nthreads) doubles.
+ * Uses no R API, so it may run inside an OpenMP region with nthreads = 1.
+ */
+void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
+              const double *prior, const double *offset, const glm_spec *spec,
+              double *beta, double *eta, double *mu, int *aliased,
+              glm_info *info, double *work)
+{
+    const int fam = spec->family;
+    size_t pp = (size_t) p * p;
+    double *z = work, *w = z + n, *A = w + n, *L = A + pp, *solve_work = L + pp;
+    double *b = solve_work + pp + p, *beta_old = b + p, *xtmp = beta_old + p;
+    double *cp_work = xtmp + p;
+    double *xm_work = cp_work + wcrossprod_work_size(n, p, spec->nthreads);
+
+    memset(info, 0, sizeof(*info));
+    for (R_xlen_t i = 0; i < n; i++) {
+        double m = mu_start(fam, y[i], prior ? prior[i] : 1.0);
+        eta[i] = linkfun(fam, m);
+        mu[i] = glm_linkinv(fam, eta[i]);
+    }
+    double dev_old = deviance(fam, y, mu, prior, n), dev = dev_old;
+    int have_old = 0;
+
+    for (int iter = 1; iter <= spec->maxit; iter++) {
+        info->iter = iter;
+        for (R_xlen_t i = 0; i < n; i++) {
+            double pw = prior ? prior[i] : 1.0;
+            double me = glm_mu_eta(fam, eta[i]);
+            if (pw > 0 && me != 0) {
+                double off = offset ? offset[i] : 0.0;
+                z[i] = (eta[i] - off) + (y[i] - mu[i]) / me;
+                w[i] = pw * me * me / glm_variance(fam, mu[i]);
+            } else {
+                z[i] = 0.0;
+                w[i] = 0.0;
+            }
+            z[i] *= w[i];
+        }
+        wcrossprod(X, n, p, w, A, spec->nthreads, cp_work);
+        xt_mat(X, n, p, z, 1, b, spec->nthreads, xm_work);
+        if (spec->penalty)
+            for (int j = 0; j < p; j++) A[(size_t) j * p + j] += spec->penalty[j];
+        if (iter == 1) {
+            memcpy(L, A, sizeof(double) * pp);
+            info->rank = chol_alias(L, p, aliased, ALIAS_TOL);
+        }
+        if (chol_solve_kept(A, p, aliased, b, beta, solve_work) != 0) {
+            info->failed = 1;
+            return;
+        }
+        glm_predict(X, n, p, beta, offset, fam, eta, mu);
+        dev = deviance(fam, y, mu, prior, n);
+        /* Step halving toward the previous coefficients while the deviance
+         * is not finite, as glm.fit() does. */
+        int halvings = 0;
+        while (!R_FINITE(dev) && have_old && halvings < spec->maxit) {
+            for (int j = 0; j < p; j++) beta[j] = (beta[j] + beta_old[j]) / 2.0;
+            glm_predict(X, n, p, beta, offset, fam, eta, mu);
+            dev = deviance(fam, y, mu, prior, n);
+            halvings++;
+            info->boundary = 1;
+        }
+        if (!R_FINITE(dev)) {
+            info->failed = 1;
+            return;
+        }
+        if (fabs(dev - dev_old) / (fabs(dev) + 0.1) < spec->epsilon) {
+            info->converged = 1;
+            break;
+        }
+        dev_old = dev;
+        memcpy(beta_old, beta, sizeof(double) * p);
+        have_old = 1;
+    }
+    info->deviance = dev;
+}
+
+/* ---- .Call entry ------------------------------------------------------------
+ * ffi_glm_fit(X n x p double, y double(n), prior double(n) or NULL,
+ *             offset double(n) or NULL, family int (0 gaussian, 1 binomial,
+ *             2 poisson), maxit int, epsilon double, penalty double(p),
+ *             nthreads int)
+ * -> list(coefficients, linear_predictors, fitted, aliased, rank, iter,
+ *         converged, deviance, boundary, failed)                             */
+
+SEXP ffi_glm_fit(SEXP X, SEXP y, SEXP prior, SEXP offset, SEXP family,
+                 SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
+{
+    ffi_check_double(X, "X", -1);
+    R_xlen_t n = ffi_nrow(X, "X");
+    int p = ffi_ncol(X, "X");
+    ffi_check_finite(X, "X");
+    ffi_check_double(y, "y", n);
+    ffi_check_finite(y, "y");
+    if (!Rf_isNull(prior)) { ffi_check_double(prior, "prior", n); ffi_check_finite(prior, "prior"); }
+    if (!Rf_isNull(offset)) { ffi_check_double(offset, "offset", n); ffi_check_finite(offset, "offset"); }
+    ffi_check_double(penalty, "penalty", p);
+    ffi_check_finite(penalty, "penalty");
+    glm_spec spec = {
+        .family = ffi_scalar_int(family, "family", 0, 2),
+        .maxit = ffi_scalar_int(maxit, "maxit", 1, 100000),
+        .epsilon = ffi_scalar_double(epsilon, "epsilon"),
+        .penalty = REAL_RO(penalty),
+        .nthreads = ffi_scalar_int(nthreads, "nthreads", 1, 1024)
+    };
+    double *work = (double *) R_alloc(glm_work_size(n, p, spec.nthreads), sizeof(double));
+    int *aliased = (int *) R_alloc(p > 0 ? p : 1, sizeof(int));
+
+    int nprot = 0;
+    SEXP beta = PROTECT(Rf_allocVector(REALSXP, p)); nprot++;
+    SEXP eta = PROTECT(Rf_allocVector(REALSXP, n)); nprot++;
+    SEXP mu = PROTECT(Rf_allocVector(REALSXP, n)); nprot++;
+    SEXP alias = PROTECT(Rf_allocVector(LGLSXP, p)); nprot++;
+    glm_info info;
+    glm_irls(REAL_RO(X), n, p, REAL_RO(y),
+             Rf_isNull(prior) ? NULL : REAL_RO(prior),
+             Rf_isNull(offset) ? NULL : REAL_RO(offset), &spec,
+             REAL(beta), REAL(eta), REAL(mu), aliased, &info, work);
+    for (int j = 0; j < p; j++) LOGICAL(alias)[j] = aliased[j];
+
+    const char *names[] = {"coefficients", "linear_predictors", "fitted",
+                           "aliased", "rank", "iter", "converged", "deviance",
+                           "boundary", "failed", ""};
+    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
+    SET_VECTOR_ELT(out, 0, beta);
+    SET_VECTOR_ELT(out, 1, eta);
+    SET_VECTOR_ELT(out, 2, mu);
+    SET_VECTOR_ELT(out, 3, alias);
+    SET_VECTOR_ELT(out, 4, Rf_ScalarInteger(info.rank));
+    SET_VECTOR_ELT(out, 5, Rf_ScalarInteger(info.iter));
+    SET_VECTOR_ELT(out, 6, Rf_ScalarLogical(info.converged));
+    SET_VECTOR_ELT(out, 7, Rf_ScalarReal(info.deviance));
+    SET_VECTOR_ELT(out, 8, Rf_ScalarLogical(info.boundary));
+    SET_VECTOR_ELT(out, 9, Rf_ScalarLogical(info.failed));
+    UNPROTECT(nprot);
+    return out;
+}

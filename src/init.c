@@ -1,0 +1,35 @@
+/* Registration of every .Call entry point (see ?getDLLRegisteredRoutines). */
+#define R_NO_REMAP
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/Rdynload.h>
+
+SEXP ffi_wcrossprod(SEXP, SEXP, SEXP);
+SEXP ffi_xt_mat(SEXP, SEXP, SEXP);
+SEXP ffi_glm_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_multinom_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_ipw_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_stacked_meat(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_ipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                       SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                       SEXP, SEXP, SEXP, SEXP);
+
+static const R_CallMethodDef call_methods[] = {
+    {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 3},
+    {"ffi_xt_mat", (DL_FUNC) &ffi_xt_mat, 3},
+    {"ffi_glm_fit", (DL_FUNC) &ffi_glm_fit, 9},
+    {"ffi_multinom_fit", (DL_FUNC) &ffi_multinom_fit, 8},
+    {"ffi_ipw_weights", (DL_FUNC) &ffi_ipw_weights, 6},
+    {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 4},
+    {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 14},
+    {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 13},
+    {NULL, NULL, 0}
+};
+
+void R_init_causallib(DllInfo *dll)
+{
+    R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
+    R_useDynamicSymbols(dll, FALSE);
+    R_forceSymbols(dll, TRUE);
+}

@@ -1,0 +1,4 @@
+library(testthat)
+library(causallib)
+
+test_check("causallib")

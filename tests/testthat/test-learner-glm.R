@@ -1,0 +1,96 @@
+glm_c <- function(x, y, family, weights = NULL, penalty = 0) {
+  lf <- learner_fit(lrn_glm(family, penalty = penalty), x, y, weights)
+  lf
+}
+
+test_that("logistic, gaussian and poisson fits match glm() to 1e-8", {
+  d <- sim_confounded(1500)
+  x <- model.matrix(~ x1 + x2 + I(x1^2), d)
+  cases <- list(
+    list(y = d$yb, family = binomial()),
+    list(y = d$y, family = gaussian()),
+    list(y = rpois(nrow(d), exp(0.2 + 0.3 * d$x1)), family = poisson())
+  )
+  for (case in cases) {
+    for (w in list(NULL, d$w)) {
+      ref <- suppressWarnings(glm.fit(x, case$y, weights = w, family = case$family))
+      lf <- glm_c(x, case$y, case$family, w)
+      expect_equal(unname(lf$coefficients), unname(ref$coefficients), tolerance = 1e-8)
+      expect_equal(lf$fitted, unname(ref$fitted.values), tolerance = 1e-8)
+      expect_equal(lf$deviance, ref$deviance, tolerance = 1e-8)
+      expect_identical(lf$iter, ref$iter)
+    }
+  }
+})
+
+test_that("the C engine handles an offset as glm() does", {
+  d <- sim_confounded(800)
+  x <- model.matrix(~ x1 + x2, d)
+  yc <- rpois(nrow(d), exp(0.1 + 0.2 * d$x1))
+  off <- log(runif(nrow(d), 1, 3))
+  ref <- glm.fit(x, yc, offset = off, family = poisson())
+  res <- .Call(causallib:::C_ffi_glm_fit, x, as.double(yc), NULL, off, 2L, 25L, 1e-8,
+               rep(0, ncol(x)), 1L)
+  expect_equal(res$coefficients, unname(ref$coefficients), tolerance = 1e-8)
+})
+
+test_that("aliased columns get NA coefficients as in glm()", {
+  d <- sim_confounded(500)
+  x <- cbind(model.matrix(~ x1 + x2, d), twice = 2 * d$x1, x2copy = d$x2)
+  ref <- glm(d$yb ~ x - 1, family = binomial())
+  lf <- glm_c(x, d$yb, binomial())
+  expect_identical(is.na(unname(lf$coefficients)), is.na(unname(coef(ref))))
+  expect_equal(unname(lf$coefficients), unname(coef(ref)), tolerance = 1e-8)
+  expect_identical(lf$rank, ref$rank)
+  expect_equal(lf$fitted, unname(fitted(ref)), tolerance = 1e-8)
+})
+
+test_that("separation raises the fitted-probabilities warning", {
+  x <- cbind(1, c(-3:-1, 1:3))
+  y <- c(0, 0, 0, 1, 1, 1)
+  expect_warning(glm_c(x, y, binomial()), "numerically 0 or 1")
+  # A ridge penalty keeps the fit finite.
+  expect_no_warning(glm_c(x, y, binomial(), penalty = 1))
+})
+
+test_that("the ridge penalty solves the penalized likelihood", {
+  d <- sim_confounded(400)
+  x <- model.matrix(~ x1 + x2, d)
+  lam <- 5
+  # Gaussian: closed form (X'X + lambda D)^{-1} X'y, intercept unpenalized.
+  D <- diag(c(0, lam, lam))
+  closed <- solve(crossprod(x) + D, crossprod(x, d$y))
+  expect_equal(unname(glm_c(x, d$y, gaussian(), penalty = lam)$coefficients),
+               unname(drop(closed)), tolerance = 1e-8)
+  # Logistic: the penalized score is zero at the solution.
+  lf <- glm_c(x, d$yb, binomial(), penalty = lam)
+  score <- crossprod(x, d$yb - plogis(drop(x %*% lf$coefficients))) - D %*% lf$coefficients
+  expect_lt(max(abs(score)), 1e-6)
+})
+
+test_that("multinomial treatment models match nnet::multinom to 1e-5", {
+  skip_if_not_installed("nnet")
+  set.seed(5)
+  n <- 1200
+  x1 <- rnorm(n)
+  x2 <- rbinom(n, 1, 0.5)
+  eta <- cbind(0, 0.3 + 0.8 * x1, -0.2 - 0.5 * x1 + 0.7 * x2)
+  pr <- exp(eta) / rowSums(exp(eta))
+  a <- factor(apply(pr, 1, function(p) sample(c("a", "b", "c"), 1, prob = p)))
+  w <- runif(n, 0.5, 1.5)
+  x <- cbind(`(Intercept)` = 1, x1 = x1, x2 = x2)
+  ref <- nnet::multinom(a ~ x1 + x2, weights = w, trace = FALSE, reltol = 1e-14, maxit = 1000)
+  lf <- learner_fit(lrn_glm(), x, a, w)
+  expect_equal(t(lf$coefficients), coef(ref), tolerance = 1e-5, ignore_attr = TRUE)
+  expect_equal(lf$fitted, fitted(ref), tolerance = 1e-5, ignore_attr = TRUE)
+  expect_equal(lf$deviance, deviance(ref), tolerance = 1e-6)
+  expect_equal(learner_predict(lf, x), lf$fitted, tolerance = 1e-12)
+})
+
+test_that("lrn_glm() validates its arguments", {
+  expect_snapshot(error = TRUE, lrn_glm(family = binomial("probit")))
+  expect_snapshot(error = TRUE, lrn_glm(penalty = -1))
+  expect_snapshot(error = TRUE, lrn_glm(family = "nonsense"))
+  expect_error(learner_fit(lrn_glm("binomial"), cbind(1, 1:3), c(0, 2, 1)), "\\[0, 1\\]")
+  expect_error(learner_fit(lrn_glm("poisson"), cbind(1, 1:3), c(0, -2, 1)), "non-negative")
+})

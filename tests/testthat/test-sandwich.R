@@ -1,0 +1,136 @@
+# Each sandwich is checked against an independent implementation: the
+# stacked estimating functions written out in R, their Jacobian by central
+# differences, and V = J^{-1} (sum psi psi') J^{-T}.
+
+numeric_sandwich <- function(psi, theta) {
+  J <- num_jacobian(function(th) colSums(psi(th)), theta)
+  Jinv <- solve(J)
+  Jinv %*% crossprod(psi(theta)) %*% t(Jinv)
+}
+
+binary_weight <- function(p, a, estimand) {
+  switch(estimand,
+    ATE = ifelse(a == 1, 1 / p, 1 / (1 - p)),
+    ATT = ifelse(a == 1, 1, p / (1 - p)),
+    ATC = ifelse(a == 1, (1 - p) / p, 1),
+    ATO = ifelse(a == 1, 1 - p, p)
+  )
+}
+
+test_that("IPW sandwich equals the numerical-derivative sandwich for every estimand", {
+  d <- sim_confounded(700)
+  x <- model.matrix(~ x1 + x2, d)
+  for (sw in list(NULL, d$w)) {
+    s <- if (is.null(sw)) rep(1, nrow(d)) else sw
+    for (est in c("ATE", "ATT", "ATC", "ATO")) {
+      fit <- ipw(a ~ x1 + x2, data = d, estimand = est, weights = sw)
+      out <- estimate_outcomes(fit, outcome = y)
+      psi <- function(th) {
+        p <- plogis(drop(x %*% th[1:3]))
+        w <- binary_weight(p, d$a, est)
+        cbind(s * x * (d$a - p),
+              s * w * (d$a == 0) * (d$y - th[4]),
+              s * w * (d$a == 1) * (d$y - th[5]))
+      }
+      theta <- c(fit$learner_fit$coefficients, coef(out))
+      V <- numeric_sandwich(psi, theta)[4:5, 4:5]
+      expect_equal(vcov(out), V, tolerance = 1e-6, ignore_attr = TRUE, label = est)
+    }
+  }
+})
+
+test_that("IPW sandwich with a multi-level treatment matches numerical derivatives", {
+  set.seed(8)
+  n <- 900
+  x1 <- rnorm(n)
+  eta <- cbind(0, 0.4 * x1, -0.3 + 0.6 * x1)
+  pr <- exp(eta) / rowSums(exp(eta))
+  a <- factor(apply(pr, 1, function(p) sample(1:3, 1, prob = p)))
+  y <- as.integer(a) + x1 + rnorm(n)
+  d <- data.frame(a, x1, y)
+  x <- cbind(1, x1)
+  for (est in c("ATE", "ATO")) {
+    fit <- ipw(a ~ x1, data = d, estimand = est)
+    out <- estimate_outcomes(fit, outcome = y)
+    psi <- function(th) {
+      B <- matrix(th[1:4], 2)
+      e <- cbind(0, x %*% B)
+      P <- exp(e) / rowSums(exp(e))
+      ind <- outer(as.integer(a), 1:3, `==`)
+      w <- if (est == "ATE") rowSums(ind / P) else rowSums(ind / P) / rowSums(1 / P)
+      cbind(x * (ind[, 2] - P[, 2]), x * (ind[, 3] - P[, 3]),
+            w * ind * outer(y, th[5:7], `-`))
+    }
+    theta <- c(fit$learner_fit$coefficients, coef(out))
+    V <- numeric_sandwich(psi, theta)[5:7, 5:7]
+    expect_equal(vcov(out), V, tolerance = 1e-6, ignore_attr = TRUE, label = est)
+  }
+})
+
+test_that("standardization sandwich matches numerical derivatives (S- and T-learner)", {
+  d <- sim_confounded(600)
+  for (outcome in c("y", "yb")) {
+    fam <- if (outcome == "y") gaussian() else binomial()
+    f <- as.formula(paste(outcome, "~ a * x1 + x2"))
+    fit <- standardization(f, data = d, treatment = "a", weights = d$w)
+    out <- estimate_outcomes(fit)
+    x <- model.matrix(~ a * x1 + x2, d)
+    x0 <- model.matrix(~ a * x1 + x2, transform(d, a = 0))
+    x1m <- model.matrix(~ a * x1 + x2, transform(d, a = 1))
+    yy <- d[[outcome]]
+    psi <- function(th) {
+      b <- th[1:5]
+      cbind(d$w * x * (yy - fam$linkinv(drop(x %*% b))),
+            d$w * (fam$linkinv(drop(x0 %*% b)) - th[6]),
+            d$w * (fam$linkinv(drop(x1m %*% b)) - th[7]))
+    }
+    theta <- c(fit$learner_fit$coefficients, coef(out))
+    V <- numeric_sandwich(psi, theta)[6:7, 6:7]
+    expect_equal(vcov(out), V, tolerance = 1e-6, ignore_attr = TRUE, label = outcome)
+
+    sfit <- standardization(as.formula(paste(outcome, "~ a + x1 + x2")), data = d,
+                            treatment = "a", stratified = TRUE)
+    sout <- estimate_outcomes(sfit)
+    xc <- model.matrix(~ x1 + x2, d)
+    psi_t <- function(th) {
+      b0 <- th[1:3]
+      b1 <- th[4:6]
+      cbind(xc * (d$a == 0) * (yy - fam$linkinv(drop(xc %*% b0))),
+            xc * (d$a == 1) * (yy - fam$linkinv(drop(xc %*% b1))),
+            fam$linkinv(drop(xc %*% b0)) - th[7],
+            fam$linkinv(drop(xc %*% b1)) - th[8])
+    }
+    theta_t <- c(sfit$learner_fit[[1]]$coefficients, sfit$learner_fit[[2]]$coefficients,
+                 coef(sout))
+    Vt <- numeric_sandwich(psi_t, theta_t)[7:8, 7:8]
+    expect_equal(vcov(sout), Vt, tolerance = 1e-6, ignore_attr = TRUE, label = outcome)
+  }
+})
+
+test_that("marginal means coincide with sandwich::sandwich() of the saturated lm()", {
+  skip_if_not_installed("sandwich")
+  d <- sim_confounded(500)
+  out <- estimate_outcomes(marginal_outcome(y ~ a, data = d))
+  m <- lm(y ~ 0 + factor(a), data = d)
+  expect_equal(vcov(out), sandwich::sandwich(m), tolerance = 1e-10, ignore_attr = TRUE)
+  expect_equal(coef(out), coef(m), tolerance = 1e-12, ignore_attr = TRUE)
+})
+
+test_that("a ridge-penalized propensity model keeps the sandwich consistent", {
+  d <- sim_confounded(500)
+  lam <- 3
+  fit <- ipw(a ~ x1 + x2, data = d, learner = lrn_glm(penalty = lam))
+  out <- estimate_outcomes(fit, outcome = y)
+  x <- model.matrix(~ x1 + x2, d)
+  n <- nrow(d)
+  psi <- function(th) {
+    p <- plogis(drop(x %*% th[1:3]))
+    w <- binary_weight(p, d$a, "ATE")
+    pen <- lam * c(0, th[2:3]) / n
+    cbind(sweep(x * (d$a - p), 2, pen),
+          w * (d$a == 0) * (d$y - th[4]), w * (d$a == 1) * (d$y - th[5]))
+  }
+  theta <- c(fit$learner_fit$coefficients, coef(out))
+  V <- numeric_sandwich(psi, theta)[4:5, 4:5]
+  expect_equal(vcov(out), V, tolerance = 1e-6, ignore_attr = TRUE)
+})
