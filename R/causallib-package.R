@@ -12,6 +12,7 @@
 #' @keywords internal
 #' @useDynLib causallib, .registration = TRUE, .fixes = "C_"
 #' @importFrom generics tidy glance
+#' @importFrom stats coef confint nobs predict vcov weights
 "_PACKAGE"
 
 #' @importFrom generics tidy
