@@ -24,7 +24,7 @@ marginal_outcome <- function(formula, data, weights = NULL, na_action = "fail") 
   structure(list(
     y = y, treatment = a, levels = levels(a), sampling_weights = weights,
     n = length(y), call = match.call(), rows = fr$rows, na.action = fr$omitted,
-    estimand = "ATE"
+    estimand = "unadjusted"
   ), class = c("causallib_marginal_outcome", "causallib_outcome_model", "causallib_model"))
 }
 

@@ -22,6 +22,11 @@ glm_score_parts <- function(fit, x, y, weights = NULL) {
     R <- matrix(sw * (y - glm_linkinv(fit$family, eta)), n, 1L)
     H <- wcrossprod(x, sw * glm_mu_eta(fit$family, eta))
     penalty <- pen
+  } else if (length(fit$levels) == 2L) {
+    p1 <- fit$fitted[, 2L]
+    R <- matrix(sw * ((as.integer(y) == 2L) - p1), n, 1L)
+    H <- wcrossprod(x, sw * p1 * (1 - p1))
+    penalty <- pen
   } else {
     P <- fit$fitted
     K <- ncol(P)
@@ -68,7 +73,9 @@ wcrossprod <- function(x, w = NULL) {
 }
 
 xt_mat <- function(x, m) {
-  .Call(C_ffi_xt_mat, x, as.matrix(m) + 0, causallib_threads())
+  m <- as.matrix(m)
+  storage.mode(m) <- "double"
+  .Call(C_ffi_xt_mat, x, m, causallib_threads())
 }
 
 # Sandwich covariance of the K target parameters.
@@ -84,7 +91,8 @@ stacked_vcov <- function(x, score, Psi, D_mb, D_mm) {
   }
   q <- nrow(score$H)
   K <- ncol(Psi)
-  meat <- .Call(C_ffi_stacked_meat, x, score$R + 0, Psi + 0, causallib_threads())
+  storage.mode(Psi) <- "double"
+  meat <- .Call(C_ffi_stacked_meat, x, score$R, Psi, causallib_threads())
   # Sum of the scores is penalty * beta at a ridge solution, so centring them
   # removes n c c' from the nuisance block of the meat.
   ps <- score$penalty_score

@@ -18,12 +18,11 @@
 #include <omp.h>
 #endif
 
-#define BLOCK_ROWS 64
 #define MAX_CHUNKS 64
 #define MIN_CHUNK_ROWS 4096
 #define MAX_PARTIAL_DOUBLES 4194304.0 /* 32 MB of chunk partial sums */
 
-static R_xlen_t n_chunks(R_xlen_t n, int p, int m)
+R_xlen_t cp_chunks(R_xlen_t n, int p, int m)
 {
     R_xlen_t k = n / MIN_CHUNK_ROWS;
     double per_chunk = (double) p * (double) m;
@@ -33,7 +32,7 @@ static R_xlen_t n_chunks(R_xlen_t n, int p, int m)
     return k < 1 ? 1 : k;
 }
 
-static int threads_for(R_xlen_t nchunk, int nthreads)
+int cp_threads(R_xlen_t nchunk, int nthreads)
 {
     if (nthreads < 1) return 1;
     return nchunk < nthreads ? (int) nchunk : nthreads;
@@ -43,15 +42,15 @@ static int threads_for(R_xlen_t nchunk, int nthreads)
 
 size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads)
 {
-    R_xlen_t nchunk = n_chunks(n, p, p);
-    int nt = threads_for(nchunk, nthreads);
+    R_xlen_t nchunk = cp_chunks(n, p, p);
+    int nt = cp_threads(nchunk, nthreads);
     size_t partial = (nt > 1 ? (size_t) nchunk : 1) * (size_t) p * p;
-    return partial + (size_t) nt * (2 * BLOCK_ROWS * (size_t) p);
+    return partial + (size_t) nt * (2 * CP_BLOCK_ROWS * (size_t) p);
 }
 
 /* acc (p x p, upper triangle) += xb' diag(.) wb over one row block of length
  * len; xb and wb are len x p, column-major, wb already multiplied by w. */
-static void block_upper(const double *xb, const double *wb, int len, int p,
+void cp_block_upper(const double *xb, const double *wb, int len, int p,
                         double *acc)
 {
     int j = 0;
@@ -97,10 +96,10 @@ static void block_upper(const double *xb, const double *wb, int len, int p,
 static void chunk_upper(const double *X, R_xlen_t n, int p, const double *w,
                         R_xlen_t from, R_xlen_t to, double *acc, double *scratch)
 {
-    double *xb = scratch, *wb = scratch + (size_t) BLOCK_ROWS * p;
+    double *xb = scratch, *wb = scratch + (size_t) CP_BLOCK_ROWS * p;
     memset(acc, 0, sizeof(double) * (size_t) p * p);
-    for (R_xlen_t r0 = from; r0 < to; r0 += BLOCK_ROWS) {
-        int len = (int) ((to - r0) < BLOCK_ROWS ? (to - r0) : BLOCK_ROWS);
+    for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+        int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         for (int j = 0; j < p; j++) {
             const double *xj = X + (size_t) j * n + r0;
             double *xbj = xb + (size_t) j * len, *wbj = wb + (size_t) j * len;
@@ -108,7 +107,7 @@ static void chunk_upper(const double *X, R_xlen_t n, int p, const double *w,
             if (w) for (int i = 0; i < len; i++) wbj[i] = w[r0 + i] * xj[i];
             else memcpy(wbj, xj, sizeof(double) * len);
         }
-        block_upper(xb, wb, len, p, acc);
+        cp_block_upper(xb, wb, len, p, acc);
     }
 }
 
@@ -117,8 +116,8 @@ static void chunk_upper(const double *X, R_xlen_t n, int p, const double *w,
 void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
                 double *out, int nthreads, double *work)
 {
-    R_xlen_t nchunk = n_chunks(n, p, p);
-    int nt = threads_for(nchunk, nthreads);
+    R_xlen_t nchunk = cp_chunks(n, p, p);
+    int nt = cp_threads(nchunk, nthreads);
     size_t pp = (size_t) p * p;
     double *partial = work;
     double *scratch = work + (nt > 1 ? (size_t) nchunk : 1) * pp;
@@ -135,7 +134,7 @@ void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
 #endif
             chunk_upper(X, n, p, w, c * n / nchunk, (c + 1) * n / nchunk,
                         partial + (size_t) c * pp,
-                        scratch + (size_t) tid * 2 * BLOCK_ROWS * p);
+                        scratch + (size_t) tid * 2 * CP_BLOCK_ROWS * p);
         }
         for (R_xlen_t c = 0; c < nchunk; c++)
             for (size_t e = 0; e < pp; e++) out[e] += partial[(size_t) c * pp + e];
@@ -154,8 +153,8 @@ void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
 
 size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads)
 {
-    R_xlen_t nchunk = n_chunks(n, p, m);
-    int nt = threads_for(nchunk, nthreads);
+    R_xlen_t nchunk = cp_chunks(n, p, m);
+    int nt = cp_threads(nchunk, nthreads);
     return (nt > 1 ? (size_t) nchunk : 1) * (size_t) p * m;
 }
 
@@ -183,8 +182,8 @@ static void chunk_xt_mat(const double *X, R_xlen_t n, int p, const double *M,
 void xt_mat(const double *X, R_xlen_t n, int p, const double *M, int m,
             double *out, int nthreads, double *work)
 {
-    R_xlen_t nchunk = n_chunks(n, p, m);
-    int nt = threads_for(nchunk, nthreads);
+    R_xlen_t nchunk = cp_chunks(n, p, m);
+    int nt = cp_threads(nchunk, nthreads);
     size_t pm = (size_t) p * m;
     memset(out, 0, sizeof(double) * pm);
     if (nt > 1) {

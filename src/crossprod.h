@@ -5,6 +5,15 @@
 #include <R_ext/Arith.h> /* R_xlen_t */
 #include <Rinternals.h>
 
+/* Rows are processed in blocks of CP_BLOCK_ROWS (cached copies) within a
+ * fixed number of chunks (cp_chunks) whose partial sums are added in order,
+ * so results do not depend on the thread count. */
+#define CP_BLOCK_ROWS 64
+R_xlen_t cp_chunks(R_xlen_t n, int p, int m);
+int cp_threads(R_xlen_t nchunk, int nthreads);
+void cp_block_upper(const double *xb, const double *wb, int len, int p,
+                    double *acc);
+
 size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads);
 void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
                 double *out, int nthreads, double *work);

@@ -22,6 +22,10 @@
 #include "crossprod.h"
 #include "ffi-checks.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #define THRESH 30.0
 #define MTHRESH -30.0
 #define INVEPS (1.0 / DBL_EPSILON)
@@ -170,11 +174,128 @@ int chol_solve_kept(const double *A, int p, const int *aliased,
     return info;
 }
 
+static size_t pass_work_size(R_xlen_t n, int p, int nthreads)
+{
+    R_xlen_t nchunk = cp_chunks(n, p, p);
+    int nt = cp_threads(nchunk, nthreads);
+    size_t per_chunk = (size_t) p * p + p + 1;
+    return (nt > 1 ? (size_t) nchunk : 1) * per_chunk +
+           (size_t) nt * ((2 * (size_t) p + 1) * CP_BLOCK_ROWS);
+}
+
 size_t glm_work_size(R_xlen_t n, int p, int nthreads)
 {
     size_t pp = (size_t) p * p;
-    return 2 * (size_t) n + 3 * pp + 4 * (size_t) p +
-           wcrossprod_work_size(n, p, nthreads) + xt_mat_work_size(n, p, 1, nthreads);
+    size_t pass = pass_work_size(n, p, nthreads);
+    size_t first = wcrossprod_work_size(n, p, nthreads) + xt_mat_work_size(n, p, 1, nthreads);
+    return 2 * (size_t) n + 3 * pp + 4 * (size_t) p + (pass > first ? pass : first);
+}
+
+/* Rows [from, to): eta, mu and the deviance at beta (NA coefficients as 0),
+ * and the next IRLS system A += X'WX (upper triangle), b += X'Wz. */
+static double pass_chunk(const double *X, R_xlen_t n, int p, const double *beta,
+                         const double *y, const double *prior, const double *offset,
+                         int fam, R_xlen_t from, R_xlen_t to, double *eta, double *mu,
+                         double *A, double *b, double *scratch)
+{
+    double *xb = scratch, *wb = xb + (size_t) CP_BLOCK_ROWS * p;
+    double *bz = wb + (size_t) CP_BLOCK_ROWS * p;
+    double dev = 0.0;
+    memset(A, 0, sizeof(double) * (size_t) p * p);
+    memset(b, 0, sizeof(double) * p);
+    for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+        int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
+        double *e = eta + r0, *m = mu + r0;
+        for (int i = 0; i < len; i++) e[i] = offset ? offset[r0 + i] : 0.0;
+        for (int j = 0; j < p; j++) {
+            const double *xj = X + (size_t) j * n + r0;
+            double *xbj = xb + (size_t) j * len, bj = beta[j];
+            memcpy(xbj, xj, sizeof(double) * len);
+            for (int i = 0; i < len; i++) e[i] += xbj[i] * bj;
+        }
+        for (int i = 0; i < len; i++) {
+            R_xlen_t ii = r0 + i;
+            double pw = prior ? prior[ii] : 1.0, me, w = 0.0, z = 0.0;
+            if (fam == GLM_BINOMIAL && fabs(e[i]) <= THRESH) {
+                /* One exp and one log per row: mu.eta = variance = mu (1 - mu)
+                 * inside the thresholds of R's logit family. */
+                double t = exp(e[i]);
+                m[i] = t / (1.0 + t);
+                me = m[i] * (1.0 - m[i]);
+                dev += (y[ii] == 0.0 || y[ii] == 1.0)
+                       ? -2.0 * pw * log(y[ii] == 1.0 ? m[i] : 1.0 - m[i])
+                       : dev_resid(fam, y[ii], m[i], pw);
+            } else {
+                m[i] = glm_linkinv(fam, e[i]);
+                me = glm_mu_eta(fam, e[i]);
+                dev += dev_resid(fam, y[ii], m[i], pw);
+            }
+            if (pw > 0 && me != 0) {
+                double off = offset ? offset[ii] : 0.0;
+                z = (e[i] - off) + (y[ii] - m[i]) / me;
+                w = pw * me * me / glm_variance(fam, m[i]);
+            }
+            bz[i] = z;
+            for (int j = 0; j < p; j++) wb[(size_t) j * len + i] = w * xb[(size_t) j * len + i];
+        }
+        for (int j = 0; j < p; j++) {
+            const double *wbj = wb + (size_t) j * len;
+            double s = 0.0;
+            for (int i = 0; i < len; i++) s += wbj[i] * bz[i];
+            b[j] += s;
+        }
+        cp_block_upper(xb, wb, len, p, A);
+    }
+    return dev;
+}
+
+/* One pass over X at coefficients beta: fills eta, mu, returns the
+ * deviance, and sets A (full symmetric) and b to the next IRLS system. */
+static double irls_pass(const double *X, R_xlen_t n, int p, const double *beta,
+                        const double *y, const double *prior, const double *offset,
+                        int fam, int nthreads, double *eta, double *mu, double *A,
+                        double *b, double *work)
+{
+    R_xlen_t nchunk = cp_chunks(n, p, p);
+    int nt = cp_threads(nchunk, nthreads);
+    size_t per = (size_t) p * p + p + 1, scr = (2 * (size_t) p + 1) * CP_BLOCK_ROWS;
+    double *partial = work, *scratch = work + (nt > 1 ? (size_t) nchunk : 1) * per;
+    double dev = 0.0;
+    size_t pp = (size_t) p * p;
+    memset(A, 0, sizeof(double) * pp);
+    memset(b, 0, sizeof(double) * p);
+
+    if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+        for (R_xlen_t c = 0; c < nchunk; c++) {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            double *part = partial + (size_t) c * per;
+            part[pp + p] = pass_chunk(X, n, p, beta, y, prior, offset, fam,
+                                      c * n / nchunk, (c + 1) * n / nchunk, eta, mu,
+                                      part, part + pp, scratch + (size_t) tid * scr);
+        }
+        for (R_xlen_t c = 0; c < nchunk; c++) {
+            const double *part = partial + (size_t) c * per;
+            for (size_t e = 0; e < pp; e++) A[e] += part[e];
+            for (int j = 0; j < p; j++) b[j] += part[pp + j];
+            dev += part[pp + p];
+        }
+    } else {
+        for (R_xlen_t c = 0; c < nchunk; c++) {
+            dev += pass_chunk(X, n, p, beta, y, prior, offset, fam, c * n / nchunk,
+                              (c + 1) * n / nchunk, eta, mu, partial, partial + pp, scratch);
+            for (size_t e = 0; e < pp; e++) A[e] += partial[e];
+            for (int j = 0; j < p; j++) b[j] += partial[pp + j];
+        }
+    }
+    for (int j = 0; j < p; j++)
+        for (int k = 0; k < j; k++) A[(size_t) k * p + j] = A[(size_t) j * p + k];
+    return dev;
 }
 
 void glm_predict(const double *X, R_xlen_t n, int p, const double *beta,
@@ -205,36 +326,31 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
     const int fam = spec->family;
     size_t pp = (size_t) p * p;
     double *z = work, *w = z + n, *A = w + n, *L = A + pp, *solve_work = L + pp;
-    double *b = solve_work + pp + p, *beta_old = b + p, *xtmp = beta_old + p;
-    double *cp_work = xtmp + p;
-    double *xm_work = cp_work + wcrossprod_work_size(n, p, spec->nthreads);
+    double *b = solve_work + pp + p, *beta_old = b + p, *beta_lin = beta_old + p;
+    double *kernel_work = beta_lin + p;
 
     memset(info, 0, sizeof(*info));
+    /* The first system comes from glm()'s starting values mustart. */
     for (R_xlen_t i = 0; i < n; i++) {
-        double m = mu_start(fam, y[i], prior ? prior[i] : 1.0);
-        eta[i] = linkfun(fam, m);
+        double pw = prior ? prior[i] : 1.0;
+        eta[i] = linkfun(fam, mu_start(fam, y[i], pw));
         mu[i] = glm_linkinv(fam, eta[i]);
+        double me = glm_mu_eta(fam, eta[i]);
+        if (pw > 0 && me != 0) {
+            double off = offset ? offset[i] : 0.0;
+            w[i] = pw * me * me / glm_variance(fam, mu[i]);
+            z[i] = w[i] * ((eta[i] - off) + (y[i] - mu[i]) / me);
+        } else {
+            w[i] = z[i] = 0.0;
+        }
     }
     double dev_old = deviance(fam, y, mu, prior, n), dev = dev_old;
+    wcrossprod(X, n, p, w, A, spec->nthreads, kernel_work);
+    xt_mat(X, n, p, z, 1, b, spec->nthreads, kernel_work);
     int have_old = 0;
 
     for (int iter = 1; iter <= spec->maxit; iter++) {
         info->iter = iter;
-        for (R_xlen_t i = 0; i < n; i++) {
-            double pw = prior ? prior[i] : 1.0;
-            double me = glm_mu_eta(fam, eta[i]);
-            if (pw > 0 && me != 0) {
-                double off = offset ? offset[i] : 0.0;
-                z[i] = (eta[i] - off) + (y[i] - mu[i]) / me;
-                w[i] = pw * me * me / glm_variance(fam, mu[i]);
-            } else {
-                z[i] = 0.0;
-                w[i] = 0.0;
-            }
-            z[i] *= w[i];
-        }
-        wcrossprod(X, n, p, w, A, spec->nthreads, cp_work);
-        xt_mat(X, n, p, z, 1, b, spec->nthreads, xm_work);
         if (spec->penalty)
             for (int j = 0; j < p; j++) A[(size_t) j * p + j] += spec->penalty[j];
         if (iter == 1) {
@@ -245,16 +361,21 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
             info->failed = 1;
             return;
         }
-        glm_predict(X, n, p, beta, offset, fam, eta, mu);
-        dev = deviance(fam, y, mu, prior, n);
+        /* One pass gives eta, mu and the deviance at beta, and the next
+         * system; the system is wasted only on the last iteration. */
+        for (int j = 0; j < p; j++) beta_lin[j] = aliased[j] ? 0.0 : beta[j];
+        dev = irls_pass(X, n, p, beta_lin, y, prior, offset, fam, spec->nthreads,
+                        eta, mu, A, b, kernel_work);
         /* Step halving toward the previous coefficients while the deviance
          * is not finite, as glm.fit() does. */
-        int halvings = 0;
-        while (!R_FINITE(dev) && have_old && halvings < spec->maxit) {
-            for (int j = 0; j < p; j++) beta[j] = (beta[j] + beta_old[j]) / 2.0;
-            glm_predict(X, n, p, beta, offset, fam, eta, mu);
-            dev = deviance(fam, y, mu, prior, n);
-            halvings++;
+        for (int h = 0; !R_FINITE(dev) && have_old && h < spec->maxit; h++) {
+            for (int j = 0; j < p; j++) {
+                if (aliased[j]) continue;
+                beta[j] = (beta[j] + beta_old[j]) / 2.0;
+                beta_lin[j] = beta[j];
+            }
+            dev = irls_pass(X, n, p, beta_lin, y, prior, offset, fam, spec->nthreads,
+                            eta, mu, A, b, kernel_work);
             info->boundary = 1;
         }
         if (!R_FINITE(dev)) {
