@@ -38,15 +38,42 @@ int cp_threads(R_xlen_t nchunk, int nthreads)
     return nchunk < nthreads ? (int) nchunk : nthreads;
 }
 
-/* ---- X' diag(w) X ------------------------------------------------------ */
-
-size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads)
+size_t cp_reduce_work_size(R_xlen_t nchunk, int nt, size_t len, size_t scratch_len)
 {
-    R_xlen_t nchunk = cp_chunks(n, p, p);
-    int nt = cp_threads(nchunk, nthreads);
-    size_t partial = (nt > 1 ? (size_t) nchunk : 1) * (size_t) p * p;
-    return partial + (size_t) nt * (2 * CP_BLOCK_ROWS * (size_t) p);
+    return (nt > 1 ? (size_t) nchunk : 1) * len + (size_t) nt * scratch_len;
 }
+
+/* The one chunked reduction behind every kernel here: chunk() writes len
+ * doubles of partial sums for rows [from, to) into its own slot; out gets
+ * their sum, added in chunk order whatever the number of threads. */
+void cp_reduce(R_xlen_t n, R_xlen_t nchunk, int nt, size_t len, size_t scratch_len,
+               cp_chunk_fn chunk, const void *ctx, double *out, double *work)
+{
+    double *partial = work, *scratch = work + (nt > 1 ? (size_t) nchunk : 1) * len;
+    memset(out, 0, sizeof(double) * len);
+    if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+        for (R_xlen_t c = 0; c < nchunk; c++) {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            chunk(ctx, c * n / nchunk, (c + 1) * n / nchunk, partial + (size_t) c * len,
+                  scratch + (size_t) tid * scratch_len);
+        }
+        for (R_xlen_t c = 0; c < nchunk; c++)
+            for (size_t e = 0; e < len; e++) out[e] += partial[(size_t) c * len + e];
+    } else {
+        for (R_xlen_t c = 0; c < nchunk; c++) {
+            chunk(ctx, c * n / nchunk, (c + 1) * n / nchunk, partial, scratch);
+            for (size_t e = 0; e < len; e++) out[e] += partial[e];
+        }
+    }
+}
+
+/* ---- X' diag(w) X ------------------------------------------------------ */
 
 /* acc (p x p, upper triangle) += xb' diag(.) wb over one row block of length
  * len; xb and wb are len x p, column-major, wb already multiplied by w. */
@@ -93,9 +120,15 @@ void cp_block_upper(const double *xb, const double *wb, int len, int p,
     }
 }
 
-static void chunk_upper(const double *X, R_xlen_t n, int p, const double *w,
-                        R_xlen_t from, R_xlen_t to, double *acc, double *scratch)
+typedef struct { const double *X, *w; R_xlen_t n; int p; } wcp_ctx;
+
+static void chunk_upper(const void *ctx_, R_xlen_t from, R_xlen_t to,
+                        double *acc, double *scratch)
 {
+    const wcp_ctx *ctx = ctx_;
+    const double *X = ctx->X, *w = ctx->w;
+    R_xlen_t n = ctx->n;
+    int p = ctx->p;
     double *xb = scratch, *wb = scratch + (size_t) CP_BLOCK_ROWS * p;
     memset(acc, 0, sizeof(double) * (size_t) p * p);
     for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
@@ -111,60 +144,44 @@ static void chunk_upper(const double *X, R_xlen_t n, int p, const double *w,
     }
 }
 
+size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads)
+{
+    R_xlen_t nchunk = cp_chunks(n, p, p);
+    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), (size_t) p * p,
+                               2 * (size_t) CP_BLOCK_ROWS * p);
+}
+
 /* out (p x p, both triangles) = X' diag(w) X; w == NULL means unit weights.
  * work: wcrossprod_work_size(n, p, nthreads) doubles. */
 void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
                 double *out, int nthreads, double *work)
 {
     R_xlen_t nchunk = cp_chunks(n, p, p);
-    int nt = cp_threads(nchunk, nthreads);
-    size_t pp = (size_t) p * p;
-    double *partial = work;
-    double *scratch = work + (nt > 1 ? (size_t) nchunk : 1) * pp;
-    memset(out, 0, sizeof(double) * pp);
+    wcp_ctx ctx = {X, w, n, p};
+    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * p,
+              2 * (size_t) CP_BLOCK_ROWS * p, chunk_upper, &ctx, out, work);
+    cp_symmetrize(out, p);
+}
 
-    if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-        for (R_xlen_t c = 0; c < nchunk; c++) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            chunk_upper(X, n, p, w, c * n / nchunk, (c + 1) * n / nchunk,
-                        partial + (size_t) c * pp,
-                        scratch + (size_t) tid * 2 * CP_BLOCK_ROWS * p);
-        }
-        for (R_xlen_t c = 0; c < nchunk; c++)
-            for (size_t e = 0; e < pp; e++) out[e] += partial[(size_t) c * pp + e];
-    } else {
-        for (R_xlen_t c = 0; c < nchunk; c++) {
-            chunk_upper(X, n, p, w, c * n / nchunk, (c + 1) * n / nchunk,
-                        partial, scratch);
-            for (size_t e = 0; e < pp; e++) out[e] += partial[e];
-        }
-    }
+void cp_symmetrize(double *A, int p)
+{
     for (int j = 0; j < p; j++)
-        for (int k = 0; k < j; k++) out[(size_t) k * p + j] = out[(size_t) j * p + k];
+        for (int k = 0; k < j; k++) A[(size_t) k * p + j] = A[(size_t) j * p + k];
 }
 
 /* ---- X' M ---------------------------------------------------------------- */
 
-size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads)
-{
-    R_xlen_t nchunk = cp_chunks(n, p, m);
-    int nt = cp_threads(nchunk, nthreads);
-    return (nt > 1 ? (size_t) nchunk : 1) * (size_t) p * m;
-}
+typedef struct { const double *X, *M; R_xlen_t n; int p, m; } xtm_ctx;
 
-static void chunk_xt_mat(const double *X, R_xlen_t n, int p, const double *M,
-                         int m, R_xlen_t from, R_xlen_t to, double *acc)
+static void chunk_xt_mat(const void *ctx_, R_xlen_t from, R_xlen_t to,
+                         double *acc, double *scratch)
 {
-    for (int c = 0; c < m; c++) {
-        const double *mc = M + (size_t) c * n;
-        for (int j = 0; j < p; j++) {
-            const double *xj = X + (size_t) j * n;
+    const xtm_ctx *ctx = ctx_;
+    (void) scratch;
+    for (int c = 0; c < ctx->m; c++) {
+        const double *mc = ctx->M + (size_t) c * ctx->n;
+        for (int j = 0; j < ctx->p; j++) {
+            const double *xj = ctx->X + (size_t) j * ctx->n;
             double a0 = 0, a1 = 0;
             R_xlen_t i = from;
             for (; i + 1 < to; i += 2) {
@@ -172,9 +189,15 @@ static void chunk_xt_mat(const double *X, R_xlen_t n, int p, const double *M,
                 a1 += xj[i + 1] * mc[i + 1];
             }
             if (i < to) a0 += xj[i] * mc[i];
-            acc[(size_t) c * p + j] = a0 + a1;
+            acc[(size_t) c * ctx->p + j] = a0 + a1;
         }
     }
+}
+
+size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads)
+{
+    R_xlen_t nchunk = cp_chunks(n, p, m);
+    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), (size_t) p * m, 0);
 }
 
 /* out (p x m) = X' M with X n x p and M n x m, both column-major.
@@ -183,24 +206,9 @@ void xt_mat(const double *X, R_xlen_t n, int p, const double *M, int m,
             double *out, int nthreads, double *work)
 {
     R_xlen_t nchunk = cp_chunks(n, p, m);
-    int nt = cp_threads(nchunk, nthreads);
-    size_t pm = (size_t) p * m;
-    memset(out, 0, sizeof(double) * pm);
-    if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-        for (R_xlen_t c = 0; c < nchunk; c++)
-            chunk_xt_mat(X, n, p, M, m, c * n / nchunk, (c + 1) * n / nchunk,
-                         work + (size_t) c * pm);
-        for (R_xlen_t c = 0; c < nchunk; c++)
-            for (size_t e = 0; e < pm; e++) out[e] += work[(size_t) c * pm + e];
-    } else {
-        for (R_xlen_t c = 0; c < nchunk; c++) {
-            chunk_xt_mat(X, n, p, M, m, c * n / nchunk, (c + 1) * n / nchunk, work);
-            for (size_t e = 0; e < pm; e++) out[e] += work[e];
-        }
-    }
+    xtm_ctx ctx = {X, M, n, p, m};
+    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * m, 0,
+              chunk_xt_mat, &ctx, out, work);
 }
 
 /* ---- .Call entries --------------------------------------------------------

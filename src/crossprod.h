@@ -13,6 +13,13 @@ R_xlen_t cp_chunks(R_xlen_t n, int p, int m);
 int cp_threads(R_xlen_t nchunk, int nthreads);
 void cp_block_upper(const double *xb, const double *wb, int len, int p,
                     double *acc);
+void cp_symmetrize(double *A, int p); /* upper triangle into lower */
+
+typedef void (*cp_chunk_fn)(const void *ctx, R_xlen_t from, R_xlen_t to,
+                            double *partial, double *scratch);
+size_t cp_reduce_work_size(R_xlen_t nchunk, int nt, size_t len, size_t scratch_len);
+void cp_reduce(R_xlen_t n, R_xlen_t nchunk, int nt, size_t len, size_t scratch_len,
+               cp_chunk_fn chunk, const void *ctx, double *out, double *work);
 
 size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads);
 void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,

@@ -22,10 +22,6 @@
 #include "crossprod.h"
 #include "ffi-checks.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #define THRESH 30.0
 #define MTHRESH -30.0
 #define INVEPS (1.0 / DBL_EPSILON)
@@ -174,13 +170,14 @@ int chol_solve_kept(const double *A, int p, const int *aliased,
     return info;
 }
 
+/* Scratch of one thread in a pass: cached rows, weighted rows, z. */
+#define PASS_SCRATCH(p) ((2 * (size_t) (p) + 1) * CP_BLOCK_ROWS)
+
 static size_t pass_work_size(R_xlen_t n, int p, int nthreads)
 {
     R_xlen_t nchunk = cp_chunks(n, p, p);
-    int nt = cp_threads(nchunk, nthreads);
-    size_t per_chunk = (size_t) p * p + p + 1;
-    return (nt > 1 ? (size_t) nchunk : 1) * per_chunk +
-           (size_t) nt * ((2 * (size_t) p + 1) * CP_BLOCK_ROWS);
+    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads),
+                               (size_t) p * p + p + 1, PASS_SCRATCH(p));
 }
 
 size_t glm_work_size(R_xlen_t n, int p, int nthreads)
@@ -188,21 +185,32 @@ size_t glm_work_size(R_xlen_t n, int p, int nthreads)
     size_t pp = (size_t) p * p;
     size_t pass = pass_work_size(n, p, nthreads);
     size_t first = wcrossprod_work_size(n, p, nthreads) + xt_mat_work_size(n, p, 1, nthreads);
-    return 2 * (size_t) n + 3 * pp + 4 * (size_t) p + (pass > first ? pass : first);
+    return 2 * (size_t) n + 3 * pp + 4 * (size_t) p + 1 + (pass > first ? pass : first);
 }
 
+typedef struct {
+    const double *X, *beta, *y, *prior, *offset;
+    R_xlen_t n;
+    int p, fam;
+    double *eta, *mu;
+} pass_ctx;
+
 /* Rows [from, to): eta, mu and the deviance at beta (NA coefficients as 0),
- * and the next IRLS system A += X'WX (upper triangle), b += X'Wz. */
-static double pass_chunk(const double *X, R_xlen_t n, int p, const double *beta,
-                         const double *y, const double *prior, const double *offset,
-                         int fam, R_xlen_t from, R_xlen_t to, double *eta, double *mu,
-                         double *A, double *b, double *scratch)
+ * and this chunk's part of the next IRLS system: sys = (X'WX upper triangle,
+ * X'Wz, deviance). */
+static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys,
+                       double *scratch)
 {
+    const pass_ctx *ctx = ctx_;
+    const double *X = ctx->X, *beta = ctx->beta, *y = ctx->y, *prior = ctx->prior,
+                 *offset = ctx->offset;
+    R_xlen_t n = ctx->n;
+    int p = ctx->p, fam = ctx->fam;
+    double *eta = ctx->eta, *mu = ctx->mu;
     double *xb = scratch, *wb = xb + (size_t) CP_BLOCK_ROWS * p;
     double *bz = wb + (size_t) CP_BLOCK_ROWS * p;
-    double dev = 0.0;
-    memset(A, 0, sizeof(double) * (size_t) p * p);
-    memset(b, 0, sizeof(double) * p);
+    double *A = sys, *b = sys + (size_t) p * p, dev = 0.0;
+    memset(sys, 0, sizeof(double) * ((size_t) p * p + p));
     for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         double *e = eta + r0, *m = mu + r0;
@@ -246,60 +254,25 @@ static double pass_chunk(const double *X, R_xlen_t n, int p, const double *beta,
         }
         cp_block_upper(xb, wb, len, p, A);
     }
-    return dev;
+    sys[(size_t) p * p + p] = dev;
 }
 
-/* One pass over X at coefficients beta: fills eta, mu, returns the
- * deviance, and sets A (full symmetric) and b to the next IRLS system. */
-static double irls_pass(const double *X, R_xlen_t n, int p, const double *beta,
-                        const double *y, const double *prior, const double *offset,
-                        int fam, int nthreads, double *eta, double *mu, double *A,
-                        double *b, double *work)
+/* One pass over X at coefficients beta: fills eta, mu and sys = (X'WX,
+ * X'Wz, deviance) of the next IRLS step, X'WX with both triangles. */
+static void irls_pass(const double *X, R_xlen_t n, int p, const double *beta,
+                      const double *y, const double *prior, const double *offset,
+                      int fam, int nthreads, double *eta, double *mu, double *sys,
+                      double *work)
 {
     R_xlen_t nchunk = cp_chunks(n, p, p);
-    int nt = cp_threads(nchunk, nthreads);
-    size_t per = (size_t) p * p + p + 1, scr = (2 * (size_t) p + 1) * CP_BLOCK_ROWS;
-    double *partial = work, *scratch = work + (nt > 1 ? (size_t) nchunk : 1) * per;
-    double dev = 0.0;
-    size_t pp = (size_t) p * p;
-    memset(A, 0, sizeof(double) * pp);
-    memset(b, 0, sizeof(double) * p);
-
-    if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-        for (R_xlen_t c = 0; c < nchunk; c++) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            double *part = partial + (size_t) c * per;
-            part[pp + p] = pass_chunk(X, n, p, beta, y, prior, offset, fam,
-                                      c * n / nchunk, (c + 1) * n / nchunk, eta, mu,
-                                      part, part + pp, scratch + (size_t) tid * scr);
-        }
-        for (R_xlen_t c = 0; c < nchunk; c++) {
-            const double *part = partial + (size_t) c * per;
-            for (size_t e = 0; e < pp; e++) A[e] += part[e];
-            for (int j = 0; j < p; j++) b[j] += part[pp + j];
-            dev += part[pp + p];
-        }
-    } else {
-        for (R_xlen_t c = 0; c < nchunk; c++) {
-            dev += pass_chunk(X, n, p, beta, y, prior, offset, fam, c * n / nchunk,
-                              (c + 1) * n / nchunk, eta, mu, partial, partial + pp, scratch);
-            for (size_t e = 0; e < pp; e++) A[e] += partial[e];
-            for (int j = 0; j < p; j++) b[j] += partial[pp + j];
-        }
-    }
-    for (int j = 0; j < p; j++)
-        for (int k = 0; k < j; k++) A[(size_t) k * p + j] = A[(size_t) j * p + k];
-    return dev;
+    pass_ctx ctx = {X, beta, y, prior, offset, n, p, fam, eta, mu};
+    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * p + p + 1,
+              PASS_SCRATCH(p), pass_chunk, &ctx, sys, work);
+    cp_symmetrize(sys, p);
 }
 
 void glm_predict(const double *X, R_xlen_t n, int p, const double *beta,
-                          const double *offset, int family, double *eta, double *mu)
+                 const double *offset, int family, double *eta, double *mu)
 {
     for (R_xlen_t i = 0; i < n; i++) eta[i] = offset ? offset[i] : 0.0;
     for (int j = 0; j < p; j++) {
@@ -325,8 +298,10 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
 {
     const int fam = spec->family;
     size_t pp = (size_t) p * p;
-    double *z = work, *w = z + n, *A = w + n, *L = A + pp, *solve_work = L + pp;
-    double *b = solve_work + pp + p, *beta_old = b + p, *beta_lin = beta_old + p;
+    /* sys = (A, b, deviance): the IRLS system A beta = b, as irls_pass() fills it. */
+    double *z = work, *w = z + n, *sys = w + n, *A = sys, *b = sys + pp;
+    double *L = sys + pp + p + 1, *solve_work = L + pp;
+    double *beta_old = solve_work + pp + p, *beta_lin = beta_old + p;
     double *kernel_work = beta_lin + p;
 
     memset(info, 0, sizeof(*info));
@@ -364,8 +339,9 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
         /* One pass gives eta, mu and the deviance at beta, and the next
          * system; the system is wasted only on the last iteration. */
         for (int j = 0; j < p; j++) beta_lin[j] = aliased[j] ? 0.0 : beta[j];
-        dev = irls_pass(X, n, p, beta_lin, y, prior, offset, fam, spec->nthreads,
-                        eta, mu, A, b, kernel_work);
+        irls_pass(X, n, p, beta_lin, y, prior, offset, fam, spec->nthreads,
+                  eta, mu, sys, kernel_work);
+        dev = sys[pp + p];
         /* Step halving toward the previous coefficients while the deviance
          * is not finite, as glm.fit() does. */
         for (int h = 0; !R_FINITE(dev) && have_old && h < spec->maxit; h++) {
@@ -374,8 +350,9 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
                 beta[j] = (beta[j] + beta_old[j]) / 2.0;
                 beta_lin[j] = beta[j];
             }
-            dev = irls_pass(X, n, p, beta_lin, y, prior, offset, fam, spec->nthreads,
-                            eta, mu, A, b, kernel_work);
+            irls_pass(X, n, p, beta_lin, y, prior, offset, fam, spec->nthreads,
+                      eta, mu, sys, kernel_work);
+            dev = sys[pp + p];
             info->boundary = 1;
         }
         if (!R_FINITE(dev)) {
