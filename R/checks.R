@@ -23,34 +23,6 @@ check_data_frame <- function(data, arg = "data") {
   invisible(data)
 }
 
-# Treatment as a factor with at least two observed levels.
-as_treatment <- function(a, arg = "treatment") {
-  if (is.null(a)) cli::cli_abort("{.arg {arg}} is missing.")
-  if (!(is.numeric(a) || is.logical(a) || is.factor(a) || is.character(a))) {
-    cli::cli_abort("{.arg {arg}} must be numeric, logical, character or a factor, not {.obj_type_friendly {a}}.")
-  }
-  if (anyNA(a)) cli::cli_abort("{.arg {arg}} has {sum(is.na(a))} missing value{?s}.")
-  if (is.numeric(a) && any(a != round(a))) {
-    cli::cli_abort(c(
-      "{.arg {arg}} must be discrete: a binary or multi-level treatment.",
-      i = "It has non-integer values such as {.val {a[a != round(a)][1]}}."
-    ))
-  }
-  a <- as_factor_fast(a)
-  if (nlevels(a) < 2L) {
-    cli::cli_abort("{.arg {arg}} has a single level ({.val {levels(a)}}); a causal contrast needs at least two.")
-  }
-  a
-}
-
-# factor() turns numbers into strings before matching, which is slow at
-# millions of rows; match on the sorted unique values instead.
-as_factor_fast <- function(a) {
-  if (is.factor(a)) return(droplevels(a))
-  lev <- sort(unique(a))
-  structure(match(a, lev), levels = as.character(lev), class = "factor")
-}
-
 check_outcome <- function(y, n, arg = "outcome") {
   if (is.logical(y)) y <- as.numeric(y)
   if (!is.numeric(y)) {
@@ -86,16 +58,6 @@ check_weights <- function(weights, n, arg = "weights") {
   as.double(weights)
 }
 
-check_arms_nonempty <- function(a, weights, arg = "treatment") {
-  w <- if (is.null(weights)) rep(1, length(a)) else weights
-  mass <- tapply(w, a, sum)
-  mass[is.na(mass)] <- 0
-  if (any(mass <= 0)) {
-    cli::cli_abort("{.arg {arg}} level{?s} {.val {names(mass)[mass <= 0]}} ha{?s/ve} no units with positive weight.")
-  }
-  invisible(a)
-}
-
 check_matrix <- function(x, n = NULL, arg = "x") {
   if (is.data.frame(x)) x <- as.matrix(x)
   if (!is.matrix(x) || !is.numeric(x)) {
@@ -104,12 +66,11 @@ check_matrix <- function(x, n = NULL, arg = "x") {
   if (!is.null(n) && nrow(x) != n) {
     cli::cli_abort("{.arg {arg}} has {nrow(x)} rows, expected {n}.")
   }
-  # range() is one pass without the n x p logical matrix of is.finite().
-  if (anyNA(x) || !all(is.finite(range(x)))) {
+  storage.mode(x) <- "double"
+  if (!.Call(C_ffi_all_finite, x)) {
     bad <- colnames(x)[colSums(!is.finite(x)) > 0]
     cli::cli_abort("{.arg {arg}} has missing or infinite values{if (length(bad)) ' in columns' else ''} {.val {bad}}.")
   }
-  storage.mode(x) <- "double"
   if (is.null(colnames(x))) colnames(x) <- paste0("x", seq_len(ncol(x)))
   x
 }

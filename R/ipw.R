@@ -74,7 +74,7 @@ ipw_fit <- function(x, a, estimand = "ATE", stabilize = FALSE, clip = NULL,
   x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
-  if (isTRUE(intercept)) x <- cbind(`(Intercept)` = 1, x)
+  if (isTRUE(intercept)) x <- add_intercept(x)
   fit <- ipw_engine(x, a, estimand, stabilize, clip, truncate, learner, weights, treated)
   fit$call <- match.call()
   fit
@@ -137,11 +137,11 @@ ipw_target <- function(estimand, lev, treated) {
 }
 
 check_propensity <- function(P, n, lev) {
-  if (!is.matrix(P) || nrow(P) != n || ncol(P) != length(lev) || anyNA(P) ||
-      any(P < 0 | P > 1)) {
+  if (!is.matrix(P) || !is.double(P) || nrow(P) != n || ncol(P) != length(lev) ||
+      !.Call(C_ffi_all_finite, P) || min(P) < 0 || max(P) > 1) {
     cli::cli_abort("The treatment learner must predict an {n} x {length(lev)} matrix of probabilities.")
   }
-  if (any(P == 0)) {
+  if (min(P) == 0) {
     cli::cli_abort(c(
       "{sum(rowSums(P == 0) > 0)} unit{?s} ha{?s/ve} a propensity of exactly 0 for some treatment level: positivity fails.",
       i = "Use {.arg clip}, the overlap estimand {.code \"ATO\"}, or restrict the population."
@@ -156,6 +156,7 @@ warn_positivity <- function(P, n_clipped, clip) {
     cli::cli_warn("{n_clipped} unit{?s} had a propensity outside [{clip[1]}, {clip[2]}] and {?was/were} clipped to the bound.")
     return(invisible())
   }
+  if (min(P) >= positivity_floor) return(invisible())
   extreme <- rowSums(P < positivity_floor) > 0
   if (any(extreme)) {
     cli::cli_warn(c(
@@ -166,9 +167,8 @@ warn_positivity <- function(P, n_clipped, clip) {
 }
 
 marginal_shares <- function(a, weights) {
-  w <- if (is.null(weights)) rep(1, length(a)) else weights
-  shares <- tapply(w, a, sum)
-  as.vector(shares / sum(shares))
+  mass <- arm_sums(if (is.null(weights)) 1 else weights, a)
+  mass / sum(mass)
 }
 
 #' @export
@@ -225,7 +225,7 @@ predict.causallib_ipw <- function(object, newdata = NULL, type = "propensity", .
   if (is.null(object$terms)) {
     x <- check_matrix(newdata, arg = "newdata")
     if (!"(Intercept)" %in% colnames(x) && "(Intercept)" %in% colnames(object$x)) {
-      x <- cbind(`(Intercept)` = 1, x)
+      x <- add_intercept(x)
     }
     a_new <- NULL
   } else {
@@ -261,11 +261,8 @@ estimate_outcomes.causallib_ipw <- function(fit, outcome = NULL, se = "sandwich"
                                             R = 1000, conf_level = 0.95, ...) {
   se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   y <- resolve_outcome(fit, rlang::enquo(outcome))
-  sw <- sw_or_one(fit)
-  a <- as.integer(fit$treatment)
-  K <- length(fit$levels)
-  mass <- sw * fit$ip_weights
-  mu <- as.vector(tapply(mass * y, a, sum) / tapply(mass, a, sum))
+  mass <- sw_or_one(fit) * fit$ip_weights
+  mu <- arm_sums(mass * y, fit$treatment) / arm_sums(mass, fit$treatment)
   names(mu) <- fit$levels
   V <- reps <- NULL
   if (se == "sandwich") V <- ipw_sandwich(fit, y, mu, mass)
@@ -278,14 +275,15 @@ ipw_sandwich <- function(fit, y, mu, mass) {
   a <- as.integer(fit$treatment)
   K <- length(fit$levels)
   sw <- sw_or_one(fit)
-  ind <- outer(a, seq_len(K), `==`)
-  resid <- ind * outer(y, mu, `-`)
+  # resid[i, k] = y_i - mu_k for the arm k the unit received, 0 elsewhere.
+  resid <- matrix(0, length(a), K)
+  resid[cbind(seq_along(a), a)] <- y - mu[a]
   Psi <- mass * resid
   score <- glm_score_parts(fit$learner_fit, fit$x, fit$treatment, fit$sampling_weights)
   D_mb <- do.call(cbind, lapply(seq_len(K - 1L), function(j) {
     t(xt_mat(fit$x, sw * fit$dw_deta[, j] * resid))
   }))
-  D_mm <- diag(-colSums(mass * ind), K)
+  D_mm <- diag(-arm_sums(mass, fit$treatment), K)
   V <- stacked_vcov(fit$x, score, Psi, D_mb, D_mm)
   dimnames(V) <- list(fit$levels, fit$levels)
   V

@@ -17,15 +17,16 @@ glm_score_parts <- function(fit, x, y, weights = NULL) {
   pen <- glm_penalty(fit$learner, x)
   beta <- as.vector(fit$coefficients)
   kept <- !is.na(beta)
+  # For the canonical links the C fit returns the information X'WX at its
+  # final coefficients, which is the Hessian needed here.
   if (is.null(fit$levels)) {
     eta <- drop(x %*% ifelse(kept, beta, 0))
     R <- matrix(sw * (y - glm_linkinv(fit$family, eta)), n, 1L)
-    H <- wcrossprod(x, sw * glm_mu_eta(fit$family, eta))
+    H <- fit$information
     penalty <- pen
   } else if (length(fit$levels) == 2L) {
-    p1 <- fit$fitted[, 2L]
-    R <- matrix(sw * ((as.integer(y) == 2L) - p1), n, 1L)
-    H <- wcrossprod(x, sw * p1 * (1 - p1))
+    R <- matrix(sw * ((as.integer(y) == 2L) - fit$fitted[, 2L]), n, 1L)
+    H <- fit$information
     penalty <- pen
   } else {
     P <- fit$fitted

@@ -61,3 +61,15 @@ double ffi_scalar_double(SEXP x, const char *arg)
     if (!R_FINITE(v)) Rf_error("internal error: `%s` must be finite", arg);
     return v;
 }
+
+/* ffi_all_finite(x double) -> TRUE when no element is NA, NaN or infinite.
+ * One pass without the n-long logical vector of is.finite(). */
+SEXP ffi_all_finite(SEXP x)
+{
+    ffi_check_double(x, "x", -1);
+    const double *v = REAL_RO(x);
+    R_xlen_t n = Rf_xlength(x);
+    for (R_xlen_t i = 0; i < n; i++)
+        if (!R_FINITE(v[i])) return Rf_ScalarLogical(0);
+    return Rf_ScalarLogical(1);
+}

@@ -103,15 +103,6 @@ static double mu_start(int family, double y, double wt)
     }
 }
 
-static double deviance(int family, const double *y, const double *mu,
-                       const double *prior, R_xlen_t n)
-{
-    double dev = 0.0;
-    for (R_xlen_t i = 0; i < n; i++)
-        dev += dev_resid(family, y[i], mu[i], prior ? prior[i] : 1.0);
-    return dev;
-}
-
 /* Left-looking Cholesky of the symmetric p x p matrix A (upper triangle used)
  * into its upper triangle, skipping columns whose squared residual norm falls
  * below tol times their original squared norm.  Returns the rank. */
@@ -182,10 +173,7 @@ static size_t pass_work_size(R_xlen_t n, int p, int nthreads)
 
 size_t glm_work_size(R_xlen_t n, int p, int nthreads)
 {
-    size_t pp = (size_t) p * p;
-    size_t pass = pass_work_size(n, p, nthreads);
-    size_t first = wcrossprod_work_size(n, p, nthreads) + xt_mat_work_size(n, p, 1, nthreads);
-    return 2 * (size_t) n + 3 * pp + 4 * (size_t) p + 1 + (pass > first ? pass : first);
+    return 3 * (size_t) p * p + 4 * (size_t) p + 1 + pass_work_size(n, p, nthreads);
 }
 
 typedef struct {
@@ -195,7 +183,8 @@ typedef struct {
     double *eta, *mu;
 } pass_ctx;
 
-/* Rows [from, to): eta, mu and the deviance at beta (NA coefficients as 0),
+/* Rows [from, to): eta, mu and the deviance at beta (NA coefficients as 0;
+ * beta NULL: at glm()'s starting values),
  * and this chunk's part of the next IRLS system: sys = (X'WX upper triangle,
  * X'Wz, deviance). */
 static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys,
@@ -214,12 +203,18 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
     for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         double *e = eta + r0, *m = mu + r0;
-        for (int i = 0; i < len; i++) e[i] = offset ? offset[r0 + i] : 0.0;
-        for (int j = 0; j < p; j++) {
-            const double *xj = X + (size_t) j * n + r0;
-            double *xbj = xb + (size_t) j * len, bj = beta[j];
-            memcpy(xbj, xj, sizeof(double) * len);
-            for (int i = 0; i < len; i++) e[i] += xbj[i] * bj;
+        for (int j = 0; j < p; j++)
+            memcpy(xb + (size_t) j * len, X + (size_t) j * n + r0, sizeof(double) * len);
+        if (beta) {
+            for (int i = 0; i < len; i++) e[i] = offset ? offset[r0 + i] : 0.0;
+            for (int j = 0; j < p; j++) {
+                const double *xbj = xb + (size_t) j * len;
+                for (int i = 0; i < len; i++) e[i] += xbj[i] * beta[j];
+            }
+        } else {
+            /* glm.fit() starts from eta = linkfun(mustart), without offset. */
+            for (int i = 0; i < len; i++)
+                e[i] = linkfun(fam, mu_start(fam, y[r0 + i], prior ? prior[r0 + i] : 1.0));
         }
         for (int i = 0; i < len; i++) {
             R_xlen_t ii = r0 + i;
@@ -288,7 +283,8 @@ void glm_predict(const double *X, R_xlen_t n, int p, const double *beta,
  * Inputs:  X (n x p, column-major), y (n), prior (n prior weights, or NULL),
  *          offset (n, or NULL), spec.
  * Outputs: beta (p; NA where aliased), eta, mu (n), aliased (p), info.
- * Work:    glm_work_size(n, p, spec->nthreads) doubles.
+ * Work:    glm_work_size(n, p, spec->nthreads) doubles; on return its
+ *          first p * p hold X'WX at the final coefficients.
  * Uses no R API, so it may run inside an OpenMP region with nthreads = 1.
  */
 void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
@@ -299,29 +295,16 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
     const int fam = spec->family;
     size_t pp = (size_t) p * p;
     /* sys = (A, b, deviance): the IRLS system A beta = b, as irls_pass() fills it. */
-    double *z = work, *w = z + n, *sys = w + n, *A = sys, *b = sys + pp;
+    double *sys = work, *A = sys, *b = sys + pp;
     double *L = sys + pp + p + 1, *solve_work = L + pp;
     double *beta_old = solve_work + pp + p, *beta_lin = beta_old + p;
     double *kernel_work = beta_lin + p;
 
     memset(info, 0, sizeof(*info));
     /* The first system comes from glm()'s starting values mustart. */
-    for (R_xlen_t i = 0; i < n; i++) {
-        double pw = prior ? prior[i] : 1.0;
-        eta[i] = linkfun(fam, mu_start(fam, y[i], pw));
-        mu[i] = glm_linkinv(fam, eta[i]);
-        double me = glm_mu_eta(fam, eta[i]);
-        if (pw > 0 && me != 0) {
-            double off = offset ? offset[i] : 0.0;
-            w[i] = pw * me * me / glm_variance(fam, mu[i]);
-            z[i] = w[i] * ((eta[i] - off) + (y[i] - mu[i]) / me);
-        } else {
-            w[i] = z[i] = 0.0;
-        }
-    }
-    double dev_old = deviance(fam, y, mu, prior, n), dev = dev_old;
-    wcrossprod(X, n, p, w, A, spec->nthreads, kernel_work);
-    xt_mat(X, n, p, z, 1, b, spec->nthreads, kernel_work);
+    irls_pass(X, n, p, NULL, y, prior, offset, fam, spec->nthreads, eta, mu, sys,
+              kernel_work);
+    double dev_old = sys[pp + p], dev = dev_old;
     int have_old = 0;
 
     for (int iter = 1; iter <= spec->maxit; iter++) {
@@ -406,16 +389,20 @@ SEXP ffi_glm_fit(SEXP X, SEXP y, SEXP prior, SEXP offset, SEXP family,
     SEXP eta = PROTECT(Rf_allocVector(REALSXP, n)); nprot++;
     SEXP mu = PROTECT(Rf_allocVector(REALSXP, n)); nprot++;
     SEXP alias = PROTECT(Rf_allocVector(LGLSXP, p)); nprot++;
+    SEXP xtwx = PROTECT(Rf_allocMatrix(REALSXP, p, p)); nprot++;
     glm_info info;
     glm_irls(REAL_RO(X), n, p, REAL_RO(y),
              Rf_isNull(prior) ? NULL : REAL_RO(prior),
              Rf_isNull(offset) ? NULL : REAL_RO(offset), &spec,
              REAL(beta), REAL(eta), REAL(mu), aliased, &info, work);
     for (int j = 0; j < p; j++) LOGICAL(alias)[j] = aliased[j];
+    /* The last pass left X'WX at the final coefficients at the head of the
+     * IRLS system: for canonical links, the information matrix. */
+    memcpy(REAL(xtwx), work, sizeof(double) * (size_t) p * p);
 
     const char *names[] = {"coefficients", "linear_predictors", "fitted",
                            "aliased", "rank", "iter", "converged", "deviance",
-                           "boundary", "failed", ""};
+                           "boundary", "failed", "information", ""};
     SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
     SET_VECTOR_ELT(out, 0, beta);
     SET_VECTOR_ELT(out, 1, eta);
@@ -427,6 +414,7 @@ SEXP ffi_glm_fit(SEXP X, SEXP y, SEXP prior, SEXP offset, SEXP family,
     SET_VECTOR_ELT(out, 7, Rf_ScalarReal(info.deviance));
     SET_VECTOR_ELT(out, 8, Rf_ScalarLogical(info.boundary));
     SET_VECTOR_ELT(out, 9, Rf_ScalarLogical(info.failed));
+    SET_VECTOR_ELT(out, 10, xtwx);
     UNPROTECT(nprot);
     return out;
 }

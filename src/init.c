@@ -4,6 +4,8 @@
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
 
+SEXP ffi_add_intercept(SEXP);
+SEXP ffi_all_finite(SEXP);
 SEXP ffi_wcrossprod(SEXP, SEXP, SEXP);
 SEXP ffi_xt_mat(SEXP, SEXP, SEXP);
 SEXP ffi_glm_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -16,6 +18,8 @@ SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                        SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
+    {"ffi_add_intercept", (DL_FUNC) &ffi_add_intercept, 1},
+    {"ffi_all_finite", (DL_FUNC) &ffi_all_finite, 1},
     {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 3},
     {"ffi_xt_mat", (DL_FUNC) &ffi_xt_mat, 3},
     {"ffi_glm_fit", (DL_FUNC) &ffi_glm_fit, 9},

@@ -1,0 +1,48 @@
+# Treatment arms: the treatment as a factor, and sums within arms.
+
+# Treatment as a factor with at least two observed levels.
+as_treatment <- function(a, arg = "treatment") {
+  if (is.null(a)) cli::cli_abort("{.arg {arg}} is missing.")
+  if (!(is.numeric(a) || is.logical(a) || is.factor(a) || is.character(a))) {
+    cli::cli_abort("{.arg {arg}} must be numeric, logical, character or a factor, not {.obj_type_friendly {a}}.")
+  }
+  if (anyNA(a)) cli::cli_abort("{.arg {arg}} has {sum(is.na(a))} missing value{?s}.")
+  if (is.numeric(a) && any(a != round(a))) {
+    cli::cli_abort(c(
+      "{.arg {arg}} must be discrete: a binary or multi-level treatment.",
+      i = "It has non-integer values such as {.val {a[a != round(a)][1]}}."
+    ))
+  }
+  a <- as_factor_fast(a)
+  if (nlevels(a) < 2L) {
+    cli::cli_abort("{.arg {arg}} has a single level ({.val {levels(a)}}); a causal contrast needs at least two.")
+  }
+  a
+}
+
+# factor() turns numbers into strings before matching, which is slow at
+# millions of rows; match on the sorted unique values instead.
+as_factor_fast <- function(a) {
+  if (is.factor(a)) return(droplevels(a))
+  lev <- sort(unique(a))
+  structure(match(a, lev), levels = as.character(lev), class = "factor")
+}
+
+# Sum of v within each level of the factor a (0 for an empty level);
+# v may be a scalar.  rowsum() is much faster than tapply() at scale.
+arm_sums <- function(v, a) {
+  if (length(v) == 1L) return(v * tabulate(a, nlevels(a)))
+  out <- numeric(nlevels(a))
+  r <- rowsum(v, as.integer(a))
+  out[as.integer(rownames(r))] <- r
+  out
+}
+
+check_arms_nonempty <- function(a, weights, arg = "treatment") {
+  mass <- arm_sums(if (is.null(weights)) 1 else weights, a)
+  names(mass) <- levels(a)
+  if (any(mass <= 0)) {
+    cli::cli_abort("{.arg {arg}} level{?s} {.val {names(mass)[mass <= 0]}} ha{?s/ve} no units with positive weight.")
+  }
+  invisible(a)
+}

@@ -1,0 +1,27 @@
+test_that("add_intercept() equals cbind(1, x)", {
+  x <- matrix(rnorm(30), 10, 3, dimnames = list(NULL, c("a", "b", "c")))
+  expect_identical(causallib:::add_intercept(x), cbind(`(Intercept)` = 1, x))
+  empty <- matrix(numeric(0), 0, 2, dimnames = list(NULL, c("a", "b")))
+  expect_identical(dim(causallib:::add_intercept(empty)), c(0L, 3L))
+})
+
+test_that("ipw_fit() names the columns with missing or infinite values", {
+  x <- cbind(u = rnorm(20), v = rnorm(20))
+  a <- rep(0:1, 10)
+  expect_error(ipw_fit(replace(x, 3, NA), a), "u")
+  expect_error(ipw_fit(replace(x, 25, Inf), a), "v")
+  expect_error(ipw_fit(replace(x, 25, NaN), a), "missing or infinite")
+  expect_error(ipw_fit(x, a[-1]), "length")
+})
+
+test_that("the fitted GLM's information matrix is X'WX at the estimates", {
+  d <- sim_confounded(300)
+  x <- model.matrix(~ x1 + x2, d)
+  lf <- learner_fit(lrn_glm(), x, factor(d$a), d$w)
+  p <- lf$fitted[, 2]
+  expect_equal(lf$information, crossprod(x * sqrt(d$w * p * (1 - p))),
+               tolerance = 1e-10, ignore_attr = TRUE)
+  lp <- learner_fit(lrn_glm("poisson"), x, rpois(300, 2))
+  expect_equal(lp$information, crossprod(x * sqrt(lp$fitted)), tolerance = 1e-10,
+               ignore_attr = TRUE)
+})
