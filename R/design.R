@@ -30,15 +30,11 @@ build_frame <- function(formula, data, weights, na_action, env) {
   environment(formula) <- env
   mf <- stats::model.frame(formula, data = data, na.action = stats::na.pass,
                            drop.unused.levels = TRUE)
-  has_na <- vapply(mf, function(col) if (is.matrix(col)) rowSums(is.na(col)) > 0 else is.na(col),
-                   logical(nrow(mf)))
-  has_na <- matrix(has_na, nrow = nrow(mf))
-  colnames(has_na) <- names(mf)
-  bad_rows <- rowSums(has_na) > 0
+  bad_rows <- !stats::complete.cases(mf)
   if (!is.null(weights)) bad_rows <- bad_rows | is.na(weights)
   omitted <- NULL
   if (any(bad_rows)) {
-    cols <- colnames(has_na)[colSums(has_na) > 0]
+    cols <- names(mf)[vapply(mf, anyNA, logical(1))]
     if (!is.null(weights) && anyNA(weights)) cols <- c(cols, "weights")
     if (na_action == "fail") {
       cli::cli_abort(c(
@@ -51,8 +47,9 @@ build_frame <- function(formula, data, weights, na_action, env) {
     mf <- droplevels(mf)
     if (!is.null(weights)) weights <- weights[!bad_rows]
   }
-  list(frame = mf, terms = stats::terms(mf), weights = weights,
-       rows = setdiff(seq_len(nrow(data)), omitted), omitted = omitted)
+  rows <- if (is.null(omitted)) seq_len(nrow(data)) else seq_len(nrow(data))[-omitted]
+  list(frame = mf, terms = stats::terms(mf), weights = weights, rows = rows,
+       omitted = omitted)
 }
 
 # Design matrix of the right-hand side, keeping what predict() needs.

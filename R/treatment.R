@@ -22,20 +22,18 @@ as_treatment <- function(a, arg = "treatment") {
 
 # factor() turns numbers into strings before matching, which is slow at
 # millions of rows; match on the sorted unique values instead.
+# (match() on a named vector is slow too, hence unname().)
 as_factor_fast <- function(a) {
-  if (is.factor(a)) return(droplevels(a))
+  if (is.factor(a)) return(droplevels(unname(a)))
+  a <- unname(a)
   lev <- sort(unique(a))
   structure(match(a, lev), levels = as.character(lev), class = "factor")
 }
 
-# Sum of v within each level of the factor a (0 for an empty level);
-# v may be a scalar.  rowsum() is much faster than tapply() at scale.
+# Sum of v within each level of the factor a (0 for an empty level); v may
+# be a scalar.  One pass in C: tapply() and rowsum() sort the groups first.
 arm_sums <- function(v, a) {
-  if (length(v) == 1L) return(v * tabulate(a, nlevels(a)))
-  out <- numeric(nlevels(a))
-  r <- rowsum(v, as.integer(a))
-  out[as.integer(rownames(r))] <- r
-  out
+  .Call(C_ffi_arm_sums, as.double(v), a, nlevels(a))
 }
 
 check_arms_nonempty <- function(a, weights, arg = "treatment") {

@@ -5,6 +5,7 @@
 #include <R_ext/Rdynload.h>
 
 SEXP ffi_add_intercept(SEXP);
+SEXP ffi_arm_sums(SEXP, SEXP, SEXP);
 SEXP ffi_all_finite(SEXP);
 SEXP ffi_wcrossprod(SEXP, SEXP, SEXP);
 SEXP ffi_xt_mat(SEXP, SEXP, SEXP);
@@ -19,6 +20,7 @@ SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_add_intercept", (DL_FUNC) &ffi_add_intercept, 1},
+    {"ffi_arm_sums", (DL_FUNC) &ffi_arm_sums, 3},
     {"ffi_all_finite", (DL_FUNC) &ffi_all_finite, 1},
     {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 3},
     {"ffi_xt_mat", (DL_FUNC) &ffi_xt_mat, 3},

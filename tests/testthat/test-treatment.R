@@ -1,0 +1,19 @@
+test_that("arm_sums() equals tapply() sums, with empty levels as 0", {
+  a <- factor(c("b", "a", "b", "c", "a"), levels = c("a", "b", "c", "d"))
+  v <- c(1.5, 2, -3, 4, 10)
+  expect_equal(causallib:::arm_sums(v, a), c(12, -1.5, 4, 0))
+  ref <- tapply(v, a, sum)
+  ref[is.na(ref)] <- 0
+  expect_equal(causallib:::arm_sums(v, a), unname(as.vector(ref)))
+  expect_equal(causallib:::arm_sums(2, a), c(4, 4, 2, 0))
+  expect_error(.Call(causallib:::C_ffi_arm_sums, c(1, 2), 1:2, 1L), "codes")
+  expect_error(.Call(causallib:::C_ffi_arm_sums, c(1, 2, 3), 1:2, 2L), "length")
+})
+
+test_that("treatments of every type become factors with sorted levels", {
+  expect_identical(causallib:::as_treatment(c(1, 0, 1)), factor(c(1, 0, 1)))
+  expect_identical(causallib:::as_treatment(c(b = "x", a = "w")), factor(c("x", "w")))
+  expect_identical(causallib:::as_treatment(c(TRUE, FALSE)), factor(c(TRUE, FALSE)))
+  expect_identical(levels(causallib:::as_treatment(factor(c("p", "q"), levels = c("q", "r", "p")))),
+                   c("q", "p"))
+})
