@@ -280,11 +280,10 @@ ipw_sandwich <- function(fit, y, mu, mass) {
   resid[cbind(seq_along(a), a)] <- y - mu[a]
   Psi <- mass * resid
   score <- glm_score_parts(fit$learner_fit, fit$x, fit$treatment, fit$sampling_weights)
-  D_mb <- do.call(cbind, lapply(seq_len(K - 1L), function(j) {
-    t(xt_mat(fit$x, sw * fit$dw_deta[, j] * resid))
-  }))
+  # d psi_mu_k / d eta_j = sw * dw/deta_j * resid_k, one block per eta_j.
+  C <- do.call(cbind, lapply(seq_len(K - 1L), function(j) sw * fit$dw_deta[, j] * resid))
   D_mm <- diag(-arm_sums(mass, fit$treatment), K)
-  V <- stacked_vcov(fit$x, score, Psi, D_mb, D_mm)
+  V <- stacked_vcov(fit$x, score, Psi, D_mm, C = C)
   dimnames(V) <- list(fit$levels, fit$levels)
   V
 }

@@ -173,7 +173,7 @@ check_glm_result <- function(res, what) {
   }
   if (res$family == "binomial") {
     eps <- 10 * .Machine$double.eps
-    if (any(res$fitted > 1 - eps | res$fitted < eps)) {
+    if (max(res$fitted) > 1 - eps || min(res$fitted) < eps) {
       cli::cli_warn(c(
         "The {what} has fitted probabilities numerically 0 or 1.",
         i = "This signals (quasi-)separation: a covariate pattern predicts the response perfectly.",

@@ -48,7 +48,7 @@ estimate_outcomes.causallib_marginal_outcome <- function(fit, outcome = NULL, se
   V <- reps <- NULL
   if (se == "sandwich") {
     Psi <- sw * ind * outer(fit$y, mu, `-`)
-    V <- stacked_vcov(NULL, NULL, Psi, NULL, diag(-mass, length(mu)))
+    V <- stacked_vcov(NULL, NULL, Psi, diag(-mass, length(mu)))
     dimnames(V) <- list(fit$levels, fit$levels)
   }
   if (se == "bootstrap") {

@@ -82,18 +82,31 @@ xt_mat <- function(x, m) {
 # Sandwich covariance of the K target parameters.
 #   x, score: the nuisance design and glm_score_parts()
 #   Psi: n x K target estimating functions at the estimates
+#   D_mm: K x K derivative of the target equations in the targets
 #   D_mb: K x (m p) derivative of the target equations in the nuisance
-#         coefficients; D_mm: K x K derivative in the targets
+#         coefficients, given directly, or through
+#   C: an n x (m K) matrix with D_mb[k, block b] = X' C[, (b - 1) K + k],
+#      computed in the same pass over X as the meat
 #   score = NULL: no nuisance model (e.g. plain means)
-stacked_vcov <- function(x, score, Psi, D_mb, D_mm) {
+stacked_vcov <- function(x, score, Psi, D_mm, D_mb = NULL, C = NULL) {
   if (is.null(score)) {
     Dinv <- solve(D_mm)
     return(Dinv %*% crossprod(Psi) %*% t(Dinv))
   }
   q <- nrow(score$H)
   K <- ncol(Psi)
+  p <- ncol(x)
   storage.mode(Psi) <- "double"
-  meat <- .Call(C_ffi_stacked_meat, x, score$R, Psi, causallib_threads())
+  if (!is.null(C)) storage.mode(C) <- "double"
+  res <- .Call(C_ffi_stacked_meat, x, score$R, Psi, C, causallib_threads())
+  meat <- res$meat
+  if (!is.null(C)) {
+    blocks <- ncol(C) / K
+    D_mb <- matrix(0, K, blocks * p)
+    for (b in seq_len(blocks)) {
+      D_mb[, (b - 1L) * p + seq_len(p)] <- t(res$xtc[, (b - 1L) * K + seq_len(K), drop = FALSE])
+    }
+  }
   # Sum of the scores is penalty * beta at a ridge solution, so centring them
   # removes n c c' from the nuisance block of the meat.
   ps <- score$penalty_score

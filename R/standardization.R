@@ -197,12 +197,13 @@ std_sandwich <- function(fit, mu) {
       glm_score_parts(fit$learner_fit[[k]], fit$x, fit$y, sw * (a == k))
     })
     score <- bind_score_parts(parts)
-    p <- ncol(fit$x)
-    D_mb <- matrix(0, K, K * p)
+    # Arm k's mean depends only on arm k's model: block b, target k is
+    # nonzero for b == k alone.
+    C <- matrix(0, fit$n, K * K)
     for (k in seq_len(K)) {
-      lf <- fit$learner_fit[[k]]
-      D_mb[k, (k - 1L) * p + seq_len(p)] <- xt_mat(fit$x, sw * mean_derivative(lf, fit$x))
+      C[, (k - 1L) * K + k] <- sw * mean_derivative(fit$learner_fit[[k]], fit$x)
     }
+    V <- stacked_vcov(fit$x, score, Psi, D_mm, C = C)
   } else {
     lf <- fit$learner_fit
     require_glm_learner(lf, "sandwich")
@@ -210,8 +211,8 @@ std_sandwich <- function(fit, mu) {
     D_mb <- do.call(rbind, lapply(counterfactual_designs(fit, fit$frame), function(xk) {
       t(xt_mat(xk, sw * mean_derivative(lf, xk)))
     }))
+    V <- stacked_vcov(fit$x, score, Psi, D_mm, D_mb = D_mb)
   }
-  V <- stacked_vcov(fit$x, score, Psi, D_mb, D_mm)
   dimnames(V) <- list(fit$levels, fit$levels)
   V
 }

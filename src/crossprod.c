@@ -120,17 +120,20 @@ void cp_block_upper(const double *xb, const double *wb, int len, int p,
     }
 }
 
-typedef struct { const double *X, *w; R_xlen_t n; int p; } wcp_ctx;
+typedef struct { const double *X, *w, *M; R_xlen_t n; int p, m; } wcp_ctx;
 
+/* Rows [from, to): X' diag(w) X (upper triangle) and, from the same cached
+ * rows, X' M, into acc = (p x p, p x m). */
 static void chunk_upper(const void *ctx_, R_xlen_t from, R_xlen_t to,
                         double *acc, double *scratch)
 {
     const wcp_ctx *ctx = ctx_;
-    const double *X = ctx->X, *w = ctx->w;
+    const double *X = ctx->X, *w = ctx->w, *M = ctx->M;
     R_xlen_t n = ctx->n;
-    int p = ctx->p;
+    int p = ctx->p, m = ctx->m;
     double *xb = scratch, *wb = scratch + (size_t) CP_BLOCK_ROWS * p;
-    memset(acc, 0, sizeof(double) * (size_t) p * p);
+    double *xm = acc + (size_t) p * p;
+    memset(acc, 0, sizeof(double) * (size_t) p * (p + m));
     for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         for (int j = 0; j < p; j++) {
@@ -141,14 +144,41 @@ static void chunk_upper(const void *ctx_, R_xlen_t from, R_xlen_t to,
             else memcpy(wbj, xj, sizeof(double) * len);
         }
         cp_block_upper(xb, wb, len, p, acc);
+        for (int c = 0; c < m; c++) {
+            const double *mc = M + (size_t) c * n + r0;
+            for (int j = 0; j < p; j++) {
+                const double *xbj = xb + (size_t) j * len;
+                double s = 0.0;
+                for (int i = 0; i < len; i++) s += xbj[i] * mc[i];
+                xm[(size_t) c * p + j] += s;
+            }
+        }
     }
+}
+
+size_t wcrossprod_xt_work_size(R_xlen_t n, int p, int m, int nthreads)
+{
+    R_xlen_t nchunk = cp_chunks(n, p, p + m);
+    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), (size_t) p * (p + m),
+                               2 * (size_t) CP_BLOCK_ROWS * p);
+}
+
+/* out = (X' diag(w) X with both triangles, p x p; then X' M, p x m) in one
+ * pass over X; w == NULL means unit weights, m may be 0.
+ * work: wcrossprod_xt_work_size(n, p, m, nthreads) doubles. */
+void wcrossprod_xt(const double *X, R_xlen_t n, int p, const double *w,
+                   const double *M, int m, double *out, int nthreads, double *work)
+{
+    R_xlen_t nchunk = cp_chunks(n, p, p + m);
+    wcp_ctx ctx = {X, w, M, n, p, m};
+    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * (p + m),
+              2 * (size_t) CP_BLOCK_ROWS * p, chunk_upper, &ctx, out, work);
+    cp_symmetrize(out, p);
 }
 
 size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads)
 {
-    R_xlen_t nchunk = cp_chunks(n, p, p);
-    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), (size_t) p * p,
-                               2 * (size_t) CP_BLOCK_ROWS * p);
+    return wcrossprod_xt_work_size(n, p, 0, nthreads);
 }
 
 /* out (p x p, both triangles) = X' diag(w) X; w == NULL means unit weights.
@@ -156,11 +186,7 @@ size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads)
 void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
                 double *out, int nthreads, double *work)
 {
-    R_xlen_t nchunk = cp_chunks(n, p, p);
-    wcp_ctx ctx = {X, w, n, p};
-    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * p,
-              2 * (size_t) CP_BLOCK_ROWS * p, chunk_upper, &ctx, out, work);
-    cp_symmetrize(out, p);
+    wcrossprod_xt(X, n, p, w, NULL, 0, out, nthreads, work);
 }
 
 void cp_symmetrize(double *A, int p)

@@ -21,6 +21,10 @@ size_t cp_reduce_work_size(R_xlen_t nchunk, int nt, size_t len, size_t scratch_l
 void cp_reduce(R_xlen_t n, R_xlen_t nchunk, int nt, size_t len, size_t scratch_len,
                cp_chunk_fn chunk, const void *ctx, double *out, double *work);
 
+size_t wcrossprod_xt_work_size(R_xlen_t n, int p, int m, int nthreads);
+void wcrossprod_xt(const double *X, R_xlen_t n, int p, const double *w,
+                   const double *M, int m, double *out, int nthreads, double *work);
+
 size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads);
 void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
                 double *out, int nthreads, double *work);

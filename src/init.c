@@ -12,7 +12,7 @@ SEXP ffi_xt_mat(SEXP, SEXP, SEXP);
 SEXP ffi_glm_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_multinom_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_ipw_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_stacked_meat(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_stacked_meat(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_ipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                        SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
@@ -27,7 +27,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_glm_fit", (DL_FUNC) &ffi_glm_fit, 9},
     {"ffi_multinom_fit", (DL_FUNC) &ffi_multinom_fit, 8},
     {"ffi_ipw_weights", (DL_FUNC) &ffi_ipw_weights, 6},
-    {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 4},
+    {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 5},
     {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 14},
     {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 13},
     {NULL, NULL, 0}

@@ -134,3 +134,18 @@ test_that("a ridge-penalized propensity model keeps the sandwich consistent", {
   V <- numeric_sandwich(psi, theta)[4:5, 4:5]
   expect_equal(vcov(out), V, tolerance = 1e-6, ignore_attr = TRUE)
 })
+
+test_that("the C meat equals crossprod() of the stacked estimating functions", {
+  set.seed(12)
+  n <- 500
+  x <- cbind(1, matrix(rnorm(n * 3), n))
+  R <- matrix(rnorm(n * 2), n)
+  Psi <- matrix(rnorm(n * 3), n)
+  C <- matrix(rnorm(n * 6), n)
+  res <- .Call(causallib:::C_ffi_stacked_meat, x, R, Psi, C, 2L)
+  psi <- cbind(x * R[, 1], x * R[, 2], Psi)
+  expect_equal(res$meat, crossprod(psi), tolerance = 1e-12, ignore_attr = TRUE)
+  expect_equal(res$xtc, crossprod(x, C), tolerance = 1e-12, ignore_attr = TRUE)
+  expect_null(.Call(causallib:::C_ffi_stacked_meat, x, R, Psi, NULL, 1L)$xtc)
+  expect_error(.Call(causallib:::C_ffi_stacked_meat, x, R, Psi, C[-1, ], 1L), "rows")
+})
