@@ -58,7 +58,9 @@ check_weights <- function(weights, n, arg = "weights") {
   as.double(weights)
 }
 
-check_matrix <- function(x, n = NULL, arg = "x") {
+# A finite double matrix with column names; with intercept = TRUE, an
+# "(Intercept)" column of ones is put first, the copy doubling as the check.
+check_matrix <- function(x, n = NULL, arg = "x", intercept = FALSE) {
   if (is.data.frame(x)) x <- as.matrix(x)
   if (!is.matrix(x) || !is.numeric(x)) {
     cli::cli_abort("{.arg {arg}} must be a numeric matrix.")
@@ -67,10 +69,12 @@ check_matrix <- function(x, n = NULL, arg = "x") {
     cli::cli_abort("{.arg {arg}} has {nrow(x)} rows, expected {n}.")
   }
   storage.mode(x) <- "double"
-  if (!.Call(C_ffi_all_finite, x)) {
-    bad <- colnames(x)[colSums(!is.finite(x)) > 0]
-    cli::cli_abort("{.arg {arg}} has missing or infinite values{if (length(bad)) ' in columns' else ''} {.val {bad}}.")
-  }
   if (is.null(colnames(x))) colnames(x) <- paste0("x", seq_len(ncol(x)))
-  x
+  out <- if (intercept) .Call(C_ffi_add_intercept, x) else x
+  if (is.null(out) || (!intercept && !.Call(C_ffi_all_finite, x))) {
+    bad <- colnames(x)[colSums(!is.finite(x)) > 0]
+    cli::cli_abort("{.arg {arg}} has missing or infinite values in column{?s} {.val {bad}}.")
+  }
+  if (intercept) colnames(out) <- c("(Intercept)", colnames(x))
+  out
 }

@@ -72,9 +72,3 @@ new_frame <- function(terms, newdata, xlevels) {
   mf
 }
 
-# cbind(`(Intercept)` = 1, x) with a single copy of x (done in C).
-add_intercept <- function(x) {
-  out <- .Call(C_ffi_add_intercept, x)
-  colnames(out) <- c("(Intercept)", colnames(x))
-  out
-}

@@ -71,10 +71,9 @@ ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
 ipw_fit <- function(x, a, estimand = "ATE", stabilize = FALSE, clip = NULL,
                     truncate = NULL, learner = lrn_glm(), weights = NULL,
                     treated = NULL, intercept = TRUE) {
-  x <- check_matrix(x)
+  x <- check_matrix(x, intercept = isTRUE(intercept))
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
-  if (isTRUE(intercept)) x <- add_intercept(x)
   fit <- ipw_engine(x, a, estimand, stabilize, clip, truncate, learner, weights, treated)
   fit$call <- match.call()
   fit
@@ -223,10 +222,9 @@ predict.causallib_ipw <- function(object, newdata = NULL, type = "propensity", .
     return(if (type == "propensity") object$propensity else object$weights)
   }
   if (is.null(object$terms)) {
-    x <- check_matrix(newdata, arg = "newdata")
-    if (!"(Intercept)" %in% colnames(x) && "(Intercept)" %in% colnames(object$x)) {
-      x <- add_intercept(x)
-    }
+    needs_intercept <- "(Intercept)" %in% colnames(object$x) &&
+      !"(Intercept)" %in% colnames(newdata)
+    x <- check_matrix(newdata, arg = "newdata", intercept = needs_intercept)
     a_new <- NULL
   } else {
     mf <- new_frame(object$terms, newdata, object$xlevels)
@@ -261,7 +259,8 @@ estimate_outcomes.causallib_ipw <- function(fit, outcome = NULL, se = "sandwich"
                                             R = 1000, conf_level = 0.95, ...) {
   se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   y <- resolve_outcome(fit, rlang::enquo(outcome))
-  mass <- sw_or_one(fit) * fit$ip_weights
+  # Scalar 1 without sampling weights: no n-long vector of ones.
+  mass <- (fit$sampling_weights %||% 1) * fit$ip_weights
   mu <- arm_sums(mass * y, fit$treatment) / arm_sums(mass, fit$treatment)
   names(mu) <- fit$levels
   V <- reps <- NULL
@@ -274,14 +273,15 @@ ipw_sandwich <- function(fit, y, mu, mass) {
   require_glm_learner(fit$learner_fit, "sandwich")
   a <- as.integer(fit$treatment)
   K <- length(fit$levels)
-  sw <- sw_or_one(fit)
+  sw <- fit$sampling_weights %||% 1
   # resid[i, k] = y_i - mu_k for the arm k the unit received, 0 elsewhere.
   resid <- matrix(0, length(a), K)
   resid[cbind(seq_along(a), a)] <- y - mu[a]
   Psi <- mass * resid
   score <- glm_score_parts(fit$learner_fit, fit$x, fit$treatment, fit$sampling_weights)
   # d psi_mu_k / d eta_j = sw * dw/deta_j * resid_k, one block per eta_j.
-  C <- do.call(cbind, lapply(seq_len(K - 1L), function(j) sw * fit$dw_deta[, j] * resid))
+  C <- matrix(0, length(a), K * (K - 1L))
+  for (j in seq_len(K - 1L)) C[, (j - 1L) * K + seq_len(K)] <- sw * fit$dw_deta[, j] * resid
   D_mm <- diag(-arm_sums(mass, fit$treatment), K)
   V <- stacked_vcov(fit$x, score, Psi, D_mm, C = C)
   dimnames(V) <- list(fit$levels, fit$levels)

@@ -13,7 +13,7 @@
 #   kept: which of the m p coefficients are estimated (not aliased)
 glm_score_parts <- function(fit, x, y, weights = NULL) {
   n <- nrow(x)
-  sw <- if (is.null(weights)) rep(1, n) else weights
+  sw <- weights %||% 1
   pen <- glm_penalty(fit$learner, x)
   beta <- as.vector(fit$coefficients)
   kept <- !is.na(beta)

@@ -3,11 +3,11 @@
  * large matrix costs about twice this single allocate-and-copy.
  */
 #define R_NO_REMAP
-#include <string.h>
 #include "ffi-checks.h"
 
 /* ffi_add_intercept(x n x p double) -> n x (p + 1) matrix whose first
- * column is 1 and whose other columns are x (dimnames left to R). */
+ * column is 1 and whose other columns are x (dimnames left to R), or NULL
+ * when x has a missing or infinite value: the copy is also the check. */
 SEXP ffi_add_intercept(SEXP x)
 {
     ffi_check_double(x, "x", -1);
@@ -16,7 +16,13 @@ SEXP ffi_add_intercept(SEXP x)
     SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int) n, p + 1));
     double *o = REAL(out);
     for (R_xlen_t i = 0; i < n; i++) o[i] = 1.0;
-    if (n > 0 && p > 0) memcpy(o + n, REAL_RO(x), sizeof(double) * (size_t) n * p);
+    const double *xv = REAL_RO(x);
+    size_t len = (size_t) n * p;
+    int finite = 1;
+    for (size_t e = 0; e < len; e++) {
+        o[n + e] = xv[e];
+        finite &= R_FINITE(xv[e]);
+    }
     UNPROTECT(1);
-    return out;
+    return finite ? out : R_NilValue;
 }

@@ -219,24 +219,29 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
         for (int i = 0; i < len; i++) {
             R_xlen_t ii = r0 + i;
             double pw = prior ? prior[ii] : 1.0, me, w = 0.0, z = 0.0;
+            double off = offset ? offset[ii] : 0.0;
             if (fam == GLM_BINOMIAL && fabs(e[i]) <= THRESH) {
-                /* One exp and one log per row: mu.eta = variance = mu (1 - mu)
-                 * inside the thresholds of R's logit family. */
+                /* One exp, one log and one division per row: inside the
+                 * thresholds of R's logit family mu.eta = variance =
+                 * mu (1 - mu), so the working weight is prior * mu.eta. */
                 double t = exp(e[i]);
                 m[i] = t / (1.0 + t);
                 me = m[i] * (1.0 - m[i]);
                 dev += (y[ii] == 0.0 || y[ii] == 1.0)
                        ? -2.0 * pw * log(y[ii] == 1.0 ? m[i] : 1.0 - m[i])
                        : dev_resid(fam, y[ii], m[i], pw);
+                if (pw > 0) {
+                    z = (e[i] - off) + (y[ii] - m[i]) / me;
+                    w = pw * me;
+                }
             } else {
                 m[i] = glm_linkinv(fam, e[i]);
                 me = glm_mu_eta(fam, e[i]);
                 dev += dev_resid(fam, y[ii], m[i], pw);
-            }
-            if (pw > 0 && me != 0) {
-                double off = offset ? offset[ii] : 0.0;
-                z = (e[i] - off) + (y[ii] - m[i]) / me;
-                w = pw * me * me / glm_variance(fam, m[i]);
+                if (pw > 0 && me != 0) {
+                    z = (e[i] - off) + (y[ii] - m[i]) / me;
+                    w = pw * me * me / glm_variance(fam, m[i]);
+                }
             }
             bz[i] = z;
             for (int j = 0; j < p; j++) wb[(size_t) j * len + i] = w * xb[(size_t) j * len + i];
