@@ -58,9 +58,8 @@ check_weights <- function(weights, n, arg = "weights") {
   as.double(weights)
 }
 
-# A finite double matrix with column names; with intercept = TRUE, an
-# "(Intercept)" column of ones is put first, the copy doubling as the check.
-check_matrix <- function(x, n = NULL, arg = "x", intercept = FALSE) {
+# A finite double matrix with column names.
+check_matrix <- function(x, n = NULL, arg = "x") {
   if (is.data.frame(x)) x <- as.matrix(x)
   if (!is.matrix(x) || !is.numeric(x)) {
     cli::cli_abort("{.arg {arg}} must be a numeric matrix.")
@@ -70,11 +69,9 @@ check_matrix <- function(x, n = NULL, arg = "x", intercept = FALSE) {
   }
   storage.mode(x) <- "double"
   if (is.null(colnames(x))) colnames(x) <- paste0("x", seq_len(ncol(x)))
-  out <- if (intercept) .Call(C_ffi_add_intercept, x) else x
-  if (is.null(out) || (!intercept && !.Call(C_ffi_all_finite, x))) {
+  if (!.Call(C_ffi_all_finite, x)) {
     bad <- colnames(x)[colSums(!is.finite(x)) > 0]
     cli::cli_abort("{.arg {arg}} has missing or infinite values in column{?s} {.val {bad}}.")
   }
-  if (intercept) colnames(out) <- c("(Intercept)", colnames(x))
-  out
+  x
 }

@@ -72,3 +72,8 @@ new_frame <- function(terms, newdata, xlevels) {
   mf
 }
 
+# Column names of the design x (x1, x2, ... when it has none), with an
+# implicit intercept first.
+design_names <- function(x, intercept) {
+  c(if (isTRUE(intercept)) "(Intercept)", colnames(x) %||% paste0("x", seq_len(ncol(x))))
+}

@@ -66,23 +66,27 @@ ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
 #'   `a` the treatment vector.
 #' @param x A numeric covariate matrix (or data frame of numeric columns).
 #' @param a The treatment: a factor, or numeric, logical or character codes.
-#' @param intercept Add an intercept column to `x`?
+#' @param intercept Fit an intercept? It is handled inside the C core, so
+#'   `x` is never copied to add a column of ones.
 #' @export
 ipw_fit <- function(x, a, estimand = "ATE", stabilize = FALSE, clip = NULL,
                     truncate = NULL, learner = lrn_glm(), weights = NULL,
                     treated = NULL, intercept = TRUE) {
-  x <- check_matrix(x, intercept = isTRUE(intercept))
+  x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
-  fit <- ipw_engine(x, a, estimand, stabilize, clip, truncate, learner, weights, treated)
+  fit <- ipw_engine(x, a, estimand, stabilize, clip, truncate, learner, weights, treated,
+                    intercept = isTRUE(intercept))
   fit$call <- match.call()
   fit
 }
 
 ipw_estimands <- c(ATE = 0L, ATT = 1L, ATC = 2L, ATO = 3L)
 
+# x is the design; intercept = TRUE adds an intercept the learner fits
+# without a column of x (the matrix interface), so x is never copied.
 ipw_engine <- function(x, a, estimand, stabilize, clip, truncate, learner,
-                       weights, treated) {
+                       weights, treated, intercept = FALSE) {
   estimand <- rlang::arg_match0(estimand, names(ipw_estimands), "estimand")
   clip <- check_clip(clip)
   if (!is.null(truncate)) check_number(truncate, "truncate", min = 0.5, max = 1)
@@ -92,7 +96,7 @@ ipw_engine <- function(x, a, estimand, stabilize, clip, truncate, learner,
   lev <- levels(a)
   target <- ipw_target(estimand, lev, treated)
 
-  lf <- learner_fit(learner, x, a, weights)
+  lf <- learner_fit(learner, x, a, weights, intercept = intercept)
   P <- if (inherits(lf, "causallib_glm_fit")) lf$fitted else learner_predict(lf, x)
   check_propensity(P, length(a), lev)
   w <- .Call(C_ffi_ipw_weights, P, as.integer(a), ipw_estimands[[estimand]], target,
@@ -106,6 +110,7 @@ ipw_engine <- function(x, a, estimand, stabilize, clip, truncate, learner,
     treatment = a, levels = lev, estimand = estimand, target = target,
     stabilize = isTRUE(stabilize), clip = clip, truncate = truncate, cap = w$cap,
     n_clipped = w$n_clipped, learner = learner, learner_fit = lf, x = x,
+    intercept = intercept,
     sampling_weights = weights, n = length(a), data = NULL, rows = seq_along(a)
   ), class = c("causallib_ipw", "causallib_weight_model", "causallib_model"))
 }
@@ -222,9 +227,10 @@ predict.causallib_ipw <- function(object, newdata = NULL, type = "propensity", .
     return(if (type == "propensity") object$propensity else object$weights)
   }
   if (is.null(object$terms)) {
-    needs_intercept <- "(Intercept)" %in% colnames(object$x) &&
-      !"(Intercept)" %in% colnames(newdata)
-    x <- check_matrix(newdata, arg = "newdata", intercept = needs_intercept)
+    x <- check_matrix(newdata, arg = "newdata")
+    if (ncol(x) != ncol(object$x)) {
+      cli::cli_abort("{.arg newdata} must have the {ncol(object$x)} columns of the fitted {.arg x}.")
+    }
     a_new <- NULL
   } else {
     mf <- new_frame(object$terms, newdata, object$xlevels)
@@ -292,10 +298,12 @@ ipw_bootstrap <- function(fit, y, R) {
   require_glm_learner(fit$learner_fit, "bootstrap")
   lrn <- fit$learner
   reps <- run_bootstrap(fit$n, R, function(counts) {
-    .Call(C_ffi_ipw_bootstrap, fit$x, as.integer(fit$treatment), length(fit$levels),
+    .Call(C_ffi_ipw_bootstrap, fit$x, fit$intercept, as.integer(fit$treatment),
+          length(fit$levels),
           y, sw_or_one(fit), counts, ipw_estimands[[fit$estimand]], fit$target,
           fit$clip, if (is.null(fit$truncate)) NA_real_ else as.double(fit$truncate),
-          lrn$maxit, lrn$epsilon, glm_penalty(lrn, fit$x), causallib_threads())
+          lrn$maxit, lrn$epsilon, glm_penalty(lrn, fit$x, fit$intercept),
+          causallib_threads())
   })
   colnames(reps) <- fit$levels
   reps

@@ -83,9 +83,10 @@ glm_mu_eta <- function(family, eta) {
   )
 }
 
-glm_penalty <- function(learner, x) {
-  pen <- rep(learner$penalty, ncol(x))
-  pen[colnames(x) %in% "(Intercept)"] <- 0
+glm_penalty <- function(learner, x, intercept = FALSE) {
+  names <- design_names(x, intercept)
+  pen <- rep(learner$penalty, length(names))
+  pen[names == "(Intercept)"] <- 0
   pen
 }
 
@@ -96,16 +97,18 @@ glm_penalty <- function(learner, x) {
 #' per level) and numeric for an outcome model (the fit predicts the mean).
 #'
 #' @param learner A learner such as [lrn_glm()].
-#' @param x Numeric design matrix (with an intercept column where wanted).
+#' @param x Numeric design matrix.
 #' @param y Factor (treatment) or numeric (outcome) response.
 #' @param weights Optional non-negative prior (sampling) weights.
+#' @param intercept Fit an intercept that is not a column of `x`? (The
+#'   built-in learner then never copies `x` to add one.)
 #' @param object A fitted learner, as returned by `learner_fit()`.
 #' @param ... Unused.
 #' @return `learner_fit()`: a fitted learner; `learner_predict()`: a vector
 #'   of means or a matrix of class probabilities.
 #' @export
 #' @keywords internal
-learner_fit <- function(learner, x, y, weights = NULL, ...) {
+learner_fit <- function(learner, x, y, weights = NULL, intercept = FALSE, ...) {
   UseMethod("learner_fit")
 }
 
@@ -116,38 +119,42 @@ learner_predict <- function(object, x, ...) {
 }
 
 #' @export
-learner_fit.causallib_lrn_glm <- function(learner, x, y, weights = NULL, ...) {
+learner_fit.causallib_lrn_glm <- function(learner, x, y, weights = NULL,
+                                          intercept = FALSE, ...) {
   storage.mode(x) <- "double"
-  pen <- glm_penalty(learner, x)
+  intercept <- isTRUE(intercept)
+  pen <- glm_penalty(learner, x, intercept)
   if (!is.null(weights)) weights <- as.double(weights)
   if (is.factor(y)) {
-    return(fit_glm_treatment(learner, x, y, weights, pen))
+    return(fit_glm_treatment(learner, x, y, weights, pen, intercept))
   }
   check_glm_response(y, learner$family)
-  res <- .Call(C_ffi_glm_fit, x, as.double(y), weights, NULL,
+  res <- .Call(C_ffi_glm_fit, x, intercept, as.double(y), weights, NULL,
                glm_family_codes[[learner$family]], learner$maxit, learner$epsilon,
                pen, causallib_threads())
-  names(res$coefficients) <- colnames(x)
-  res <- c(res, list(family = learner$family, levels = NULL, learner = learner))
+  names(res$coefficients) <- design_names(x, intercept)
+  res <- c(res, list(family = learner$family, levels = NULL, learner = learner,
+                     intercept = intercept))
   check_glm_result(res, "outcome model")
   structure(res, class = "causallib_glm_fit")
 }
 
-fit_glm_treatment <- function(learner, x, y, weights, pen) {
+fit_glm_treatment <- function(learner, x, y, weights, pen, intercept) {
   lev <- levels(y)
   if (length(lev) == 2L) {
-    res <- .Call(C_ffi_glm_fit, x, as.double(unclass(y) == 2L), weights, NULL,
-                 glm_family_codes[["binomial"]], learner$maxit, learner$epsilon,
-                 pen, causallib_threads())
-    names(res$coefficients) <- colnames(x)
+    res <- .Call(C_ffi_glm_fit, x, intercept, as.double(unclass(y) == 2L), weights,
+                 NULL, glm_family_codes[["binomial"]], learner$maxit,
+                 learner$epsilon, pen, causallib_threads())
+    names(res$coefficients) <- design_names(x, intercept)
     res$fitted <- cbind(1 - res$fitted, res$fitted)
   } else {
-    res <- .Call(C_ffi_multinom_fit, x, as.integer(y), length(lev), weights,
+    res <- .Call(C_ffi_multinom_fit, x, intercept, as.integer(y), length(lev), weights,
                  learner$maxit, learner$epsilon, pen, causallib_threads())
-    dimnames(res$coefficients) <- list(colnames(x), lev[-1L])
+    dimnames(res$coefficients) <- list(design_names(x, intercept), lev[-1L])
   }
   colnames(res$fitted) <- lev
-  res <- c(res, list(family = "binomial", levels = lev, learner = learner))
+  res <- c(res, list(family = "binomial", levels = lev, learner = learner,
+                     intercept = intercept))
   check_glm_result(res, "treatment model")
   structure(res, class = "causallib_glm_fit")
 }
@@ -185,9 +192,7 @@ check_glm_result <- function(res, what) {
 
 #' @export
 learner_predict.causallib_glm_fit <- function(object, x, ...) {
-  beta <- object$coefficients
-  beta[is.na(beta)] <- 0
-  eta <- x %*% beta
+  eta <- linear_predictor(object, x)
   if (is.null(object$levels)) {
     return(glm_linkinv(object$family, drop(eta)))
   }
@@ -201,6 +206,15 @@ learner_predict.causallib_glm_fit <- function(object, x, ...) {
   }
   colnames(probs) <- object$levels
   probs
+}
+
+# X beta (one column per linear predictor), with aliased coefficients as 0
+# and the fit's implicit intercept, if any, added.
+linear_predictor <- function(object, x) {
+  beta <- as.matrix(object$coefficients)
+  beta[is.na(beta)] <- 0
+  if (!isTRUE(object$intercept)) return(x %*% beta)
+  sweep(x %*% beta[-1L, , drop = FALSE], 2L, beta[1L, ], `+`)
 }
 
 #' @export

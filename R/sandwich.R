@@ -14,13 +14,14 @@
 glm_score_parts <- function(fit, x, y, weights = NULL) {
   n <- nrow(x)
   sw <- weights %||% 1
-  pen <- glm_penalty(fit$learner, x)
+  intercept <- isTRUE(fit$intercept)
+  pen <- glm_penalty(fit$learner, x, intercept)
   beta <- as.vector(fit$coefficients)
   kept <- !is.na(beta)
   # For the canonical links the C fit returns the information X'WX at its
   # final coefficients, which is the Hessian needed here.
   if (is.null(fit$levels)) {
-    eta <- drop(x %*% ifelse(kept, beta, 0))
+    eta <- drop(linear_predictor(fit, x))
     R <- matrix(sw * (y - glm_linkinv(fit$family, eta)), n, 1L)
     H <- fit$information
     penalty <- pen
@@ -33,21 +34,22 @@ glm_score_parts <- function(fit, x, y, weights = NULL) {
     K <- ncol(P)
     ind <- outer(as.integer(y), seq_len(K), `==`)
     R <- sw * (ind[, -1L, drop = FALSE] - P[, -1L, drop = FALSE])
-    H <- multinom_hessian(x, P, sw)
+    H <- multinom_hessian(x, P, sw, intercept)
     penalty <- rep(pen, K - 1L)
   }
   diag(H) <- diag(H) + penalty
-  list(R = R, H = H, kept = kept, penalty_score = penalty * ifelse(kept, beta, 0))
+  list(R = R, H = H, kept = kept, penalty_score = penalty * ifelse(kept, beta, 0),
+       intercept = intercept)
 }
 
-multinom_hessian <- function(x, P, sw) {
-  p <- ncol(x)
+multinom_hessian <- function(x, P, sw, intercept) {
+  p <- ncol(x) + intercept
   K <- ncol(P)
   H <- matrix(0, (K - 1L) * p, (K - 1L) * p)
   for (k in seq_len(K - 1L)) {
     for (l in k:(K - 1L)) {
       w <- sw * P[, k + 1L] * ((k == l) - P[, l + 1L])
-      blk <- wcrossprod(x, w)
+      blk <- wcrossprod(x, w, intercept)
       rows <- (k - 1L) * p + seq_len(p)
       cols <- (l - 1L) * p + seq_len(p)
       H[rows, cols] <- blk
@@ -66,17 +68,19 @@ bind_score_parts <- function(parts) {
   for (b in seq_along(H)) big[at[b] + seq_len(q[b]), at[b] + seq_len(q[b])] <- H[[b]]
   list(R = do.call(cbind, lapply(parts, `[[`, "R")), H = big,
        kept = unlist(lapply(parts, `[[`, "kept")),
-       penalty_score = unlist(lapply(parts, `[[`, "penalty_score")))
+       penalty_score = unlist(lapply(parts, `[[`, "penalty_score")),
+       intercept = parts[[1L]]$intercept)
 }
 
-wcrossprod <- function(x, w = NULL) {
-  .Call(C_ffi_wcrossprod, x, if (is.null(w)) NULL else as.double(w), causallib_threads())
+wcrossprod <- function(x, w = NULL, intercept = FALSE) {
+  .Call(C_ffi_wcrossprod, x, intercept, if (is.null(w)) NULL else as.double(w),
+        causallib_threads())
 }
 
-xt_mat <- function(x, m) {
+xt_mat <- function(x, m, intercept = FALSE) {
   m <- as.matrix(m)
   storage.mode(m) <- "double"
-  .Call(C_ffi_xt_mat, x, m, causallib_threads())
+  .Call(C_ffi_xt_mat, x, intercept, m, causallib_threads())
 }
 
 # Sandwich covariance of the K target parameters.
@@ -95,10 +99,11 @@ stacked_vcov <- function(x, score, Psi, D_mm, D_mb = NULL, C = NULL) {
   }
   q <- nrow(score$H)
   K <- ncol(Psi)
-  p <- ncol(x)
+  p <- ncol(x) + score$intercept
   storage.mode(Psi) <- "double"
   if (!is.null(C)) storage.mode(C) <- "double"
-  res <- .Call(C_ffi_stacked_meat, x, score$R, Psi, C, causallib_threads())
+  res <- .Call(C_ffi_stacked_meat, x, score$intercept, score$R, Psi, C,
+               causallib_threads())
   meat <- res$meat
   if (!is.null(C)) {
     blocks <- ncol(C) / K

@@ -219,9 +219,7 @@ std_sandwich <- function(fit, mu) {
 
 # d mean / d eta of a fitted GLM learner at the rows of x.
 mean_derivative <- function(lf, x) {
-  beta <- lf$coefficients
-  beta[is.na(beta)] <- 0
-  glm_mu_eta(lf$family, drop(x %*% beta))
+  glm_mu_eta(lf$family, drop(linear_predictor(lf, x)))
 }
 
 std_bootstrap <- function(fit, R) {
@@ -230,7 +228,7 @@ std_bootstrap <- function(fit, R) {
   lrn <- fit$learner
   Xcf <- if (fit$stratified) NULL else counterfactual_designs(fit, fit$frame)
   reps <- run_bootstrap(fit$n, R, function(counts) {
-    .Call(C_ffi_std_bootstrap, fit$x, fit$y, sw_or_one(fit), as.integer(fit$treatment),
+    .Call(C_ffi_std_bootstrap, fit$x, FALSE, fit$y, sw_or_one(fit), as.integer(fit$treatment),
           length(fit$levels), fit$stratified, Xcf, counts,
           glm_family_codes[[lrn$family]], lrn$maxit, lrn$epsilon,
           glm_penalty(lrn, fit$x), causallib_threads())

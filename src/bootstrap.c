@@ -19,7 +19,7 @@
 #endif
 
 typedef struct {
-    const double *X; R_xlen_t n; int p;
+    cp_design x; R_xlen_t n; int p;
     const int *a; int K;
     const double *y, *sw;
     glm_spec spec;
@@ -88,11 +88,11 @@ static int ipw_replicate(const boot_data *d, const int *count, int estimand,
     for (R_xlen_t i = 0; i < n; i++) prior[i] = d->sw[i] * count[i];
     if (K == 2) {
         for (R_xlen_t i = 0; i < n; i++) ybin[i] = d->a[i] == 1;
-        glm_irls(d->X, n, p, ybin, prior, NULL, &d->spec, beta, eta, P + n,
+        glm_irls(&d->x, ybin, prior, NULL, &d->spec, beta, eta, P + n,
                  aliased, &info, fit_work);
         for (R_xlen_t i = 0; i < n; i++) P[i] = 1.0 - P[n + i];
     } else {
-        multinom_newton(d->X, n, p, d->a, K, prior, &d->spec, beta, P, aliased,
+        multinom_newton(&d->x, d->a, K, prior, &d->spec, beta, P, aliased,
                         &info, fit_work, qal);
     }
     if (info.failed || !info.converged) return 0;
@@ -108,21 +108,21 @@ static int ipw_replicate(const boot_data *d, const int *count, int estimand,
     return 1;
 }
 
-/* ffi_ipw_bootstrap(X n x p, a int(n) 1..K, K, y double(n), sw double(n),
+/* ffi_ipw_bootstrap(X n x q, intercept lgl (p = q + intercept), a int(n)
+ *   1..K, K, y double(n), sw double(n),
  *   counts int n x R, estimand int, target int 1..K, clip double(2),
  *   truncate double(1) or NA, maxit, epsilon, penalty double(p), nthreads)
  * -> R x K matrix of potential-outcome means (NA rows: model failed)       */
-SEXP ffi_ipw_bootstrap(SEXP X, SEXP a, SEXP K_, SEXP y, SEXP sw, SEXP counts,
-                       SEXP estimand, SEXP target, SEXP clip, SEXP truncate,
-                       SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
+SEXP ffi_ipw_bootstrap(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP y, SEXP sw,
+                       SEXP counts, SEXP estimand, SEXP target, SEXP clip,
+                       SEXP truncate, SEXP maxit, SEXP epsilon, SEXP penalty,
+                       SEXP nthreads)
 {
-    ffi_check_double(X, "X", -1);
-    ffi_check_finite(X, "X");
     boot_data d;
-    d.n = ffi_nrow(X, "X");
-    d.p = ffi_ncol(X, "X");
+    d.x = ffi_design(X, intercept, "X");
+    d.n = d.x.n;
+    d.p = d.x.p;
     d.K = ffi_scalar_int(K_, "K", 2, 10000);
-    d.X = REAL_RO(X);
     d.a = codes0(a, d.n, d.K);
     ffi_check_double(y, "y", d.n); ffi_check_finite(y, "y");
     ffi_check_double(sw, "sw", d.n); ffi_check_finite(sw, "sw");
@@ -175,7 +175,7 @@ static size_t std_boot_work(R_xlen_t n, int p)
 /* One replicate of the g-formula means.  S-learner: one fit on X, predicted
  * on each counterfactual design Xcf[k].  Stratified: one fit per arm on X
  * (the covariate design), predicted on all units. */
-static int std_replicate(const boot_data *d, const double *const *Xcf,
+static int std_replicate(const boot_data *d, const cp_design *Xcf,
                          int stratified, const int *count, double *mu,
                          double *work, int *aliased)
 {
@@ -191,11 +191,11 @@ static int std_replicate(const boot_data *d, const double *const *Xcf,
         if (stratified || k == 0) {
             for (R_xlen_t i = 0; i < n; i++)
                 prior[i] = d->sw[i] * count[i] * (!stratified || d->a[i] == k);
-            glm_irls(d->X, n, p, d->y, prior, NULL, &d->spec, beta, eta, fit,
+            glm_irls(&d->x, d->y, prior, NULL, &d->spec, beta, eta, fit,
                      aliased, &info, fit_work);
             if (info.failed || !info.converged) return 0;
         }
-        glm_predict(stratified ? d->X : Xcf[k], n, p, beta, NULL, d->spec.family, eta, pred);
+        glm_predict(stratified ? &d->x : &Xcf[k], beta, NULL, d->spec.family, eta, pred);
         double s = 0.0;
         for (R_xlen_t i = 0; i < n; i++) s += d->sw[i] * count[i] * pred[i];
         mu[k] = s / total;
@@ -203,36 +203,34 @@ static int std_replicate(const boot_data *d, const double *const *Xcf,
     return 1;
 }
 
-/* ffi_std_bootstrap(X n x p, y double(n), sw double(n), a int(n) 1..K, K,
- *   stratified lgl, Xcf list of K n x p matrices (S-learner) or NULL,
+/* ffi_std_bootstrap(X n x q, intercept lgl (p = q + intercept), y double(n),
+ *   sw double(n), a int(n) 1..K, K, stratified lgl, Xcf list of K n x q
+ *   matrices (S-learner, with the same intercept) or NULL,
  *   counts int n x R, family int, maxit, epsilon, penalty double(p), nthreads)
  * -> R x K matrix of potential-outcome means (NA rows: model failed)       */
-SEXP ffi_std_bootstrap(SEXP X, SEXP y, SEXP sw, SEXP a, SEXP K_, SEXP stratified,
-                       SEXP Xcf, SEXP counts, SEXP family, SEXP maxit,
-                       SEXP epsilon, SEXP penalty, SEXP nthreads)
+SEXP ffi_std_bootstrap(SEXP X, SEXP intercept, SEXP y, SEXP sw, SEXP a, SEXP K_,
+                       SEXP stratified, SEXP Xcf, SEXP counts, SEXP family,
+                       SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
 {
-    ffi_check_double(X, "X", -1);
-    ffi_check_finite(X, "X");
     boot_data d;
-    d.n = ffi_nrow(X, "X");
-    d.p = ffi_ncol(X, "X");
+    d.x = ffi_design(X, intercept, "X");
+    d.n = d.x.n;
+    d.p = d.x.p;
     d.K = ffi_scalar_int(K_, "K", 2, 10000);
-    d.X = REAL_RO(X);
     d.a = codes0(a, d.n, d.K);
     ffi_check_double(y, "y", d.n); ffi_check_finite(y, "y");
     ffi_check_double(sw, "sw", d.n); ffi_check_finite(sw, "sw");
     d.y = REAL_RO(y); d.sw = REAL_RO(sw);
     int strat = Rf_asLogical(stratified);
     if (strat == NA_LOGICAL) Rf_error("internal error: `stratified` must be TRUE or FALSE");
-    const double **xcf = (const double **) R_alloc(d.K, sizeof(double *));
+    cp_design *xcf = (cp_design *) R_alloc(d.K, sizeof(cp_design));
     if (!strat) {
         if (TYPEOF(Xcf) != VECSXP || Rf_xlength(Xcf) != d.K)
             Rf_error("internal error: `Xcf` must be a list of K matrices");
         for (int k = 0; k < d.K; k++) {
-            SEXP xk = VECTOR_ELT(Xcf, k);
-            ffi_check_double(xk, "Xcf[[k]]", (R_xlen_t) d.n * d.p);
-            ffi_check_finite(xk, "Xcf[[k]]");
-            xcf[k] = REAL_RO(xk);
+            xcf[k] = ffi_design(VECTOR_ELT(Xcf, k), intercept, "Xcf[[k]]");
+            if (xcf[k].n != d.n || xcf[k].p != d.p)
+                Rf_error("internal error: `Xcf[[k]]` must have the dimensions of `X`");
         }
     }
     check_counts(counts, d.n);

@@ -38,6 +38,22 @@ int cp_threads(R_xlen_t nchunk, int nthreads)
     return nchunk < nthreads ? (int) nchunk : nthreads;
 }
 
+const double *cp_column(const cp_design *d, int j)
+{
+    if (d->intercept) return j == 0 ? NULL : d->X + (size_t) (j - 1) * d->n;
+    return d->X + (size_t) j * d->n;
+}
+
+void cp_copy_rows(const cp_design *d, R_xlen_t r0, int len, double *xb)
+{
+    for (int j = 0; j < d->p; j++) {
+        const double *xj = cp_column(d, j);
+        double *xbj = xb + (size_t) j * len;
+        if (xj) memcpy(xbj, xj + r0, sizeof(double) * len);
+        else for (int i = 0; i < len; i++) xbj[i] = 1.0;
+    }
+}
+
 size_t cp_reduce_work_size(R_xlen_t nchunk, int nt, size_t len, size_t scratch_len)
 {
     return (nt > 1 ? (size_t) nchunk : 1) * len + (size_t) nt * scratch_len;
@@ -123,7 +139,7 @@ void cp_block_upper(const double *xb, const double *wb, int len, int p,
     }
 }
 
-typedef struct { const double *X, *w, *M; R_xlen_t n; int p, m; } wcp_ctx;
+typedef struct { const cp_design *d; const double *w, *M; int m; } wcp_ctx;
 
 /* Rows [from, to): X' diag(w) X (upper triangle) and, from the same cached
  * rows, X' M, into acc = (p x p, p x m). */
@@ -131,20 +147,20 @@ static void chunk_upper(const void *ctx_, R_xlen_t from, R_xlen_t to,
                         double *acc, double *scratch)
 {
     const wcp_ctx *ctx = ctx_;
-    const double *X = ctx->X, *w = ctx->w, *M = ctx->M;
-    R_xlen_t n = ctx->n;
-    int p = ctx->p, m = ctx->m;
+    const double *w = ctx->w, *M = ctx->M;
+    R_xlen_t n = ctx->d->n;
+    int p = ctx->d->p, m = ctx->m;
     double *xb = scratch, *wb = scratch + (size_t) CP_BLOCK_ROWS * p;
     double *xm = acc + (size_t) p * p;
     memset(acc, 0, sizeof(double) * (size_t) p * (p + m));
     for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
+        cp_copy_rows(ctx->d, r0, len, xb);
         for (int j = 0; j < p; j++) {
-            const double *xj = X + (size_t) j * n + r0;
-            double *xbj = xb + (size_t) j * len, *wbj = wb + (size_t) j * len;
-            memcpy(xbj, xj, sizeof(double) * len);
-            if (w) for (int i = 0; i < len; i++) wbj[i] = w[r0 + i] * xj[i];
-            else memcpy(wbj, xj, sizeof(double) * len);
+            const double *xbj = xb + (size_t) j * len;
+            double *wbj = wb + (size_t) j * len;
+            if (w) for (int i = 0; i < len; i++) wbj[i] = w[r0 + i] * xbj[i];
+            else memcpy(wbj, xbj, sizeof(double) * len);
         }
         cp_block_upper(xb, wb, len, p, acc);
         for (int c = 0; c < m; c++) {
@@ -169,11 +185,13 @@ size_t wcrossprod_xt_work_size(R_xlen_t n, int p, int m, int nthreads)
 /* out = (X' diag(w) X with both triangles, p x p; then X' M, p x m) in one
  * pass over X; w == NULL means unit weights, m may be 0.
  * work: wcrossprod_xt_work_size(n, p, m, nthreads) doubles. */
-void wcrossprod_xt(const double *X, R_xlen_t n, int p, const double *w,
-                   const double *M, int m, double *out, int nthreads, double *work)
+void wcrossprod_xt(const cp_design *d, const double *w, const double *M, int m,
+                   double *out, int nthreads, double *work)
 {
+    R_xlen_t n = d->n;
+    int p = d->p;
     R_xlen_t nchunk = cp_chunks(n, p, p + m);
-    wcp_ctx ctx = {X, w, M, n, p, m};
+    wcp_ctx ctx = {d, w, M, m};
     cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * (p + m),
               2 * (size_t) CP_BLOCK_ROWS * p, chunk_upper, &ctx, out, work);
     cp_symmetrize(out, p);
@@ -186,10 +204,10 @@ size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads)
 
 /* out (p x p, both triangles) = X' diag(w) X; w == NULL means unit weights.
  * work: wcrossprod_work_size(n, p, nthreads) doubles. */
-void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
-                double *out, int nthreads, double *work)
+void wcrossprod(const cp_design *d, const double *w, double *out, int nthreads,
+                double *work)
 {
-    wcrossprod_xt(X, n, p, w, NULL, 0, out, nthreads, work);
+    wcrossprod_xt(d, w, NULL, 0, out, nthreads, work);
 }
 
 void cp_symmetrize(double *A, int p)
@@ -200,25 +218,34 @@ void cp_symmetrize(double *A, int p)
 
 /* ---- X' M ---------------------------------------------------------------- */
 
-typedef struct { const double *X, *M; R_xlen_t n; int p, m; } xtm_ctx;
+typedef struct { const cp_design *d; const double *M; int m; } xtm_ctx;
 
 static void chunk_xt_mat(const void *ctx_, R_xlen_t from, R_xlen_t to,
                          double *acc, double *scratch)
 {
     const xtm_ctx *ctx = ctx_;
+    int p = ctx->d->p;
     (void) scratch;
     for (int c = 0; c < ctx->m; c++) {
-        const double *mc = ctx->M + (size_t) c * ctx->n;
-        for (int j = 0; j < ctx->p; j++) {
-            const double *xj = ctx->X + (size_t) j * ctx->n;
+        const double *mc = ctx->M + (size_t) c * ctx->d->n;
+        for (int j = 0; j < p; j++) {
+            const double *xj = cp_column(ctx->d, j);
             double a0 = 0, a1 = 0;
             R_xlen_t i = from;
-            for (; i + 1 < to; i += 2) {
-                a0 += xj[i] * mc[i];
-                a1 += xj[i + 1] * mc[i + 1];
+            if (xj) {
+                for (; i + 1 < to; i += 2) {
+                    a0 += xj[i] * mc[i];
+                    a1 += xj[i + 1] * mc[i + 1];
+                }
+                if (i < to) a0 += xj[i] * mc[i];
+            } else {
+                for (; i + 1 < to; i += 2) {
+                    a0 += mc[i];
+                    a1 += mc[i + 1];
+                }
+                if (i < to) a0 += mc[i];
             }
-            if (i < to) a0 += xj[i] * mc[i];
-            acc[(size_t) c * ctx->p + j] = a0 + a1;
+            acc[(size_t) c * p + j] = a0 + a1;
         }
     }
 }
@@ -231,45 +258,45 @@ size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads)
 
 /* out (p x m) = X' M with X n x p and M n x m, both column-major.
  * work: xt_mat_work_size(n, p, m, nthreads) doubles. */
-void xt_mat(const double *X, R_xlen_t n, int p, const double *M, int m,
-            double *out, int nthreads, double *work)
+void xt_mat(const cp_design *d, const double *M, int m, double *out,
+            int nthreads, double *work)
 {
+    R_xlen_t n = d->n;
+    int p = d->p;
     R_xlen_t nchunk = cp_chunks(n, p, m);
-    xtm_ctx ctx = {X, M, n, p, m};
+    xtm_ctx ctx = {d, M, m};
     cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * m, 0,
               chunk_xt_mat, &ctx, out, work);
 }
 
 /* ---- .Call entries --------------------------------------------------------
- * ffi_wcrossprod(X n x p double, w double(n) or NULL, nthreads) -> p x p
- * ffi_xt_mat(X n x p double, M n x m double, nthreads) -> p x m           */
+ * ffi_wcrossprod(X n x q double, intercept lgl, w double(n) or NULL,
+ *                nthreads) -> p x p, p = q + intercept
+ * ffi_xt_mat(X n x q double, intercept lgl, M n x m double, nthreads)
+ *   -> p x m                                                               */
 
-SEXP ffi_wcrossprod(SEXP X, SEXP w, SEXP nthreads)
+SEXP ffi_wcrossprod(SEXP X, SEXP intercept, SEXP w, SEXP nthreads)
 {
-    ffi_check_double(X, "X", -1);
-    R_xlen_t n = ffi_nrow(X, "X");
-    int p = ffi_ncol(X, "X");
+    cp_design d = ffi_design(X, intercept, "X");
     int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
-    if (!Rf_isNull(w)) ffi_check_double(w, "w", n);
-    double *work = (double *) R_alloc(wcrossprod_work_size(n, p, nt), sizeof(double));
-    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, p, p));
-    wcrossprod(REAL_RO(X), n, p, Rf_isNull(w) ? NULL : REAL_RO(w), REAL(out), nt, work);
+    if (!Rf_isNull(w)) ffi_check_double(w, "w", d.n);
+    double *work = (double *) R_alloc(wcrossprod_work_size(d.n, d.p, nt), sizeof(double));
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, d.p, d.p));
+    wcrossprod(&d, Rf_isNull(w) ? NULL : REAL_RO(w), REAL(out), nt, work);
     UNPROTECT(1);
     return out;
 }
 
-SEXP ffi_xt_mat(SEXP X, SEXP M, SEXP nthreads)
+SEXP ffi_xt_mat(SEXP X, SEXP intercept, SEXP M, SEXP nthreads)
 {
-    ffi_check_double(X, "X", -1);
+    cp_design d = ffi_design(X, intercept, "X");
     ffi_check_double(M, "M", -1);
-    R_xlen_t n = ffi_nrow(X, "X");
-    int p = ffi_ncol(X, "X");
     int m = ffi_ncol(M, "M");
-    if (ffi_nrow(M, "M") != n) Rf_error("internal error: `M` must have %.0f rows", (double) n);
+    if (ffi_nrow(M, "M") != d.n) Rf_error("internal error: `M` must have %.0f rows", (double) d.n);
     int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
-    double *work = (double *) R_alloc(xt_mat_work_size(n, p, m, nt), sizeof(double));
-    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, p, m));
-    xt_mat(REAL_RO(X), n, p, REAL_RO(M), m, REAL(out), nt, work);
+    double *work = (double *) R_alloc(xt_mat_work_size(d.n, d.p, m, nt), sizeof(double));
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, d.p, m));
+    xt_mat(&d, REAL_RO(M), m, REAL(out), nt, work);
     UNPROTECT(1);
     return out;
 }

@@ -5,6 +5,20 @@
 #include <R_ext/Arith.h> /* R_xlen_t */
 #include <Rinternals.h>
 
+/* A design matrix: the column-major n x (p - intercept) matrix X, preceded
+ * by an implicit column of ones when intercept is 1, so that adding an
+ * intercept never copies X.  p counts every column. */
+typedef struct {
+    const double *X;
+    R_xlen_t n;
+    int p, intercept;
+} cp_design;
+
+/* Column j of d, or NULL for the implicit intercept. */
+const double *cp_column(const cp_design *d, int j);
+/* Rows [r0, r0 + len) of d into the column-major len x p block xb. */
+void cp_copy_rows(const cp_design *d, R_xlen_t r0, int len, double *xb);
+
 /* Rows are processed in blocks of CP_BLOCK_ROWS (cached copies) within a
  * fixed number of chunks (cp_chunks) whose partial sums are added in order,
  * so results do not depend on the thread count. */
@@ -22,15 +36,15 @@ void cp_reduce(R_xlen_t n, R_xlen_t nchunk, int nt, size_t len, size_t scratch_l
                cp_chunk_fn chunk, const void *ctx, double *out, double *work);
 
 size_t wcrossprod_xt_work_size(R_xlen_t n, int p, int m, int nthreads);
-void wcrossprod_xt(const double *X, R_xlen_t n, int p, const double *w,
-                   const double *M, int m, double *out, int nthreads, double *work);
+void wcrossprod_xt(const cp_design *d, const double *w, const double *M, int m,
+                   double *out, int nthreads, double *work);
 
 size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads);
-void wcrossprod(const double *X, R_xlen_t n, int p, const double *w,
-                double *out, int nthreads, double *work);
+void wcrossprod(const cp_design *d, const double *w, double *out, int nthreads,
+                double *work);
 
 size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads);
-void xt_mat(const double *X, R_xlen_t n, int p, const double *M, int m,
-            double *out, int nthreads, double *work);
+void xt_mat(const cp_design *d, const double *M, int m, double *out,
+            int nthreads, double *work);
 
 #endif

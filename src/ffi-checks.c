@@ -62,6 +62,17 @@ double ffi_scalar_double(SEXP x, const char *arg)
     return v;
 }
 
+cp_design ffi_design(SEXP X, SEXP intercept, const char *arg)
+{
+    ffi_check_double(X, arg, -1);
+    ffi_check_finite(X, arg);
+    int icpt = Rf_asLogical(intercept);
+    if (Rf_xlength(intercept) != 1 || icpt == NA_LOGICAL)
+        Rf_error("internal error: `intercept` must be TRUE or FALSE");
+    cp_design d = {REAL_RO(X), ffi_nrow(X, arg), ffi_ncol(X, arg) + icpt, icpt};
+    return d;
+}
+
 /* ffi_all_finite(x double) -> TRUE when no element is NA, NaN or infinite.
  * One pass without the n-long logical vector of is.finite(). */
 SEXP ffi_all_finite(SEXP x)

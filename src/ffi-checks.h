@@ -7,6 +7,7 @@
 
 #define R_NO_REMAP
 #include <Rinternals.h>
+#include "crossprod.h"
 
 int ffi_nrow(SEXP x, const char *arg);
 int ffi_ncol(SEXP x, const char *arg);
@@ -15,5 +16,7 @@ void ffi_check_int(SEXP x, const char *arg, R_xlen_t len);
 void ffi_check_finite(SEXP x, const char *arg);
 int ffi_scalar_int(SEXP x, const char *arg, int lo, int hi);
 double ffi_scalar_double(SEXP x, const char *arg);
+/* A finite double matrix X and a TRUE/FALSE intercept flag as a design. */
+cp_design ffi_design(SEXP X, SEXP intercept, const char *arg);
 
 #endif

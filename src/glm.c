@@ -177,9 +177,9 @@ size_t glm_work_size(R_xlen_t n, int p, int nthreads)
 }
 
 typedef struct {
-    const double *X, *beta, *y, *prior, *offset;
-    R_xlen_t n;
-    int p, fam;
+    const cp_design *d;
+    const double *beta, *y, *prior, *offset;
+    int fam;
     double *eta, *mu;
 } pass_ctx;
 
@@ -191,10 +191,9 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
                        double *scratch)
 {
     const pass_ctx *ctx = ctx_;
-    const double *X = ctx->X, *beta = ctx->beta, *y = ctx->y, *prior = ctx->prior,
+    const double *beta = ctx->beta, *y = ctx->y, *prior = ctx->prior,
                  *offset = ctx->offset;
-    R_xlen_t n = ctx->n;
-    int p = ctx->p, fam = ctx->fam;
+    int p = ctx->d->p, fam = ctx->fam;
     double *eta = ctx->eta, *mu = ctx->mu;
     double *xb = scratch, *wb = xb + (size_t) CP_BLOCK_ROWS * p;
     double *bz = wb + (size_t) CP_BLOCK_ROWS * p;
@@ -203,8 +202,7 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
     for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         double *e = eta + r0, *m = mu + r0;
-        for (int j = 0; j < p; j++)
-            memcpy(xb + (size_t) j * len, X + (size_t) j * n + r0, sizeof(double) * len);
+        cp_copy_rows(ctx->d, r0, len, xb);
         if (beta) {
             for (int i = 0; i < len; i++) e[i] = offset ? offset[r0 + i] : 0.0;
             for (int j = 0; j < p; j++) {
@@ -259,45 +257,50 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
 
 /* One pass over X at coefficients beta: fills eta, mu and sys = (X'WX,
  * X'Wz, deviance) of the next IRLS step, X'WX with both triangles. */
-static void irls_pass(const double *X, R_xlen_t n, int p, const double *beta,
+static void irls_pass(const cp_design *d, const double *beta,
                       const double *y, const double *prior, const double *offset,
                       int fam, int nthreads, double *eta, double *mu, double *sys,
                       double *work)
 {
+    R_xlen_t n = d->n;
+    int p = d->p;
     R_xlen_t nchunk = cp_chunks(n, p, p);
-    pass_ctx ctx = {X, beta, y, prior, offset, n, p, fam, eta, mu};
+    pass_ctx ctx = {d, beta, y, prior, offset, fam, eta, mu};
     cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * p + p + 1,
               PASS_SCRATCH(p), pass_chunk, &ctx, sys, work);
     cp_symmetrize(sys, p);
 }
 
-void glm_predict(const double *X, R_xlen_t n, int p, const double *beta,
-                 const double *offset, int family, double *eta, double *mu)
+void glm_predict(const cp_design *d, const double *beta, const double *offset,
+                 int family, double *eta, double *mu)
 {
+    R_xlen_t n = d->n;
     for (R_xlen_t i = 0; i < n; i++) eta[i] = offset ? offset[i] : 0.0;
-    for (int j = 0; j < p; j++) {
+    for (int j = 0; j < d->p; j++) {
         if (ISNAN(beta[j])) continue;
-        const double *xj = X + (size_t) j * n;
+        const double *xj = cp_column(d, j);
         double b = beta[j];
-        for (R_xlen_t i = 0; i < n; i++) eta[i] += xj[i] * b;
+        if (xj) for (R_xlen_t i = 0; i < n; i++) eta[i] += xj[i] * b;
+        else for (R_xlen_t i = 0; i < n; i++) eta[i] += b;
     }
     for (R_xlen_t i = 0; i < n; i++) mu[i] = glm_linkinv(family, eta[i]);
 }
 
 /*
- * Inputs:  X (n x p, column-major), y (n), prior (n prior weights, or NULL),
+ * Inputs:  d (the n x p design), y (n), prior (n prior weights, or NULL),
  *          offset (n, or NULL), spec.
  * Outputs: beta (p; NA where aliased), eta, mu (n), aliased (p), info.
  * Work:    glm_work_size(n, p, spec->nthreads) doubles; on return its
  *          first p * p hold X'WX at the final coefficients.
  * Uses no R API, so it may run inside an OpenMP region with nthreads = 1.
  */
-void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
+void glm_irls(const cp_design *d, const double *y,
               const double *prior, const double *offset, const glm_spec *spec,
               double *beta, double *eta, double *mu, int *aliased,
               glm_info *info, double *work)
 {
     const int fam = spec->family;
+    const int p = d->p;
     size_t pp = (size_t) p * p;
     /* sys = (A, b, deviance): the IRLS system A beta = b, as irls_pass() fills it. */
     double *sys = work, *A = sys, *b = sys + pp;
@@ -307,7 +310,7 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
 
     memset(info, 0, sizeof(*info));
     /* The first system comes from glm()'s starting values mustart. */
-    irls_pass(X, n, p, NULL, y, prior, offset, fam, spec->nthreads, eta, mu, sys,
+    irls_pass(d, NULL, y, prior, offset, fam, spec->nthreads, eta, mu, sys,
               kernel_work);
     double dev_old = sys[pp + p], dev = dev_old;
     int have_old = 0;
@@ -327,7 +330,7 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
         /* One pass gives eta, mu and the deviance at beta, and the next
          * system; the system is wasted only on the last iteration. */
         for (int j = 0; j < p; j++) beta_lin[j] = aliased[j] ? 0.0 : beta[j];
-        irls_pass(X, n, p, beta_lin, y, prior, offset, fam, spec->nthreads,
+        irls_pass(d, beta_lin, y, prior, offset, fam, spec->nthreads,
                   eta, mu, sys, kernel_work);
         dev = sys[pp + p];
         /* Step halving toward the previous coefficients while the deviance
@@ -338,7 +341,7 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
                 beta[j] = (beta[j] + beta_old[j]) / 2.0;
                 beta_lin[j] = beta[j];
             }
-            irls_pass(X, n, p, beta_lin, y, prior, offset, fam, spec->nthreads,
+            irls_pass(d, beta_lin, y, prior, offset, fam, spec->nthreads,
                       eta, mu, sys, kernel_work);
             dev = sys[pp + p];
             info->boundary = 1;
@@ -359,20 +362,20 @@ void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
 }
 
 /* ---- .Call entry ------------------------------------------------------------
- * ffi_glm_fit(X n x p double, y double(n), prior double(n) or NULL,
+ * ffi_glm_fit(X n x q double, intercept lgl (an implicit first column of
+ *             ones: p = q + intercept), y double(n), prior double(n) or NULL,
  *             offset double(n) or NULL, family int (0 gaussian, 1 binomial,
  *             2 poisson), maxit int, epsilon double, penalty double(p),
  *             nthreads int)
  * -> list(coefficients, linear_predictors, fitted, aliased, rank, iter,
  *         converged, deviance, boundary, failed)                             */
 
-SEXP ffi_glm_fit(SEXP X, SEXP y, SEXP prior, SEXP offset, SEXP family,
-                 SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
+SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
+                 SEXP family, SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
 {
-    ffi_check_double(X, "X", -1);
-    R_xlen_t n = ffi_nrow(X, "X");
-    int p = ffi_ncol(X, "X");
-    ffi_check_finite(X, "X");
+    cp_design d = ffi_design(X, intercept, "X");
+    R_xlen_t n = d.n;
+    int p = d.p;
     ffi_check_double(y, "y", n);
     ffi_check_finite(y, "y");
     if (!Rf_isNull(prior)) { ffi_check_double(prior, "prior", n); ffi_check_finite(prior, "prior"); }
@@ -396,7 +399,7 @@ SEXP ffi_glm_fit(SEXP X, SEXP y, SEXP prior, SEXP offset, SEXP family,
     SEXP alias = PROTECT(Rf_allocVector(LGLSXP, p)); nprot++;
     SEXP xtwx = PROTECT(Rf_allocMatrix(REALSXP, p, p)); nprot++;
     glm_info info;
-    glm_irls(REAL_RO(X), n, p, REAL_RO(y),
+    glm_irls(&d, REAL_RO(y),
              Rf_isNull(prior) ? NULL : REAL_RO(prior),
              Rf_isNull(offset) ? NULL : REAL_RO(offset), &spec,
              REAL(beta), REAL(eta), REAL(mu), aliased, &info, work);

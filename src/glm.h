@@ -4,6 +4,7 @@
 #include <stddef.h>
 #define R_NO_REMAP
 #include <Rinternals.h>
+#include "crossprod.h"
 
 enum glm_family { GLM_GAUSSIAN = 0, GLM_BINOMIAL = 1, GLM_POISSON = 2 };
 
@@ -21,14 +22,14 @@ typedef struct {
 } glm_info;
 
 size_t glm_work_size(R_xlen_t n, int p, int nthreads);
-void glm_irls(const double *X, R_xlen_t n, int p, const double *y,
+void glm_irls(const cp_design *d, const double *y,
               const double *prior, const double *offset, const glm_spec *spec,
               double *beta, double *eta, double *mu, int *aliased,
               glm_info *info, double *work);
 
 /* eta = X beta + offset (NA coefficients skipped) and mu = linkinv(eta). */
-void glm_predict(const double *X, R_xlen_t n, int p, const double *beta,
-                 const double *offset, int family, double *eta, double *mu);
+void glm_predict(const cp_design *d, const double *beta, const double *offset,
+                 int family, double *eta, double *mu);
 
 /* Mean function and its derivative for the canonical links, as R's family
  * objects compute them (including their clamping). */

@@ -4,32 +4,30 @@
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
 
-SEXP ffi_add_intercept(SEXP);
 SEXP ffi_arm_sums(SEXP, SEXP, SEXP);
 SEXP ffi_all_finite(SEXP);
-SEXP ffi_wcrossprod(SEXP, SEXP, SEXP);
-SEXP ffi_xt_mat(SEXP, SEXP, SEXP);
-SEXP ffi_glm_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_multinom_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_wcrossprod(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_xt_mat(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_glm_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_multinom_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_ipw_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_stacked_meat(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_stacked_meat(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_ipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
-                       SEXP, SEXP, SEXP, SEXP, SEXP);
+                       SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
-                       SEXP, SEXP, SEXP, SEXP);
+                       SEXP, SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
-    {"ffi_add_intercept", (DL_FUNC) &ffi_add_intercept, 1},
     {"ffi_arm_sums", (DL_FUNC) &ffi_arm_sums, 3},
     {"ffi_all_finite", (DL_FUNC) &ffi_all_finite, 1},
-    {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 3},
-    {"ffi_xt_mat", (DL_FUNC) &ffi_xt_mat, 3},
-    {"ffi_glm_fit", (DL_FUNC) &ffi_glm_fit, 9},
-    {"ffi_multinom_fit", (DL_FUNC) &ffi_multinom_fit, 8},
+    {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 4},
+    {"ffi_xt_mat", (DL_FUNC) &ffi_xt_mat, 4},
+    {"ffi_glm_fit", (DL_FUNC) &ffi_glm_fit, 10},
+    {"ffi_multinom_fit", (DL_FUNC) &ffi_multinom_fit, 9},
     {"ffi_ipw_weights", (DL_FUNC) &ffi_ipw_weights, 6},
-    {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 5},
-    {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 14},
-    {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 13},
+    {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 6},
+    {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 15},
+    {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 14},
     {NULL, NULL, 0}
 };
 

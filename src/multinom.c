@@ -25,19 +25,14 @@
 
 /* P (n x K) from coefficients B (p x (K-1)); aliased coefficients are NA and
  * contribute nothing. */
-void multinom_probs(const double *X, R_xlen_t n, int p, int K, const double *B,
-                    double *P)
+void multinom_probs(const cp_design *d, int K, const double *B, double *P)
 {
+    R_xlen_t n = d->n;
     for (R_xlen_t i = 0; i < n; i++) P[i] = 0.0;
+    /* The linear predictors: identity-link predictions, written in place. */
     for (int k = 1; k < K; k++) {
         double *pk = P + (size_t) k * n;
-        const double *bk = B + (size_t) (k - 1) * p;
-        for (R_xlen_t i = 0; i < n; i++) pk[i] = 0.0;
-        for (int j = 0; j < p; j++) {
-            if (ISNAN(bk[j])) continue;
-            const double *xj = X + (size_t) j * n;
-            for (R_xlen_t i = 0; i < n; i++) pk[i] += xj[i] * bk[j];
-        }
+        glm_predict(d, B + (size_t) (k - 1) * d->p, NULL, GLM_GAUSSIAN, pk, pk);
     }
     for (R_xlen_t i = 0; i < n; i++) {
         double mx = 0.0, s = 0.0;
@@ -83,13 +78,14 @@ size_t multinom_work_size(R_xlen_t n, int p, int K, int nthreads)
 
 /* H (q x q) = negative Hessian of the log-likelihood, g (q) = its gradient,
  * at probabilities P; blocks follow the columns of B. */
-static void newton_system(const double *X, R_xlen_t n, int p, const int *a,
+static void newton_system(const cp_design *d, const int *a,
                           int K, const double *prior, const double *P,
                           const double *B, const glm_spec *spec, double *H,
                           double *g, double *R, double *w, double *blk,
                           double *cp_work, double *xm_work)
 {
-    const int km = K - 1;
+    const R_xlen_t n = d->n;
+    const int p = d->p, km = K - 1;
     const size_t q = (size_t) km * p;
     for (int k = 0; k < km; k++) {
         const double *pk = P + (size_t) (k + 1) * n;
@@ -98,7 +94,7 @@ static void newton_system(const double *X, R_xlen_t n, int p, const int *a,
             R[(size_t) k * n + i] = pw * ((a[i] == k + 1) - pk[i]);
         }
     }
-    xt_mat(X, n, p, R, km, g, spec->nthreads, xm_work);
+    xt_mat(d, R, km, g, spec->nthreads, xm_work);
     for (int k = 0; k < km; k++) {
         const double *pk = P + (size_t) (k + 1) * n;
         for (int l = k; l < km; l++) {
@@ -107,7 +103,7 @@ static void newton_system(const double *X, R_xlen_t n, int p, const int *a,
                 double pw = prior ? prior[i] : 1.0;
                 w[i] = pw * pk[i] * ((k == l) - pl[i]);
             }
-            wcrossprod(X, n, p, w, blk, spec->nthreads, cp_work);
+            wcrossprod(d, w, blk, spec->nthreads, cp_work);
             for (int j = 0; j < p; j++)
                 for (int m = 0; m < p; m++) {
                     double v = blk[(size_t) m * p + j];
@@ -125,19 +121,20 @@ static void newton_system(const double *X, R_xlen_t n, int p, const int *a,
 }
 
 /*
- * Inputs:  X (n x p), a (n, levels coded 0..K-1), K >= 2, prior (n or NULL),
+ * Inputs:  d (the n x p design), a (n, levels coded 0..K-1), K >= 2, prior (n or NULL),
  *          spec (family ignored).
  * Outputs: B (p x (K-1), NA where aliased), P (n x K fitted probabilities),
  *          aliased (p), info (deviance is -2 log-likelihood).
  * Work:    multinom_work_size(n, p, K, spec->nthreads) doubles and
  *          (K-1) * p ints in iwork.
  */
-void multinom_newton(const double *X, R_xlen_t n, int p, const int *a, int K,
+void multinom_newton(const cp_design *d, const int *a, int K,
                      const double *prior, const glm_spec *spec, double *B,
                      double *P, int *aliased, glm_info *info, double *work,
                      int *iwork)
 {
-    const int km = K - 1;
+    const R_xlen_t n = d->n;
+    const int p = d->p, km = K - 1;
     const size_t q = (size_t) km * p, pp = (size_t) p * p;
     double *R = work, *w = R + (size_t) n * km, *H = w + n, *blk = H + q * q;
     double *solve_work = blk + pp, *g = solve_work + q * q + q;
@@ -147,7 +144,7 @@ void multinom_newton(const double *X, R_xlen_t n, int p, const int *a, int K,
     int *qaliased = iwork;
 
     memset(info, 0, sizeof(*info));
-    wcrossprod(X, n, p, prior, blk, spec->nthreads, cp_work);
+    wcrossprod(d, prior, blk, spec->nthreads, cp_work);
     if (spec->penalty)
         for (int j = 0; j < p; j++) blk[(size_t) j * p + j] += spec->penalty[j];
     info->rank = chol_alias(blk, p, aliased, ALIAS_TOL);
@@ -155,13 +152,13 @@ void multinom_newton(const double *X, R_xlen_t n, int p, const int *a, int K,
         qaliased[e] = aliased[e % p];
         B[e] = qaliased[e] ? NA_REAL : 0.0;
     }
-    multinom_probs(X, n, p, K, B, P);
+    multinom_probs(d, K, B, P);
     double dev_old = multinom_deviance(P, n, a, prior) + penalty_term(B, p, K, spec->penalty);
     double dev = dev_old;
 
     for (int iter = 1; iter <= spec->maxit; iter++) {
         info->iter = iter;
-        newton_system(X, n, p, a, K, prior, P, B, spec, H, g, R, w, blk,
+        newton_system(d, a, K, prior, P, B, spec, H, g, R, w, blk,
                       cp_work, xm_work);
         if (chol_solve_kept(H, (int) q, qaliased, g, step, solve_work) != 0) {
             info->failed = 1;
@@ -172,7 +169,7 @@ void multinom_newton(const double *X, R_xlen_t n, int p, const int *a, int K,
         for (int h = 0; h <= MAX_HALVINGS; h++, t /= 2.0) {
             for (size_t e = 0; e < q; e++)
                 if (!qaliased[e]) B[e] = B_old[e] + t * step[e];
-            multinom_probs(X, n, p, K, B, P);
+            multinom_probs(d, K, B, P);
             dev = multinom_deviance(P, n, a, prior) + penalty_term(B, p, K, spec->penalty);
             if (R_FINITE(dev) && dev <= dev_old * (1 + 1e-12)) break;
         }
@@ -190,19 +187,19 @@ void multinom_newton(const double *X, R_xlen_t n, int p, const int *a, int K,
 }
 
 /* ---- .Call entry ------------------------------------------------------------
- * ffi_multinom_fit(X n x p double, a int(n) coded 1..K, K int,
+ * ffi_multinom_fit(X n x q double, intercept lgl (p = q + intercept),
+ *                  a int(n) coded 1..K, K int,
  *                  prior double(n) or NULL, maxit int, epsilon double,
  *                  penalty double(p), nthreads int)
  * -> list(coefficients p x (K-1), fitted n x K, aliased, rank, iter,
  *         converged, deviance, boundary, failed)                             */
 
-SEXP ffi_multinom_fit(SEXP X, SEXP a, SEXP K_, SEXP prior, SEXP maxit,
-                      SEXP epsilon, SEXP penalty, SEXP nthreads)
+SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
+                      SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
 {
-    ffi_check_double(X, "X", -1);
-    R_xlen_t n = ffi_nrow(X, "X");
-    int p = ffi_ncol(X, "X");
-    ffi_check_finite(X, "X");
+    cp_design d = ffi_design(X, intercept, "X");
+    R_xlen_t n = d.n;
+    int p = d.p;
     int K = ffi_scalar_int(K_, "K", 2, 10000);
     ffi_check_int(a, "a", n);
     int *a0 = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
@@ -232,7 +229,7 @@ SEXP ffi_multinom_fit(SEXP X, SEXP a, SEXP K_, SEXP prior, SEXP maxit,
     SEXP P = PROTECT(Rf_allocMatrix(REALSXP, n, K)); nprot++;
     SEXP alias = PROTECT(Rf_allocVector(LGLSXP, p)); nprot++;
     glm_info info;
-    multinom_newton(REAL_RO(X), n, p, a0, K, Rf_isNull(prior) ? NULL : REAL_RO(prior),
+    multinom_newton(&d, a0, K, Rf_isNull(prior) ? NULL : REAL_RO(prior),
                     &spec, REAL(B), REAL(P), aliased, &info, work, iwork);
     for (int j = 0; j < p; j++) LOGICAL(alias)[j] = aliased[j];
 

@@ -16,16 +16,18 @@
 #include "crossprod.h"
 #include "ffi-checks.h"
 
-/* ffi_stacked_meat(X n x p double, R n x m double, Psi n x K double,
+/* ffi_stacked_meat(X n x q double, intercept lgl (p = q + intercept),
+ *                  R n x m double, Psi n x K double,
  *                  C n x q double or NULL, nthreads int)
  * -> list(meat = (m p + K) square matrix, xtc = p x q matrix X'C or NULL)  */
-SEXP ffi_stacked_meat(SEXP X, SEXP R, SEXP Psi, SEXP C, SEXP nthreads)
+SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
+                      SEXP nthreads)
 {
-    ffi_check_double(X, "X", -1);
+    cp_design d = ffi_design(X, intercept, "X");
     ffi_check_double(R, "R", -1);
     ffi_check_double(Psi, "Psi", -1);
-    R_xlen_t n = ffi_nrow(X, "X");
-    int p = ffi_ncol(X, "X"), m = ffi_ncol(R, "R"), K = ffi_ncol(Psi, "Psi");
+    R_xlen_t n = d.n;
+    int p = d.p, m = ffi_ncol(R, "R"), K = ffi_ncol(Psi, "Psi");
     if (ffi_nrow(R, "R") != n || ffi_nrow(Psi, "Psi") != n)
         Rf_error("internal error: `X`, `R` and `Psi` must have the same rows");
     int qc = 0;
@@ -36,7 +38,7 @@ SEXP ffi_stacked_meat(SEXP X, SEXP R, SEXP Psi, SEXP C, SEXP nthreads)
     }
     if (m < 1) Rf_error("internal error: `R` needs at least one column");
     int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
-    const double *x = REAL_RO(X), *r = REAL_RO(R), *psi = REAL_RO(Psi);
+    const double *r = REAL_RO(R), *psi = REAL_RO(Psi);
     int q = m * p + K, mcols = K + qc;
 
     double *work = (double *) R_alloc(wcrossprod_xt_work_size(n, p, mcols, nt), sizeof(double));
@@ -58,7 +60,7 @@ SEXP ffi_stacked_meat(SEXP X, SEXP R, SEXP Psi, SEXP C, SEXP nthreads)
             for (R_xlen_t i = 0; i < n; i++)
                 M[(size_t) k * n + i] = rb[i] * psi[(size_t) k * n + i];
         int cols = b == 0 ? mcols : K;
-        wcrossprod_xt(x, n, p, v, M, cols, blk, nt, work);
+        wcrossprod_xt(&d, v, M, cols, blk, nt, work);
         const double *cross = blk + (size_t) p * p;
         for (int j = 0; j < p; j++) {
             for (int k = 0; k < p; k++)
@@ -74,7 +76,7 @@ SEXP ffi_stacked_meat(SEXP X, SEXP R, SEXP Psi, SEXP C, SEXP nthreads)
         for (int c = b + 1; c < m; c++) {
             const double *rc = r + (size_t) c * n;
             for (R_xlen_t i = 0; i < n; i++) v[i] = rb[i] * rc[i];
-            wcrossprod(x, n, p, v, blk, nt, work);
+            wcrossprod(&d, v, blk, nt, work);
             for (int j = 0; j < p; j++)
                 for (int k = 0; k < p; k++) {
                     double e = blk[(size_t) k * p + j];

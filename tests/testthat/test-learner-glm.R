@@ -29,7 +29,7 @@ test_that("the C engine handles an offset as glm() does", {
   yc <- rpois(nrow(d), exp(0.1 + 0.2 * d$x1))
   off <- log(runif(nrow(d), 1, 3))
   ref <- glm.fit(x, yc, offset = off, family = poisson())
-  res <- .Call(causallib:::C_ffi_glm_fit, x, as.double(yc), NULL, off, 2L, 25L, 1e-8,
+  res <- .Call(causallib:::C_ffi_glm_fit, x, FALSE, as.double(yc), NULL, off, 2L, 25L, 1e-8,
                rep(0, ncol(x)), 1L)
   expect_equal(res$coefficients, unname(ref$coefficients), tolerance = 1e-8)
 })
