@@ -37,8 +37,9 @@ check_outcome <- function(y, n, arg = "outcome") {
       i = "Fit the model on the rows with an observed outcome, or model the missingness as censoring."
     ))
   }
-  if (any(!is.finite(y))) cli::cli_abort("{.arg {arg}} has infinite values.")
-  as.double(y)
+  y <- as.double(y)
+  if (!.Call(C_ffi_all_finite, y)) cli::cli_abort("{.arg {arg}} has infinite values.")
+  y
 }
 
 # Sampling weights: NULL (all 1) or a finite, non-negative vector with a

@@ -281,8 +281,7 @@ ipw_sandwich <- function(fit, y, mu, mass) {
   K <- length(fit$levels)
   sw <- fit$sampling_weights %||% 1
   # resid[i, k] = y_i - mu_k for the arm k the unit received, 0 elsewhere.
-  resid <- matrix(0, length(a), K)
-  resid[cbind(seq_along(a), a)] <- y - mu[a]
+  resid <- arm_spread(y - mu[a], fit$treatment)
   Psi <- mass * resid
   score <- glm_score_parts(fit$learner_fit, fit$x, fit$treatment, fit$sampling_weights)
   # d psi_mu_k / d eta_j = sw * dw/deta_j * resid_k, one block per eta_j.

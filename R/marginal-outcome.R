@@ -41,19 +41,19 @@ estimate_outcomes.causallib_marginal_outcome <- function(fit, outcome = NULL, se
                                                          R = 1000, conf_level = 0.95, ...) {
   se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   sw <- sw_or_one(fit)
-  ind <- outer(as.integer(fit$treatment), seq_along(fit$levels), `==`)
-  mass <- colSums(sw * ind)
-  mu <- colSums(sw * ind * fit$y) / mass
+  a <- fit$treatment
+  mass <- arm_sums(sw, a)
+  mu <- arm_sums(sw * fit$y, a) / mass
   names(mu) <- fit$levels
   V <- reps <- NULL
   if (se == "sandwich") {
-    Psi <- sw * ind * outer(fit$y, mu, `-`)
+    Psi <- arm_spread(sw * (fit$y - mu[as.integer(a)]), a)
     V <- stacked_vcov(NULL, NULL, Psi, diag(-mass, length(mu)))
     dimnames(V) <- list(fit$levels, fit$levels)
   }
   if (se == "bootstrap") {
     reps <- run_bootstrap(fit$n, R, function(counts) {
-      crossprod(counts, sw * ind * fit$y) / crossprod(counts, sw * ind)
+      crossprod(counts, arm_spread(sw * fit$y, a)) / crossprod(counts, arm_spread(sw, a))
     })
     colnames(reps) <- fit$levels
   }

@@ -36,6 +36,12 @@ arm_sums <- function(v, a) {
   .Call(C_ffi_arm_sums, as.double(v), a, nlevels(a))
 }
 
+# n x K matrix with v[i] in the column of the arm unit i received, 0
+# elsewhere (v recycled if scalar).
+arm_spread <- function(v, a) {
+  .Call(C_ffi_arm_spread, rep_len(as.double(v), length(a)), a, nlevels(a))
+}
+
 check_arms_nonempty <- function(a, weights, arg = "treatment") {
   mass <- arm_sums(if (is.null(weights)) 1 else weights, a)
   names(mass) <- levels(a)

@@ -4,6 +4,7 @@
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
 
+SEXP ffi_arm_spread(SEXP, SEXP, SEXP);
 SEXP ffi_arm_sums(SEXP, SEXP, SEXP);
 SEXP ffi_all_finite(SEXP);
 SEXP ffi_wcrossprod(SEXP, SEXP, SEXP, SEXP);
@@ -18,6 +19,7 @@ SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                        SEXP, SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
+    {"ffi_arm_spread", (DL_FUNC) &ffi_arm_spread, 3},
     {"ffi_arm_sums", (DL_FUNC) &ffi_arm_sums, 3},
     {"ffi_all_finite", (DL_FUNC) &ffi_all_finite, 1},
     {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 4},

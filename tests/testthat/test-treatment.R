@@ -10,6 +10,14 @@ test_that("arm_sums() equals tapply() sums, with empty levels as 0", {
   expect_error(.Call(causallib:::C_ffi_arm_sums, c(1, 2, 3), 1:2, 2L), "length")
 })
 
+test_that("arm_spread() puts each value in its arm's column", {
+  a <- factor(c("b", "a", "b"), levels = c("a", "b", "c"))
+  expect_identical(causallib:::arm_spread(c(1, 2, 3), a),
+                   matrix(c(0, 2, 0, 1, 0, 3, 0, 0, 0), 3))
+  expect_identical(causallib:::arm_spread(1, a), outer(as.integer(a), 1:3, `==`) + 0)
+  expect_error(.Call(causallib:::C_ffi_arm_spread, c(1, 2), c(1L, 5L), 3L), "codes")
+})
+
 test_that("treatments of every type become factors with sorted levels", {
   expect_identical(causallib:::as_treatment(c(1, 0, 1)), factor(c(1, 0, 1)))
   expect_identical(causallib:::as_treatment(c(b = "x", a = "w")), factor(c("x", "w")))
