@@ -256,7 +256,7 @@ size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads)
     return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), (size_t) p * m, 0);
 }
 
-/* out (p x m) = X' M with X n x p and M n x m, both column-major.
+/* out (p x m) = X' M with X the n x p design d and M n x m, column-major.
  * work: xt_mat_work_size(n, p, m, nthreads) doubles. */
 void xt_mat(const cp_design *d, const double *M, int m, double *out,
             int nthreads, double *work)

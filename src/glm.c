@@ -368,7 +368,8 @@ void glm_irls(const cp_design *d, const double *y,
  *             2 poisson), maxit int, epsilon double, penalty double(p),
  *             nthreads int)
  * -> list(coefficients, linear_predictors, fitted, aliased, rank, iter,
- *         converged, deviance, boundary, failed)                             */
+ *         converged, deviance, boundary, failed, information = X'WX at the
+ *         final coefficients)                                              */
 
 SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
                  SEXP family, SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)

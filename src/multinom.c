@@ -121,7 +121,8 @@ static void newton_system(const cp_design *d, const int *a,
 }
 
 /*
- * Inputs:  d (the n x p design), a (n, levels coded 0..K-1), K >= 2, prior (n or NULL),
+ * Inputs:  d (the n x p design), a (n, levels coded 0..K-1), K >= 2,
+ *          prior (n or NULL),
  *          spec (family ignored).
  * Outputs: B (p x (K-1), NA where aliased), P (n x K fitted probabilities),
  *          aliased (p), info (deviance is -2 log-likelihood).
