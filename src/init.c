@@ -6,7 +6,13 @@
 
 SEXP ffi_arm_spread(SEXP, SEXP, SEXP);
 SEXP ffi_arm_sums(SEXP, SEXP, SEXP);
+SEXP ffi_pt_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_pt_risk_table(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_all_finite(SEXP);
+SEXP ffi_km(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_discrete_survival(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_cox_survival(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_wcrossprod(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_xt_mat(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_glm_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -21,7 +27,12 @@ SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
 static const R_CallMethodDef call_methods[] = {
     {"ffi_arm_spread", (DL_FUNC) &ffi_arm_spread, 3},
     {"ffi_arm_sums", (DL_FUNC) &ffi_arm_sums, 3},
+    {"ffi_pt_fit", (DL_FUNC) &ffi_pt_fit, 14},
+    {"ffi_pt_risk_table", (DL_FUNC) &ffi_pt_risk_table, 7},
     {"ffi_all_finite", (DL_FUNC) &ffi_all_finite, 1},
+    {"ffi_km", (DL_FUNC) &ffi_km, 5},
+    {"ffi_discrete_survival", (DL_FUNC) &ffi_discrete_survival, 4},
+    {"ffi_cox_survival", (DL_FUNC) &ffi_cox_survival, 4},
     {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 4},
     {"ffi_xt_mat", (DL_FUNC) &ffi_xt_mat, 4},
     {"ffi_glm_fit", (DL_FUNC) &ffi_glm_fit, 10},

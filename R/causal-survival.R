@@ -1,0 +1,279 @@
+# The causal_survival class: survival curves per treatment level on a time
+# grid, with influence-function standard errors or bootstrap replicates.
+
+new_causal_survival <- function(times, survival, std_error = NULL, replicates = NULL,
+                                se_type, conf_level, levels, estimator, method, setup,
+                                breaks, call, models) {
+  check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
+  dimnames(survival) <- list(levels, NULL)
+  if (!is.null(replicates)) {
+    replicates <- array(replicates, c(nrow(replicates), length(levels), length(times)))
+  }
+  structure(list(
+    times = times, survival = survival, std_error = std_error, replicates = replicates,
+    se_type = se_type, conf_level = conf_level, levels = levels, estimator = estimator,
+    method = method, breaks = breaks, n = setup$n,
+    events = arm_sums((setup$sw %||% 1) * setup$status, setup$a),
+    at_risk = arm_sums(setup$sw %||% 1, setup$a), treatment_name = setup$treatment_name,
+    call = call, models = models, na.action = setup$omitted
+  ), class = "causal_survival")
+}
+
+# Bootstrap replicates of a curve pipeline: an R x (K * m) matrix of the
+# K x m survival matrices, column-major.  Warnings inside a replicate are
+# muffled; a replicate that fails is dropped (with one warning).
+survival_replicates <- function(n, R, pipeline) {
+  run_bootstrap(n, R, function(counts) {
+    reps <- lapply(seq_len(ncol(counts)), function(b) {
+      tryCatch(as.vector(suppressWarnings(pipeline(counts[, b]))$survival),
+               error = function(e) NULL)
+    })
+    width <- max(vapply(reps, length, integer(1)))
+    t(vapply(reps, function(r) if (is.null(r)) rep(NA_real_, width) else r, numeric(width)))
+  })
+}
+
+# Survival of every arm at `times` (K x length(times)): the curves are step
+# functions that start at `start` and change at the grid times.
+survival_at <- function(x, times, surv = x$survival, start = 1) {
+  j <- findInterval(times, x$times)
+  cbind(start, surv)[, j + 1L, drop = FALSE]
+}
+
+# Restricted mean survival time up to each of `times` (K x length(times)).
+rmst_at <- function(x, times, surv = x$survival) {
+  grid <- c(0, x$times)
+  steps <- cbind(1, surv)
+  vapply(times, function(tau) {
+    upto <- grid < tau
+    width <- diff(c(grid[upto], tau))
+    drop(steps[, upto, drop = FALSE] %*% width)
+  }, numeric(nrow(steps)))
+}
+
+#' @export
+print.causal_survival <- function(x, digits = 3, ...) {
+  cat("<causal_survival>", x$estimator, "survival curves,", method_label(x$method), "\n")
+  cat("Treatment levels:", paste(x$levels, collapse = ", "), "\n")
+  tab <- data.frame(level = x$levels, n = round(x$at_risk, 1), events = round(x$events, 1))
+  print(tab, row.names = FALSE)
+  show <- unique(x$times[pmax(1L, round(length(x$times) * c(0.25, 0.5, 0.75, 1)))])
+  s <- survival_at(x, show)
+  dimnames(s) <- list(x$levels, format(show, trim = TRUE))
+  cat("Survival at times ", paste(format(show, trim = TRUE), collapse = ", "), ":\n", sep = "")
+  print(round(s, digits))
+  cat("Intervals:", interval_label(x), "\n")
+  if (length(x$na.action)) cat(length(x$na.action), "rows with missing values were dropped\n")
+  invisible(x)
+}
+
+method_label <- function(method) {
+  switch(method, km = "weighted Kaplan-Meier", pooled_logistic = "pooled-logistic hazards",
+         cox = "Cox proportional hazards")
+}
+
+interval_label <- function(x) {
+  switch(x$se_type,
+    influence = "influence-function (infinitesimal jackknife) standard errors, log-survival scale",
+    bootstrap = paste0("bootstrap, ", dim(x$replicates)[1L], " replicates, percentile"),
+    none = "none")
+}
+
+#' Tidy survival curves
+#'
+#' One row per time and treatment level, starting at time 0 where every
+#' curve is 1: `time`, `treatment`, `survival`, `std.error`, `conf.low` and
+#' `conf.high`. These are the numbers [autoplot()] draws.
+#'
+#' @param x A `causal_survival` object from [survival_ipw()] or
+#'   [survival_standardization()].
+#' @param conf.level Confidence level (defaults to the one fitted with).
+#' @param ... Unused.
+#' @return A data frame.
+#' @method tidy causal_survival
+#' @export
+#' @examples
+#' km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
+#' head(tidy(km))
+tidy.causal_survival <- function(x, conf.level = x$conf_level, ...) {
+  K <- length(x$levels)
+  m <- length(x$times)
+  surv <- cbind(1, x$survival)
+  alpha <- 1 - conf.level
+  se <- lo <- hi <- matrix(NA_real_, K, m + 1L)
+  if (x$se_type == "influence") {
+    se <- cbind(0, x$std_error)
+    z <- stats::qnorm(1 - alpha / 2)
+    half <- z * se / surv
+    lo <- surv * exp(-half)
+    hi <- pmin(1, surv * exp(half))
+  } else if (x$se_type == "bootstrap") {
+    reps <- x$replicates
+    se <- cbind(0, apply(reps, c(2L, 3L), stats::sd, na.rm = TRUE))
+    lo <- cbind(1, apply(reps, c(2L, 3L), stats::quantile, probs = alpha / 2, na.rm = TRUE, names = FALSE))
+    hi <- cbind(1, apply(reps, c(2L, 3L), stats::quantile, probs = 1 - alpha / 2, na.rm = TRUE, names = FALSE))
+  }
+  data.frame(
+    time = rep(c(0, x$times), each = K),
+    treatment = factor(rep(x$levels, m + 1L), levels = x$levels),
+    survival = as.vector(surv), std.error = as.vector(se),
+    conf.low = as.vector(lo), conf.high = as.vector(hi),
+    row.names = NULL
+  )
+}
+
+#' Causal contrasts of survival curves
+#'
+#' Contrasts every treatment level with the `reference` level at each of
+#' `times`: the survival difference \eqn{S_a(t) - S_r(t)}, the risk
+#' difference \eqn{(1 - S_a(t)) - (1 - S_r(t))}, the risk ratio
+#' \eqn{(1 - S_a(t)) / (1 - S_r(t))} (estimated, tested and given intervals
+#' on the log scale), or the difference in restricted mean survival time
+#' \eqn{\int_0^t S_a - S_r}.
+#'
+#' Bootstrap fits give percentile intervals from the contrast's replicates.
+#' Influence-function standard errors of weighted Kaplan-Meier curves
+#' combine the arms' independent variances by the delta method; they do
+#' not give covariances between different times (`NA` in `vcov()`), nor
+#' restricted mean survival times.
+#'
+#' @param fit A `causal_survival` object.
+#' @param times Times at which to contrast the curves, within follow-up.
+#' @param contrast `"risk_difference"` (default), `"survival_difference"`,
+#'   `"risk_ratio"` or `"rmst_difference"`.
+#' @param reference The reference treatment level; by default the first.
+#' @param conf_level Confidence level.
+#' @param ... Unused.
+#' @return A `causal_estimate` (see [tidy.causal_estimate()]), one term per
+#'   level and time.
+#' @export
+#' @examples
+#' km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
+#' estimate_effect(km, times = c(60, 120))
+#' estimate_effect(km, times = 120, contrast = "risk_ratio")
+estimate_effect.causal_survival <- function(fit, times, contrast = "risk_difference",
+                                            reference = NULL, conf_level = fit$conf_level, ...) {
+  contrast <- rlang::arg_match0(contrast, names(survival_contrasts), "contrast")
+  times <- check_times(fit, times)
+  ref <- if (is.null(reference)) 1L else match(as.character(reference), fit$levels)
+  if (length(ref) != 1L || is.na(ref)) {
+    cli::cli_abort("{.arg reference} must be one of the treatment levels {.val {fit$levels}}.")
+  }
+  f <- survival_contrasts[[contrast]]
+  others <- setdiff(seq_along(fit$levels), ref)
+  summary_at <- function(surv) f$summary(fit, times, surv)
+  est_of <- function(surv) {
+    s <- summary_at(surv)
+    as.vector(t(f$value(s[others, , drop = FALSE], s[rep(ref, length(others)), , drop = FALSE])))
+  }
+  s <- summary_at(fit$survival)
+  if (any(is.na(s))) cli::cli_abort("Some curve is not estimated at {.arg times} (no one left at risk).")
+  if (contrast == "risk_ratio" && any(s >= 1)) {
+    cli::cli_abort("{.code contrast = \"risk_ratio\"} needs a positive risk in every arm at {.arg times}.")
+  }
+  est <- est_of(fit$survival)
+  names(est) <- paste(rep(fit$levels[others], each = length(times)), "vs", fit$levels[ref],
+                      "at", format(rep(times, length(others)), trim = TRUE))
+  reps <- V <- NULL
+  if (fit$se_type == "bootstrap") {
+    reps <- t(apply(fit$replicates, 1L, est_of))
+    if (length(est) == 1L) reps <- t(reps)
+    colnames(reps) <- names(est)
+    reps <- reps[stats::complete.cases(reps), , drop = FALSE]
+  } else if (fit$se_type == "influence") {
+    V <- influence_vcov(fit, f, contrast, times, others, ref)
+    dimnames(V) <- list(names(est), names(est))
+  }
+  info <- list(estimator = paste(fit$estimator, "survival"), estimand = "ATE", n = fit$n,
+               call = fit$call)
+  out <- new_causal_estimate(est, V, reps, fit$se_type, conf_level, info, scale = f$scale)
+  out$contrast <- contrast
+  out$reference <- fit$levels[ref]
+  out
+}
+
+check_times <- function(fit, times) {
+  if (missing(times) || !is.numeric(times) || !length(times) || anyNA(times) || any(times < 0)) {
+    cli::cli_abort("{.arg times} must be non-negative numbers, such as {.code times = 120}.")
+  }
+  last <- max(fit$times)
+  if (any(times > last)) {
+    cli::cli_abort("{.arg times} must lie within follow-up: the curves end at time {last}.")
+  }
+  sort(unique(as.double(times)))
+}
+
+survival_contrasts <- list(
+  risk_difference = list(scale = "identity", summary = survival_at,
+                         value = function(s, r) r - s, grad = c(-1, 1)),
+  survival_difference = list(scale = "identity", summary = survival_at,
+                             value = function(s, r) s - r, grad = c(1, -1)),
+  risk_ratio = list(scale = "log", summary = survival_at,
+                    value = function(s, r) log(1 - s) - log(1 - r), grad = NULL),
+  rmst_difference = list(scale = "identity", summary = rmst_at,
+                         value = function(s, r) s - r, grad = NULL)
+)
+
+# Delta-method covariance of contrasts of independent weighted Kaplan-Meier
+# curves at the same time; covariances across times are not available.
+influence_vcov <- function(fit, f, contrast, times, others, ref) {
+  if (contrast == "rmst_difference") {
+    cli::cli_abort("Influence-function intervals do not cover {.code \"rmst_difference\"}; refit with {.code se = \"bootstrap\"}.")
+  }
+  s <- survival_at(fit, times)
+  v <- survival_at(fit, times, fit$std_error, start = 0)^2
+  # d contrast / d S_k(t): rows are levels, columns times.
+  d <- if (contrast == "risk_ratio") -1 / (1 - s) else s * 0 + f$grad[1L]
+  d[ref, ] <- if (contrast == "risk_ratio") 1 / (1 - s[ref, ]) else f$grad[2L]
+  nt <- length(times)
+  V <- matrix(NA_real_, length(others) * nt, length(others) * nt)
+  for (i in seq_along(others)) for (j in seq_along(others)) for (t in seq_len(nt)) {
+    cov <- d[ref, t]^2 * v[ref, t]
+    if (i == j) cov <- cov + d[others[i], t]^2 * v[others[i], t]
+    V[(i - 1L) * nt + t, (j - 1L) * nt + t] <- cov
+  }
+  V
+}
+
+#' Plot survival curves
+#'
+#' Step curves per treatment level with their confidence bands, drawn from
+#' [tidy.causal_survival()]'s data frame (so the numbers can be checked).
+#' Needs the ggplot2 package.
+#'
+#' @param object A `causal_survival` object.
+#' @param ... Unused.
+#' @return A ggplot object.
+#' @exportS3Method ggplot2::autoplot
+#' @examples
+#' if (requireNamespace("ggplot2", quietly = TRUE)) {
+#'   km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
+#'   ggplot2::autoplot(km)
+#' }
+autoplot.causal_survival <- function(object, ...) {
+  rlang::check_installed("ggplot2", "to plot survival curves.")
+  d <- tidy(object)
+  d <- d[!is.na(d$survival), , drop = FALSE]
+  p <- ggplot2::ggplot(d, ggplot2::aes(x = .data$time, y = .data$survival,
+                                       colour = .data$treatment, fill = .data$treatment))
+  if (object$se_type != "none") {
+    p <- p + ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$conf.low, ymax = .data$conf.high),
+                                  data = step_ribbon(d), colour = NA, alpha = 0.2)
+  }
+  p + ggplot2::geom_step() +
+    ggplot2::labs(x = "Time", y = "Survival", colour = object$treatment_name,
+                  fill = object$treatment_name,
+                  title = paste(object$estimator, "survival curves"),
+                  subtitle = method_label(object$method))
+}
+
+# Bands of step functions: each value held until the next time.
+step_ribbon <- function(d) {
+  do.call(rbind, lapply(split(d, d$treatment), function(g) {
+    g <- g[order(g$time), , drop = FALSE]
+    n <- nrow(g)
+    held <- g[rep(seq_len(n), each = 2L)[-2L * n], , drop = FALSE]
+    held$time <- rep(g$time, each = 2L)[-1L]
+    held
+  }))
+}

@@ -1,0 +1,69 @@
+# Inverse probability of censoring weights over person-time.
+#
+# Censoring before the end of the period grid may depend on covariates.
+# A pooled-logistic model of the censoring hazard, on the treatment, the
+# covariates of `censoring_model` and the period terms, gives each person
+# the probability of remaining uncensored through each period; a second
+# model on the treatment and the period terms alone gives the stabilizing
+# numerator.  A person-period row then weighs
+#   prod_{s < t} (1 - h_num(s)) / (1 - h_cens(s)),
+# computed on the fly by the C core from the two models' logit tables.
+
+# Design of the censoring model: treatment dummies, then the covariates.
+censoring_design <- function(censoring_model, data, a) {
+  if (!inherits(censoring_model, "formula") || length(censoring_model) != 2L) {
+    cli::cli_abort("{.arg censoring_model} must be a one-sided formula such as {.code ~ age + sex}.")
+  }
+  missing_cols <- setdiff(all.vars(censoring_model), names(data))
+  if (length(missing_cols)) {
+    cli::cli_abort("Variable{?s} {.val {missing_cols}} in {.arg censoring_model} {?is/are} not in {.arg data}.")
+  }
+  mf <- stats::model.frame(censoring_model, data, na.action = stats::na.pass)
+  if (anyNA(mf)) {
+    cols <- names(mf)[vapply(mf, anyNA, logical(1))]
+    cli::cli_abort("The covariates of {.arg censoring_model} have missing values in {.val {cols}}.")
+  }
+  x <- stats::model.matrix(stats::terms(mf), mf)
+  x <- x[, colnames(x) != "(Intercept)", drop = FALSE]
+  cbind(treatment_dummies(a), x)
+}
+
+# n x (K - 1) indicators of the non-reference treatment levels.
+treatment_dummies <- function(a) {
+  d <- arm_spread(1, a)[, -1L, drop = FALSE]
+  colnames(d) <- paste0("treatment", levels(a)[-1L])
+  d
+}
+
+# The person-time description of censoring: the periods at risk of being
+# censored (the event period excluded) and censoring before the grid's end.
+censoring_person_time <- function(pt) {
+  cens_status <- as.integer(pt$status == 0L & pt$last < pt$n_periods)
+  list(last = pt$last - pt$status, status = cens_status, arm = pt$arm,
+       f = pt$f, n_periods = pt$n_periods)
+}
+
+# The `cens` argument of the C fitter: person parts and (one-row) period
+# tables of the censoring and numerator models' logits.  NULL when no one is
+# censored before the end of the grid.
+censoring_weights_spec <- function(xc, pt, w, learner) {
+  cpt <- censoring_person_time(pt)
+  if (!any(cpt$status == 1L & w > 0)) return(NULL)
+  denom <- pt_fit(xc, cpt, w, interact = FALSE, learner = learner)
+  numer <- pt_fit(treatment_dummies(pt$arm), cpt, w, interact = FALSE, learner = learner)
+  list(lc = pt_person_lp(denom, xc), cc = pt_period_table(denom, pt$f),
+       ln = pt_person_lp(numer, treatment_dummies(pt$arm)), cn = pt_period_table(numer, pt$f))
+}
+
+# The spec for a fit on persons `keep` (NULL: all) with K arms: the C core
+# looks the period tables up by arm, so they get K identical rows.
+censoring_for_fit <- function(cens, K, keep = NULL) {
+  if (is.null(cens)) return(NULL)
+  if (!is.null(keep)) {
+    cens$lc <- cens$lc[keep]
+    cens$ln <- cens$ln[keep]
+  }
+  cens$cc <- cens$cc[rep(1L, K), , drop = FALSE]
+  cens$cn <- cens$cn[rep(1L, K), , drop = FALSE]
+  cens
+}

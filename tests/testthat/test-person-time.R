@@ -1,0 +1,236 @@
+# The pooled-logistic fitter over person-time, against glm() on the long
+# person-period table built here in R (the slow, obvious reference).
+
+sim_person_time <- function(n = 400, Tmax = 8, K = 2, p0 = 3, seed = 1) {
+  withr::local_seed(seed)
+  X <- matrix(stats::rnorm(n * p0), n, p0)
+  arm <- sample.int(K, n, replace = TRUE) - 1L
+  tt <- seq_len(Tmax) / Tmax
+  Fm <- cbind(tt, tt^2)
+  lp <- -2 + drop(X %*% c(0.5, -0.4, 0.3, 0.1)[seq_len(p0)]) + 0.3 * arm
+  haz <- stats::plogis(outer(lp, 1.2 * tt, "+"))
+  hit <- matrix(stats::runif(n * Tmax), n, Tmax) < haz
+  event_time <- ifelse(rowSums(hit) > 0, max.col(hit, ties.method = "first"), Tmax + 1L)
+  censor_time <- sample(0:Tmax, n, replace = TRUE, prob = c(0.05, rep(0.95 / Tmax, Tmax)))
+  last <- as.integer(pmin(event_time, censor_time, Tmax))
+  status <- as.integer(event_time <= pmin(censor_time, Tmax))
+  list(X = X, Fm = Fm, arm = arm, K = K, last = last, status = status,
+       w = rep(1, n), Tmax = Tmax)
+}
+
+# The long table: one row per person and period at risk.
+pt_long <- function(s, intercept = TRUE, interact = TRUE, cens = NULL,
+                    Fm = s$Fm) {
+  id <- rep(seq_along(s$last), s$last)
+  t <- sequence(s$last)
+  a <- s$arm[id]
+  Ft <- Fm[t, , drop = FALSE]
+  Z <- cbind(if (intercept) 1, s$X[id, , drop = FALSE], Ft)
+  if (interact && s$K > 1 && ncol(Fm) > 0) {
+    for (k in seq_len(s$K - 1)) Z <- cbind(Z, Ft * (a == k))
+  }
+  prior <- s$w[id]
+  if (!is.null(cens)) {
+    cell <- cbind(a + 1, t)
+    num <- if (is.null(cens$ln)) 1 else 1 - stats::plogis(cens$ln[id] + cens$cn[cell])
+    f <- num / (1 - stats::plogis(cens$lc[id] + cens$cc[cell]))
+    prior <- prior * stats::ave(f, id, FUN = function(v) c(1, cumprod(v))[seq_along(v)])
+  }
+  list(Z = unname(Z), y = as.numeric(t == s$last[id] & s$status[id] == 1),
+       prior = prior, a = a, t = t)
+}
+
+pt_fit <- function(s, intercept = TRUE, interact = TRUE, cens = NULL,
+                   penalty = NULL, nthreads = 1L, maxit = 50L, Fm = s$Fm) {
+  .Call(causallib:::C_ffi_pt_fit, s$X, intercept, Fm, s$arm, as.integer(s$K),
+        interact, s$last, s$status, s$w, cens, as.integer(maxit), 1e-12,
+        penalty, as.integer(nthreads))
+}
+
+glm_long <- function(long) {
+  suppressWarnings(stats::glm(long$y ~ 0 + long$Z, family = stats::binomial(),
+                              weights = long$prior,
+                              control = stats::glm.control(epsilon = 1e-12, maxit = 50)))
+}
+
+info_at <- function(long, beta) {
+  mu <- stats::plogis(drop(long$Z %*% ifelse(is.na(beta), 0, beta)))
+  list(H = crossprod(long$Z * sqrt(long$prior * mu * (1 - mu))),
+       score = drop(crossprod(long$Z, long$prior * (long$y - mu))))
+}
+
+expect_matches_glm <- function(fit, long) {
+  ref <- glm_long(long)
+  expect_true(fit$converged)
+  expect_false(fit$failed)
+  expect_equal(fit$coefficients, unname(coef(ref)), tolerance = 1e-8)
+  expect_equal(fit$aliased, unname(is.na(coef(ref))))
+  expect_equal(fit$deviance, ref$deviance, tolerance = 1e-8)
+  expect_equal(fit$rank, ref$rank)
+  expect_equal(fit$information, info_at(long, coef(ref))$H, tolerance = 1e-7)
+  expect_equal(fit$rows, sum(long$prior > 0))
+  expect_equal(fit$events, sum(long$y[long$prior > 0]))
+  expect_false(fit$separation)
+}
+
+test_that("two arms with arm-by-period terms match glm() on the long table", {
+  s <- sim_person_time()
+  expect_true(any(s$last == 0))
+  fit <- pt_fit(s)
+  expect_length(fit$coefficients, 1 + 3 + 2 + 2)
+  expect_matches_glm(fit, pt_long(s))
+})
+
+test_that("three arms, no interaction, no intercept match glm()", {
+  s <- sim_person_time(K = 3, seed = 2)
+  expect_matches_glm(pt_fit(s), pt_long(s))
+  expect_matches_glm(pt_fit(s, interact = FALSE), pt_long(s, interact = FALSE))
+  expect_matches_glm(pt_fit(s, intercept = FALSE), pt_long(s, intercept = FALSE))
+})
+
+test_that("non-integer and zero person weights match glm() prior weights", {
+  s <- sim_person_time(seed = 3)
+  s$w <- stats::runif(length(s$w), 0.2, 3)
+  s$w[1:40] <- 0
+  expect_matches_glm(pt_fit(s), pt_long(s))
+})
+
+test_that("censoring weights, with and without a numerator, match R's products", {
+  s <- sim_person_time(seed = 4)
+  n <- length(s$w)
+  withr::local_seed(5)
+  cens <- list(lc = stats::rnorm(n, -2, 0.5), cc = matrix(stats::rnorm(2 * s$Tmax, 0, 0.3), 2),
+               ln = NULL, cn = NULL)
+  expect_matches_glm(pt_fit(s, cens = cens), pt_long(s, cens = cens))
+  cens$ln <- stats::rnorm(n, -2, 0.2)
+  cens$cn <- matrix(stats::rnorm(2 * s$Tmax, 0, 0.1), 2)
+  long <- pt_long(s, cens = cens)
+  expect_matches_glm(pt_fit(s, cens = cens), long)
+
+  tab <- .Call(causallib:::C_ffi_pt_risk_table, s$arm, 2L, s$last, s$status, s$w,
+               cens, as.integer(s$Tmax))
+  cell <- list(factor(long$a, 0:1), factor(long$t, seq_len(s$Tmax)))
+  expect_equal(tab$at_risk, unclass(tapply(long$prior, cell, sum, default = 0)),
+               tolerance = 1e-12, ignore_attr = TRUE)
+  expect_equal(tab$events, unclass(tapply(long$prior * long$y, cell, sum, default = 0)),
+               tolerance = 1e-12, ignore_attr = TRUE)
+})
+
+test_that("the risk table without censoring weights sums the long table", {
+  s <- sim_person_time(K = 3, seed = 6)
+  s$w <- stats::runif(length(s$w))
+  long <- pt_long(s)
+  tab <- .Call(causallib:::C_ffi_pt_risk_table, s$arm, 3L, s$last, s$status, s$w,
+               NULL, 10L)
+  cell <- list(factor(long$a, 0:2), factor(long$t, 1:10))
+  expect_equal(dim(tab$at_risk), c(3L, 10L))
+  expect_equal(tab$at_risk, unclass(tapply(long$prior, cell, sum, default = 0)),
+               tolerance = 1e-12, ignore_attr = TRUE)
+  expect_equal(tab$events, unclass(tapply(long$prior * long$y, cell, sum, default = 0)),
+               tolerance = 1e-12, ignore_attr = TRUE)
+})
+
+test_that("no period columns, and no person columns, match glm()", {
+  s <- sim_person_time(seed = 7)
+  Fm0 <- s$Fm[, 0, drop = FALSE]
+  fit <- pt_fit(s, Fm = Fm0)
+  expect_length(fit$coefficients, 4)
+  expect_matches_glm(fit, pt_long(s, Fm = Fm0))
+  s$X <- s$X[, 0, drop = FALSE]
+  expect_matches_glm(pt_fit(s), pt_long(s))
+  expect_matches_glm(pt_fit(s, intercept = FALSE), pt_long(s, intercept = FALSE))
+})
+
+test_that("a duplicated column is aliased with an NA coefficient, like glm()", {
+  s <- sim_person_time(seed = 8)
+  s$X <- cbind(s$X, s$X[, 2])
+  fit <- pt_fit(s)
+  expect_identical(which(fit$aliased), 5L)
+  expect_true(is.na(fit$coefficients[5]))
+  expect_equal(fit$rank, 8L)
+  expect_matches_glm(fit, pt_long(s))
+})
+
+test_that("a ridge penalty matches a penalized Newton solve on the long table", {
+  s <- sim_person_time(seed = 9)
+  long <- pt_long(s)
+  pen <- c(0, rep(2, 3), rep(0.5, 4))
+  b <- numeric(ncol(long$Z))
+  for (i in 1:100) {
+    at <- info_at(long, b)
+    step <- solve(at$H + diag(pen), at$score - pen * b)
+    b <- b + step
+    if (max(abs(step)) < 1e-13) break
+  }
+  fit <- pt_fit(s, penalty = pen)
+  expect_true(fit$converged)
+  expect_equal(fit$coefficients, b, tolerance = 1e-8)
+  at <- info_at(long, fit$coefficients)
+  expect_equal(fit$information, at$H + diag(pen), tolerance = 1e-7)
+  expect_equal(fit$deviance, -2 * sum(long$prior * stats::dbinom(
+    long$y, 1, stats::plogis(drop(long$Z %*% b)), log = TRUE)), tolerance = 1e-8)
+  expect_lt(max(abs(fit$score)), 1e-6)
+})
+
+test_that("information and score are those at the returned coefficients", {
+  s <- sim_person_time(K = 3, seed = 10)
+  s$w <- stats::runif(length(s$w), 0.5, 2)
+  long <- pt_long(s)
+  fit <- pt_fit(s, maxit = 1L)
+  expect_false(fit$converged)
+  expect_identical(fit$iter, 1L)
+  at <- info_at(long, fit$coefficients)
+  expect_equal(fit$information, at$H, tolerance = 1e-10)
+  expect_equal(fit$score, at$score, tolerance = 1e-10)
+  expect_gt(max(abs(fit$score)), 1e-3)
+})
+
+test_that("an arm without events is flagged as separated", {
+  s <- sim_person_time(seed = 11)
+  s$status[s$arm == 1] <- 0L
+  expect_true(pt_fit(s)$separation)
+})
+
+test_that("results are identical whatever the thread count", {
+  s <- sim_person_time(n = 20000, Tmax = 5, K = 2, seed = 12)
+  s$w <- stats::runif(length(s$w), 0.5, 2)
+  cens <- list(lc = rep(-2, 20000), cc = matrix(0.1, 2, 5), ln = NULL, cn = NULL)
+  one <- pt_fit(s, cens = cens, nthreads = 1L)
+  two <- pt_fit(s, cens = cens, nthreads = 2L)
+  expect_identical(one, two)
+  expect_true(one$converged)
+})
+
+test_that("the C entry points reject malformed input without crashing", {
+  s <- sim_person_time(n = 20, seed = 13)
+  call_fit <- function(...) {
+    args <- utils::modifyList(list(X = s$X, intercept = TRUE, F = s$Fm, arm = s$arm,
+                                   K = 2L, interact = TRUE, last = s$last, status = s$status,
+                                   w = s$w, cens = NULL, maxit = 25L, epsilon = 1e-8,
+                                   penalty = NULL, nthreads = 1L), list(...))
+    do.call(.Call, c(list(causallib:::C_ffi_pt_fit), unname(args)))
+  }
+  expect_true(call_fit()$converged)
+  expect_error(call_fit(arm = replace(s$arm, 1, 2L)), "arm")
+  expect_error(call_fit(arm = replace(s$arm, 1, NA_integer_)), "arm")
+  expect_error(call_fit(last = replace(s$last, which(s$status == 1)[1], 0L)), "needs `last`")
+  expect_error(call_fit(last = replace(s$last, 1, 9L)), "last")
+  expect_error(call_fit(status = replace(s$status, 1, 2L)), "status")
+  expect_error(call_fit(w = replace(s$w, 1, NA)), "w")
+  expect_error(call_fit(w = replace(s$w, 1, -1)), "non-negative")
+  expect_error(call_fit(X = replace(s$X, 1, Inf)), "X")
+  expect_error(call_fit(F = replace(s$Fm, 1, NA)), "F")
+  expect_error(call_fit(arm = as.numeric(s$arm)), "integer")
+  expect_error(call_fit(w = s$w[-1]), "length")
+  expect_error(call_fit(interact = NA), "interact")
+  expect_error(call_fit(penalty = 1), "penalty")
+  expect_error(call_fit(penalty = rep(-1, 8)), "penalty")
+  expect_error(call_fit(epsilon = 0), "epsilon")
+  expect_error(call_fit(cens = list(1)), "cens")
+  expect_error(call_fit(cens = list(rep(0, 20), matrix(0, 2, 8), rep(0, 20), NULL)), "both")
+  expect_error(call_fit(cens = list(rep(0, 20), matrix(0, 2, 7), NULL, NULL)), "cens\\$cc")
+  expect_error(.Call(causallib:::C_ffi_pt_risk_table, s$arm, 2L, s$last, s$status,
+                     s$w, NULL, 3L), "last")
+  expect_error(.Call(causallib:::C_ffi_pt_risk_table, s$arm, 2L, s$last, s$status,
+                     s$w, NULL, -1L), "Tmax")
+})

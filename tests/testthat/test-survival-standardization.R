@@ -1,0 +1,102 @@
+ctl12 <- glm.control(epsilon = 1e-12, maxit = 50)
+
+test_that("standardized pooled-logistic curves equal glm() on the person-month table (What If 17.5)", {
+  fit <- survival_standardization(whatif_survival_formula, data = nhefs, treatment = "qsmk",
+                                  learner = lrn_glm(epsilon = 1e-12), se = "none")
+  long <- expand_person_time(nhefs, nhefs$survtime, nhefs$death)
+  ref <- glm(y ~ qsmk * (time + I(time^2)) + sex + race + age + I(age^2) + education +
+               smokeintensity + I(smokeintensity^2) + smkintensity82_71 + smokeyrs +
+               I(smokeyrs^2) + exercise + active + wt71 + I(wt71^2),
+             family = binomial(), data = long, control = ctl12)
+  b <- fit$models$hazard$coefficients
+  expect_equal(unname(b[names(coef(ref))[!grepl(":", names(coef(ref)))]]),
+               unname(coef(ref)[!grepl(":", names(coef(ref)))]), tolerance = 1e-8)
+  expect_equal(fit$models$hazard$deviance, deviance(ref), tolerance = 1e-10)
+  for (a in 0:1) {
+    s <- glm_standardized_survival(ref, nhefs, "qsmk", a, 1:120)
+    expect_equal(unname(fit$survival[a + 1, ]), s, tolerance = 1e-8)
+  }
+  rd <- estimate_effect(fit, times = 120)
+  expect_equal(unname(coef(rd)), unname(fit$survival[1, 120] - fit$survival[2, 120]))
+})
+
+test_that("weighted (doubly robust) and stratified standardization equal their glm() versions", {
+  d <- sim_survival(n = 700, periods = 8)
+  wm <- ipw(a ~ x, data = d)
+  fit <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = a,
+                                  weight_model = wm, stratified = TRUE,
+                                  time_terms = ~ time, weights = d$w,
+                                  learner = lrn_glm(epsilon = 1e-12), se = "none")
+  long <- expand_person_time(d, d$time, d$event)
+  long$pw <- (d$w * weights(wm))[long$id]
+  for (a in 0:1) {
+    ref <- suppressWarnings(glm(y ~ x + time, binomial(), long[long$a == a, ],
+                                weights = pw, control = ctl12))
+    s <- glm_standardized_survival(ref, d, "a", a, 1:8, w = d$w)
+    expect_equal(unname(fit$survival[a + 1, ]), s, tolerance = 1e-8)
+  }
+})
+
+test_that("standardization with censoring weights equals the glm() version", {
+  d <- sim_survival(n = 700, periods = 8, seed = 5)
+  fit <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  censoring_model = ~ x, time_terms = ~ time,
+                                  learner = lrn_glm(epsilon = 1e-12), se = "none")
+  long <- expand_person_time(d, d$time, d$event)
+  cl <- long[long$y == 0L, ]
+  cl$c <- as.integer(cl$time == d$time[cl$id] & d$event[cl$id] == 0L & d$time[cl$id] < 8)
+  den <- glm(c ~ a + x + time, binomial(), cl, control = ctl12)
+  num <- glm(c ~ a + time, binomial(), cl, control = ctl12)
+  r <- (1 - predict(num, long, type = "response")) / (1 - predict(den, long, type = "response"))
+  long$cw <- ave(r, long$id, FUN = function(v) c(1, cumprod(v)[-length(v)]))
+  ref <- suppressWarnings(glm(y ~ a * time + x, binomial(), long, weights = cw, control = ctl12))
+  for (a in 0:1) {
+    expect_equal(unname(fit$survival[a + 1, ]), glm_standardized_survival(ref, d, "a", a, 1:8),
+                 tolerance = 1e-8)
+  }
+})
+
+test_that("Cox standardization equals the average of survfit.coxph() curves", {
+  d <- sim_survival(n = 400, periods = 10, seed = 2)
+  d$time <- d$time - stats::runif(nrow(d), 0, 0.9)
+  fit <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  model = "cox", se = "none")
+  cx <- survival::coxph(Surv(time, event) ~ a + x, data = d, ties = "efron")
+  for (lev in 0:1) {
+    nd <- d
+    nd$a <- lev
+    sf <- survival::survfit(cx, newdata = nd, se.fit = FALSE)
+    s <- rowMeans(summary(sf, times = fit$times, extend = TRUE)$surv)
+    expect_equal(unname(fit$survival[lev + 1, ]), s, tolerance = 1e-10)
+  }
+})
+
+test_that("continuous times are discretized on the breaks grid", {
+  d <- sim_survival(n = 300, periods = 6, seed = 4)
+  d$t2 <- d$time * 2.5 - stats::runif(nrow(d), 0, 2)
+  expect_snapshot(error = TRUE, survival_standardization(Surv(t2, event) ~ a + x, data = d, treatment = "a"))
+  fit <- survival_standardization(Surv(t2, event) ~ a + x, data = d, treatment = "a",
+                                  breaks = seq(0, 15, by = 2.5), se = "none")
+  expect_equal(fit$times, seq(2.5, 15, by = 2.5))
+  same <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                   se = "none")
+  expect_equal(fit$survival, same$survival, tolerance = 1e-10)
+})
+
+test_that("contrasts and restricted mean survival are computed from the curves", {
+  d <- sim_survival(n = 500, periods = 10, seed = 6)
+  set.seed(2)
+  fit <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a", R = 20)
+  s <- fit$survival
+  expect_equal(unname(coef(estimate_effect(fit, times = c(4, 10), contrast = "risk_ratio"))),
+               (1 - s[2, c(4, 10)]) / (1 - s[1, c(4, 10)]))
+  rmst <- estimate_effect(fit, times = 5.5, contrast = "rmst_difference")
+  by_hand <- function(k) sum(c(1, s[k, 1:4])) + 0.5 * s[k, 5]
+  expect_equal(unname(coef(rmst)), unname(by_hand(2) - by_hand(1)))
+  reps <- fit$replicates
+  rd_reps <- reps[, 1, 10] - reps[, 2, 10]
+  eff <- estimate_effect(fit, times = 10)
+  expect_equal(unname(tidy(eff)$std.error), sd(rd_reps))
+  expect_equal(unname(unlist(tidy(eff)[, c("conf.low", "conf.high")])),
+               unname(quantile(rd_reps, c(0.025, 0.975))))
+})
