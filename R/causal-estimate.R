@@ -58,11 +58,15 @@ describe_estimate <- function(x) {
     "Potential outcome means"
   } else {
     switch(x$contrast, diff = "Effect (difference", ratio = "Effect (ratio",
-           odds_ratio = "Effect (odds ratio") |> paste0(" against ", x$reference, ")")
+           odds_ratio = "Effect (odds ratio", risk_difference = "Effect (risk difference",
+           survival_difference = "Effect (survival difference", risk_ratio = "Effect (risk ratio",
+           rmst_difference = "Effect (restricted mean survival time difference") |>
+      paste0(" against ", x$reference, ")")
   }
   se <- switch(x$se_type,
     sandwich = "sandwich (stacked estimating equations)",
     bootstrap = paste0("bootstrap, ", nrow(x$replicates), " replicates, percentile intervals"),
+    influence = "influence function (infinitesimal jackknife), weights treated as fixed",
     none = "none")
   c(what = what, se = se)
 }

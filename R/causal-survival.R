@@ -2,8 +2,8 @@
 # grid, with influence-function standard errors or bootstrap replicates.
 
 new_causal_survival <- function(times, survival, std_error = NULL, replicates = NULL,
-                                se_type, conf_level, levels, estimator, method, setup,
-                                breaks, call, models) {
+                                se_type, conf_level, levels, estimator, estimand, method,
+                                setup, breaks, call, models) {
   check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
   dimnames(survival) <- list(levels, NULL)
   if (!is.null(replicates)) {
@@ -12,7 +12,7 @@ new_causal_survival <- function(times, survival, std_error = NULL, replicates = 
   structure(list(
     times = times, survival = survival, std_error = std_error, replicates = replicates,
     se_type = se_type, conf_level = conf_level, levels = levels, estimator = estimator,
-    method = method, breaks = breaks, n = setup$n,
+    estimand = estimand, method = method, breaks = breaks, n = setup$n,
     events = arm_sums((setup$sw %||% 1) * setup$status, setup$a),
     at_risk = arm_sums(setup$sw %||% 1, setup$a), treatment_name = setup$treatment_name,
     call = call, models = models, na.action = setup$omitted
@@ -184,7 +184,7 @@ estimate_effect.causal_survival <- function(fit, times, contrast = "risk_differe
     V <- influence_vcov(fit, f, contrast, times, others, ref)
     dimnames(V) <- list(names(est), names(est))
   }
-  info <- list(estimator = paste(fit$estimator, "survival"), estimand = "ATE", n = fit$n,
+  info <- list(estimator = paste(fit$estimator, "survival"), estimand = fit$estimand, n = fit$n,
                call = fit$call)
   out <- new_causal_estimate(est, V, reps, fit$se_type, conf_level, info, scale = f$scale)
   out$contrast <- contrast

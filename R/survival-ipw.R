@@ -70,7 +70,8 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
   new_causal_survival(
     times = spec$times, survival = point$survival, std_error = if (se == "influence") point$std_error,
     replicates = reps, se_type = se, conf_level = conf_level, levels = levels(setup$a),
-    estimator = if (is.null(wm)) "unadjusted" else "IP weighting", method = method,
+    estimator = if (is.null(wm)) "unadjusted" else "IP weighting",
+    estimand = if (is.null(wm)) "unadjusted" else wm$estimand, method = method,
     setup = setup, breaks = spec$breaks, call = match.call(), models = point$models
   )
 }

@@ -103,7 +103,7 @@ survival_standardization <- function(formula, data, treatment, time_terms = ~ ti
     times = spec$times, survival = point$survival, replicates = reps,
     se_type = se, conf_level = conf_level, levels = levels(setup$a),
     estimator = if (is.null(wm)) "standardization" else "weighted standardization",
-    method = model, setup = setup, breaks = spec$breaks, call = match.call(),
+    estimand = if (is.null(wm)) "ATE" else wm$estimand, method = model, setup = setup, breaks = spec$breaks, call = match.call(),
     models = point$models
   )
 }
