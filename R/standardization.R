@@ -95,7 +95,7 @@ covariate_terms <- function(terms, treatment) {
 
 # Frame with the treatment set to level k for everyone, of the same type as
 # the observed treatment column.
-set_treatment <- function(frame, name, level, levels) {
+set_treatment <- function(frame, name, level) {
   col <- frame[[name]]
   frame[[name]] <- if (is.factor(col)) {
     factor(rep(level, nrow(frame)), levels = levels(col))

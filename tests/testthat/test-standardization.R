@@ -52,3 +52,12 @@ test_that("bad input to standardization() gets a clear error", {
   expect_snapshot(error = TRUE, standardization(y ~ a + x1, data = d, treatment = "a",
                                                 learner = "glm"))
 })
+
+test_that("a factor treatment gives the same standardized outcomes as its numeric codes", {
+  d <- sim_confounded(n = 500)
+  d$f <- factor(d$a)
+  num <- standardization(y ~ a + x1 + x2, data = d, treatment = a)
+  fac <- standardization(y ~ f + x1 + x2, data = d, treatment = f)
+  expect_equal(unname(coef(estimate_effect(fac))), unname(coef(estimate_effect(num))),
+               tolerance = 1e-12)
+})

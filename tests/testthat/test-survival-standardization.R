@@ -100,3 +100,56 @@ test_that("contrasts and restricted mean survival are computed from the curves",
   expect_equal(unname(unlist(tidy(eff)[, c("conf.low", "conf.high")])),
                unname(quantile(rd_reps, c(0.025, 0.975))))
 })
+
+test_that("a three-level treatment gets one curve per level, as glm() on the long table", {
+  d <- sim_survival(n = 900, periods = 6, seed = 8)
+  d$g <- factor(cut(d$x + stats::rnorm(900), c(-Inf, -0.5, 0.5, Inf), labels = c("lo", "mid", "hi")))
+  fit <- survival_standardization(Surv(time, event) ~ g + x, data = d, treatment = g,
+                                  time_terms = ~ time, learner = lrn_glm(epsilon = 1e-12),
+                                  se = "none")
+  expect_equal(rownames(fit$survival), c("lo", "mid", "hi"))
+  long <- expand_person_time(d, d$time, d$event)
+  ref <- glm(y ~ g * time + x, binomial(), long, control = ctl12)
+  for (lev in levels(d$g)) {
+    s <- glm_standardized_survival(ref, d, "g", factor(lev, levels(d$g)), 1:6)
+    expect_equal(unname(fit$survival[lev, ]), s, tolerance = 1e-8)
+  }
+  eff <- estimate_effect(fit, times = 6, reference = "mid")
+  expect_equal(tidy(eff)$term, c("lo vs mid at 6", "hi vs mid at 6"))
+})
+
+test_that("stratified Cox curves average per-arm coxph() fits, and Cox bootstraps refit", {
+  d <- sim_survival(n = 400, periods = 10, seed = 9)
+  fit <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  model = "cox", stratified = TRUE, se = "none")
+  for (lev in 0:1) {
+    cx <- survival::coxph(Surv(time, event) ~ x, data = d[d$a == lev, ], ties = "efron")
+    sf <- survival::survfit(cx, newdata = d, se.fit = FALSE)
+    s <- rowMeans(summary(sf, times = fit$times, extend = TRUE)$surv)
+    expect_equal(unname(fit$survival[lev + 1, ]), s, tolerance = 1e-10)
+  }
+  set.seed(4)
+  b1 <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                 model = "cox", R = 4)
+  set.seed(4)
+  b2 <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                 model = "cox", R = 4)
+  expect_identical(b1$replicates, b2$replicates)
+  expect_false(isTRUE(all.equal(b1$replicates[1, , ], b1$replicates[2, , ])))
+})
+
+test_that("Kaplan-Meier bootstrap replicates refit the weight model", {
+  d <- sim_survival(n = 300, periods = 8, seed = 10)
+  wm <- ipw(a ~ x, data = d)
+  set.seed(5)
+  fit <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = wm, se = "bootstrap", R = 3)
+  counts <- local({
+    set.seed(5)
+    causallib:::bootstrap_counts(nrow(d), 3)
+  })
+  w1 <- weights(ipw(a ~ x, data = d, weights = counts[, 1]))
+  ref <- survival::survfit(Surv(time, event) ~ a, data = d[counts[, 1] > 0, ],
+                           weights = (counts[, 1] * w1)[counts[, 1] > 0])
+  s <- ref[2]
+  expect_equal(fit$replicates[1, 2, match(s$time, fit$times)], s$surv, tolerance = 1e-10)
+})
