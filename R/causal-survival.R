@@ -83,7 +83,7 @@ interval_label <- function(x) {
 #'
 #' One row per time and treatment level, starting at time 0 where every
 #' curve is 1: `time`, `treatment`, `survival`, `std.error`, `conf.low` and
-#' `conf.high`. These are the numbers [autoplot()] draws.
+#' `conf.high`. These are the numbers [autoplot()][autoplot.causal_survival] draws.
 #'
 #' @param x A `causal_survival` object from [survival_ipw()] or
 #'   [survival_standardization()].
