@@ -3,7 +3,7 @@
 
 new_causal_survival <- function(times, survival, std_error = NULL, replicates = NULL,
                                 se_type, conf_level, levels, estimator, estimand, method,
-                                setup, breaks, call, models) {
+                                setup, breaks, call, models, weight_model, spec, marginal) {
   check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
   dimnames(survival) <- list(levels, NULL)
   if (!is.null(replicates)) {
@@ -15,7 +15,10 @@ new_causal_survival <- function(times, survival, std_error = NULL, replicates = 
     estimand = estimand, method = method, breaks = breaks, n = setup$n,
     events = arm_sums((setup$sw %||% 1) * setup$status, setup$a),
     at_risk = arm_sums(setup$sw %||% 1, setup$a), treatment_name = setup$treatment_name,
-    call = call, models = models, na.action = setup$omitted
+    call = call, models = models, na.action = setup$omitted,
+    weight_model = weight_model, marginal = marginal,
+    # what evaluate() needs to refit the curves on some of the people
+    refit = list(setup = setup, curves = spec$curves, arm_curves = spec$arm_curves)
   ), class = "causal_survival")
 }
 
@@ -239,9 +242,12 @@ influence_vcov <- function(fit, f, contrast, times, others, ref) {
 #'
 #' Step curves per treatment level with their confidence bands, drawn from
 #' [tidy.causal_survival()]'s data frame (so the numbers can be checked).
+#' With `type = "survival"`, the model's curve of each arm against the
+#' arm's Kaplan-Meier curve instead (see [autoplot.causal_evaluation()]).
 #' Needs the ggplot2 package.
 #'
 #' @param object A `causal_survival` object.
+#' @param type `NULL` for the causal curves, or an evaluation plot type.
 #' @param ... Unused.
 #' @return A ggplot object.
 #' @exportS3Method ggplot2::autoplot
@@ -250,7 +256,8 @@ influence_vcov <- function(fit, f, contrast, times, others, ref) {
 #'   km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
 #'   ggplot2::autoplot(km)
 #' }
-autoplot.causal_survival <- function(object, ...) {
+autoplot.causal_survival <- function(object, type = NULL, ...) {
+  if (!is.null(type)) return(autoplot.causal_evaluation(evaluate(object), type))
   rlang::check_installed("ggplot2", "to plot survival curves.")
   d <- tidy(object)
   d <- d[!is.na(d$survival), , drop = FALSE]

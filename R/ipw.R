@@ -240,6 +240,12 @@ predict.causallib_ipw <- function(object, newdata = NULL, type = "propensity", .
   P <- learner_predict(object$learner_fit, x)
   if (type == "propensity") return(P)
   if (is.null(a_new)) cli::cli_abort("{.arg newdata} must hold the treatment to predict weights.")
+  weights_from_propensity(object, P, a_new)
+}
+
+# Weights of units with propensities P and treatment a_new under a fitted
+# weight model's estimand, clipping, truncation cap and stabilization.
+weights_from_propensity <- function(object, P, a_new) {
   w <- .Call(C_ffi_ipw_weights, P, as.integer(a_new), ipw_estimands[[object$estimand]],
              object$target, object$clip, NA_real_)$weights
   if (!is.na(object$cap)) w <- pmin(w, object$cap)

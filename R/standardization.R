@@ -48,17 +48,19 @@ standardization <- function(formula, data, treatment, stratified = FALSE,
   fit$contrasts <- attr(x, "contrasts")
   fit$x <- x
   fit$frame <- fr$frame
-  fit$learner_fit <- if (fit$stratified) {
-    lapply(seq_along(fit$levels), function(k) {
-      rows <- as.integer(a) == k
-      learner_fit(learner, x[rows, , drop = FALSE], y[rows], weights[rows])
-    })
-  } else {
-    learner_fit(learner, x, y, weights)
-  }
+  fit$learner_fit <- fit_outcome_learners(fit)
   fit$potential_outcomes <- std_predict(fit, fr$frame)
   class(fit) <- c("causallib_standardization", "causallib_outcome_model", "causallib_model")
   fit
+}
+
+# The outcome learner (one per arm when stratified) fitted to fit$x, fit$y.
+fit_outcome_learners <- function(fit) {
+  if (!fit$stratified) return(learner_fit(fit$learner, fit$x, fit$y, fit$sampling_weights))
+  lapply(seq_along(fit$levels), function(k) {
+    rows <- as.integer(fit$treatment) == k
+    learner_fit(fit$learner, fit$x[rows, , drop = FALSE], fit$y[rows], fit$sampling_weights[rows])
+  })
 }
 
 treatment_name <- function(quo, formula) {

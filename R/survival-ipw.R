@@ -72,7 +72,8 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
     replicates = reps, se_type = se, conf_level = conf_level, levels = levels(setup$a),
     estimator = if (is.null(wm)) "unadjusted" else "IP weighting",
     estimand = if (is.null(wm)) "unadjusted" else wm$estimand, method = method,
-    setup = setup, breaks = spec$breaks, call = match.call(), models = point$models
+    setup = setup, breaks = spec$breaks, call = match.call(), models = point$models,
+    weight_model = wm, spec = spec, marginal = TRUE
   )
 }
 
@@ -80,24 +81,34 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
 # arm's last time.
 km_spec <- function(setup) {
   times <- sort(unique(setup$time))
-  K <- nlevels(setup$a)
-  arm <- as.integer(setup$a) - 1L
   curves <- function(mult, ipw) {
     w <- rep_len((setup$sw %||% 1) * mult * ipw, setup$n)
-    km <- .Call(C_ffi_km, setup$time, setup$status, w, arm, K)
-    steps <- lapply(seq_len(K) - 1L, function(k) {
-      rows <- km$stratum == k
-      j <- findInterval(times, km$time[rows])
-      past <- times > max(km$time[rows])
-      list(survival = ifelse(past, NA_real_, c(1, km$surv[rows])[j + 1L]),
-           std_error = ifelse(past, NA_real_, c(0, km$std_err[rows])[j + 1L]))
-    })
-    list(survival = do.call(rbind, lapply(steps, `[[`, "survival")),
-         std_error = do.call(rbind, lapply(steps, `[[`, "std_error")),
-         models = NULL)
+    c(km_curves(setup$time, setup$status, w, setup$a, times), list(models = NULL))
   }
-  list(curves = curves, times = times, breaks = NULL)
+  list(curves = curves, times = times, breaks = NULL, arm_curves = marginal_arm_curves)
 }
+
+# Weighted Kaplan-Meier curves per level of the factor a at `times`
+# (K x length(times) matrices survival and std_error); NA after a level's
+# last time.
+km_curves <- function(time, status, w, a, times) {
+  K <- nlevels(a)
+  km <- .Call(C_ffi_km, time, status, w, as.integer(a) - 1L, K)
+  steps <- lapply(seq_len(K) - 1L, function(k) {
+    rows <- km$stratum == k
+    if (!any(rows)) return(list(survival = rep(NA_real_, length(times)), std_error = rep(NA_real_, length(times))))
+    j <- findInterval(times, km$time[rows])
+    past <- times > max(km$time[rows])
+    list(survival = ifelse(past, NA_real_, c(1, km$surv[rows])[j + 1L]),
+         std_error = ifelse(past, NA_real_, c(0, km$std_err[rows])[j + 1L]))
+  })
+  list(survival = do.call(rbind, lapply(steps, `[[`, "survival")),
+       std_error = do.call(rbind, lapply(steps, `[[`, "std_error")))
+}
+
+# The curves of a marginal (IP-weighted) fit do not depend on the people
+# they are evaluated on.
+marginal_arm_curves <- function(result, rows, w) result$survival
 
 # Curves on the period grid: a Kaplan-Meier curve with time-varying
 # (censoring) weights, or a pooled-logistic hazard model of the treatment.
@@ -123,5 +134,6 @@ grid_spec <- function(setup, method, time_terms, breaks, learner, censoring_mode
     surv <- .Call(C_ffi_discrete_survival, lp, pt_period_table(fit, pt$f), 1, causallib_threads())
     list(survival = surv, models = list(hazard = fit, censoring = cens))
   }
-  list(curves = curves, times = pt$breaks[-1L], breaks = pt$breaks)
+  list(curves = curves, times = pt$breaks[-1L], breaks = pt$breaks,
+       arm_curves = marginal_arm_curves)
 }

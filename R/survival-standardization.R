@@ -103,8 +103,9 @@ survival_standardization <- function(formula, data, treatment, time_terms = ~ ti
     times = spec$times, survival = point$survival, replicates = reps,
     se_type = se, conf_level = conf_level, levels = levels(setup$a),
     estimator = if (is.null(wm)) "standardization" else "weighted standardization",
-    estimand = if (is.null(wm)) "ATE" else wm$estimand, method = model, setup = setup, breaks = spec$breaks, call = match.call(),
-    models = point$models
+    estimand = if (is.null(wm)) "ATE" else wm$estimand, method = model, setup = setup,
+    breaks = spec$breaks, call = match.call(), models = point$models, weight_model = wm,
+    spec = spec, marginal = FALSE
   )
 }
 
@@ -150,7 +151,26 @@ pooled_spec <- function(setup, time_terms, breaks, learner, stratified, censorin
     }, numeric(pt$n_periods)))
     list(survival = surv, models = list(hazard = fits, censoring = cens))
   }
-  list(curves = curves, times = pt$breaks[-1L], breaks = pt$breaks)
+  # Mean predicted curve of the people `rows` of each arm under that arm.
+  arm_curves <- function(result, rows, w) {
+    per_arm_curves(setup$a, rows, w, pt$n_periods, function(k, sel) {
+      fit <- if (stratified) result$models$hazard[[k]] else result$models$hazard
+      tab <- pt_period_table(fit, pt$f)
+      .Call(C_ffi_discrete_survival, matrix(pt_person_lp(fit, x[sel, , drop = FALSE])),
+            tab[if (stratified) 1L else k, , drop = FALSE], w[sel], nt)
+    })
+  }
+  list(curves = curves, times = pt$breaks[-1L], breaks = pt$breaks, arm_curves = arm_curves)
+}
+
+# K x m matrix whose row k is curve(k, sel) for the people sel of `rows` in
+# arm k (NA when there are none).
+per_arm_curves <- function(a, rows, w, m, curve) {
+  t(vapply(seq_len(nlevels(a)), function(k) {
+    sel <- rows[as.integer(a[rows]) == k & w[rows] > 0]
+    if (!length(sel)) return(rep(NA_real_, m))
+    as.vector(curve(k, sel))
+  }, numeric(m)))
 }
 
 subset_person_time <- function(pt, keep) {
@@ -178,7 +198,7 @@ cox_spec <- function(setup, stratified) {
       fit <- cox_fit(x, setup$time, setup$status, w, times)
       lp <- vapply(xcf, function(z) cox_lp(fit, z), numeric(setup$n))
       surv <- .Call(C_ffi_cox_survival, matrix(lp, setup$n), fit$H0, avg, nt)
-      return(list(survival = surv, models = list(hazard = fit$model)))
+      return(list(survival = surv, models = list(hazard = fit)))
     }
     fits <- lapply(seq_len(K), function(k) {
       keep <- as.integer(setup$a) == k
@@ -187,9 +207,15 @@ cox_spec <- function(setup, stratified) {
     surv <- t(vapply(fits, function(fit) {
       .Call(C_ffi_cox_survival, matrix(cox_lp(fit, x)), fit$H0, avg, nt)
     }, numeric(length(times))))
-    list(survival = surv, models = list(hazard = lapply(fits, `[[`, "model")))
+    list(survival = surv, models = list(hazard = fits))
   }
-  list(curves = curves, times = times, breaks = NULL)
+  arm_curves <- function(result, rows, w) {
+    per_arm_curves(setup$a, rows, w, length(times), function(k, sel) {
+      fit <- if (stratified) result$models$hazard[[k]] else result$models$hazard
+      .Call(C_ffi_cox_survival, matrix(cox_lp(fit, x[sel, , drop = FALSE])), fit$H0, w[sel], nt)
+    })
+  }
+  list(curves = curves, times = times, breaks = NULL, arm_curves = arm_curves)
 }
 
 # A weighted Cox model (Efron ties) and its baseline cumulative hazard at

@@ -58,6 +58,7 @@ test_that("standardization with censoring weights equals the glm() version", {
 
 test_that("Cox standardization equals the average of survfit.coxph() curves", {
   d <- sim_survival(n = 400, periods = 10, seed = 2)
+  withr::local_seed(2)
   d$time <- d$time - stats::runif(nrow(d), 0, 0.9)
   fit <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
                                   model = "cox", se = "none")
@@ -73,6 +74,7 @@ test_that("Cox standardization equals the average of survfit.coxph() curves", {
 
 test_that("continuous times are discretized on the breaks grid", {
   d <- sim_survival(n = 300, periods = 6, seed = 4)
+  withr::local_seed(4)
   d$t2 <- d$time * 2.5 - stats::runif(nrow(d), 0, 2)
   expect_snapshot(error = TRUE, survival_standardization(Surv(t2, event) ~ a + x, data = d, treatment = "a"))
   fit <- survival_standardization(Surv(t2, event) ~ a + x, data = d, treatment = "a",
@@ -103,6 +105,7 @@ test_that("contrasts and restricted mean survival are computed from the curves",
 
 test_that("a three-level treatment gets one curve per level, as glm() on the long table", {
   d <- sim_survival(n = 900, periods = 6, seed = 8)
+  withr::local_seed(8)
   d$g <- factor(cut(d$x + stats::rnorm(900), c(-Inf, -0.5, 0.5, Inf), labels = c("lo", "mid", "hi")))
   fit <- survival_standardization(Surv(time, event) ~ g + x, data = d, treatment = g,
                                   time_terms = ~ time, learner = lrn_glm(epsilon = 1e-12),

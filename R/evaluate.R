@@ -1,0 +1,136 @@
+#' Evaluate a causal model's learners in a causal context
+#'
+#' There is no ground truth for a causal effect, but a causal model's
+#' learners can be checked: a weight model by how well its weights balance
+#' the covariates and how well its propensity scores discriminate and are
+#' calibrated; an outcome model by how well it predicts the outcome in each
+#' treatment arm; a survival model by how its predicted curves follow the
+#' Kaplan-Meier curves of each arm. `evaluate()` refits the model on
+#' training folds (`cv = K`) or bootstrap samples (`bootstrap = R`, with the
+#' out-of-bag units as the validation part) and predicts on both the
+#' training and validation parts; with neither it evaluates the fitted
+#' model on its own data. Validation metrics show what in-sample metrics
+#' hide: overfitted propensity models balance their own data better than
+#' new data.
+#'
+#' The result keeps every prediction, the fold of every unit, the refitted
+#' models and a metrics table; [autoplot.causal_evaluation()] draws the
+#' diagnostic plots and [evaluation_data()] returns the data frame behind
+#' each of them.
+#'
+#' Metrics (column `metric` of `$metrics`), for weight models per scored
+#' treatment level: `max_abs_smd_weighted`, `mean_abs_smd_weighted`,
+#' `max_abs_smd_unweighted`, `roc_auc`, `weighted_roc_auc`,
+#' `expected_roc_auc`, `ece`, `ici` (see [balance_table()] and
+#' [weighted_roc_auc()]); for outcome models per arm: `rmse`, `r_squared`,
+#' `deviance`, and `auc`, `ece`, `ici` for binary outcomes (see
+#' [outcome_metrics()]); for survival models per arm: `max_abs_km_gap`, the
+#' largest distance between the model's curve and the Kaplan-Meier curve.
+#'
+#' @param fit A fitted model: [ipw()], [standardization()],
+#'   [survival_standardization()] or [survival_ipw()] (with a weight model).
+#' @param data Optional data frame to refit the model on before evaluating
+#'   (by default the data it was fitted on).
+#' @param cv `NULL` or the number of cross-validation folds.
+#' @param bootstrap `NULL` or the number of bootstrap samples.
+#' @param ... Unused.
+#' @return A `causal_evaluation` object: a list with `fit`, `type`
+#'   (`"weight"`, `"outcome"` or `"survival"`), `folds` (the fold of every
+#'   unit; for the bootstrap the list of training samples), `models`,
+#'   `predictions` (a data frame with `row`, `fold`, `phase`, `treatment`
+#'   and the model's predictions) and `metrics` (a data frame with `fold`,
+#'   `phase`, `treatment`, `metric` and `value`).
+#' @export
+#' @examples
+#' fit <- ipw(qsmk ~ sex + race + age + I(age^2) + education + smokeintensity +
+#'              smokeyrs + exercise + active + wt71, data = nhefs)
+#' set.seed(1)
+#' ev <- evaluate(fit, cv = 3)
+#' ev
+#' head(ev$metrics)
+evaluate <- function(fit, data = NULL, cv = NULL, bootstrap = NULL, ...) {
+  if (!is.null(data)) fit <- refit_on_data(fit, data)
+  spec <- evaluation_spec(fit)
+  splits <- evaluation_splits(spec$n, cv, bootstrap)
+  method <- if (!is.null(cv)) "cv" else if (!is.null(bootstrap)) "bootstrap" else "in-sample"
+  evaluate_splits(fit, spec, splits, method)
+}
+
+# evaluate() on given training/validation splits (shared by tune_learner()).
+evaluate_splits <- function(fit, spec, splits, method) {
+  parts <- lapply(seq_along(splits), function(k) {
+    s <- splits[[k]]
+    model <- if (!is.null(s$valid)) spec$refit(s$train) else spec$own %||% fit
+    phases <- list(train = unique(s$train), valid = s$valid)
+    phases <- phases[lengths(phases) > 0L]
+    preds <- lapply(names(phases), function(ph) {
+      p <- spec$predict(model, phases[[ph]])
+      cbind(data.frame(row = phases[[ph]], fold = k, phase = ph, stringsAsFactors = FALSE), p)
+    })
+    list(model = model, predictions = do.call(rbind, preds))
+  })
+  predictions <- do.call(rbind, lapply(parts, `[[`, "predictions"))
+  ev <- structure(list(
+    fit = fit, type = spec$type, levels = levels(spec$a), method = method,
+    folds = fold_index(splits, spec$n, method), models = lapply(parts, `[[`, "model"),
+    predictions = predictions, spec = spec
+  ), class = "causal_evaluation")
+  ev$metrics <- evaluation_metrics(ev)
+  ev
+}
+
+# Training and validation rows: in-sample (validation NULL), K folds, or
+# bootstrap samples with their out-of-bag units.
+evaluation_splits <- function(n, cv, bootstrap) {
+  if (!is.null(cv) && !is.null(bootstrap)) {
+    cli::cli_abort("Give {.arg cv} or {.arg bootstrap}, not both.")
+  }
+  if (!is.null(cv)) {
+    check_number(cv, "cv", min = 2, max = n)
+    fold <- sample(rep_len(seq_len(cv), n))
+    return(lapply(seq_len(cv), function(k) list(train = which(fold != k), valid = which(fold == k))))
+  }
+  if (!is.null(bootstrap)) {
+    check_number(bootstrap, "bootstrap", min = 1)
+    return(lapply(seq_len(bootstrap), function(b) {
+      train <- sample.int(n, n, replace = TRUE)
+      list(train = train, valid = setdiff(seq_len(n), train))
+    }))
+  }
+  list(list(train = seq_len(n), valid = NULL))
+}
+
+fold_index <- function(splits, n, method) {
+  if (method != "cv") return(lapply(splits, `[[`, "train"))
+  fold <- integer(n)
+  for (k in seq_along(splits)) fold[splits[[k]]$valid] <- k
+  fold
+}
+
+# Refit a formula-fitted model on other data through its call.
+refit_on_data <- function(fit, data) {
+  check_data_frame(data)
+  call <- fit$call
+  if (is.null(call) || is.null(call$data)) {
+    cli::cli_abort("{.arg fit} was not fitted through a formula with {.arg data}, so it cannot be refitted on {.arg data}.")
+  }
+  call$data <- data
+  eval(call, parent.frame(2L))
+}
+
+#' @export
+print.causal_evaluation <- function(x, ...) {
+  n_folds <- length(x$models)
+  cat("<causal_evaluation> of a", x$type, "model,", switch(x$method,
+    cv = paste0(n_folds, "-fold cross-validation"),
+    bootstrap = paste(n_folds, "bootstrap samples"),
+    "in-sample"), "\n")
+  summary_tab <- stats::aggregate(value ~ phase + treatment + metric, data = x$metrics, FUN = mean)
+  wide <- stats::reshape(summary_tab, idvar = c("metric", "treatment"), timevar = "phase",
+                         direction = "wide")
+  names(wide) <- sub("^value\\.", "", names(wide))
+  wide <- wide[order(wide$metric, wide$treatment), , drop = FALSE]
+  cat("Metrics (mean over folds):\n")
+  print(format(wide, digits = 3), row.names = FALSE)
+  invisible(x)
+}

@@ -1,0 +1,48 @@
+#' Diagnostic plots of a causal model
+#'
+#' Draws one of the evaluation plots from the data frame
+#' [evaluation_data()] returns for it; with cross-validation or bootstrap
+#' evaluations the training and validation phases are shown side by side.
+#' Calling `autoplot()` on a fitted model evaluates it in-sample first.
+#'
+#' Types, by model:
+#' * weight models ([ipw()]): `"balance"` (love plot of absolute
+#'   standardized mean differences, unweighted and weighted),
+#'   `"balance_slope"` (the same as slopes from unweighted to weighted),
+#'   `"weights"` (mirrored histograms of the weights by arm), `"roc"`
+#'   (plain, IP-weighted and expected ROC curves of the propensity score),
+#'   `"pr"` (precision-recall), `"calibration"`.
+#' * outcome models ([standardization()]): `"predicted_observed"`,
+#'   `"residuals"`, and for binary outcomes `"roc"`, `"pr"`,
+#'   `"calibration"`, each arm separately.
+#' * survival models: `"survival"`, the model's curve of each arm against
+#'   the arm's Kaplan-Meier curve (IP-weighted for IP-weighted models).
+#'
+#' @param object A `causal_evaluation` from [evaluate()], or a fitted model.
+#' @param type The plot type; by default the first available for the model.
+#' @param ... Unused.
+#' @return A ggplot object.
+#' @exportS3Method ggplot2::autoplot
+#' @examples
+#' if (requireNamespace("ggplot2", quietly = TRUE)) {
+#'   fit <- ipw(qsmk ~ sex + race + age + education + smokeintensity + wt71, data = nhefs)
+#'   set.seed(1)
+#'   ev <- evaluate(fit, cv = 3)
+#'   ggplot2::autoplot(ev, type = "balance")
+#'   ggplot2::autoplot(ev, type = "roc")
+#'   ggplot2::autoplot(fit, type = "weights")
+#' }
+autoplot.causal_evaluation <- function(object, type = NULL, ...) {
+  type <- type %||% evaluation_types_for(object)[1L]
+  data <- evaluation_data(object, type)
+  title <- paste0(object$type, " model, ", switch(object$method,
+    cv = paste0(length(object$models), "-fold cross-validation"),
+    bootstrap = paste(length(object$models), "bootstrap samples"), "in-sample"))
+  evaluation_plot(data, type, title)
+}
+
+#' @rdname autoplot.causal_evaluation
+#' @exportS3Method ggplot2::autoplot
+autoplot.causallib_model <- function(object, type = NULL, ...) {
+  autoplot.causal_evaluation(evaluate(object), type)
+}

@@ -1,0 +1,217 @@
+# Metrics and plot data of a causal_evaluation, computed fold by fold and
+# phase by phase from its predictions.
+
+# Apply f(pred, fold, phase) to the predictions of every fold and phase and
+# bind the data frames it returns, with fold and phase columns added.
+by_fold_phase <- function(ev, f) {
+  p <- ev$predictions
+  keys <- unique(p[, c("fold", "phase")])
+  out <- lapply(seq_len(nrow(keys)), function(j) {
+    part <- p[p$fold == keys$fold[j] & p$phase == keys$phase[j], , drop = FALSE]
+    res <- f(part)
+    if (is.null(res) || !nrow(res)) return(NULL)
+    cbind(res, fold = keys$fold[j], phase = keys$phase[j], stringsAsFactors = FALSE)
+  })
+  do.call(rbind, out)
+}
+
+evaluation_metrics <- function(ev) {
+  f <- switch(ev$type, weight = weight_metrics(ev), outcome = outcome_fold_metrics(ev),
+              survival = survival_fold_metrics(ev))
+  out <- by_fold_phase(ev, f)
+  out[, c("fold", "phase", "treatment", "metric", "value")]
+}
+
+long_metrics <- function(tab, metrics) {
+  do.call(rbind, lapply(metrics, function(m) {
+    data.frame(treatment = tab$treatment, metric = m, value = tab[[m]], stringsAsFactors = FALSE)
+  }))
+}
+
+weight_metrics <- function(ev) {
+  function(part) {
+    bal <- balance_stats(ev$spec$covariates(part$row), part$treatment, part$weight, part$sw)
+    smd <- do.call(rbind, lapply(split(bal, bal$treatment), function(b) {
+      data.frame(treatment = b$treatment[1L],
+                 max_abs_smd_weighted = max(abs(b$smd_weighted), na.rm = TRUE),
+                 mean_abs_smd_weighted = mean(abs(b$smd_weighted), na.rm = TRUE),
+                 max_abs_smd_unweighted = max(abs(b$smd_unweighted), na.rm = TRUE))
+    }))
+    roc <- propensity_roc(part$propensity, part$treatment, part$weight, part$sw)
+    roc <- roc[!duplicated(roc[, c("curve", "treatment")]), ]
+    auc <- stats::reshape(roc[, c("curve", "treatment", "auc")], idvar = "treatment",
+                          timevar = "curve", direction = "wide")
+    names(auc) <- c("treatment", "roc_auc", "weighted_roc_auc", "expected_roc_auc")
+    cal <- scored_levels(part$treatment, function(k, g) {
+      c1 <- calibration_stats(part$propensity[, k], g, part$sw)
+      data.frame(treatment = levels(part$treatment)[k], ece = c1$ece, ici = c1$ici)
+    })
+    tab <- merge(merge(smd, auc, by = "treatment"), cal, by = "treatment")
+    long_metrics(tab, setdiff(names(tab), "treatment"))
+  }
+}
+
+outcome_fold_metrics <- function(ev) {
+  family <- ev$fit$learner$family
+  function(part) {
+    tab <- outcome_metric_table(part$observed, part$predicted, part$treatment, part$sw, family)
+    long_metrics(tab, setdiff(names(tab), c("treatment", "n")))
+  }
+}
+
+#' Data behind the evaluation plots
+#'
+#' The data frame each [autoplot.causal_evaluation()] type draws, so that
+#' the numbers can be inspected, tested or plotted another way. Every data
+#' frame has the columns `fold` and `phase` (`"train"` or `"valid"`).
+#' * `"balance"`, `"balance_slope"`: `covariate`, `treatment`,
+#'   `adjustment` (unweighted or weighted) and `smd`.
+#' * `"weights"`: a histogram of the weights per arm pooled over folds
+#'   (`fold` 0), with `bin_mid`, `bin_width` and `count` (negative for the
+#'   first level of a binary treatment, which is drawn mirrored below the
+#'   axis).
+#' * `"roc"`: `curve` (plain, weighted, expected), `fpr`, `tpr`;
+#'   `"pr"`: `recall`, `precision`. For outcome models with a binary
+#'   outcome, the curves of the outcome predictions per arm.
+#' * `"calibration"`: `predicted`, `observed` and `n` (the weight of each
+#'   bin of predictions).
+#' * `"predicted_observed"`, `"residuals"`: `predicted`, `observed`,
+#'   `residual` per unit.
+#' * `"survival"`: `time`, `treatment`, `survival` and `source` (model or
+#'   kaplan-meier).
+#'
+#' @param ev A `causal_evaluation` from [evaluate()].
+#' @param type The plot type.
+#' @return A data frame.
+#' @export
+#' @examples
+#' fit <- ipw(qsmk ~ sex + age + wt71 + smokeintensity, data = nhefs)
+#' ev <- evaluate(fit)
+#' head(evaluation_data(ev, "balance"))
+#' head(evaluation_data(ev, "roc"))
+evaluation_data <- function(ev, type) {
+  if (!inherits(ev, "causal_evaluation")) {
+    cli::cli_abort("{.arg ev} must be a {.cls causal_evaluation} from {.fn evaluate}.")
+  }
+  type <- rlang::arg_match0(type, evaluation_plot_types, "type")
+  allowed <- evaluation_types_for(ev)
+  if (!type %in% allowed) {
+    cli::cli_abort(c(
+      "A plot of type {.val {type}} is not available for a {ev$type} model.",
+      i = "Available: {.val {allowed}}."
+    ))
+  }
+  switch(type,
+    balance = , balance_slope = balance_plot_data(ev),
+    weights = weights_plot_data(ev),
+    roc = , pr = roc_plot_data(ev),
+    calibration = calibration_plot_data(ev),
+    predicted_observed = , residuals = residual_plot_data(ev),
+    survival = survival_plot_data(ev))
+}
+
+evaluation_types_for <- function(ev) {
+  binary_outcome <- ev$type == "outcome" && all(ev$predictions$observed %in% c(0, 1))
+  switch(ev$type,
+    weight = c("balance", "balance_slope", "weights", "roc", "pr", "calibration"),
+    outcome = c("predicted_observed", "residuals", if (binary_outcome) c("roc", "pr", "calibration")),
+    survival = "survival")
+}
+
+balance_plot_data <- function(ev) {
+  by_fold_phase(ev, function(part) {
+    bal <- balance_stats(ev$spec$covariates(part$row), part$treatment, part$weight, part$sw)
+    n <- nrow(bal)
+    data.frame(covariate = rep(bal$covariate, 2L), treatment = rep(bal$treatment, 2L),
+               adjustment = factor(rep(c("unweighted", "weighted"), each = n),
+                                   levels = c("unweighted", "weighted")),
+               smd = c(bal$smd_unweighted, bal$smd_weighted), stringsAsFactors = FALSE)
+  })
+}
+
+weights_plot_data <- function(ev) {
+  p <- ev$predictions
+  lev <- levels(p$treatment)
+  do.call(rbind, lapply(unique(p$phase), function(ph) {
+    part <- p[p$phase == ph, , drop = FALSE]
+    breaks <- pretty(range(part$weight), n = 30)
+    do.call(rbind, lapply(lev, function(l) {
+      h <- graphics::hist(part$weight[part$treatment == l], breaks = breaks, plot = FALSE)
+      sign <- if (length(lev) == 2L && l == lev[1L]) -1 else 1
+      data.frame(treatment = l, bin_mid = h$mids, bin_width = diff(h$breaks),
+                 count = sign * h$counts, fold = 0L, phase = ph, stringsAsFactors = FALSE)
+    }))
+  }))
+}
+
+roc_plot_data <- function(ev) {
+  by_fold_phase(ev, function(part) {
+    if (ev$type == "weight") {
+      roc <- propensity_roc(part$propensity, part$treatment, part$weight, part$sw)
+    } else {
+      roc <- do.call(rbind, lapply(levels(part$treatment), function(l) {
+        i <- part$treatment == l
+        y <- part$observed[i]
+        r <- roc_curve(part$predicted[i], part$sw[i] * y, part$sw[i] * (1 - y))
+        data.frame(curve = "plain", treatment = l, fpr = r$fpr, tpr = r$tpr, recall = r$tpr,
+                   precision = r$precision, auc = attr(r, "auc"), stringsAsFactors = FALSE)
+      }))
+    }
+    roc$curve <- factor(roc$curve, levels = c("plain", "weighted", "expected"))
+    roc
+  })
+}
+
+calibration_plot_data <- function(ev) {
+  by_fold_phase(ev, function(part) {
+    if (ev$type == "weight") {
+      return(scored_levels(part$treatment, function(k, g) {
+        cbind(calibration_stats(part$propensity[, k], g, part$sw)$bins,
+              treatment = levels(part$treatment)[k], stringsAsFactors = FALSE)
+      }))
+    }
+    do.call(rbind, lapply(levels(part$treatment), function(l) {
+      i <- part$treatment == l
+      cbind(calibration_stats(part$predicted[i], part$observed[i], part$sw[i])$bins,
+            treatment = l, stringsAsFactors = FALSE)
+    }))
+  })
+}
+
+residual_plot_data <- function(ev) {
+  p <- ev$predictions
+  data.frame(row = p$row, treatment = as.character(p$treatment), predicted = p$predicted,
+             observed = p$observed, residual = p$observed - p$predicted, fold = p$fold,
+             phase = p$phase, stringsAsFactors = FALSE)
+}
+
+# Model and Kaplan-Meier curves per arm for the people of one fold and phase.
+survival_part_curves <- function(ev, part) {
+  w <- numeric(ev$spec$n)
+  w[part$row] <- part$sw * part$weight
+  ev$spec$curves(ev$models[[part$fold[1L]]], part$row, w)
+}
+
+survival_fold_metrics <- function(ev) {
+  function(part) {
+    cv <- survival_part_curves(ev, part)
+    gap <- apply(abs(cv$model - cv$km), 1L, function(g) if (all(is.na(g))) NA_real_ else max(g, na.rm = TRUE))
+    data.frame(treatment = ev$levels, metric = "max_abs_km_gap", value = gap,
+               stringsAsFactors = FALSE)
+  }
+}
+
+survival_plot_data <- function(ev) {
+  times <- ev$fit$times
+  by_fold_phase(ev, function(part) {
+    cv <- survival_part_curves(ev, part)
+    K <- length(ev$levels)
+    long <- function(m, source) {
+      data.frame(time = rep(c(0, times), each = K), treatment = rep(ev$levels, length(times) + 1L),
+                 survival = as.vector(cbind(1, m)), source = source, stringsAsFactors = FALSE)
+    }
+    out <- rbind(long(cv$model, "model"), long(cv$km, "kaplan-meier"))
+    out$source <- factor(out$source, levels = c("model", "kaplan-meier"))
+    out[!is.na(out$survival), , drop = FALSE]
+  })
+}

@@ -1,0 +1,170 @@
+# Plot builders for evaluate(): each takes the tidy data frame that
+# evaluation_data() returns for its type and draws it, so the numbers a plot
+# shows are the numbers a user can get.
+
+evaluation_plot_types <- c(
+  "balance", "balance_slope", "weights", "roc", "pr", "calibration",
+  "predicted_observed", "residuals", "survival"
+)
+
+#' Draw one evaluation plot from its data
+#'
+#' @param data The data frame [evaluation_data()] returns for `type`.
+#' @param type One of `evaluation_plot_types`.
+#' @param title Plot title, or `NULL` for none.
+#' @return A ggplot object.
+#' @keywords internal
+#' @noRd
+evaluation_plot <- function(data, type, title = NULL) {
+  rlang::check_installed("ggplot2", "to plot model evaluations.")
+  check_evaluation_plot_type(type)
+  build <- switch(type,
+    balance = plot_balance,
+    balance_slope = plot_balance_slope,
+    weights = plot_weights,
+    roc = plot_roc,
+    pr = plot_pr,
+    calibration = plot_calibration,
+    predicted_observed = plot_predicted_observed,
+    residuals = plot_residuals,
+    survival = plot_survival
+  )
+  build(data, title)
+}
+
+check_evaluation_plot_type <- function(type) {
+  if (is.character(type) && length(type) == 1L && type %in% evaluation_plot_types) {
+    return(invisible(type))
+  }
+  got <- if (rlang::is_string(type)) "You gave {.val {type}}." else "You gave {.obj_type_friendly {type}}."
+  cli::cli_abort(c("{.arg type} must be one of {.or {.val {evaluation_plot_types}}}.", x = got))
+}
+
+plot_balance <- function(data, title = NULL) {
+  data$covariate <- factor(data$covariate, levels = covariates_by_imbalance(data))
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = abs(.data$smd), y = .data$covariate,
+                                          colour = .data$adjustment)) +
+    ggplot2::geom_vline(xintercept = 0.1, linetype = "dashed") +
+    ggplot2::geom_point(alpha = 0.7) +
+    ggplot2::labs(x = "Absolute standardized mean difference", y = NULL, colour = "Adjustment")
+  finish_evaluation_plot(p, data, title, by_treatment = TRUE)
+}
+
+# Covariates from least to most imbalanced before weighting in the first phase
+# present (train before valid), so the most imbalanced is drawn at the top.
+covariates_by_imbalance <- function(data) {
+  first <- intersect(c("train", "valid"), data$phase)[1L]
+  ref <- data[data$phase == first & data$adjustment == "unweighted", , drop = FALSE]
+  imbalance <- sort(tapply(abs(ref$smd), ref$covariate, mean))
+  unranked <- setdiff(unique(data$covariate), names(imbalance))
+  c(unranked, names(imbalance))
+}
+
+plot_balance_slope <- function(data, title = NULL) {
+  p <- ggplot2::ggplot(data, ggplot2::aes(
+    x = .data$adjustment, y = abs(.data$smd),
+    group = interaction(.data$covariate, .data$fold, .data$treatment)
+  )) +
+    ggplot2::geom_hline(yintercept = 0.1, linetype = "dashed") +
+    ggplot2::geom_line() +
+    ggplot2::geom_point() +
+    ggplot2::labs(x = "Adjustment", y = "Absolute standardized mean difference")
+  finish_evaluation_plot(p, data, title)
+}
+
+# Folds overlap rather than stack, so each bar shows its own row's count.
+plot_weights <- function(data, title = NULL) {
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$bin_mid, y = .data$count,
+                                          fill = .data$treatment, width = .data$bin_width)) +
+    ggplot2::geom_col(position = "identity", alpha = 0.6) +
+    ggplot2::geom_hline(yintercept = 0) +
+    ggplot2::labs(x = "Weight", y = "Count", fill = "Treatment")
+  finish_evaluation_plot(p, data, title)
+}
+
+plot_roc <- function(data, title = NULL) {
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$fpr, y = .data$tpr, colour = .data$curve,
+                                          group = interaction(.data$curve, .data$fold))) +
+    diagonal_reference() +
+    ggplot2::geom_path() +
+    unit_square() +
+    ggplot2::labs(x = "False positive rate", y = "True positive rate", colour = "Curve")
+  finish_evaluation_plot(p, data, title, by_treatment = TRUE)
+}
+
+plot_pr <- function(data, title = NULL) {
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$recall, y = .data$precision,
+                                          group = .data$fold)) +
+    ggplot2::geom_path() +
+    unit_square() +
+    ggplot2::labs(x = "Recall", y = "Precision")
+  finish_evaluation_plot(p, data, title, by_treatment = TRUE)
+}
+
+plot_calibration <- function(data, title = NULL) {
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$predicted, y = .data$observed,
+                                          group = .data$fold)) +
+    diagonal_reference() +
+    ggplot2::geom_line() +
+    ggplot2::geom_point(ggplot2::aes(size = .data$n)) +
+    unit_square() +
+    ggplot2::labs(x = "Predicted probability", y = "Observed proportion", size = "n")
+  finish_evaluation_plot(p, data, title, by_treatment = TRUE)
+}
+
+plot_predicted_observed <- function(data, title = NULL) {
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$predicted, y = .data$observed,
+                                          colour = .data$treatment)) +
+    diagonal_reference() +
+    ggplot2::geom_point(alpha = 0.4) +
+    ggplot2::labs(x = "Predicted outcome", y = "Observed outcome", colour = "Treatment")
+  finish_evaluation_plot(p, data, title)
+}
+
+plot_residuals <- function(data, title = NULL) {
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$predicted, y = .data$residual,
+                                          colour = .data$treatment)) +
+    ggplot2::geom_hline(yintercept = 0) +
+    ggplot2::geom_point(alpha = 0.4) +
+    ggplot2::labs(x = "Predicted outcome", y = "Residual", colour = "Treatment")
+  finish_evaluation_plot(p, data, title)
+}
+
+plot_survival <- function(data, title = NULL) {
+  p <- ggplot2::ggplot(data, ggplot2::aes(
+    x = .data$time, y = .data$survival, colour = .data$treatment, linetype = .data$source,
+    group = interaction(.data$treatment, .data$source, .data$fold)
+  )) +
+    ggplot2::geom_step() +
+    ggplot2::labs(x = "Time", y = "Survival", colour = "Treatment", linetype = "Source")
+  finish_evaluation_plot(p, data, title)
+}
+
+diagonal_reference <- function() {
+  ggplot2::geom_abline(slope = 1, intercept = 0, linetype = "dashed", colour = "grey50")
+}
+
+# Limits on the coordinates, not the scales, so no point is dropped.
+unit_square <- function() {
+  ggplot2::coord_equal(xlim = c(0, 1), ylim = c(0, 1))
+}
+
+# Adds what every evaluation plot shares: the title, phases side by side
+# (train left of valid) and, where asked, one row of panels per treatment.
+finish_evaluation_plot <- function(p, data, title, by_treatment = FALSE) {
+  p + evaluation_facets(data, by_treatment) + ggplot2::labs(title = title)
+}
+
+evaluation_facets <- function(data, by_treatment) {
+  cols <- rows <- NULL
+  if (length(unique(data$phase)) > 1L) {
+    cols <- ggplot2::vars(phase = factor(.data$phase, levels = c("train", "valid")))
+  }
+  if (by_treatment && length(unique(data$treatment)) > 1L) {
+    rows <- ggplot2::vars(treatment = .data$treatment)
+  }
+  if (is.null(cols) && is.null(rows)) {
+    return(NULL)
+  }
+  ggplot2::facet_grid(rows = rows, cols = cols)
+}

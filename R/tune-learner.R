@@ -1,0 +1,121 @@
+#' Choose a learner by a causal score
+#'
+#' Grid search over learner settings: the model is refitted with every
+#' candidate learner, each is evaluated by cross-validation on the same
+#' folds ([evaluate()]), and the candidate with the lowest validation score
+#' wins; the model is then refitted with it on all the data.
+#'
+#' Built-in scorers (lower is better), averaged over the validation folds:
+#' * `"smd"`: the largest absolute weighted standardized mean difference
+#'   (weight models; the default for them);
+#' * `"weighted_auc"`: the distance of the IP-weighted ROC AUC from 0.5;
+#' * `"calibration"`: the integrated calibration index;
+#' * `"rmse"` (the default for outcome models), `"deviance"`.
+#' Any other metric name of the evaluation's metrics table is averaged as
+#' it is; a function receives the `causal_evaluation` and returns one
+#' number.
+#'
+#' @param fit A fitted [ipw()] or [standardization()] model.
+#' @param grid A list of learners, or a data frame whose rows are
+#'   arguments of [lrn_glm()] (e.g. `data.frame(penalty = c(0, 1, 10))`).
+#' @param scorer A scorer name or a function of a `causal_evaluation`.
+#' @param cv Number of cross-validation folds.
+#' @return A `causallib_tuning` object: `best` (the refitted model),
+#'   `scores` (a data frame with `candidate`, `learner` and `score`),
+#'   `evaluations` and `learners`.
+#' @export
+#' @examples
+#' fit <- ipw(qsmk ~ sex + race + age + I(age^2) + education + smokeintensity +
+#'              smokeyrs + exercise + active + wt71, data = nhefs)
+#' set.seed(1)
+#' tuned <- tune_learner(fit, data.frame(penalty = c(0, 10, 100)), scorer = "smd", cv = 3)
+#' tuned
+tune_learner <- function(fit, grid, scorer = NULL, cv = 5) {
+  learners <- learner_grid(grid)
+  spec <- evaluation_spec(fit)
+  scorer <- scorer %||% if (spec$type == "weight") "smd" else "rmse"
+  score_of <- resolve_scorer(scorer)
+  check_number(cv, "cv", min = 2, max = spec$n)
+  splits <- evaluation_splits(spec$n, cv, NULL)
+  evaluations <- lapply(learners, function(l) {
+    candidate <- with_learner(fit, l)
+    evaluate_splits(candidate, evaluation_spec(candidate), splits, "cv")
+  })
+  scores <- vapply(evaluations, score_of, numeric(1))
+  best <- which.min(scores)
+  structure(list(
+    best = with_learner(fit, learners[[best]]),
+    scores = data.frame(candidate = seq_along(learners),
+                        learner = vapply(learners, learner_label, character(1)),
+                        score = scores, stringsAsFactors = FALSE),
+    best_index = best, scorer = if (is.character(scorer)) scorer else "custom",
+    evaluations = evaluations, learners = learners
+  ), class = "causallib_tuning")
+}
+
+learner_grid <- function(grid) {
+  if (is.data.frame(grid)) {
+    if (!nrow(grid)) cli::cli_abort("{.arg grid} has no rows.")
+    grid <- lapply(seq_len(nrow(grid)), function(i) do.call(lrn_glm, as.list(grid[i, , drop = FALSE])))
+  }
+  if (!is.list(grid) || !length(grid) ||
+      !all(vapply(grid, inherits, logical(1), what = "causallib_learner"))) {
+    cli::cli_abort("{.arg grid} must be a list of learners or a data frame of {.fn lrn_glm} arguments.")
+  }
+  grid
+}
+
+validation_mean <- function(ev, metric) {
+  m <- ev$metrics
+  v <- m$value[m$metric == metric & m$phase == "valid"]
+  if (!length(v)) cli::cli_abort("The evaluation has no validation metric {.val {metric}}.")
+  mean(v, na.rm = TRUE)
+}
+
+resolve_scorer <- function(scorer) {
+  if (is.function(scorer)) return(function(ev) as.numeric(scorer(ev))[1L])
+  if (!is.character(scorer) || length(scorer) != 1L) {
+    cli::cli_abort("{.arg scorer} must be a metric name or a function of an evaluation.")
+  }
+  switch(scorer,
+    smd = function(ev) validation_mean(ev, "max_abs_smd_weighted"),
+    weighted_auc = function(ev) abs(validation_mean(ev, "weighted_roc_auc") - 0.5),
+    calibration = function(ev) validation_mean(ev, "ici"),
+    function(ev) validation_mean(ev, scorer))
+}
+
+# The model refitted on all its data with another learner.
+with_learner <- function(fit, learner) {
+  check_learner(learner)
+  if (inherits(fit, "causallib_ipw")) {
+    out <- ipw_engine(fit$x, fit$treatment, fit$estimand, fit$stabilize, fit$clip, fit$truncate,
+                      learner, fit$sampling_weights, fit$levels[fit$target], intercept = fit$intercept)
+    keep <- c("call", "terms", "contrasts", "xlevels", "rows", "na.action", "data")
+    out[keep] <- fit[keep]
+    return(out)
+  }
+  if (inherits(fit, "causallib_standardization")) {
+    fit$learner <- learner
+    fit$learner_fit <- fit_outcome_learners(fit)
+    fit$potential_outcomes <- std_predict(fit, fit$frame)
+    return(fit)
+  }
+  cli::cli_abort("{.fn tune_learner} tunes {.fn ipw} and {.fn standardization} models.")
+}
+
+learner_label <- function(learner) {
+  if (inherits(learner, "causallib_lrn_glm")) {
+    return(sprintf("lrn_glm(%s, penalty = %s)", learner$family, format(learner$penalty)))
+  }
+  class(learner)[1L]
+}
+
+#' @export
+print.causallib_tuning <- function(x, ...) {
+  cat("<causallib_tuning>", nrow(x$scores), "candidate learners scored by", x$scorer,
+      "(lower is better)\n")
+  tab <- x$scores
+  tab$best <- ifelse(tab$candidate == x$best_index, "*", "")
+  print(tab, row.names = FALSE)
+  invisible(x)
+}
