@@ -23,7 +23,7 @@
 #' `max_abs_smd_unweighted`, `roc_auc`, `weighted_roc_auc`,
 #' `expected_roc_auc`, `ece`, `ici` (see [balance_table()] and
 #' [weighted_roc_auc()]); for outcome models per arm: `rmse`, `r_squared`,
-#' `deviance`, and `auc`, `ece`, `ici` for binary outcomes (see
+#' `deviance`, `mean_deviance`, and `auc`, `ece`, `ici` for binary outcomes (see
 #' [outcome_metrics()]); for survival models per arm: `max_abs_km_gap`, the
 #' largest distance between the model's curve and the Kaplan-Meier curve.
 #'
@@ -121,7 +121,7 @@ refit_on_data <- function(fit, data) {
 #' @export
 print.causal_evaluation <- function(x, ...) {
   n_folds <- length(x$models)
-  cat("<causal_evaluation> of a", x$type, "model,", switch(x$method,
+  cat("<causal_evaluation> of", if (x$type == "outcome") "an" else "a", x$type, "model,", switch(x$method,
     cv = paste0(n_folds, "-fold cross-validation"),
     bootstrap = paste(n_folds, "bootstrap samples"),
     "in-sample"), "\n")

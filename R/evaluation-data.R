@@ -104,11 +104,16 @@ evaluation_data <- function(ev, type) {
   switch(type,
     balance = , balance_slope = balance_plot_data(ev),
     weights = weights_plot_data(ev),
-    roc = , pr = roc_plot_data(ev),
+    roc = roc_plot_data(ev),
+    pr = without_na(roc_plot_data(ev), "precision"),
     calibration = calibration_plot_data(ev),
     predicted_observed = , residuals = residual_plot_data(ev),
     survival = survival_plot_data(ev))
 }
+
+# The rows of d where column `col` is not missing (the precision of an
+# empty prediction set is undefined).
+without_na <- function(d, col) d[!is.na(d[[col]]), , drop = FALSE]
 
 evaluation_types_for <- function(ev) {
   binary_outcome <- ev$type == "outcome" && all(ev$predictions$observed %in% c(0, 1))

@@ -130,7 +130,9 @@ integrated_calibration_index <- function(p, y, sw) {
 #' Each unit's outcome predicted under the treatment it received, against
 #' the observed outcome, within each treatment arm: root mean squared
 #' error, \eqn{R^2} (one minus the residual over the total sum of squares
-#' about the arm's mean), the deviance of the learner's family, and for
+#' about the arm's mean), the deviance of the learner's family (and the
+#' deviance per unit, `mean_deviance`, comparable between samples of
+#' different sizes), and for
 #' binary outcomes the AUC and calibration errors (see
 #' [calibration_error()]). Sampling weights count in all of them.
 #'
@@ -160,6 +162,7 @@ outcome_metric_table <- function(y, pred, a, sw, family) {
                       rmse = sqrt(sum(sw[i] * (y[i] - pred[i])^2) / sum(sw[i])),
                       r_squared = weighted_r_squared(y[i], pred[i], sw[i]),
                       deviance = family_deviance(family, y[i], pred[i], sw[i]))
+    out$mean_deviance <- out$deviance / sum(sw[i])
     if (binary && length(unique(y[i])) == 2L) {
       cal <- calibration_stats(pred[i], y[i], sw[i])
       out$auc <- attr(roc_curve(pred[i], sw[i] * y[i], sw[i] * (1 - y[i])), "auc")

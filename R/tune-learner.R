@@ -10,7 +10,7 @@
 #'   (weight models; the default for them);
 #' * `"weighted_auc"`: the distance of the IP-weighted ROC AUC from 0.5;
 #' * `"calibration"`: the integrated calibration index;
-#' * `"rmse"` (the default for outcome models), `"deviance"`.
+#' * `"rmse"` (the default for outcome models), `"deviance"` (per unit).
 #' Any other metric name of the evaluation's metrics table is averaged as
 #' it is; a function receives the `causal_evaluation` and returns one
 #' number.
@@ -81,6 +81,7 @@ resolve_scorer <- function(scorer) {
     smd = function(ev) validation_mean(ev, "max_abs_smd_weighted"),
     weighted_auc = function(ev) abs(validation_mean(ev, "weighted_roc_auc") - 0.5),
     calibration = function(ev) validation_mean(ev, "ici"),
+    deviance = function(ev) validation_mean(ev, "mean_deviance"),
     function(ev) validation_mean(ev, scorer))
 }
 
