@@ -66,7 +66,7 @@ describe_estimate <- function(x) {
   se <- switch(x$se_type,
     sandwich = "sandwich (stacked estimating equations)",
     bootstrap = paste0("bootstrap, ", nrow(x$replicates), " replicates, percentile intervals"),
-    influence = "influence function (infinitesimal jackknife), weights treated as fixed",
+    influence = "influence function",
     none = "none")
   c(what = what, se = se)
 }

@@ -26,6 +26,8 @@ SEXP ffi_ipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                        SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                        SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_aipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                        SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_arm_spread", (DL_FUNC) &ffi_arm_spread, 3},
@@ -47,6 +49,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 6},
     {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 15},
     {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 14},
+    {"ffi_aipw_bootstrap", (DL_FUNC) &ffi_aipw_bootstrap, 16},
     {NULL, NULL, 0}
 };
 
