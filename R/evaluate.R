@@ -27,15 +27,17 @@
 #' [outcome_metrics()]); for survival models per arm: `max_abs_km_gap`, the
 #' largest distance between the model's curve and the Kaplan-Meier curve.
 #'
-#' @param fit A fitted model: [ipw()], [standardization()],
-#'   [survival_standardization()] or [survival_ipw()] (with a weight model).
+#' @param fit A fitted model: [ipw()], [matching()], [standardization()], a
+#'   doubly robust model ([aipw()] and its relatives: both its weight and
+#'   its outcome model are evaluated), [survival_standardization()] or
+#'   [survival_ipw()].
 #' @param data Optional data frame to refit the model on before evaluating
 #'   (by default the data it was fitted on).
 #' @param cv `NULL` or the number of cross-validation folds.
 #' @param bootstrap `NULL` or the number of bootstrap samples.
 #' @param ... Unused.
 #' @return A `causal_evaluation` object: a list with `fit`, `type`
-#'   (`"weight"`, `"outcome"` or `"survival"`), `folds` (the fold of every
+#'   (`"weight"`, `"outcome"`, `"doubly_robust"` or `"survival"`), `folds` (the fold of every
 #'   unit; for the bootstrap the list of training samples), `models`,
 #'   `predictions` (a data frame with `row`, `fold`, `phase`, `treatment`
 #'   and the model's predictions) and `metrics` (a data frame with `fold`,

@@ -15,6 +15,7 @@
 #' * outcome models ([standardization()]): `"predicted_observed"`,
 #'   `"residuals"`, and for binary outcomes `"roc"`, `"pr"`,
 #'   `"calibration"`, each arm separately.
+#' * doubly robust models: all of the above but the binary-outcome plots.
 #' * survival models: `"survival"`, the model's curve of each arm against
 #'   the arm's Kaplan-Meier curve (IP-weighted for IP-weighted models).
 #'

@@ -17,7 +17,8 @@ by_fold_phase <- function(ev, f) {
 
 evaluation_metrics <- function(ev) {
   f <- switch(ev$type, weight = weight_metrics(ev), outcome = outcome_fold_metrics(ev),
-              survival = survival_fold_metrics(ev))
+              survival = survival_fold_metrics(ev),
+              doubly_robust = both_metrics(weight_metrics(ev), outcome_fold_metrics(ev)))
   out <- by_fold_phase(ev, f)
   out[, c("fold", "phase", "treatment", "metric", "value")]
 }
@@ -51,8 +52,10 @@ weight_metrics <- function(ev) {
   }
 }
 
+both_metrics <- function(f, g) function(part) rbind(f(part), g(part))
+
 outcome_fold_metrics <- function(ev) {
-  family <- ev$fit$learner$family
+  family <- (ev$fit$outcome_model %||% ev$fit)$learner$family
   function(part) {
     tab <- outcome_metric_table(part$observed, part$predicted, part$treatment, part$sw, family)
     long_metrics(tab, setdiff(names(tab), c("treatment", "n")))
@@ -116,10 +119,13 @@ evaluation_data <- function(ev, type) {
 without_na <- function(d, col) d[!is.na(d[[col]]), , drop = FALSE]
 
 evaluation_types_for <- function(ev) {
+  weight <- c("balance", "balance_slope", "weights", "roc", "pr", "calibration")
+  outcome <- c("predicted_observed", "residuals")
   binary_outcome <- ev$type == "outcome" && all(ev$predictions$observed %in% c(0, 1))
   switch(ev$type,
-    weight = c("balance", "balance_slope", "weights", "roc", "pr", "calibration"),
-    outcome = c("predicted_observed", "residuals", if (binary_outcome) c("roc", "pr", "calibration")),
+    weight = weight,
+    outcome = c(outcome, if (binary_outcome) c("roc", "pr", "calibration")),
+    doubly_robust = c(weight, outcome),
     survival = "survival")
 }
 
@@ -151,7 +157,7 @@ weights_plot_data <- function(ev) {
 
 roc_plot_data <- function(ev) {
   by_fold_phase(ev, function(part) {
-    if (ev$type == "weight") {
+    if (ev$type != "outcome") {
       roc <- propensity_roc(part$propensity, part$treatment, part$weight, part$sw)
     } else {
       roc <- do.call(rbind, lapply(levels(part$treatment), function(l) {
@@ -169,7 +175,7 @@ roc_plot_data <- function(ev) {
 
 calibration_plot_data <- function(ev) {
   by_fold_phase(ev, function(part) {
-    if (ev$type == "weight") {
+    if (ev$type != "outcome") {
       return(scored_levels(part$treatment, function(k, g) {
         cbind(calibration_stats(part$propensity[, k], g, part$sw)$bins,
               treatment = levels(part$treatment)[k], stringsAsFactors = FALSE)

@@ -89,3 +89,20 @@ evaluation_spec.causal_survival <- function(fit) {
                              setup$a[rows], fit$times)$survival)
        })
 }
+
+#' @export
+evaluation_spec.causallib_dr <- function(fit) {
+  wm <- fit$weight_model
+  om <- fit$outcome_model
+  list(type = "doubly_robust", n = fit$n, a = fit$treatment,
+       own = list(weight = wm, outcome = om),
+       refit = function(rows) {
+         list(weight = refit_weight_model(wm, rows), outcome = refit_outcome_model(om, rows))
+       },
+       predict = function(model, rows) {
+         w <- weight_predictions(wm, model$weight, rows)
+         o <- outcome_predictions(om, model$outcome, rows)
+         cbind(w, o[, setdiff(names(o), names(w)), drop = FALSE])
+       },
+       covariates = function(rows) covariate_matrix(wm)[rows, , drop = FALSE])
+}

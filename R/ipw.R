@@ -125,9 +125,9 @@ check_clip <- function(clip) {
   as.double(clip)
 }
 
-check_learner <- function(learner) {
+check_learner <- function(learner, arg = "learner") {
   if (!inherits(learner, "causallib_learner")) {
-    cli::cli_abort("{.arg learner} must be a learner such as {.code lrn_glm()}, not {.obj_type_friendly {learner}}.")
+    cli::cli_abort("{.arg {arg}} must be a learner such as {.code lrn_glm()}, not {.obj_type_friendly {learner}}.")
   }
 }
 

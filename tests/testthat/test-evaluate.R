@@ -136,3 +136,19 @@ test_that("tune_learner() picks the candidate with the lowest validation score o
   expect_equal(custom$best_index, 1L)
   expect_snapshot(error = TRUE, tune_learner(fit, list("not a learner")))
 })
+
+test_that("doubly robust models are evaluated through both of their models", {
+  d <- sim_confounded(n = 300)
+  fit <- aipw(standardization(y ~ a + x1 + x2, data = d, treatment = a), ipw(a ~ x1 + x2, data = d))
+  set.seed(4)
+  ev <- evaluate(fit, cv = 3)
+  set.seed(4)
+  ev_w <- evaluate(fit$weight_model, cv = 3)
+  set.seed(4)
+  ev_o <- evaluate(fit$outcome_model, cv = 3)
+  key <- function(m) m[order(m$fold, m$phase, m$metric, m$treatment), ]
+  both <- key(rbind(ev_w$metrics, ev_o$metrics))
+  expect_equal(key(ev$metrics)$value, both$value)
+  expect_equal(evaluation_data(ev, "residuals"), evaluation_data(ev_o, "residuals"))
+  expect_equal(evaluation_data(ev, "balance"), evaluation_data(ev_w, "balance"))
+})
