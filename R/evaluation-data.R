@@ -52,7 +52,7 @@ weight_metrics <- function(ev) {
 }
 
 outcome_fold_metrics <- function(ev) {
-  family <- ev$fit$learner$family
+  family <- deviance_family(ev$fit$learner, ev$fit$y)
   function(part) {
     tab <- outcome_metric_table(part$observed, part$predicted, part$treatment, part$sw, family)
     long_metrics(tab, setdiff(names(tab), c("treatment", "n")))
