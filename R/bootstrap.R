@@ -28,3 +28,21 @@ run_bootstrap <- function(n, R, refit) {
   }
   reps[!failed, , drop = FALSE]
 }
+
+# The refit of run_bootstrap() for learners fitted in R: replicate(counts,
+# ...) gives the K means of one resample. A resample whose refit fails
+# (e.g. an arm left empty) is NA, as in C, unless all of them fail; the
+# refits' warnings are muffled, as in C, since the original fit raised them.
+bootstrap_in_r <- function(counts, K, replicate, ...) {
+  first_error <- NULL
+  out <- vapply(seq_len(ncol(counts)), function(b) {
+    suppressWarnings(tryCatch(replicate(counts[, b], ...), error = function(e) {
+      first_error <<- first_error %||% e
+      rep(NA_real_, K)
+    }))
+  }, numeric(K))
+  if (!is.null(first_error) && all(is.na(out))) {
+    cli::cli_abort("Every bootstrap refit of the learner failed.", parent = first_error)
+  }
+  matrix(out, ncol = K, byrow = TRUE)
+}

@@ -10,11 +10,12 @@
 #'   means and uses the M-estimation sandwich (Stefanski & Boos 2002;
 #'   Lunceford & Davidian 2004), so the interval accounts for estimating the
 #'   nuisance model. Sampling weights are treated as fixed. IP-weight
-#'   truncation thresholds are treated as fixed.
+#'   truncation thresholds are treated as fixed. Needs [lrn_glm()].
 #' * `"bootstrap"`: `R` nonparametric bootstrap replicates that refit the
-#'   whole pipeline (in C for [lrn_glm()]); percentile intervals, standard
-#'   error the replicates' standard deviation. Reproducible under
-#'   [set.seed()], whatever the number of threads.
+#'   whole pipeline (in C for [lrn_glm()], in R with the resampling counts
+#'   as case weights for other learners such as [lrn_custom()]); percentile
+#'   intervals, standard error the replicates' standard deviation.
+#'   Reproducible under [set.seed()], whatever the number of threads.
 #'
 #' Ratios and odds ratios are estimated, tested and given intervals on the
 #' log scale: their `std.error` and `vcov()` are those of the log ratio.

@@ -55,7 +55,8 @@ weight_metrics <- function(ev) {
 both_metrics <- function(f, g) function(part) rbind(f(part), g(part))
 
 outcome_fold_metrics <- function(ev) {
-  family <- (ev$fit$outcome_model %||% ev$fit)$learner$family
+  om <- ev$fit$outcome_model %||% ev$fit
+  family <- deviance_family(om$learner, om$y)
   function(part) {
     tab <- outcome_metric_table(part$observed, part$predicted, part$treatment, part$sw, family)
     long_metrics(tab, setdiff(names(tab), c("treatment", "n")))

@@ -148,7 +148,15 @@ outcome_metrics <- function(fit) {
     cli::cli_abort("{.arg fit} must be an outcome model such as {.fn standardization}.")
   }
   pred <- observed_arm_prediction(fit$potential_outcomes, fit$treatment)
-  outcome_metric_table(fit$y, pred, fit$treatment, fit$sampling_weights, fit$learner$family)
+  outcome_metric_table(fit$y, pred, fit$treatment, fit$sampling_weights,
+                       deviance_family(fit$learner, fit$y))
+}
+
+# The family whose deviance scores an outcome learner: a GLM's own; for
+# other learners binomial for a 0/1 outcome and gaussian otherwise.
+deviance_family <- function(learner, y) {
+  if (inherits(learner, "causallib_lrn_glm")) return(learner$family)
+  if (all(y %in% c(0, 1))) "binomial" else "gaussian"
 }
 
 observed_arm_prediction <- function(po, a) po[cbind(seq_along(a), as.integer(a))]

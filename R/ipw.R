@@ -282,7 +282,7 @@ estimate_outcomes.causallib_ipw <- function(fit, outcome = NULL, se = "sandwich"
 }
 
 ipw_sandwich <- function(fit, y, mu, mass) {
-  require_glm_learner(fit$learner_fit, "sandwich")
+  require_glm_learner(fit$learner_fit)
   a <- as.integer(fit$treatment)
   K <- length(fit$levels)
   sw <- fit$sampling_weights %||% 1
@@ -300,24 +300,47 @@ ipw_sandwich <- function(fit, y, mu, mass) {
 }
 
 ipw_bootstrap <- function(fit, y, R) {
-  require_glm_learner(fit$learner_fit, "bootstrap")
-  lrn <- fit$learner
-  reps <- run_bootstrap(fit$n, R, function(counts) {
-    .Call(C_ffi_ipw_bootstrap, fit$x, fit$intercept, as.integer(fit$treatment),
-          length(fit$levels),
-          y, sw_or_one(fit), counts, ipw_estimands[[fit$estimand]], fit$target,
-          fit$clip, if (is.null(fit$truncate)) NA_real_ else as.double(fit$truncate),
-          lrn$maxit, lrn$epsilon, glm_penalty(lrn, fit$x, fit$intercept),
-          causallib_threads())
-  })
+  refit <- if (inherits(fit$learner_fit, "causallib_glm_fit")) {
+    function(counts) ipw_bootstrap_glm(fit, y, counts)
+  } else {
+    function(counts) bootstrap_in_r(counts, length(fit$levels), ipw_replicate, fit = fit, y = y)
+  }
+  reps <- run_bootstrap(fit$n, R, refit)
   colnames(reps) <- fit$levels
   reps
 }
 
-require_glm_learner <- function(lf, se) {
-  if (!inherits(lf, "causallib_glm_fit")) {
-    cli::cli_abort("{.code se = \"{se}\"} is available for the built-in {.fn lrn_glm} learner only.")
+ipw_bootstrap_glm <- function(fit, y, counts) {
+  lrn <- fit$learner
+  .Call(C_ffi_ipw_bootstrap, fit$x, fit$intercept, as.integer(fit$treatment),
+        length(fit$levels),
+        y, sw_or_one(fit), counts, ipw_estimands[[fit$estimand]], fit$target,
+        fit$clip, if (is.null(fit$truncate)) NA_real_ else as.double(fit$truncate),
+        lrn$maxit, lrn$epsilon, glm_penalty(lrn, fit$x, fit$intercept),
+        causallib_threads())
+}
+
+# Hajek means of one resample (frequency counts), the weight model refitted
+# in R with case weights counts * sampling weights. Truncation caps at the
+# quantile of the resample's weights, as the C bootstrap does.
+ipw_replicate <- function(counts, fit, y) {
+  w <- counts * sw_or_one(fit)
+  rf <- ipw_engine(fit$x, fit$treatment, fit$estimand, FALSE, fit$clip, NULL, fit$learner,
+                   w, fit$levels[fit$target], intercept = fit$intercept)
+  iw <- rf$ip_weights
+  if (!is.null(fit$truncate)) {
+    iw <- pmin(iw, stats::quantile(rep(iw, counts), fit$truncate, names = FALSE))
   }
+  mass <- w * iw
+  arm_sums(mass * y, fit$treatment) / arm_sums(mass, fit$treatment)
+}
+
+require_glm_learner <- function(lf) {
+  if (inherits(lf, "causallib_glm_fit")) return(invisible())
+  cli::cli_abort(c(
+    "{.code se = \"sandwich\"} needs the score equations of the built-in {.fn lrn_glm} learner, which the {.val {lf$learner$name %||% class(lf)[1L]}} learner does not have.",
+    i = "Use {.code se = \"bootstrap\"}, which refits the whole pipeline with any learner."
+  ))
 }
 
 # The outcome for a weight model: a column name (string or bare name)

@@ -43,7 +43,7 @@ standardization <- function(formula, data, treatment, stratified = FALSE,
               sampling_weights = weights, n = length(y), call = match.call(),
               rows = fr$rows, na.action = fr$omitted, estimand = "ATE")
   fit$terms <- if (fit$stratified) covariate_terms(fr$terms, treatment) else fr$terms
-  fit$xlevels <- stats::.getXlevels(fr$terms, fr$frame)
+  fit$xlevels <- stats::.getXlevels(fit$terms, fr$frame)
   x <- design_matrix(fit$terms, fr$frame)
   fit$contrasts <- attr(x, "contrasts")
   fit$x <- x
@@ -120,16 +120,27 @@ counterfactual_designs <- function(fit, frame) {
 
 # n x K matrix of predicted potential outcomes for the units of `frame`.
 std_predict <- function(fit, frame) {
-  out <- if (fit$stratified) {
-    x <- design_matrix(fit$terms, frame, fit$contrasts)
-    vapply(fit$learner_fit, learner_predict, numeric(nrow(frame)), x = x)
+  designs <- if (fit$stratified) {
+    list(design_matrix(fit$terms, frame, fit$contrasts))
   } else {
-    vapply(counterfactual_designs(fit, frame), learner_predict, numeric(nrow(frame)),
-           object = fit$learner_fit)
+    counterfactual_designs(fit, frame)
   }
-  out <- matrix(out, nrow(frame))
+  out <- potential_outcome_matrix(fit$learner_fit, designs, fit$stratified)
   colnames(out) <- fit$levels
   out
+}
+
+# Predictions of the fitted learner(s) `lf`: of each arm's model on one
+# shared design (stratified), or of one model on each arm's counterfactual
+# design.
+potential_outcome_matrix <- function(lf, designs, stratified) {
+  n <- nrow(designs[[1L]])
+  out <- if (stratified) {
+    vapply(lf, learner_predict, numeric(n), x = designs[[1L]])
+  } else {
+    vapply(designs, learner_predict, numeric(n), object = lf)
+  }
+  matrix(out, n)
 }
 
 #' @export
@@ -193,7 +204,7 @@ std_sandwich <- function(fit, mu) {
   Psi <- sw * sweep(Yhat, 2L, mu)
   D_mm <- diag(-sum(sw), K)
   if (fit$stratified) {
-    lapply(fit$learner_fit, require_glm_learner, se = "sandwich")
+    lapply(fit$learner_fit, require_glm_learner)
     a <- as.integer(fit$treatment)
     parts <- lapply(seq_len(K), function(k) {
       glm_score_parts(fit$learner_fit[[k]], fit$x, fit$y, sw * (a == k))
@@ -208,7 +219,7 @@ std_sandwich <- function(fit, mu) {
     V <- stacked_vcov(fit$x, score, Psi, D_mm, C = C)
   } else {
     lf <- fit$learner_fit
-    require_glm_learner(lf, "sandwich")
+    require_glm_learner(lf)
     score <- glm_score_parts(lf, fit$x, fit$y, fit$sampling_weights)
     D_mb <- do.call(rbind, lapply(counterfactual_designs(fit, fit$frame), function(xk) {
       t(xt_mat(xk, sw * mean_derivative(lf, xk)))
@@ -226,15 +237,32 @@ mean_derivative <- function(lf, x) {
 
 std_bootstrap <- function(fit, R) {
   lfs <- if (fit$stratified) fit$learner_fit else list(fit$learner_fit)
-  lapply(lfs, require_glm_learner, se = "bootstrap")
-  lrn <- fit$learner
-  Xcf <- if (fit$stratified) NULL else counterfactual_designs(fit, fit$frame)
-  reps <- run_bootstrap(fit$n, R, function(counts) {
-    .Call(C_ffi_std_bootstrap, fit$x, FALSE, fit$y, sw_or_one(fit), as.integer(fit$treatment),
-          length(fit$levels), fit$stratified, Xcf, counts,
-          glm_family_codes[[lrn$family]], lrn$maxit, lrn$epsilon,
-          glm_penalty(lrn, fit$x), causallib_threads())
-  })
+  glm <- all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit"))
+  designs <- if (fit$stratified) list(fit$x) else counterfactual_designs(fit, fit$frame)
+  refit <- if (glm) {
+    function(counts) std_bootstrap_glm(fit, designs, counts)
+  } else {
+    function(counts) bootstrap_in_r(counts, length(fit$levels), std_replicate,
+                                    fit = fit, designs = designs)
+  }
+  reps <- run_bootstrap(fit$n, R, refit)
   colnames(reps) <- fit$levels
   reps
+}
+
+std_bootstrap_glm <- function(fit, designs, counts) {
+  lrn <- fit$learner
+  .Call(C_ffi_std_bootstrap, fit$x, FALSE, fit$y, sw_or_one(fit), as.integer(fit$treatment),
+        length(fit$levels), fit$stratified, if (fit$stratified) NULL else designs, counts,
+        glm_family_codes[[lrn$family]], lrn$maxit, lrn$epsilon,
+        glm_penalty(lrn, fit$x), causallib_threads())
+}
+
+# Standardized means of one resample (frequency counts): the learner(s)
+# refitted in R with case weights counts * sampling weights, and their
+# predictions averaged with the same weights.
+std_replicate <- function(counts, fit, designs) {
+  fit$sampling_weights <- counts * sw_or_one(fit)
+  po <- potential_outcome_matrix(fit_outcome_learners(fit), designs, fit$stratified)
+  colSums(fit$sampling_weights * po) / sum(fit$sampling_weights)
 }

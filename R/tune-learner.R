@@ -108,6 +108,7 @@ learner_label <- function(learner) {
   if (inherits(learner, "causallib_lrn_glm")) {
     return(sprintf("lrn_glm(%s, penalty = %s)", learner$family, format(learner$penalty)))
   }
+  if (inherits(learner, "causallib_lrn_custom")) return(learner_description(learner))
   class(learner)[1L]
 }
 
