@@ -5,6 +5,7 @@
 #include <R_ext/Rdynload.h>
 
 SEXP ffi_arm_spread(SEXP, SEXP, SEXP);
+SEXP ffi_match_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_arm_sums(SEXP, SEXP, SEXP);
 SEXP ffi_pt_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                 SEXP, SEXP, SEXP, SEXP);
@@ -31,6 +32,7 @@ SEXP ffi_aipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_arm_spread", (DL_FUNC) &ffi_arm_spread, 3},
+    {"ffi_match_nearest", (DL_FUNC) &ffi_match_nearest, 6},
     {"ffi_arm_sums", (DL_FUNC) &ffi_arm_sums, 3},
     {"ffi_pt_fit", (DL_FUNC) &ffi_pt_fit, 14},
     {"ffi_pt_risk_table", (DL_FUNC) &ffi_pt_risk_table, 7},

@@ -1,0 +1,388 @@
+#' Nearest-neighbour matching
+#'
+#' A weight model whose weights come from greedy nearest-neighbour matching,
+#' with MatchIt's conventions for `method = "nearest"`. Each focal unit is
+#' matched to its `k` nearest units of the other arm; the matching weights
+#' then make the matched units of the other arm stand in for the focal arm.
+#'
+#' * `distance = "propensity"`: the distance between two units is the
+#'   absolute difference of their propensity scores (the probability of the
+#'   last treatment level, from `learner`).
+#' * `distance = "mahalanobis"`: the Mahalanobis distance between the
+#'   design's covariates (its model-matrix columns without the intercept;
+#'   constant columns dropped) with the pooled within-arm covariance,
+#'   sampling-weighted if `weights` are given, as MatchIt's
+#'   `distance = "mahalanobis"`; a singular covariance is replaced by its
+#'   generalized inverse. The propensity model is fitted all the same, for
+#'   the diagnostics ([balance_table()], [evaluate()]).
+#' * `estimand`: `"ATT"` matches the treated (last level) to controls,
+#'   `"ATC"` the controls (first level) to the treated, `"ATE"` does both,
+#'   so every unit is focal once (this needs `replace = TRUE`).
+#' * `replace = FALSE` matches in `k` rounds, each giving every focal unit
+#'   one more match among the units not yet taken, in MatchIt's default
+#'   order (`m.order`): the largest propensity score first for the ATT, the
+#'   smallest first for the ATC, the data order for the Mahalanobis distance.
+#'   With replacement the order does not matter.
+#' * `caliper`, in standard deviations of the propensity score (unweighted,
+#'   over all units): candidates farther away are never matched, and focal
+#'   units left without any match get weight 0 (a message gives their count).
+#' * Ties in distance go to the unit in the lower row; distances that agree
+#'   to a relative 1e-9 count as tied, so that rounding does not decide
+#'   between candidates at mathematically equal distances.
+#'
+#' Matching weights, MatchIt's: a focal unit with at least one match weighs
+#' 1; a matched unit of the other arm weighs the sum, over the focal units it
+#' was matched to, of 1 / (the number of matches that focal unit got), and
+#' these weights are then scaled to sum to the number of distinct matched
+#' units (effect estimates do not depend on this scaling). For the ATE a
+#' unit weighs 1 if it got matches plus the weight it received as a match,
+#' unscaled. Unmatched units weigh 0.
+#'
+#' A fit is an [ipw()] fit with matching weights, so [weights()],
+#' [balance_table()], [evaluate()] and [estimate_effect()] work on it.
+#' Effects use the weighted (Hajek) means of the outcome, times any sampling
+#' weights: for the ATT the difference in means of the matched sample. The
+#' sandwich standard error does not hold for matching weights, so
+#' `estimate_outcomes()` defaults to `se = "bootstrap"`, which re-runs the
+#' whole pipeline (propensity model and matching) on each resample, and
+#' `estimate_effect()` (whose default is the sandwich) needs
+#' `se = "bootstrap"` or `se = "none"`. [evaluate()] refits the matching on
+#' training folds and matches validation units among themselves with the
+#' trained propensity model and caliper width.
+#'
+#' @inheritParams ipw
+#' @param formula A formula `treatment ~ covariates`, with a binary
+#'   treatment.
+#' @param distance `"propensity"` or `"mahalanobis"`.
+#' @param k The number of matches per focal unit.
+#' @param caliper `NULL`, or the largest propensity-score distance allowed
+#'   for a match, in standard deviations of the propensity score (not
+#'   available for the Mahalanobis distance).
+#' @param replace Match with replacement?
+#' @param estimand `"ATT"`, `"ATC"` or `"ATE"`.
+#' @param learner The propensity learner; by default a logistic regression
+#'   fitted in C, see [lrn_glm()].
+#' @return An object of class `causallib_matching` (also a `causallib_ipw`)
+#'   with the fields of an [ipw()] fit (`weights` and `ip_weights` are the
+#'   matching weights, `propensity` the propensity matrix), and
+#'   `match_pairs` (a data frame with `focal_row`, `matched_row` (rows of
+#'   `data`) and `distance`, one row per match, focal units in matching
+#'   order), `n_unmatched` (focal units without a match), `caliper_distance`
+#'   (the caliper on the propensity scale, `Inf` for none) and `spec` (the
+#'   matching settings).
+#' @seealso [matched_data()], [estimate_effect()], [balance_table()]
+#' @export
+#' @examples
+#' fit <- matching(qsmk ~ sex + age + wt71, data = nhefs)
+#' fit
+#' head(fit$match_pairs)
+#' balance_table(fit)
+#'
+#' d <- nhefs[!is.na(nhefs$wt82_71), ]
+#' fit <- matching(qsmk ~ sex + race + age + education + smokeintensity + wt71,
+#'                 data = d, k = 2, caliper = 0.2)
+#' estimate_effect(fit, outcome = wt82_71, se = "none")
+#' set.seed(1)
+#' estimate_effect(fit, outcome = wt82_71, se = "bootstrap", R = 50)
+#'
+#' mfit <- matching(qsmk ~ sex + age + wt71, data = nhefs, distance = "mahalanobis")
+#' head(matched_data(mfit)[, c("qsmk", "sex", "age", "wt71", "weights")])
+matching <- function(formula, data, distance = "propensity", k = 1, caliper = NULL,
+                     replace = TRUE, estimand = "ATT", learner = lrn_glm(),
+                     weights = NULL, na_action = "fail") {
+  spec <- matching_spec(distance, k, caliper, replace, estimand)
+  fr <- build_frame(formula, data, weights, na_action, parent.frame())
+  a <- as_treatment(stats::model.response(fr$frame), "treatment")
+  if (nlevels(a) != 2L) {
+    cli::cli_abort("{.arg formula} must have a binary treatment for matching; {.code {format(formula[[2L]])}} has {nlevels(a)} levels.")
+  }
+  x <- design_matrix(fr$terms, fr$frame)
+  fit <- matching_engine(x, a, spec, learner, fr$weights)
+  inform_unmatched(fit)
+  fit$match_pairs$focal_row <- fr$rows[fit$match_pairs$focal_row]
+  fit$match_pairs$matched_row <- fr$rows[fit$match_pairs$matched_row]
+  fit$call <- match.call()
+  fit$terms <- fr$terms
+  fit$contrasts <- attr(x, "contrasts")
+  fit$xlevels <- stats::.getXlevels(fr$terms, fr$frame)
+  fit$rows <- fr$rows
+  fit$na.action <- fr$omitted
+  fit$data <- data
+  fit
+}
+
+matching_spec <- function(distance, k, caliper, replace, estimand) {
+  distance <- rlang::arg_match0(distance, c("propensity", "mahalanobis"), "distance")
+  estimand <- rlang::arg_match0(estimand, c("ATT", "ATC", "ATE"), "estimand")
+  if (!is.numeric(k) || length(k) != 1L || is.na(k) || k < 1 || k != round(k) || k > .Machine$integer.max) {
+    cli::cli_abort("{.arg k} must be a whole number of at least 1.")
+  }
+  if (!is.null(caliper)) {
+    if (distance == "mahalanobis") {
+      cli::cli_abort(c(
+        "{.arg caliper} is available for {.code distance = \"propensity\"} only.",
+        i = "As in MatchIt, the Mahalanobis distance itself takes no caliper."
+      ))
+    }
+    if (!is.numeric(caliper) || length(caliper) != 1L || is.na(caliper) || caliper <= 0) {
+      cli::cli_abort("{.arg caliper} must be a single positive number (standard deviations of the propensity score).")
+    }
+  }
+  if (!rlang::is_bool(replace)) cli::cli_abort("{.arg replace} must be {.code TRUE} or {.code FALSE}.")
+  if (estimand == "ATE" && !replace) {
+    cli::cli_abort(c(
+      "{.code estimand = \"ATE\"} needs {.code replace = TRUE}.",
+      i = "Every unit is then matched to the other arm, whose units must be reusable."
+    ))
+  }
+  list(distance = distance, k = as.integer(k), caliper = caliper, replace = replace,
+       estimand = estimand)
+}
+
+# The propensity model and the matching on the design x.
+matching_engine <- function(x, a, spec, learner, weights) {
+  check_learner(learner)
+  weights <- check_weights(weights, length(a))
+  check_arms_nonempty(a, weights)
+  lf <- learner_fit(learner, x, a, weights)
+  P <- if (inherits(lf, "causallib_glm_fit")) lf$fitted else learner_predict(lf, x)
+  check_propensity(P, length(a), levels(a))
+  caliper <- if (is.null(spec$caliper)) Inf else spec$caliper * stats::sd(P[, 2L])
+  m <- run_matching(x, a, P, spec, caliper, weights)
+  if (!any(m$weights > 0)) {
+    cli::cli_abort(c(
+      "No focal unit found a match{if (is.finite(caliper)) ' within the caliper'}.",
+      i = if (is.finite(caliper)) "Widen {.arg caliper}."
+    ))
+  }
+  n <- length(a)
+  structure(list(
+    weights = m$weights, ip_weights = m$weights, dw_deta = matrix(0, n, 1L),
+    propensity = P, treatment = a, levels = levels(a), estimand = spec$estimand,
+    target = ipw_target(spec$estimand, levels(a), NULL), stabilize = FALSE,
+    clip = c(0, 1), truncate = NULL, cap = NA_real_, n_clipped = 0L,
+    learner = learner, learner_fit = lf, x = x, intercept = FALSE,
+    sampling_weights = weights, n = n, data = NULL, rows = seq_len(n),
+    match_pairs = m$pairs, n_unmatched = m$n_unmatched, caliper_distance = caliper,
+    spec = spec
+  ), class = c("causallib_matching", "causallib_ipw", "causallib_weight_model", "causallib_model"))
+}
+
+# Matching weights, the matched pairs (model rows) and the number of
+# unmatched focal units, given the propensities P.
+run_matching <- function(x, a, P, spec, caliper, weights) {
+  coords <- if (spec$distance == "propensity") {
+    matrix(P[, 2L], nrow = 1L)
+  } else {
+    t(whitened_covariates(x, a, weights))
+  }
+  focal_arms <- switch(spec$estimand, ATT = 2L, ATC = 1L, ATE = 2:1)
+  sides <- lapply(focal_arms, match_side, coords = coords, a = as.integer(a),
+                  score = P[, 2L], spec = spec, caliper = caliper)
+  list(weights = Reduce(`+`, lapply(sides, `[[`, "weights")),
+       pairs = do.call(rbind, lapply(sides, `[[`, "pairs")),
+       n_unmatched = sum(vapply(sides, `[[`, integer(1), "n_unmatched")))
+}
+
+# The units of arm f matched among the other arm.
+match_side <- function(f, coords, a, score, spec, caliper) {
+  focal <- which(a == f)
+  if (!spec$replace && spec$distance == "propensity") {
+    focal <- focal[order(score[focal], decreasing = f == 2L)]
+  }
+  pool <- which(a != f)
+  k <- max(1L, min(spec$k, length(pool)))
+  m <- .Call(C_ffi_match_nearest, coords, focal, pool, k, caliper, spec$replace)
+  hit <- !is.na(m$match)
+  got <- rowSums(hit)
+  w <- received_weights(m$match, got, length(a))
+  if (spec$estimand != "ATE" && any(w > 0)) w <- w * sum(w > 0) / sum(w)
+  w[focal[got > 0]] <- 1
+  by_focal <- order(row(hit)[hit])
+  pairs <- data.frame(focal_row = focal[row(hit)[hit]], matched_row = m$match[hit],
+                      distance = m$distance[hit])[by_focal, , drop = FALSE]
+  rownames(pairs) <- NULL
+  list(weights = w, pairs = pairs, n_unmatched = sum(got == 0L))
+}
+
+# Weight each unit receives as a match: 1 / (number of matches) from every
+# focal unit it was matched to.
+received_weights <- function(match, got, n) {
+  w <- numeric(n)
+  hit <- !is.na(match)
+  if (!any(hit)) return(w)
+  sums <- rowsum((1 / got)[row(match)[hit]], match[hit])
+  w[as.integer(rownames(sums))] <- sums[, 1L]
+  w
+}
+
+# Covariates rotated and scaled so that their Euclidean distances are the
+# Mahalanobis distances with the pooled within-arm covariance (MatchIt's):
+# constant columns dropped, eigenvalues below 1e-8 of the largest dropped
+# (the generalized inverse of a singular covariance).  Scaling the columns
+# first leaves the distances unchanged but makes that threshold relative.
+whitened_covariates <- function(x, a, sw) {
+  x <- x[, colnames(x) != "(Intercept)", drop = FALSE]
+  varies <- apply(x, 2L, function(v) diff(range(v)) > sqrt(.Machine$double.eps))
+  if (!any(varies)) {
+    cli::cli_abort("{.code distance = \"mahalanobis\"} needs at least one covariate that varies.")
+  }
+  x <- scale(x[, varies, drop = FALSE])
+  w <- sw %||% rep(1, nrow(x))
+  means <- rowsum(x * w, a) / arm_sums(w, a)
+  centred <- x - means[as.integer(a), , drop = FALSE]
+  dof <- if (is.null(sw)) nrow(x) - 2 else sum(w) - sum(w^2) / sum(w)
+  e <- eigen(crossprod(centred * sqrt(w)) / dof, symmetric = TRUE)
+  keep <- e$values > 1e-8 * e$values[1L]
+  x %*% sweep(e$vectors[, keep, drop = FALSE], 2L, sqrt(e$values[keep]), "/")
+}
+
+inform_unmatched <- function(fit) {
+  n <- fit$n_unmatched
+  if (n == 0L) return(invisible())
+  why <- if (is.finite(fit$caliper_distance)) "within the caliper" else "left to take"
+  cli::cli_inform("{n} focal unit{?s} found no match {why} and {?gets/get} weight 0.")
+}
+
+#' @export
+print.causallib_matching <- function(x, ...) {
+  s <- x$spec
+  cat("<causallib_matching> nearest-neighbour matching on the",
+      if (s$distance == "propensity") "propensity score," else "Mahalanobis distance,",
+      x$estimand, "\n")
+  cat("k = ", s$k, ", ", if (s$replace) "with" else "without", " replacement",
+      if (!is.null(s$caliper)) paste0(", caliper ", s$caliper, " SD (",
+                                      signif(x$caliper_distance, 3), ")"), "\n", sep = "")
+  w <- x$weights * sw_or_one(x)
+  tab <- data.frame(
+    level = x$levels, n = as.vector(table(x$treatment)),
+    matched = as.vector(tapply(x$weights > 0, x$treatment, sum)),
+    ess = round(as.vector(tapply(w, x$treatment, function(v) sum(v)^2 / sum(v^2))), 1)
+  )
+  print(tab, row.names = FALSE)
+  if (x$n_unmatched > 0) cat(x$n_unmatched, "focal units without a match (weight 0)\n")
+  if (length(x$na.action)) cat(length(x$na.action), "rows with missing values were dropped\n")
+  invisible(x)
+}
+
+#' @rdname matching
+#' @param fit A [matching()] fit.
+#' @param outcome The outcome: a column name of the fitted data (string or
+#'   bare name) or a numeric vector.
+#' @param se `"bootstrap"` (default), or `"none"`; `"sandwich"` is an error.
+#' @param R Number of bootstrap replicates.
+#' @param conf_level Confidence level.
+#' @param ... Unused.
+#' @export
+estimate_outcomes.causallib_matching <- function(fit, outcome = NULL, se = "bootstrap",
+                                                 R = 1000, conf_level = 0.95, ...) {
+  se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
+  if (se == "sandwich") {
+    cli::cli_abort(c(
+      "The sandwich standard error does not hold for matching weights.",
+      i = "Use {.code se = \"bootstrap\"}, which re-runs the matching on each resample, or {.code se = \"none\"}."
+    ))
+  }
+  y <- resolve_outcome(fit, rlang::enquo(outcome))
+  reps <- if (se == "bootstrap") matching_bootstrap(fit, y, R)
+  new_causal_estimate(matched_means(fit, y), NULL, reps, se, conf_level, fit)
+}
+
+# Weighted (Hajek) outcome means per arm.
+matched_means <- function(fit, y) {
+  mass <- (fit$sampling_weights %||% 1) * fit$weights
+  mu <- arm_sums(mass * y, fit$treatment) / arm_sums(mass, fit$treatment)
+  names(mu) <- fit$levels
+  mu
+}
+
+matching_bootstrap <- function(fit, y, R) {
+  reps <- run_bootstrap(fit$n, R, function(counts) {
+    t(apply(counts, 2L, function(cnt) resample_means(fit, y, rep.int(seq_len(fit$n), cnt))))
+  })
+  colnames(reps) <- fit$levels
+  reps
+}
+
+# The means with the propensity model and the matching refitted on the
+# rows of a resample; NA when they cannot be refitted (e.g. an arm is
+# missing).  Warnings of the refits (e.g. non-convergence) are muffled so
+# that R replicates do not repeat them.
+resample_means <- function(fit, y, rows) {
+  tryCatch(suppressWarnings(matched_means(refit_matching(fit, rows), y[rows])),
+           error = function(e) rep(NA_real_, length(fit$levels)))
+}
+
+refit_matching <- function(fit, rows) {
+  m <- matching_engine(fit$x[rows, , drop = FALSE], fit$treatment[rows], fit$spec,
+                       fit$learner, fit$sampling_weights[rows])
+  m$fitted_rows <- rows
+  m
+}
+
+#' @export
+evaluation_spec.causallib_matching <- function(fit) {
+  spec <- NextMethod()
+  spec$refit <- function(rows) refit_matching(fit, rows)
+  spec$predict <- function(model, rows) matching_predictions(fit, model, rows)
+  spec
+}
+
+# A model's own weights for the rows it was fitted on; other rows are
+# matched among themselves with the model's propensities and caliper width.
+matching_predictions <- function(fit, model, rows) {
+  out <- weight_predictions(fit, model, rows)
+  out$weight <- if (identical(as.integer(rows), as.integer(model$fitted_rows %||% seq_len(fit$n)))) {
+    model$weights
+  } else {
+    run_matching(fit$x[rows, , drop = FALSE], fit$treatment[rows], out$propensity,
+                fit$spec, model$caliper_distance, fit$sampling_weights[rows])$weights
+  }
+  out
+}
+
+#' @rdname matching
+#' @param object A [matching()] fit.
+#' @param newdata Optional data frame.
+#' @param type `"propensity"` or `"weights"` (the matching weights, which
+#'   exist for the fitted data only).
+#' @export
+predict.causallib_matching <- function(object, newdata = NULL, type = "propensity", ...) {
+  type <- rlang::arg_match0(type, c("propensity", "weights"), "type")
+  if (type == "weights" && !is.null(newdata)) {
+    cli::cli_abort(c(
+      "Matching weights exist only for the units that were matched.",
+      i = "Refit {.fn matching} on {.arg newdata}, or predict {.code type = \"propensity\"}."
+    ))
+  }
+  NextMethod()
+}
+
+#' The matched sample
+#'
+#' The rows of the data with a positive matching weight, with the weights
+#' in a column (MatchIt's `match.data()`). Sampling weights, if any, are not
+#' included in them.
+#'
+#' @param fit A [matching()] fit.
+#' @param name The name of the weight column.
+#' @return A data frame: the matched rows of the data `fit` was fitted on,
+#'   plus the column `name`.
+#' @export
+#' @examples
+#' fit <- matching(qsmk ~ sex + age + wt71, data = nhefs)
+#' md <- matched_data(fit)
+#' nrow(md)
+#' tapply(md$weights, md$qsmk, sum)
+matched_data <- function(fit, name = "weights") {
+  if (!inherits(fit, "causallib_matching")) {
+    cli::cli_abort("{.arg fit} must be a {.fn matching} fit, not {.obj_type_friendly {fit}}.")
+  }
+  if (!rlang::is_string(name) || name %in% names(fit$data)) {
+    cli::cli_abort("{.arg name} must be a single string that is not already a column of the data.")
+  }
+  keep <- fit$weights > 0
+  out <- fit$data[fit$rows[keep], , drop = FALSE]
+  out[[name]] <- fit$weights[keep]
+  out
+}
