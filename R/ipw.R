@@ -52,7 +52,13 @@ ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
   a <- as_treatment(stats::model.response(fr$frame), "treatment")
   x <- design_matrix(fr$terms, fr$frame)
   fit <- ipw_engine(x, a, estimand, stabilize, clip, truncate, learner, fr$weights, treated)
-  fit$call <- match.call()
+  with_frame_info(fit, fr, x, data, match.call())
+}
+
+# What a weight model fitted through a formula keeps for predict(newdata =)
+# and for refitting: its call, terms, contrasts, factor levels and rows.
+with_frame_info <- function(fit, fr, x, data, call) {
+  fit$call <- call
   fit$terms <- fr$terms
   fit$contrasts <- attr(x, "contrasts")
   fit$xlevels <- stats::.getXlevels(fr$terms, fr$frame)
@@ -61,6 +67,9 @@ ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
   fit$data <- data
   fit
 }
+
+# The frame-related fields with_frame_info() sets.
+frame_info_fields <- c("call", "terms", "contrasts", "xlevels", "rows", "na.action", "data")
 
 #' @describeIn ipw Matrix interface: `x` is a numeric covariate matrix and
 #'   `a` the treatment vector.

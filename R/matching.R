@@ -101,14 +101,7 @@ matching <- function(formula, data, distance = "propensity", k = 1, caliper = NU
   inform_unmatched(fit)
   fit$match_pairs$focal_row <- fr$rows[fit$match_pairs$focal_row]
   fit$match_pairs$matched_row <- fr$rows[fit$match_pairs$matched_row]
-  fit$call <- match.call()
-  fit$terms <- fr$terms
-  fit$contrasts <- attr(x, "contrasts")
-  fit$xlevels <- stats::.getXlevels(fr$terms, fr$frame)
-  fit$rows <- fr$rows
-  fit$na.action <- fr$omitted
-  fit$data <- data
-  fit
+  with_frame_info(fit, fr, x, data, match.call())
 }
 
 matching_spec <- function(distance, k, caliper, replace, estimand) {

@@ -15,7 +15,7 @@
 #' it is; a function receives the `causal_evaluation` and returns one
 #' number.
 #'
-#' @param fit A fitted [ipw()] or [standardization()] model.
+#' @param fit A fitted [ipw()], [matching()] or [standardization()] model.
 #' @param grid A list of learners, or a data frame whose rows are
 #'   arguments of [lrn_glm()] (e.g. `data.frame(penalty = c(0, 1, 10))`).
 #' @param scorer A scorer name or a function of a `causal_evaluation`.
@@ -89,10 +89,13 @@ resolve_scorer <- function(scorer) {
 with_learner <- function(fit, learner) {
   check_learner(learner)
   if (inherits(fit, "causallib_ipw")) {
-    out <- ipw_engine(fit$x, fit$treatment, fit$estimand, fit$stabilize, fit$clip, fit$truncate,
-                      learner, fit$sampling_weights, fit$levels[fit$target], intercept = fit$intercept)
-    keep <- c("call", "terms", "contrasts", "xlevels", "rows", "na.action", "data")
-    out[keep] <- fit[keep]
+    out <- if (inherits(fit, "causallib_matching")) {
+      matching_engine(fit$x, fit$treatment, fit$spec, learner, fit$sampling_weights)
+    } else {
+      ipw_engine(fit$x, fit$treatment, fit$estimand, fit$stabilize, fit$clip, fit$truncate,
+                 learner, fit$sampling_weights, fit$levels[fit$target], intercept = fit$intercept)
+    }
+    out[frame_info_fields] <- fit[frame_info_fields]
     return(out)
   }
   if (inherits(fit, "causallib_standardization")) {

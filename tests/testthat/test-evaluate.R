@@ -152,3 +152,14 @@ test_that("doubly robust models are evaluated through both of their models", {
   expect_equal(evaluation_data(ev, "residuals"), evaluation_data(ev_o, "residuals"))
   expect_equal(evaluation_data(ev, "balance"), evaluation_data(ev_w, "balance"))
 })
+
+test_that("tune_learner() keeps a matching fit a matching fit", {
+  d <- sim_confounded(n = 300)
+  fit <- matching(a ~ x1 + x2, data = d)
+  set.seed(2)
+  tuned <- suppressMessages(tune_learner(fit, data.frame(penalty = c(0, 1)), cv = 2))
+  expect_s3_class(tuned$best, "causallib_matching")
+  refit <- suppressMessages(matching(a ~ x1 + x2, data = d,
+                                     learner = lrn_glm(penalty = c(0, 1)[tuned$best_index])))
+  expect_equal(weights(tuned$best), weights(refit))
+})
