@@ -96,7 +96,7 @@ static int ipw_replicate(const boot_data *d, const int *count, int estimand,
                         &info, fit_work, qal);
     }
     if (info.failed || !info.converged) return 0;
-    ipw_weights(P, n, K, d->a, estimand, target, clip_lo, clip_hi, w, NULL, wwork);
+    ipw_weights(P, n, K, d->a, estimand, target, clip_lo, clip_hi, w, NULL, 1, wwork);
     if (!ISNAN(q)) ipw_truncate(w, NULL, n, K, ipw_truncation_cap(w, count, n, q, qwork));
     for (int k = 0; k < K; k++) { mu[k] = 0.0; wwork[k] = 0.0; }
     for (R_xlen_t i = 0; i < n; i++) {
