@@ -108,8 +108,9 @@ ipw_engine <- function(x, a, estimand, stabilize, clip, truncate, learner,
   lf <- learner_fit(learner, x, a, weights, intercept = intercept)
   P <- if (inherits(lf, "causallib_glm_fit")) lf$fitted else learner_predict(lf, x)
   check_propensity(P, length(a), lev)
-  w <- .Call(C_ffi_ipw_weights, P, as.integer(a), ipw_estimands[[estimand]], target,
-             clip, if (is.null(truncate)) NA_real_ else as.double(truncate))
+  w <- .Call(C_ffi_ipw_weights, P, a, ipw_estimands[[estimand]], target,
+             clip, if (is.null(truncate)) NA_real_ else as.double(truncate),
+             causallib_threads())
   warn_positivity(P, w$n_clipped, clip)
   final <- w$weights
   if (isTRUE(stabilize)) final <- final * marginal_shares(a, weights)[as.integer(a)]
@@ -256,7 +257,7 @@ predict.causallib_ipw <- function(object, newdata = NULL, type = "propensity", .
 # weight model's estimand, clipping, truncation cap and stabilization.
 weights_from_propensity <- function(object, P, a_new) {
   w <- .Call(C_ffi_ipw_weights, P, as.integer(a_new), ipw_estimands[[object$estimand]],
-             object$target, object$clip, NA_real_)$weights
+             object$target, object$clip, NA_real_, causallib_threads())$weights
   if (!is.na(object$cap)) w <- pmin(w, object$cap)
   if (object$stabilize) w <- w * marginal_shares(object$treatment, object$sampling_weights)[as.integer(a_new)]
   w
@@ -280,30 +281,28 @@ estimate_outcomes.causallib_ipw <- function(fit, outcome = NULL, se = "sandwich"
                                             R = 1000, conf_level = 0.95, ...) {
   se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   y <- resolve_outcome(fit, rlang::enquo(outcome))
-  # Scalar 1 without sampling weights: no n-long vector of ones.
-  mass <- (fit$sampling_weights %||% 1) * fit$ip_weights
-  mu <- arm_sums(mass * y, fit$treatment) / arm_sums(mass, fit$treatment)
+  # No n-long vector of ones without sampling weights.
+  mass <- if (is.null(fit$sampling_weights)) fit$ip_weights else fit$sampling_weights * fit$ip_weights
+  arm_mass <- arm_sums(mass, fit$treatment)
+  mu <- arm_sums(mass * y, fit$treatment) / arm_mass
   names(mu) <- fit$levels
   V <- reps <- NULL
-  if (se == "sandwich") V <- ipw_sandwich(fit, y, mu, mass)
+  if (se == "sandwich") V <- ipw_sandwich(fit, y, mu, arm_mass)
   if (se == "bootstrap") reps <- ipw_bootstrap(fit, y, R)
   new_causal_estimate(mu, V, reps, se, conf_level, fit)
 }
 
-ipw_sandwich <- function(fit, y, mu, mass) {
+# The stacked propensity-model and Hajek equations; their meat and the
+# derivative of the means' equations in the propensity coefficients come
+# from one pass over the design in C (ffi_ipw_meat), without n x K
+# temporaries. arm_mass: the summed weights of each arm.
+ipw_sandwich <- function(fit, y, mu, arm_mass) {
   require_glm_learner(fit$learner_fit)
-  a <- as.integer(fit$treatment)
-  K <- length(fit$levels)
-  sw <- fit$sampling_weights %||% 1
-  # resid[i, k] = y_i - mu_k for the arm k the unit received, 0 elsewhere.
-  resid <- arm_spread(y - mu[a], fit$treatment)
-  Psi <- mass * resid
-  score <- glm_score_parts(fit$learner_fit, fit$x, fit$treatment, fit$sampling_weights)
-  # d psi_mu_k / d eta_j = sw * dw/deta_j * resid_k, one block per eta_j.
-  C <- matrix(0, length(a), K * (K - 1L))
-  for (j in seq_len(K - 1L)) C[, (j - 1L) * K + seq_len(K)] <- sw * fit$dw_deta[, j] * resid
-  D_mm <- diag(-arm_sums(mass, fit$treatment), K)
-  V <- stacked_vcov(fit$x, score, Psi, D_mm, C = C)
+  score <- glm_score_hessian(fit$learner_fit, fit$x, fit$sampling_weights)
+  res <- .Call(C_ffi_ipw_meat, fit$x, score$intercept, fit$treatment, fit$propensity,
+               fit$sampling_weights, fit$ip_weights, fit$dw_deta, y, unname(mu),
+               causallib_threads())
+  V <- sandwich_vcov(score, res$meat, res$D, diag(-arm_mass, length(mu)), fit$n)
   dimnames(V) <- list(fit$levels, fit$levels)
   V
 }

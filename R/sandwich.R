@@ -9,36 +9,45 @@
 
 # Score multipliers and Hessian of a fitted GLM-type learner.
 #   R: n x m matrix, score_i = x_i * R[i, b] for block b
-#   H: (m p) x (m p) negative Hessian of the (penalized) log-likelihood
-#   kept: which of the m p coefficients are estimated (not aliased)
+#   H, kept, penalty_score: see glm_score_hessian()
 glm_score_parts <- function(fit, x, y, weights = NULL) {
   n <- nrow(x)
   sw <- weights %||% 1
+  if (is.null(fit$levels)) {
+    eta <- drop(linear_predictor(fit, x))
+    R <- matrix(sw * (y - glm_linkinv(fit$family, eta)), n, 1L)
+  } else if (length(fit$levels) == 2L) {
+    R <- matrix(sw * ((as.integer(y) == 2L) - fit$fitted[, 2L]), n, 1L)
+  } else {
+    P <- fit$fitted
+    ind <- outer(as.integer(y), seq_len(ncol(P)), `==`)
+    R <- sw * (ind[, -1L, drop = FALSE] - P[, -1L, drop = FALSE])
+  }
+  c(list(R = R), glm_score_hessian(fit, x, weights))
+}
+
+# The parts of a fitted GLM-type learner's estimating equations that need
+# no pass over its scores:
+#   H: (m p) x (m p) negative Hessian of the (penalized) log-likelihood
+#   kept: which of the m p coefficients are estimated (not aliased)
+#   penalty_score: the sum of the scores at a ridge solution
+glm_score_hessian <- function(fit, x, weights = NULL) {
   intercept <- isTRUE(fit$intercept)
   pen <- glm_penalty(fit$learner, x, intercept)
   beta <- as.vector(fit$coefficients)
   kept <- !is.na(beta)
   # For the canonical links the C fit returns the information X'WX at its
   # final coefficients, which is the Hessian needed here.
-  if (is.null(fit$levels)) {
-    eta <- drop(linear_predictor(fit, x))
-    R <- matrix(sw * (y - glm_linkinv(fit$family, eta)), n, 1L)
-    H <- fit$information
-    penalty <- pen
-  } else if (length(fit$levels) == 2L) {
-    R <- matrix(sw * ((as.integer(y) == 2L) - fit$fitted[, 2L]), n, 1L)
+  if (is.null(fit$levels) || length(fit$levels) == 2L) {
     H <- fit$information
     penalty <- pen
   } else {
-    P <- fit$fitted
-    K <- ncol(P)
-    ind <- outer(as.integer(y), seq_len(K), `==`)
-    R <- sw * (ind[, -1L, drop = FALSE] - P[, -1L, drop = FALSE])
-    H <- multinom_hessian(x, P, sw, intercept)
+    K <- ncol(fit$fitted)
+    H <- multinom_hessian(x, fit$fitted, weights %||% 1, intercept)
     penalty <- rep(pen, K - 1L)
   }
   diag(H) <- diag(H) + penalty
-  list(R = R, H = H, kept = kept, penalty_score = penalty * ifelse(kept, beta, 0),
+  list(H = H, kept = kept, penalty_score = penalty * ifelse(kept, beta, 0),
        intercept = intercept)
 }
 
@@ -97,14 +106,12 @@ stacked_vcov <- function(x, score, Psi, D_mm, D_mb = NULL, C = NULL) {
     Dinv <- solve(D_mm)
     return(Dinv %*% crossprod(Psi) %*% t(Dinv))
   }
-  q <- nrow(score$H)
   K <- ncol(Psi)
   p <- ncol(x) + score$intercept
   storage.mode(Psi) <- "double"
   if (!is.null(C)) storage.mode(C) <- "double"
   res <- .Call(C_ffi_stacked_meat, x, score$intercept, score$R, Psi, C,
                causallib_threads())
-  meat <- res$meat
   if (!is.null(C)) {
     blocks <- ncol(C) / K
     D_mb <- matrix(0, K, blocks * p)
@@ -112,10 +119,19 @@ stacked_vcov <- function(x, score, Psi, D_mm, D_mb = NULL, C = NULL) {
       D_mb[, (b - 1L) * p + seq_len(p)] <- t(res$xtc[, (b - 1L) * K + seq_len(K), drop = FALSE])
     }
   }
+  sandwich_vcov(score, res$meat, D_mb, D_mm, nrow(x))
+}
+
+# V = D^{-1} meat D^{-T} for the K targets, from the meat of n units, the
+# nuisance score parts (glm_score_hessian()) and the derivatives D_mb, D_mm
+# of the target equations.
+sandwich_vcov <- function(score, meat, D_mb, D_mm, n) {
+  q <- nrow(score$H)
+  K <- ncol(D_mm)
   # Sum of the scores is penalty * beta at a ridge solution, so centring them
   # removes n c c' from the nuisance block of the meat.
   ps <- score$penalty_score
-  meat[seq_len(q), seq_len(q)] <- meat[seq_len(q), seq_len(q)] - tcrossprod(ps) / nrow(x)
+  meat[seq_len(q), seq_len(q)] <- meat[seq_len(q), seq_len(q)] - tcrossprod(ps) / n
   D <- rbind(cbind(-score$H, matrix(0, q, K)), cbind(D_mb, D_mm))
   keep <- c(score$kept, rep(TRUE, K))
   D <- D[keep, keep, drop = FALSE]

@@ -1,19 +1,25 @@
 # Treatment arms: the treatment as a factor, and sums within arms.
 
-# Treatment as a factor with at least two observed levels.
+# Treatment as a factor with at least two observed levels. Numeric and
+# logical codes with few levels (the usual case) are coded in one pass in C.
 as_treatment <- function(a, arg = "treatment") {
   if (is.null(a)) cli::cli_abort("{.arg {arg}} is missing.")
   if (!(is.numeric(a) || is.logical(a) || is.factor(a) || is.character(a))) {
     cli::cli_abort("{.arg {arg}} must be numeric, logical, character or a factor, not {.obj_type_friendly {a}}.")
   }
-  if (anyNA(a)) cli::cli_abort("{.arg {arg}} has {sum(is.na(a))} missing value{?s}.")
-  if (is.numeric(a) && any(a != round(a))) {
-    cli::cli_abort(c(
-      "{.arg {arg}} must be discrete: a binary or multi-level treatment.",
-      i = "It has non-integer values such as {.val {a[a != round(a)][1]}}."
-    ))
+  coded <- if (!is.object(a) && (is.numeric(a) || is.logical(a))) .Call(C_ffi_treatment_codes, a)
+  if (!is.null(coded)) {
+    a <- structure(coded$codes, levels = as.character(coded$values), class = "factor")
+  } else {
+    if (anyNA(a)) cli::cli_abort("{.arg {arg}} has {sum(is.na(a))} missing value{?s}.")
+    if (is.numeric(a) && any(a != round(a))) {
+      cli::cli_abort(c(
+        "{.arg {arg}} must be discrete: a binary or multi-level treatment.",
+        i = "It has non-integer values such as {.val {a[a != round(a)][1]}}."
+      ))
+    }
+    a <- as_factor_fast(a)
   }
-  a <- as_factor_fast(a)
   if (nlevels(a) < 2L) {
     cli::cli_abort("{.arg {arg}} has a single level ({.val {levels(a)}}); a causal contrast needs at least two.")
   }

@@ -103,7 +103,7 @@ static int boot_weights(const boot_data *d, const double *prior, const int *coun
                         &info, fit_work, qal);
     }
     if (info.failed || !info.converged) return 0;
-    ipw_weights(P, n, K, d->a, estimand, target, clip_lo, clip_hi, w, NULL, wwork);
+    ipw_weights(P, n, K, d->a, estimand, target, clip_lo, clip_hi, w, NULL, 1, wwork);
     if (!ISNAN(q)) ipw_truncate(w, NULL, n, K, ipw_truncation_cap(w, count, n, q, qwork));
     return 1;
 }

@@ -44,13 +44,26 @@ const double *cp_column(const cp_design *d, int j)
     return d->X + (size_t) j * d->n;
 }
 
+/* Rows ahead that cp_copy_rows() asks the cache for: it reads X in short
+ * runs from every column at once, more streams than the hardware
+ * prefetchers follow well. */
+#define PREFETCH_ROWS 512
+
 void cp_copy_rows(const cp_design *d, R_xlen_t r0, int len, double *xb)
 {
+    int ahead = r0 + PREFETCH_ROWS + len <= d->n;
     for (int j = 0; j < d->p; j++) {
         const double *xj = cp_column(d, j);
         double *xbj = xb + (size_t) j * len;
-        if (xj) memcpy(xbj, xj + r0, sizeof(double) * len);
-        else for (int i = 0; i < len; i++) xbj[i] = 1.0;
+        if (xj) {
+            memcpy(xbj, xj + r0, sizeof(double) * len);
+#ifdef __GNUC__
+            if (ahead)
+                for (int i = 0; i < len; i += 8) __builtin_prefetch(xj + r0 + PREFETCH_ROWS + i);
+#endif
+        } else {
+            for (int i = 0; i < len; i++) xbj[i] = 1.0;
+        }
     }
 }
 
@@ -124,19 +137,123 @@ void cp_block_upper(const double *xb, const double *wb, int len, int p,
             c2[0] += a20; c2[1] += a21; c3[0] += a30; c3[1] += a31;
         }
     }
-    /* Columns past the last full tile of four. */
+    /* Columns past the last full tile of four, four entries at a time so
+     * that the sums do not wait on one another. */
     for (; j < p; j++) {
         const double *wj = wb + (size_t) j * len;
-        for (int k = 0; k <= j; k++) {
+        double *cj = acc + (size_t) j * p;
+        int k = 0;
+        for (; k + 4 <= j + 1; k += 4) {
+            const double *x0 = xb + (size_t) k * len, *x1 = x0 + len,
+                         *x2 = x1 + len, *x3 = x2 + len;
+            double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+#endif
+            for (int i = 0; i < len; i++) {
+                a0 += wj[i] * x0[i]; a1 += wj[i] * x1[i];
+                a2 += wj[i] * x2[i]; a3 += wj[i] * x3[i];
+            }
+            cj[k] += a0; cj[k + 1] += a1; cj[k + 2] += a2; cj[k + 3] += a3;
+        }
+        for (; k <= j; k++) {
             const double *xk = xb + (size_t) k * len;
             double a = 0;
 #ifdef _OPENMP
 #pragma omp simd reduction(+ : a)
 #endif
             for (int i = 0; i < len; i++) a += wj[i] * xk[i];
-            acc[(size_t) j * p + k] += a;
+            cj[k] += a;
         }
     }
+}
+
+/* acc (p) += xb' v over one row block; xb is len x p, column-major. */
+void cp_block_xtv(const double *xb, const double *v, int len, int p, double *acc)
+{
+    int j = 0;
+    for (; j + 4 <= p; j += 4) {
+        const double *x0 = xb + (size_t) j * len, *x1 = x0 + len,
+                     *x2 = x1 + len, *x3 = x2 + len;
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+#endif
+        for (int i = 0; i < len; i++) {
+            a0 += x0[i] * v[i]; a1 += x1[i] * v[i];
+            a2 += x2[i] * v[i]; a3 += x3[i] * v[i];
+        }
+        acc[j] += a0; acc[j + 1] += a1; acc[j + 2] += a2; acc[j + 3] += a3;
+    }
+    for (; j < p; j++) {
+        const double *xj = xb + (size_t) j * len;
+        double a = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : a)
+#endif
+        for (int i = 0; i < len; i++) a += xj[i] * v[i];
+        acc[j] += a;
+    }
+}
+
+/* acc (p x m) += xb' M over one row block; xb is len x p, column-major,
+ * and column c of M starts at M + c * ldm.  Each entry is summed as in
+ * cp_block_xtv(), here in tiles of four columns of xb by two of M. */
+void cp_block_xtm(const double *xb, int len, int p, const double *M, size_t ldm,
+                  int m, double *acc)
+{
+    int c = 0;
+    for (; c + 2 <= m; c += 2) {
+        const double *v0 = M + (size_t) c * ldm, *v1 = v0 + ldm;
+        double *c0 = acc + (size_t) c * p, *c1 = c0 + p;
+        int j = 0;
+        for (; j + 4 <= p; j += 4) {
+            const double *x0 = xb + (size_t) j * len, *x1 = x0 + len,
+                         *x2 = x1 + len, *x3 = x2 + len;
+            double a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0,
+                   a30 = 0, a31 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : a00, a01, a10, a11, a20, a21, a30, a31)
+#endif
+            for (int i = 0; i < len; i++) {
+                double u0 = v0[i], u1 = v1[i];
+                a00 += x0[i] * u0; a01 += x0[i] * u1;
+                a10 += x1[i] * u0; a11 += x1[i] * u1;
+                a20 += x2[i] * u0; a21 += x2[i] * u1;
+                a30 += x3[i] * u0; a31 += x3[i] * u1;
+            }
+            c0[j] += a00; c1[j] += a01; c0[j + 1] += a10; c1[j + 1] += a11;
+            c0[j + 2] += a20; c1[j + 2] += a21; c0[j + 3] += a30; c1[j + 3] += a31;
+        }
+        for (; j < p; j++) {
+            const double *xj = xb + (size_t) j * len;
+            double a0 = 0, a1 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : a0, a1)
+#endif
+            for (int i = 0; i < len; i++) { a0 += xj[i] * v0[i]; a1 += xj[i] * v1[i]; }
+            c0[j] += a0; c1[j] += a1;
+        }
+    }
+    if (c < m) cp_block_xtv(xb, M + (size_t) c * ldm, len, p, acc + (size_t) c * p);
+}
+
+/* 1 when some of the len doubles of v is infinite or missing, else 0:
+ * v * 0 is NaN exactly for those, and a sum with a NaN is NaN.  Four sums
+ * keep the vectorized loop from waiting on one. */
+int cp_nonfinite(const double *v, size_t len)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t quads = len / 4;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+#endif
+    for (size_t i = 0; i < quads; i++) {
+        a0 += v[4 * i] * 0.0; a1 += v[4 * i + 1] * 0.0;
+        a2 += v[4 * i + 2] * 0.0; a3 += v[4 * i + 3] * 0.0;
+    }
+    for (size_t i = 4 * quads; i < len; i++) a0 += v[i] * 0.0;
+    return !(a0 + a1 + a2 + a3 == 0.0);
 }
 
 typedef struct { const cp_design *d; const double *w, *M; int m; } wcp_ctx;
@@ -163,15 +280,7 @@ static void chunk_upper(const void *ctx_, R_xlen_t from, R_xlen_t to,
             else memcpy(wbj, xbj, sizeof(double) * len);
         }
         cp_block_upper(xb, wb, len, p, acc);
-        for (int c = 0; c < m; c++) {
-            const double *mc = M + (size_t) c * n + r0;
-            for (int j = 0; j < p; j++) {
-                const double *xbj = xb + (size_t) j * len;
-                double s = 0.0;
-                for (int i = 0; i < len; i++) s += xbj[i] * mc[i];
-                xm[(size_t) c * p + j] += s;
-            }
-        }
+        if (m > 0) cp_block_xtm(xb, len, p, M + r0, (size_t) n, m, xm);
     }
 }
 

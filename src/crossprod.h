@@ -27,6 +27,13 @@ R_xlen_t cp_chunks(R_xlen_t n, int p, int m);
 int cp_threads(R_xlen_t nchunk, int nthreads);
 void cp_block_upper(const double *xb, const double *wb, int len, int p,
                     double *acc);
+/* acc (p) += xb' v over one row block (xb len x p, v len). */
+void cp_block_xtv(const double *xb, const double *v, int len, int p, double *acc);
+/* acc (p x m) += xb' M over one row block (M: column c at M + c * ldm). */
+void cp_block_xtm(const double *xb, int len, int p, const double *M, size_t ldm,
+                  int m, double *acc);
+/* 1 if one of the len doubles of v is infinite or missing, else 0. */
+int cp_nonfinite(const double *v, size_t len);
 void cp_symmetrize(double *A, int p); /* upper triangle into lower */
 
 typedef void (*cp_chunk_fn)(const void *ctx, R_xlen_t from, R_xlen_t to,

@@ -2,6 +2,18 @@
 #include <math.h>
 #include "ffi-checks.h"
 
+/* Are the n doubles of v all finite?  Blocks of vectorized, branch-free
+ * checks (cp_nonfinite) stop at the first block with a bad value. */
+static int all_finite(const double *v, R_xlen_t n)
+{
+    const R_xlen_t block = 4096;
+    for (R_xlen_t i = 0; i < n; i += block) {
+        R_xlen_t len = n - i < block ? n - i : block;
+        if (cp_nonfinite(v + i, (size_t) len)) return 0;
+    }
+    return 1;
+}
+
 /* Rows of a numeric matrix (a plain vector counts as one column). */
 int ffi_nrow(SEXP x, const char *arg)
 {
@@ -34,13 +46,14 @@ void ffi_check_int(SEXP x, const char *arg, R_xlen_t len)
                  (double) Rf_xlength(x), (double) len);
 }
 
+NORET void ffi_abort_nonfinite(const char *arg)
+{
+    Rf_error("internal error: `%s` has a missing or infinite value", arg);
+}
+
 void ffi_check_finite(SEXP x, const char *arg)
 {
-    const double *v = REAL_RO(x);
-    R_xlen_t n = Rf_xlength(x);
-    for (R_xlen_t i = 0; i < n; i++)
-        if (!R_FINITE(v[i]))
-            Rf_error("internal error: `%s` has a missing or infinite value", arg);
+    if (!all_finite(REAL_RO(x), Rf_xlength(x))) ffi_abort_nonfinite(arg);
 }
 
 int ffi_scalar_int(SEXP x, const char *arg, int lo, int hi)
@@ -64,8 +77,14 @@ double ffi_scalar_double(SEXP x, const char *arg)
 
 cp_design ffi_design(SEXP X, SEXP intercept, const char *arg)
 {
-    ffi_check_double(X, arg, -1);
+    cp_design d = ffi_design_unchecked(X, intercept, arg);
     ffi_check_finite(X, arg);
+    return d;
+}
+
+cp_design ffi_design_unchecked(SEXP X, SEXP intercept, const char *arg)
+{
+    ffi_check_double(X, arg, -1);
     int icpt = Rf_asLogical(intercept);
     if (Rf_xlength(intercept) != 1 || icpt == NA_LOGICAL)
         Rf_error("internal error: `intercept` must be TRUE or FALSE");
@@ -78,9 +97,5 @@ cp_design ffi_design(SEXP X, SEXP intercept, const char *arg)
 SEXP ffi_all_finite(SEXP x)
 {
     ffi_check_double(x, "x", -1);
-    const double *v = REAL_RO(x);
-    R_xlen_t n = Rf_xlength(x);
-    for (R_xlen_t i = 0; i < n; i++)
-        if (!R_FINITE(v[i])) return Rf_ScalarLogical(0);
-    return Rf_ScalarLogical(1);
+    return Rf_ScalarLogical(all_finite(REAL_RO(x), Rf_xlength(x)));
 }

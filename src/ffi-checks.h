@@ -14,9 +14,15 @@ int ffi_ncol(SEXP x, const char *arg);
 void ffi_check_double(SEXP x, const char *arg, R_xlen_t len);
 void ffi_check_int(SEXP x, const char *arg, R_xlen_t len);
 void ffi_check_finite(SEXP x, const char *arg);
+/* The error of ffi_check_finite(), for kernels that check in their pass. */
+NORET void ffi_abort_nonfinite(const char *arg);
 int ffi_scalar_int(SEXP x, const char *arg, int lo, int hi);
 double ffi_scalar_double(SEXP x, const char *arg);
 /* A finite double matrix X and a TRUE/FALSE intercept flag as a design. */
 cp_design ffi_design(SEXP X, SEXP intercept, const char *arg);
+/* The same without the pass over X that checks it is finite: only for
+ * kernels that check the rows they read (cp_nonfinite) and then call
+ * ffi_abort_nonfinite(). */
+cp_design ffi_design_unchecked(SEXP X, SEXP intercept, const char *arg);
 
 #endif

@@ -161,19 +161,22 @@ int chol_solve_kept(const double *A, int p, const int *aliased,
     return info;
 }
 
-/* Scratch of one thread in a pass: cached rows, weighted rows, z. */
-#define PASS_SCRATCH(p) ((2 * (size_t) (p) + 1) * CP_BLOCK_ROWS)
+/* The IRLS system of a pass: X'WX (p x p), X'Wz (p), the deviance and the
+ * number of row blocks with a non-finite value of X (first pass only). */
+#define SYS_LEN(p) ((size_t) (p) * (p) + (p) + 2)
+/* Scratch of one thread in a pass: cached rows, weighted rows, z, w. */
+#define PASS_SCRATCH(p) ((2 * (size_t) (p) + 2) * CP_BLOCK_ROWS)
 
 static size_t pass_work_size(R_xlen_t n, int p, int nthreads)
 {
     R_xlen_t nchunk = cp_chunks(n, p, p);
-    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads),
-                               (size_t) p * p + p + 1, PASS_SCRATCH(p));
+    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), SYS_LEN(p),
+                               PASS_SCRATCH(p));
 }
 
 size_t glm_work_size(R_xlen_t n, int p, int nthreads)
 {
-    return 3 * (size_t) p * p + 4 * (size_t) p + 1 + pass_work_size(n, p, nthreads);
+    return 3 * (size_t) p * p + 4 * (size_t) p + 2 + pass_work_size(n, p, nthreads);
 }
 
 typedef struct {
@@ -183,10 +186,38 @@ typedef struct {
     double *eta, *mu;
 } pass_ctx;
 
+/* e (len) = off + xb beta for one cached row block (off NULL: 0), adding the
+ * columns in order as a row-by-row loop would, four at a time so that the
+ * loop over rows vectorizes. */
+static void block_eta(const double *restrict xb, int len, int p,
+                      const double *restrict beta, const double *restrict off,
+                      double *restrict e)
+{
+    for (int i = 0; i < len; i++) e[i] = off ? off[i] : 0.0;
+    int j = 0;
+    for (; j + 4 <= p; j += 4) {
+        const double *x0 = xb + (size_t) j * len, *x1 = x0 + len,
+                     *x2 = x1 + len, *x3 = x2 + len;
+        double b0 = beta[j], b1 = beta[j + 1], b2 = beta[j + 2], b3 = beta[j + 3];
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+        for (int i = 0; i < len; i++)
+            e[i] = e[i] + x0[i] * b0 + x1[i] * b1 + x2[i] * b2 + x3[i] * b3;
+    }
+    for (; j < p; j++) {
+        const double *xj = xb + (size_t) j * len;
+        double bj = beta[j];
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+        for (int i = 0; i < len; i++) e[i] += xj[i] * bj;
+    }
+}
+
 /* Rows [from, to): eta, mu and the deviance at beta (NA coefficients as 0;
- * beta NULL: at glm()'s starting values),
- * and this chunk's part of the next IRLS system: sys = (X'WX upper triangle,
- * X'Wz, deviance). */
+ * beta NULL: at glm()'s starting values, also checking that X is finite),
+ * and this chunk's part of the next IRLS system (see SYS_LEN). */
 static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys,
                        double *scratch)
 {
@@ -196,20 +227,17 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
     int p = ctx->d->p, fam = ctx->fam;
     double *eta = ctx->eta, *mu = ctx->mu;
     double *xb = scratch, *wb = xb + (size_t) CP_BLOCK_ROWS * p;
-    double *bz = wb + (size_t) CP_BLOCK_ROWS * p;
-    double *A = sys, *b = sys + (size_t) p * p, dev = 0.0;
+    double *bz = wb + (size_t) CP_BLOCK_ROWS * p, *bw = bz + CP_BLOCK_ROWS;
+    double *A = sys, *b = sys + (size_t) p * p, dev = 0.0, bad = 0.0;
     memset(sys, 0, sizeof(double) * ((size_t) p * p + p));
     for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         double *e = eta + r0, *m = mu + r0;
         cp_copy_rows(ctx->d, r0, len, xb);
         if (beta) {
-            for (int i = 0; i < len; i++) e[i] = offset ? offset[r0 + i] : 0.0;
-            for (int j = 0; j < p; j++) {
-                const double *xbj = xb + (size_t) j * len;
-                for (int i = 0; i < len; i++) e[i] += xbj[i] * beta[j];
-            }
+            block_eta(xb, len, p, beta, offset ? offset + r0 : NULL, e);
         } else {
+            bad += cp_nonfinite(xb, (size_t) len * p);
             /* glm.fit() starts from eta = linkfun(mustart), without offset. */
             for (int i = 0; i < len; i++)
                 e[i] = linkfun(fam, mu_start(fam, y[r0 + i], prior ? prior[r0 + i] : 1.0));
@@ -242,17 +270,21 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
                 }
             }
             bz[i] = z;
-            for (int j = 0; j < p; j++) wb[(size_t) j * len + i] = w * xb[(size_t) j * len + i];
+            bw[i] = w;
         }
         for (int j = 0; j < p; j++) {
-            const double *wbj = wb + (size_t) j * len;
-            double s = 0.0;
-            for (int i = 0; i < len; i++) s += wbj[i] * bz[i];
-            b[j] += s;
+            const double *xbj = xb + (size_t) j * len;
+            double *wbj = wb + (size_t) j * len;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+            for (int i = 0; i < len; i++) wbj[i] = bw[i] * xbj[i];
         }
+        cp_block_xtv(wb, bz, len, p, b);
         cp_block_upper(xb, wb, len, p, A);
     }
     sys[(size_t) p * p + p] = dev;
+    sys[(size_t) p * p + p + 1] = bad;
 }
 
 /* One pass over X at coefficients beta: fills eta, mu and sys = (X'WX,
@@ -266,7 +298,7 @@ static void irls_pass(const cp_design *d, const double *beta,
     int p = d->p;
     R_xlen_t nchunk = cp_chunks(n, p, p);
     pass_ctx ctx = {d, beta, y, prior, offset, fam, eta, mu};
-    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * p + p + 1,
+    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), SYS_LEN(p),
               PASS_SCRATCH(p), pass_chunk, &ctx, sys, work);
     cp_symmetrize(sys, p);
 }
@@ -289,7 +321,8 @@ void glm_predict(const cp_design *d, const double *beta, const double *offset,
 /*
  * Inputs:  d (the n x p design), y (n), prior (n prior weights, or NULL),
  *          offset (n, or NULL), spec.
- * Outputs: beta (p; NA where aliased), eta, mu (n), aliased (p), info.
+ * Outputs: beta (p; NA where aliased), eta, mu (n), aliased (p), info
+ *          (info->nonfinite, and nothing else, when X is not finite).
  * Work:    glm_work_size(n, p, spec->nthreads) doubles; on return its
  *          first p * p hold X'WX at the final coefficients.
  * Uses no R API, so it may run inside an OpenMP region with nthreads = 1.
@@ -302,9 +335,10 @@ void glm_irls(const cp_design *d, const double *y,
     const int fam = spec->family;
     const int p = d->p;
     size_t pp = (size_t) p * p;
-    /* sys = (A, b, deviance): the IRLS system A beta = b, as irls_pass() fills it. */
+    /* sys = (A, b, deviance, flag): the IRLS system A beta = b, as irls_pass()
+     * fills it. */
     double *sys = work, *A = sys, *b = sys + pp;
-    double *L = sys + pp + p + 1, *solve_work = L + pp;
+    double *L = sys + SYS_LEN(p), *solve_work = L + pp;
     double *beta_old = solve_work + pp + p, *beta_lin = beta_old + p;
     double *kernel_work = beta_lin + p;
 
@@ -312,6 +346,11 @@ void glm_irls(const cp_design *d, const double *y,
     /* The first system comes from glm()'s starting values mustart. */
     irls_pass(d, NULL, y, prior, offset, fam, spec->nthreads, eta, mu, sys,
               kernel_work);
+    if (sys[pp + p + 1] > 0) {
+        info->nonfinite = 1;
+        info->failed = 1;
+        return;
+    }
     double dev_old = sys[pp + p], dev = dev_old;
     int have_old = 0;
 
@@ -374,7 +413,8 @@ void glm_irls(const cp_design *d, const double *y,
 SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
                  SEXP family, SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
 {
-    cp_design d = ffi_design(X, intercept, "X");
+    /* The first IRLS pass checks that X is finite. */
+    cp_design d = ffi_design_unchecked(X, intercept, "X");
     R_xlen_t n = d.n;
     int p = d.p;
     ffi_check_double(y, "y", n);
@@ -404,6 +444,10 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
              Rf_isNull(prior) ? NULL : REAL_RO(prior),
              Rf_isNull(offset) ? NULL : REAL_RO(offset), &spec,
              REAL(beta), REAL(eta), REAL(mu), aliased, &info, work);
+    if (info.nonfinite) {
+        UNPROTECT(nprot);
+        ffi_abort_nonfinite("X");
+    }
     for (int j = 0; j < p; j++) LOGICAL(alias)[j] = aliased[j];
     /* The last pass left X'WX at the final coefficients at the head of the
      * IRLS system: for canonical links, the information matrix. */

@@ -17,7 +17,9 @@ typedef struct {
 } glm_spec;
 
 typedef struct {
-    int iter, converged, rank, boundary, failed; /* failed: singular system */
+    int iter, converged, rank, boundary;
+    int failed;    /* singular system, diverged, or a non-finite design */
+    int nonfinite; /* the design has a missing or infinite value */
     double deviance;
 } glm_info;
 

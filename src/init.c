@@ -7,6 +7,7 @@
 SEXP ffi_arm_spread(SEXP, SEXP, SEXP);
 SEXP ffi_match_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_arm_sums(SEXP, SEXP, SEXP);
+SEXP ffi_treatment_codes(SEXP);
 SEXP ffi_pt_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                 SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_pt_risk_table(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -21,8 +22,9 @@ SEXP ffi_group_moments(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_weighted_ks(SEXP, SEXP, SEXP);
 SEXP ffi_glm_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_multinom_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_ipw_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_ipw_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_stacked_meat(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_ipw_meat(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_ipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                        SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
@@ -34,6 +36,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_arm_spread", (DL_FUNC) &ffi_arm_spread, 3},
     {"ffi_match_nearest", (DL_FUNC) &ffi_match_nearest, 6},
     {"ffi_arm_sums", (DL_FUNC) &ffi_arm_sums, 3},
+    {"ffi_treatment_codes", (DL_FUNC) &ffi_treatment_codes, 1},
     {"ffi_pt_fit", (DL_FUNC) &ffi_pt_fit, 14},
     {"ffi_pt_risk_table", (DL_FUNC) &ffi_pt_risk_table, 7},
     {"ffi_all_finite", (DL_FUNC) &ffi_all_finite, 1},
@@ -47,8 +50,9 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_weighted_ks", (DL_FUNC) &ffi_weighted_ks, 3},
     {"ffi_glm_fit", (DL_FUNC) &ffi_glm_fit, 10},
     {"ffi_multinom_fit", (DL_FUNC) &ffi_multinom_fit, 9},
-    {"ffi_ipw_weights", (DL_FUNC) &ffi_ipw_weights, 6},
+    {"ffi_ipw_weights", (DL_FUNC) &ffi_ipw_weights, 7},
     {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 6},
+    {"ffi_ipw_meat", (DL_FUNC) &ffi_ipw_meat, 10},
     {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 15},
     {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 14},
     {"ffi_aipw_bootstrap", (DL_FUNC) &ffi_aipw_bootstrap, 16},

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "crossprod.h"
 #include "ffi-checks.h"
+#include "sandwich.h"
 
 /* ffi_stacked_meat(X n x q double, intercept lgl (p = q + intercept),
  *                  R n x m double, Psi n x K double,
@@ -98,6 +99,193 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
     SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
     SET_VECTOR_ELT(out, 0, meat);
     SET_VECTOR_ELT(out, 1, xtc);
+    UNPROTECT(nprot);
+    return out;
+}
+
+/* ---- IPW: the meat straight from the design --------------------------------
+ * The IPW estimator stacks the scores of its (multinomial) logistic
+ * propensity model, one block per linear predictor b = 1..m, m = K - 1,
+ *   psi_b,i = x_i R_ib,  R_ib = s_i (1[a_i = b] - P_ib)   (levels 0..K-1),
+ * on the Hajek equations of the K potential-outcome means,
+ *   psi_k,i = s_i w_i 1[a_i = k] (y_i - mu_k),
+ * whose derivatives in eta_b are s_i dw_ib 1[a_i = k] (y_i - mu_k).  Every
+ * target term of unit i sits in the column of its arm, so the meat and the
+ * cross-derivative come from a few n-vectors in one pass over X, without the
+ * n x K matrices of the general path (ffi_stacked_meat):
+ *   [b, c]   X' diag(R_b R_c) X
+ *   [b, k]   X' (R_b psi_k)
+ *   [k, k]   sum_i psi_k,i^2   (the target block is diagonal: arms are disjoint)
+ *   D[k, b]  X' (s dw_b 1[a = k] (y - mu_k))   (K x p blocks)
+ */
+
+/* Per chunk: the m (m + 1) / 2 matrices [b, c], c >= b (p x p, upper
+ * triangles), X' M (p x 2 m K: first the [b, k], then D[k, b] transposed),
+ * the K sums of squares, and the number of row blocks of X with a
+ * non-finite value. */
+static size_t ipw_meat_len(int p, int K)
+{
+    int m = K - 1;
+    return (size_t) m * (m + 1) / 2 * p * p + (size_t) p * 2 * m * K + K + 1;
+}
+
+#define IPW_SCRATCH(p, K) ((2 * (size_t) (p) + (K) - 1 + 2 * (size_t) ((K) - 1) * (K)) * CP_BLOCK_ROWS)
+
+static void ipw_meat_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to,
+                           double *acc, double *scratch)
+{
+    const ipw_meat_in *in = ctx_;
+    const cp_design *d = in->d;
+    R_xlen_t n = d->n;
+    int p = d->p, K = in->K, m = K - 1, nc = 2 * m * K;
+    size_t pp = (size_t) p * p;
+    size_t npair = (size_t) m * (m + 1) / 2;
+    double *xm = acc + npair * pp, *tss = xm + (size_t) p * nc, bad = 0.0;
+    double *xb = scratch, *wb = xb + (size_t) CP_BLOCK_ROWS * p;
+    double *rb = wb + (size_t) CP_BLOCK_ROWS * p, *mb = rb + (size_t) CP_BLOCK_ROWS * m;
+    memset(acc, 0, sizeof(double) * ipw_meat_len(p, K));
+    for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+        int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
+        cp_copy_rows(d, r0, len, xb);
+        bad += cp_nonfinite(xb, (size_t) len * p);
+        memset(mb, 0, sizeof(double) * (size_t) len * nc);
+        for (int i = 0; i < len; i++) {
+            R_xlen_t ii = r0 + i;
+            int k = in->a[ii] - 1;
+            double s = in->sw ? in->sw[ii] : 1.0;
+            double r = in->y[ii] - in->mu[k];
+            double psi = s * in->w[ii] * r;
+            tss[k] += psi * psi;
+            for (int b = 0; b < m; b++) {
+                double R = s * ((k == b + 1) - in->P[(size_t) (b + 1) * n + ii]);
+                rb[(size_t) b * len + i] = R;
+                mb[((size_t) b * K + k) * len + i] = R * psi;
+                mb[((size_t) (m + b) * K + k) * len + i] = s * in->dw[(size_t) b * n + ii] * r;
+            }
+        }
+        double *blk = acc;
+        for (int b = 0; b < m; b++) {
+            const double *rbb = rb + (size_t) b * len;
+            for (int c = b; c < m; c++, blk += pp) {
+                const double *rbc = rb + (size_t) c * len;
+                for (int j = 0; j < p; j++) {
+                    const double *xbj = xb + (size_t) j * len;
+                    double *wbj = wb + (size_t) j * len;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+                    for (int i = 0; i < len; i++) wbj[i] = rbb[i] * rbc[i] * xbj[i];
+                }
+                cp_block_upper(xb, wb, len, p, blk);
+            }
+        }
+        cp_block_xtm(xb, len, p, mb, (size_t) len, nc, xm);
+    }
+    tss[K] = bad;
+}
+
+size_t ipw_meat_work_size(R_xlen_t n, int p, int K, int nthreads)
+{
+    R_xlen_t nchunk = cp_chunks(n, p, (int) (ipw_meat_len(p, K) / p));
+    return ipw_meat_len(p, K) +
+           cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), ipw_meat_len(p, K),
+                               IPW_SCRATCH(p, K));
+}
+
+/*
+ * Inputs:  in (the design, arms, propensities, weights, outcome and means;
+ *          see sandwich.h), nthreads.
+ * Outputs: meat ((m p + K) square, m = K - 1), D (K x m p: the derivative
+ *          of the target equations in the propensity coefficients).
+ * Work:    ipw_meat_work_size(n, p, K, nthreads) doubles.
+ * Returns 0, or 1 when X has a missing or infinite value.
+ * Uses no R API.
+ */
+int ipw_meat(const ipw_meat_in *in, int nthreads, double *meat, double *D,
+             double *work)
+{
+    const cp_design *d = in->d;
+    R_xlen_t n = d->n;
+    int p = d->p, K = in->K, m = K - 1, q = m * p + K;
+    size_t pp = (size_t) p * p, len = ipw_meat_len(p, K);
+    R_xlen_t nchunk = cp_chunks(n, p, (int) (len / p));
+    double *sum = work;
+    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), len, IPW_SCRATCH(p, K),
+              ipw_meat_chunk, in, sum, work + len);
+    const double *xm = sum + (size_t) m * (m + 1) / 2 * pp, *tss = xm + (size_t) p * 2 * m * K;
+    if (tss[K] > 0) return 1;
+
+    memset(meat, 0, sizeof(double) * (size_t) q * q);
+    const double *blk = sum;
+    for (int b = 0; b < m; b++)
+        for (int c = b; c < m; c++, blk += pp)
+            for (int j = 0; j < p; j++)
+                for (int l = 0; l < p; l++) {
+                    /* blk holds the upper triangle: entry (min, max). */
+                    double e = l <= j ? blk[(size_t) j * p + l] : blk[(size_t) l * p + j];
+                    meat[((size_t) c * p + l) * q + (size_t) b * p + j] = e;
+                    meat[((size_t) b * p + j) * q + (size_t) c * p + l] = e;
+                }
+    for (int b = 0; b < m; b++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < p; j++) {
+                double e = xm[((size_t) b * K + k) * p + j];
+                meat[((size_t) m * p + k) * q + (size_t) b * p + j] = e;
+                meat[((size_t) b * p + j) * q + (size_t) m * p + k] = e;
+                D[((size_t) b * p + j) * K + k] = xm[((size_t) (m + b) * K + k) * p + j];
+            }
+    for (int k = 0; k < K; k++) meat[((size_t) m * p + k) * q + (size_t) m * p + k] = tss[k];
+    return 0;
+}
+
+/* ffi_ipw_meat(X n x q double, intercept lgl (p = q + intercept),
+ *              a int(n) coded 1..K, P n x K double, sw double(n) or NULL,
+ *              w double(n), dw n x (K - 1) double, y double(n),
+ *              mu double(K), nthreads int)
+ * -> list(meat = (m p + K) square matrix, D = K x m p matrix), m = K - 1  */
+SEXP ffi_ipw_meat(SEXP X, SEXP intercept, SEXP a, SEXP P, SEXP sw, SEXP w,
+                  SEXP dw, SEXP y, SEXP mu, SEXP nthreads)
+{
+    /* ipw_meat() checks that X is finite in its pass. */
+    cp_design d = ffi_design_unchecked(X, intercept, "X");
+    R_xlen_t n = d.n;
+    int p = d.p;
+    ffi_check_double(P, "P", -1);
+    int K = ffi_ncol(P, "P");
+    if (ffi_nrow(P, "P") != n || K < 2)
+        Rf_error("internal error: `P` must be a %.0f x K matrix, K >= 2", (double) n);
+    ffi_check_finite(P, "P");
+    ffi_check_int(a, "a", n);
+    const int *ap = INTEGER_RO(a);
+    for (R_xlen_t i = 0; i < n; i++)
+        if (ap[i] == NA_INTEGER || ap[i] < 1 || ap[i] > K)
+            Rf_error("internal error: `a` must hold codes 1 to K");
+    if (!Rf_isNull(sw)) { ffi_check_double(sw, "sw", n); ffi_check_finite(sw, "sw"); }
+    ffi_check_double(w, "w", n);
+    ffi_check_finite(w, "w");
+    ffi_check_double(dw, "dw", (R_xlen_t) n * (K - 1));
+    ffi_check_finite(dw, "dw");
+    ffi_check_double(y, "y", n);
+    ffi_check_finite(y, "y");
+    ffi_check_double(mu, "mu", K);
+    ffi_check_finite(mu, "mu");
+    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
+    int q = (K - 1) * p + K;
+
+    ipw_meat_in in = {&d, ap, K, REAL_RO(P), Rf_isNull(sw) ? NULL : REAL_RO(sw),
+                      REAL_RO(w), REAL_RO(dw), REAL_RO(y), REAL_RO(mu)};
+    double *work = (double *) R_alloc(ipw_meat_work_size(n, p, K, nt), sizeof(double));
+    int nprot = 0;
+    SEXP meat = PROTECT(Rf_allocMatrix(REALSXP, q, q)); nprot++;
+    SEXP D = PROTECT(Rf_allocMatrix(REALSXP, K, (K - 1) * p)); nprot++;
+    if (ipw_meat(&in, nt, REAL(meat), REAL(D), work)) {
+        UNPROTECT(nprot);
+        ffi_abort_nonfinite("X");
+    }
+    const char *names[] = {"meat", "D", ""};
+    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
+    SET_VECTOR_ELT(out, 0, meat);
+    SET_VECTOR_ELT(out, 1, D);
     UNPROTECT(nprot);
     return out;
 }

@@ -47,20 +47,15 @@ static double unit_weight(const double *pc, int K, int a, int estimand,
     }
 }
 
-/*
- * Inputs:  P (n x K propensities), a (n, levels 0..K-1), estimand, target,
- *          clip bounds (use 0 and 1 for none).
- * Outputs: w (n); dw_deta (n x (K-1)) unless NULL.
- * Work:    3 K doubles.
- * Returns the number of units with at least one clipped propensity.
- */
-R_xlen_t ipw_weights(const double *P, R_xlen_t n, int K, const int *a,
-                     int estimand, int target, double clip_lo, double clip_hi,
-                     double *w, double *dw_deta, double *work)
+/* Rows [from, to) of ipw_weights(); work: 3 K doubles. */
+static R_xlen_t weights_rows(const double *P, R_xlen_t n, int K, const int *a,
+                             int estimand, int target, double clip_lo, double clip_hi,
+                             double *w, double *dw_deta, R_xlen_t from, R_xlen_t to,
+                             double *work)
 {
     double *pc = work, *dwdp = work + K, *pi = work + 2 * K;
     R_xlen_t nclipped = 0;
-    for (R_xlen_t i = 0; i < n; i++) {
+    for (R_xlen_t i = from; i < to; i++) {
         int clipped = 0;
         for (int k = 0; k < K; k++) {
             pi[k] = P[(size_t) k * n + i];
@@ -78,6 +73,39 @@ R_xlen_t ipw_weights(const double *P, R_xlen_t n, int K, const int *a,
         for (int j = 1; j < K; j++)
             dw_deta[(size_t) (j - 1) * n + i] = pi[j] * (dwdp[j] - s);
     }
+    return nclipped;
+}
+
+#define MIN_ROWS_PER_THREAD 65536
+/* Doubles of work per thread: 3 K, and a cache line apart from the next
+ * thread's, which writes its own for every row. */
+#define WORK_STRIDE(K) (3 * (size_t) (K) + 8)
+
+/*
+ * Inputs:  P (n x K propensities), a (n, levels 0..K-1), estimand, target,
+ *          clip bounds (use 0 and 1 for none), nthreads.
+ * Outputs: w (n); dw_deta (n x (K-1)) unless NULL.
+ * Work:    3 K + (nthreads - 1) WORK_STRIDE(K) doubles.
+ * Returns the number of units with at least one clipped propensity.
+ * A unit's weight depends on its own row only, so threads take ranges of
+ * rows and the result does not depend on their number.  Uses no R API.
+ */
+R_xlen_t ipw_weights(const double *P, R_xlen_t n, int K, const int *a,
+                     int estimand, int target, double clip_lo, double clip_hi,
+                     double *w, double *dw_deta, int nthreads, double *work)
+{
+    int nt = n / MIN_ROWS_PER_THREAD < nthreads ? (int) (n / MIN_ROWS_PER_THREAD) : nthreads;
+    if (nt <= 1)
+        return weights_rows(P, n, K, a, estimand, target, clip_lo, clip_hi, w, dw_deta,
+                            0, n, work);
+    R_xlen_t nclipped = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : nclipped)
+#endif
+    for (int t = 0; t < nt; t++)
+        nclipped += weights_rows(P, n, K, a, estimand, target, clip_lo, clip_hi, w,
+                                 dw_deta, t * n / nt, (t + 1) * n / nt,
+                                 work + WORK_STRIDE(K) * t);
     return nclipped;
 }
 
@@ -119,11 +147,11 @@ void ipw_truncate(double *w, double *dw_deta, R_xlen_t n, int K, double cap)
 /* ---- .Call entry ------------------------------------------------------------
  * ffi_ipw_weights(P n x K double, a int(n) coded 1..K, estimand int (0 ATE,
  *                 1 ATT, 2 ATC, 3 ATO), target int (1..K), clip double(2),
- *                 truncate double(1) quantile or NA)
+ *                 truncate double(1) quantile or NA, nthreads int)
  * -> list(weights n, dw_deta n x (K-1), n_clipped, cap)                     */
 
 SEXP ffi_ipw_weights(SEXP P, SEXP a, SEXP estimand, SEXP target, SEXP clip,
-                     SEXP truncate)
+                     SEXP truncate, SEXP nthreads)
 {
     ffi_check_double(P, "P", -1);
     R_xlen_t n = ffi_nrow(P, "P");
@@ -132,8 +160,9 @@ SEXP ffi_ipw_weights(SEXP P, SEXP a, SEXP estimand, SEXP target, SEXP clip,
     ffi_check_finite(P, "P");
     ffi_check_int(a, "a", n);
     int *a0 = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
+    const int *ap = INTEGER_RO(a);
     for (R_xlen_t i = 0; i < n; i++) {
-        int v = INTEGER_RO(a)[i];
+        int v = ap[i];
         if (v == NA_INTEGER || v < 1 || v > K)
             Rf_error("internal error: `a` must hold codes 1 to K");
         a0[i] = v - 1;
@@ -145,13 +174,15 @@ SEXP ffi_ipw_weights(SEXP P, SEXP a, SEXP estimand, SEXP target, SEXP clip,
     ffi_check_double(truncate, "truncate", 1);
     double q = REAL_RO(truncate)[0];
     if (!ISNAN(q) && (q <= 0 || q > 1)) Rf_error("internal error: `truncate` must be in (0, 1]");
+    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
 
     int nprot = 0;
     SEXP w = PROTECT(Rf_allocVector(REALSXP, n)); nprot++;
     SEXP dw = PROTECT(Rf_allocMatrix(REALSXP, n, K - 1)); nprot++;
-    double *work = (double *) R_alloc(3 * (size_t) K, sizeof(double));
+    double *work = (double *) R_alloc(3 * (size_t) K + (nt - 1) * WORK_STRIDE(K),
+                                      sizeof(double));
     R_xlen_t nclip = ipw_weights(REAL_RO(P), n, K, a0, est, tgt, REAL_RO(clip)[0],
-                                 REAL_RO(clip)[1], REAL(w), REAL(dw), work);
+                                 REAL_RO(clip)[1], REAL(w), REAL(dw), nt, work);
     double cap = NA_REAL;
     if (!ISNAN(q)) {
         double *qwork = (double *) R_alloc(n > 0 ? n : 1, sizeof(double));

@@ -72,6 +72,20 @@ test_that("clipping, truncation and sampling weights", {
   expect_equal(unname(sw$propensity[, 2]), unname(ps_w), tolerance = 1e-8)
 })
 
+test_that("weights and their derivatives do not depend on the thread count", {
+  set.seed(14)
+  n <- 2 * 65536 + 11
+  P <- matrix(runif(3 * n), n)
+  P <- P / rowSums(P)
+  a <- sample.int(3L, n, replace = TRUE)
+  for (est in 0:3) {
+    one <- .Call(causallib:::C_ffi_ipw_weights, P, a, est, 3L, c(0.1, 0.9), NA_real_, 1L)
+    two <- .Call(causallib:::C_ffi_ipw_weights, P, a, est, 3L, c(0.1, 0.9), NA_real_, 2L)
+    expect_identical(one, two)
+  }
+  expect_identical(one$n_clipped, as.double(sum(rowSums(P < 0.1 | P > 0.9) > 0)))
+})
+
 test_that("predict() and the matrix interface agree with the formula fit", {
   d <- sim_confounded(500)
   fit <- ipw(a ~ x1 + x2, data = d)

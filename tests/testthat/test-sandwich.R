@@ -151,3 +151,86 @@ test_that("the C meat equals crossprod() of the stacked estimating functions", {
   implicit <- .Call(causallib:::C_ffi_stacked_meat, x[, -1], TRUE, R, Psi, C, 2L)
   expect_equal(implicit, res, tolerance = 1e-12)
 })
+
+# The IPW sandwich through the general path: the stacked estimating functions
+# as n x K matrices and stacked_vcov() (the path ffi_ipw_meat() replaces).
+ipw_sandwich_stacked <- function(fit, y) {
+  a <- as.integer(fit$treatment)
+  K <- length(fit$levels)
+  sw <- fit$sampling_weights %||% 1
+  mass <- sw * fit$ip_weights
+  mu <- arm_sums(mass * y, fit$treatment) / arm_sums(mass, fit$treatment)
+  resid <- arm_spread(y - mu[a], fit$treatment)
+  score <- glm_score_parts(fit$learner_fit, fit$x, fit$treatment, fit$sampling_weights)
+  C <- matrix(0, length(a), K * (K - 1L))
+  for (j in seq_len(K - 1L)) C[, (j - 1L) * K + seq_len(K)] <- sw * fit$dw_deta[, j] * resid
+  stacked_vcov(fit$x, score, mass * resid, diag(-arm_sums(mass, fit$treatment), K), C = C)
+}
+
+test_that("the IPW meat kernel matches the general stacked path", {
+  d <- sim_confounded(900)
+  set.seed(3)
+  d$a3 <- factor(sample(c("lo", "mid", "hi"), nrow(d), replace = TRUE), c("lo", "mid", "hi"))
+  x <- as.matrix(d[, c("x1", "x2")])
+  for (trt in c("a", "a3")) {
+    for (sw in list(NULL, d$w)) {
+      for (est in c("ATE", "ATT", "ATC", "ATO")) {
+        for (opts in list(list(), list(clip = 0.3), list(truncate = 0.9))) {
+          args <- c(list(x = x, a = d[[trt]], estimand = est, weights = sw), opts)
+          fit <- suppressWarnings(do.call(ipw_fit, args))
+          V <- vcov(estimate_outcomes(fit, outcome = d$y))
+          label <- paste(trt, est, names(opts), is.null(sw))
+          expect_equal(V, ipw_sandwich_stacked(fit, d$y), tolerance = 1e-12,
+                       ignore_attr = TRUE, label = label)
+        }
+      }
+    }
+  }
+  # an explicit intercept column (the formula interface) and a ridge penalty
+  fit <- ipw(a3 ~ x1 + x2, data = d, learner = lrn_glm(penalty = 2), weights = "w")
+  expect_equal(vcov(estimate_outcomes(fit, outcome = y)), ipw_sandwich_stacked(fit, d$y),
+               tolerance = 1e-12, ignore_attr = TRUE)
+})
+
+test_that("ffi_ipw_meat equals crossprod() of the stacked estimating functions", {
+  set.seed(21)
+  n <- 3 * 4096 + 17
+  K <- 3
+  x <- matrix(rnorm(n * 4), n)
+  a <- sample.int(K, n, replace = TRUE)
+  P <- matrix(runif(n * K, 0.1, 1), n)
+  P <- P / rowSums(P)
+  sw <- runif(n, 0.5, 2)
+  w <- runif(n, 1, 5)
+  dw <- matrix(rnorm(n * (K - 1)), n)
+  y <- rnorm(n)
+  mu <- c(-0.5, 0.2, 1)
+  ind <- outer(a, seq_len(K), `==`)
+  R <- sw * (ind[, -1] - P[, -1])
+  xi <- cbind(1, x)
+  r <- y - mu[a]
+  psi <- cbind(xi * R[, 1], xi * R[, 2], sw * w * r * ind)
+  D <- do.call(cbind, lapply(1:2, function(b) t(crossprod(xi, sw * dw[, b] * r * ind))))
+  for (nt in 1:2) {
+    res <- .Call(causallib:::C_ffi_ipw_meat, x, TRUE, a, P, sw, w, dw, y, mu, nt)
+    expect_equal(res$meat, crossprod(psi), tolerance = 1e-12, ignore_attr = TRUE)
+    expect_equal(res$D, D, tolerance = 1e-12, ignore_attr = TRUE)
+  }
+  expect_identical(.Call(causallib:::C_ffi_ipw_meat, x, TRUE, a, P, sw, w, dw, y, mu, 1L),
+                   .Call(causallib:::C_ffi_ipw_meat, x, TRUE, a, P, sw, w, dw, y, mu, 2L))
+  explicit <- .Call(causallib:::C_ffi_ipw_meat, xi, FALSE, a, P, NULL, w, dw, y, mu, 2L)
+  psi1 <- cbind(xi * (ind[, 2] - P[, 2]), xi * (ind[, 3] - P[, 3]), w * r * ind)
+  expect_equal(explicit$meat, crossprod(psi1), tolerance = 1e-12, ignore_attr = TRUE)
+
+  f <- causallib:::C_ffi_ipw_meat
+  expect_error(.Call(f, replace(x, 5, NA), TRUE, a, P, sw, w, dw, y, mu, 2L), "missing")
+  expect_error(.Call(f, replace(x, n * 4, Inf), TRUE, a, P, sw, w, dw, y, mu, 1L), "missing")
+  expect_error(.Call(f, x, TRUE, replace(a, 1, 4L), P, sw, w, dw, y, mu, 1L), "codes")
+  expect_error(.Call(f, x, TRUE, as.double(a), P, sw, w, dw, y, mu, 1L), "integer")
+  expect_error(.Call(f, x, TRUE, a, P[-1, ], sw, w, dw, y, mu, 1L), "`P`")
+  expect_error(.Call(f, x, TRUE, a, P, sw, w, dw[, 1], y, mu, 1L), "`dw`")
+  expect_error(.Call(f, x, TRUE, a, P, sw, w, dw, y[-1], mu, 1L), "`y`")
+  expect_error(.Call(f, x, TRUE, a, P, sw, w, dw, replace(y, 2, NaN), mu, 1L), "`y`")
+  expect_error(.Call(f, x, TRUE, a, P, sw, w, dw, y, mu[-1], 1L), "`mu`")
+  expect_error(.Call(f, x, NA, a, P, sw, w, dw, y, mu, 1L), "intercept")
+})

@@ -18,6 +18,33 @@ test_that("arm_spread() puts each value in its arm's column", {
   expect_error(.Call(causallib:::C_ffi_arm_spread, c(1, 2), c(1L, 5L), 3L), "codes")
 })
 
+test_that("the C coding of treatments equals factor() of the values", {
+  set.seed(5)
+  cases <- list(
+    c(1, 0, 1, 1), c(3, -2, 0, 3, 10, -2), c(2L, 7L, 2L, -1L), c(TRUE, FALSE, FALSE),
+    c(Inf, 1, -Inf, 1), sample(c(0.5e9, -3, 12), 50, replace = TRUE), c(x = 2, y = 1),
+    sample(0:63, 500, replace = TRUE), c(-0, 0, 1), sample(1:4, 20000, replace = TRUE)
+  )
+  for (a in cases) {
+    expect_identical(causallib:::as_treatment(a), factor(unname(a)), label = deparse(head(a)))
+    coded <- .Call(causallib:::C_ffi_treatment_codes, a)
+    expect_identical(coded$values, sort(unique(unname(a))))
+    expect_identical(coded$codes, match(a, sort(unique(a))))
+  }
+  # the R path: missing or non-integer values, or many levels
+  expect_null(.Call(causallib:::C_ffi_treatment_codes, c(1, NA, 0)))
+  expect_null(.Call(causallib:::C_ffi_treatment_codes, c(1L, NA)))
+  expect_null(.Call(causallib:::C_ffi_treatment_codes, c(TRUE, NA)))
+  expect_null(.Call(causallib:::C_ffi_treatment_codes, c(1, 0.5)))
+  expect_null(.Call(causallib:::C_ffi_treatment_codes, c(1, NaN)))
+  expect_null(.Call(causallib:::C_ffi_treatment_codes, as.double(1:65)))
+  expect_identical(causallib:::as_treatment(65:1), factor(65:1))
+  expect_error(causallib:::as_treatment(c(1, NA, 0), "a"), "missing")
+  expect_error(causallib:::as_treatment(c(1, 0.5), "a"), "discrete")
+  expect_identical(.Call(causallib:::C_ffi_treatment_codes, numeric())$codes, integer())
+  expect_error(.Call(causallib:::C_ffi_treatment_codes, "a"), "double, integer or logical")
+})
+
 test_that("treatments of every type become factors with sorted levels", {
   expect_identical(causallib:::as_treatment(c(1, 0, 1)), factor(c(1, 0, 1)))
   expect_identical(causallib:::as_treatment(c(b = "x", a = "w")), factor(c("x", "w")))
