@@ -12,17 +12,8 @@
 #
 # Never run from the tests. See bench/README.md.
 
-local({
-  lib <- Sys.getenv("CAUSALLIB_LIB", "")
-  if (nzchar(lib)) .libPaths(c(lib, .libPaths()))
-})
-suppressPackageStartupMessages({
-  library(causallib)
-})
-options(causallib.threads = 2)
+source(file.path("bench", "common.R"))   # set-up, simulate_ipw_data(), timing, memory
 
-P_COV <- 20L
-SEED <- 20240601L
 BOOT_SEED <- 1L
 env_num <- function(name, default) as.numeric(Sys.getenv(name, default))
 SIZES <- as.numeric(strsplit(Sys.getenv("CAUSALLIB_BENCH_N", "1e5"), ",")[[1]])
@@ -38,24 +29,9 @@ NHEFS_GLM_REPS <- as.integer(env_num("CAUSALLIB_BENCH_NHEFS_GLM_REPS", "3"))
 NHEFS_TARGET_S <- 2
 OUT <- Sys.getenv("CAUSALLIB_BENCH_OUT", file.path("bench", "results", "aipw.md"))
 TOL <- 1e-6
-XNAMES <- paste0("x", seq_len(P_COV))
 
 # ---------------------------------------------------------------- data --------
-# The same simulation as bench/ipw.R (X, a, y and df are all built, so the
-# random stream and the data-only memory baseline are the same).
-simulate <- function(n, seed = SEED, p = P_COV) {
-  set.seed(seed)
-  X <- matrix(0, n, p, dimnames = list(NULL, paste0("x", seq_len(p))))
-  for (j in seq_len(p)) X[, j] <- stats::rnorm(n)   # column-wise: no n*p temporary
-  beta <- seq(0.5, -0.5, length.out = p)
-  a <- stats::rbinom(n, 1, stats::plogis(0.1 * rowSums(X[, 1:5]) - 0.2))
-  y <- 1 * a + drop(X %*% beta) + stats::rnorm(n)
-  df <- as.data.frame(X)
-  df$a <- a
-  df$y <- y
-  list(X = X, a = a, y = y, df = df)
-}
-
+# The same simulation as bench/ipw.R (simulate_ipw_data() in bench/common.R).
 sim_spec <- list(
   om = stats::reformulate(c("a", XNAMES), response = "y"),
   wm = stats::reformulate(XNAMES, response = "a"),
@@ -188,89 +164,25 @@ ref_for <- function(m) switch(m, glm_if = "causallib_if", glm_boot = "causallib_
                               causallib_boot = "causallib_boot", "causallib_if")
 
 # --------------------------------------------------- memory subprocess mode ---
-args <- commandArgs(trailingOnly = TRUE)
-if (length(args) >= 1 && args[1] == "--mem") {
-  method <- args[2]
-  n <- as.numeric(args[3])
-  # load every peer's namespace in every subprocess (baseline included)
-  if (has_aipw_pkg()) invisible(requireNamespace("AIPW", quietly = TRUE))
-  if (has_tmle_pkg()) invisible(requireNamespace("tmle", quietly = TRUE))
-  d <- simulate(n)
-  invisible(gc(reset = TRUE))
-  if (method != "data") {
-    res <- if (method == "glm_boot") methods$glm_boot(d, min(GLM_BOOT_MEM_R, GLM_BOOT_R))
-           else methods[[method]](d)
-    cat(sprintf("%.10f %.10f\n", res$estimate, res$std_error))
-  }
-  quit(save = "no", status = 0)
+if (is_mem_subprocess()) {
+  run_mem_subprocess(
+    simulate_ipw_data, packages = c("AIPW", "SuperLearner", "tmle"),
+    run = function(method, d, setup) {
+      res <- if (method == "glm_boot") methods$glm_boot(d, min(GLM_BOOT_MEM_R, GLM_BOOT_R))
+             else methods[[method]](d)
+      c(res$estimate, res$std_error)
+    })
 }
 
 # ------------------------------------------------------------- timing ---------
-time_call <- function(fun, reps) {
-  secs <- numeric(reps)
-  res <- NULL
-  for (r in seq_len(reps)) {
-    invisible(gc())
-    t0 <- proc.time()[["elapsed"]]
-    res <- fun()
-    secs[r] <- proc.time()[["elapsed"]] - t0
-  }
-  list(seconds = stats::median(secs), all = secs, res = res)
-}
+notes <- new_notes()   # the report's notes; failed memory subprocesses go there
+peak_mb <- function(method, n) peak_rss_mb("aipw", method, n, on_fail = notes$add)
 
-rscript <- file.path(R.home("bin"), "Rscript")
-peak_rss_mb <- function(method, n) {
-  tf <- tempfile()
-  on.exit(unlink(tf))
-  out <- suppressWarnings(system2(
-    "/usr/bin/time", c("-f", "%M", "-o", tf, rscript, "bench/aipw.R", "--mem", method,
-                       format(n, scientific = FALSE)),
-    stdout = TRUE, stderr = TRUE))
-  status <- attr(out, "status")
-  if (!is.null(status) && status != 0) {
-    msg <- sprintf("n = %g: memory subprocess for %s failed (status %s): %s", n, method, status,
-                   paste(utils::tail(out, 3), collapse = " / "))
-    warning(msg, call. = FALSE)
-    notes <<- c(notes, msg)
-    return(NA_real_)
-  }
-  as.numeric(utils::tail(readLines(tf), 1)) / 1024
-}
-
-cpu_model <- function() {
-  x <- tryCatch(readLines("/proc/cpuinfo"), error = function(e) character())
-  m <- grep("^model name", x, value = TRUE)
-  if (length(m)) trimws(sub("^model name\\s*:", "", m[1])) else "unknown"
-}
-
-ram_gb <- function() {
-  x <- tryCatch(readLines("/proc/meminfo", n = 1), error = function(e) "")
-  kb <- as.numeric(sub("^MemTotal:\\s*([0-9]+).*", "\\1", x))
-  if (is.finite(kb)) sprintf("%.0f GB RAM", kb / 2^20) else "RAM unknown"
-}
-
-# Other R processes (benchmarks, tests) running at the same time: they would
-# share the cores. Checked before and after every timed method.
-other_benchmarks <- function() {
-  out <- suppressWarnings(tryCatch(
-    system2("pgrep", c("-a", "-f", shQuote("exec/R|Rscript|bench/")), stdout = TRUE, stderr = FALSE),
-    error = function(e) character()))
-  pid <- suppressWarnings(as.integer(sub(" .*", "", out)))
-  out <- out[!is.na(pid) & pid != Sys.getpid() & !grepl("pgrep", out, fixed = TRUE) &
-             !grepl("run-aipw.sh|bench/aipw.R", out)]
-  substr(out, 1, 160)
-}
-load_avg <- function() {
-  x <- tryCatch(readLines("/proc/loadavg", n = 1), error = function(e) "")
-  paste(strsplit(x, " ")[[1]][1:3], collapse = " ")
-}
-
-if (!file.exists(file.path("bench", "aipw.R"))) stop("Run from the package root: Rscript bench/aipw.R")
-if (!file.exists("/usr/bin/time")) stop("/usr/bin/time (GNU time) is needed for peak memory")
+check_bench_setup("aipw")
 
 # warm-up (lazy loading, byte code, first-call costs) outside the timings
 local({
-  d0 <- simulate(2000)
+  d0 <- simulate_ipw_data(2000)
   for (m in active_methods()) {
     invisible(if (m %in% c("causallib_boot", "glm_boot")) methods[[m]](d0, 5L) else methods[[m]](d0))
   }
@@ -284,8 +196,6 @@ load_start <- load_avg()
 rows <- list()
 boot_checks <- list()
 warnings_out <- character()
-notes <- character()
-causallib_version <- as.character(utils::packageVersion("causallib"))
 
 # Compare the bootstrap replicates of the two pipelines: same seed, same
 # resamples (causallib draws its counts with sample.int(n, n * B) per batch,
@@ -301,17 +211,16 @@ compare_boot <- function(label, cl, gl) {
 
 for (n in SIZES) {
   message(sprintf("n = %s: simulating", format(n, big.mark = ",")))
-  d <- simulate(n)
+  d <- simulate_ipw_data(n)
   tm <- list()
   for (m in active_methods()) {
     message(sprintf("  timing %s", m))
-    busy <- other_benchmarks()
+    busy <- other_benchmarks("aipw")
     tm[[m]] <- tryCatch(time_call(function() methods[[m]](d), reps_for(m)), error = function(e) {
-      msg <- sprintf("n = %g: %s failed: %s", n, m, conditionMessage(e))
-      warning(msg, call. = FALSE); notes <<- c(notes, msg)
+      notes$add(sprintf("n = %g: %s failed: %s", n, m, conditionMessage(e)))
       NULL
     })
-    busy <- c(busy, other_benchmarks())
+    busy <- c(busy, other_benchmarks("aipw"))
     if (length(busy)) concurrent_in <- c(concurrent_in, sprintf("%s at n = %g", m, n))
     concurrent <- c(concurrent, busy)
     if (!is.null(tm[[m]])) {
@@ -320,8 +229,8 @@ for (n in SIZES) {
   }
   rm(d); invisible(gc())
   message("  peak memory (subprocesses)")
-  base_mb <- peak_rss_mb("data", n)
-  mem <- vapply(names(tm), function(m) peak_rss_mb(m, n), numeric(1))
+  base_mb <- peak_mb("data", n)
+  mem <- vapply(names(tm), function(m) peak_mb(m, n), numeric(1))
   for (m in names(tm)) {
     t <- tm[[m]]
     ref <- tm[[ref_for(m)]]
@@ -373,9 +282,9 @@ if (NHEFS) {
   nt <- list()
   for (m in names(nh_calls)) {
     message(sprintf("  timing %s", m))
-    busy <- other_benchmarks()
+    busy <- other_benchmarks("aipw")
     nt[[m]] <- time_call(nh_calls[[m]]$fun, nh_calls[[m]]$reps)
-    busy <- c(busy, other_benchmarks())
+    busy <- c(busy, other_benchmarks("aipw"))
     if (length(busy)) concurrent_in <- c(concurrent_in, sprintf("%s on nhefs", m))
     concurrent <- c(concurrent, busy)
     message(sprintf("    runs: %s s", paste(sprintf("%.3f", nt[[m]]$all), collapse = ", ")))
@@ -403,11 +312,12 @@ if (NHEFS) {
 }
 load_end <- load_avg()
 if (length(concurrent)) {
-  notes <- c(notes, sprintf("Other R processes ran during the timings of %s, so those timings are not reliable: %s",
-                            paste(concurrent_in, collapse = ", "), paste(unique(concurrent), collapse = "; ")))
+  notes$add(sprintf("Other R processes ran during the timings of %s, so those timings are not reliable: %s",
+                    paste(concurrent_in, collapse = ", "), paste(unique(concurrent), collapse = "; ")),
+            now = FALSE)
 }
-notes <- c(notes, sprintf("Load average (1, 5, 15 min) at the start of the timings: %s; at the end: %s.",
-                          load_start, load_end))
+notes$add(sprintf("Load average (1, 5, 15 min) at the start of the timings: %s; at the end: %s.",
+                  load_start, load_end), now = FALSE)
 
 # ------------------------------------------------------------- report ---------
 fmt <- function(x, d) ifelse(is.na(x), "", formatC(x, format = "f", digits = d))
@@ -445,10 +355,8 @@ nh_md <- if (!is.null(nh_tab)) {
 md <- c(
   "# aipw() + estimate_effect() (influence SE and bootstrap) vs glm() + lm() by hand",
   "",
-  sprintf("Run %s; %s; causallib %s (from %s); causallib_threads() = %d; CPU: %s (%d logical cores); %s; %s; BLAS: %s.",
-          format(Sys.time(), "%Y-%m-%d %H:%M %Z"), R.version.string,
-          causallib_version, dirname(find.package("causallib")), causallib_threads(), cpu_model(),
-          parallel::detectCores(), ram_gb(), peer_label(), basename(utils::sessionInfo()$BLAS)),
+  sprintf("%s (%d logical cores); %s; %s; BLAS: %s.", run_info(), parallel::detectCores(),
+          ram_gb(), peer_label(), basename(utils::sessionInfo()$BLAS)),
   "",
   sprintf("## Simulated data (%d covariates, as bench/ipw.R)", P_COV),
   "",
@@ -473,7 +381,7 @@ md <- c(
   else c(sprintf("All point estimates (IF and bootstrap rows, causallib and glm) agree with causallib_if to %g.", TOL), ""),
   nh_md,
   boot_md,
-  if (length(notes)) c("**Notes:**", "", paste("-", notes))
+  if (length(notes$get())) c("**Notes:**", "", paste("-", notes$get()))
 )
 dir.create(dirname(OUT), showWarnings = FALSE, recursive = TRUE)
 writeLines(md, OUT)

@@ -14,41 +14,17 @@
 #
 # Never run from the tests. See bench/README.md.
 
-local({
-  lib <- Sys.getenv("CAUSALLIB_LIB", "")
-  if (nzchar(lib)) .libPaths(c(lib, .libPaths()))
-})
-suppressPackageStartupMessages({
-  library(causallib)
-})
-options(causallib.threads = 2)
+source(file.path("bench", "common.R"))   # set-up, simulate_ipw_data(), timing, memory
 
-P_COV <- 20L
 CV <- 5L
-SEED <- 20240601L
 SIZES <- as.numeric(strsplit(Sys.getenv("CAUSALLIB_BENCH_N", "1e5"), ",")[[1]])
 REPS <- as.integer(Sys.getenv("CAUSALLIB_BENCH_REPS", "3"))
 PROFILE <- Sys.getenv("CAUSALLIB_BENCH_PROFILE", "1") != "0"
 OUT <- Sys.getenv("CAUSALLIB_BENCH_OUT", file.path("bench", "results", "evaluate.md"))
 TOL <- 1e-6
-XNAMES <- paste0("x", seq_len(P_COV))
 
 # ---------------------------------------------------------------- data --------
-# The same simulation as bench/ipw.R (X, a, y and df are all built, so the
-# random stream and the data-only memory baseline are the same).
-simulate <- function(n, seed = SEED, p = P_COV) {
-  set.seed(seed)
-  X <- matrix(0, n, p, dimnames = list(NULL, paste0("x", seq_len(p))))
-  for (j in seq_len(p)) X[, j] <- stats::rnorm(n)   # column-wise: no n*p temporary
-  beta <- seq(0.5, -0.5, length.out = p)
-  a <- stats::rbinom(n, 1, stats::plogis(0.1 * rowSums(X[, 1:5]) - 0.2))
-  y <- 1 * a + drop(X %*% beta) + stats::rnorm(n)
-  df <- as.data.frame(X)
-  df$a <- a
-  df$y <- y
-  list(X = X, a = a, y = y, df = df)
-}
-
+# The same simulation as bench/ipw.R (simulate_ipw_data() in bench/common.R).
 ps_formula <- stats::reformulate(XNAMES, response = "a")
 
 # ------------------------------------------------- hand-written diagnostics ---
@@ -150,21 +126,11 @@ setup_for <- function(method, d) {
 }
 
 # --------------------------------------------------- memory subprocess mode ---
-args <- commandArgs(trailingOnly = TRUE)
-if (length(args) >= 1 && args[1] == "--mem") {
-  method <- args[2]
-  n <- as.numeric(args[3])
-  # load every peer's namespace in every subprocess (baseline included)
-  invisible(requireNamespace("cobalt", quietly = TRUE))
-  invisible(requireNamespace("splines", quietly = TRUE))
-  d <- simulate(n)
-  setup <- if (method != "data") setup_for(method, d)
-  invisible(gc(reset = TRUE))
-  if (method != "data") {
-    res <- methods[[method]](d, setup)
-    cat(nrow(res), "metric rows\n")
-  }
-  quit(save = "no", status = 0)
+if (is_mem_subprocess()) {
+  run_mem_subprocess(
+    simulate_ipw_data, packages = c("cobalt", "splines"), prepare = setup_for,
+    run = function(method, d, setup) methods[[method]](d, setup),
+    describe = function(res) paste(nrow(res), "metric rows\n"))
 }
 
 # ------------------------------------------------------ profile subprocess ----
@@ -202,10 +168,11 @@ profile_breakdown <- function(prof_file) {
              share = as.numeric(tab) / length(cls), stringsAsFactors = FALSE)
 }
 
+args <- commandArgs(trailingOnly = TRUE)
 if (length(args) >= 1 && args[1] == "--profile") {
   n <- as.numeric(args[2])
-  d <- simulate(n)
-  invisible(methods$causallib(simulate(2000)))   # warm-up
+  d <- simulate_ipw_data(n)
+  invisible(methods$causallib(simulate_ipw_data(2000)))   # warm-up
   invisible(gc())
   pf <- tempfile(fileext = ".out")
   Rprof(pf, interval = 0.01)
@@ -221,88 +188,15 @@ if (length(args) >= 1 && args[1] == "--profile") {
 }
 
 # ------------------------------------------------------------- timing ---------
-# Busy CPU seconds of the whole machine so far (/proc/stat, all cores), to
-# tell how much CPU other processes used during a timed run: machine busy
-# time minus this process's own user + system time (threads included).
-CLK_TCK <- suppressWarnings(as.numeric(tryCatch(system2("getconf", "CLK_TCK", stdout = TRUE),
-                                                error = function(e) "100")))
-if (!length(CLK_TCK) || !is.finite(CLK_TCK)) CLK_TCK <- 100
-machine_busy_s <- function() {
-  x <- tryCatch(readLines("/proc/stat", n = 1), error = function(e) NA_character_)
-  v <- as.numeric(strsplit(trimws(sub("^cpu", "", x)), "\\s+")[[1]])
-  if (anyNA(v) || length(v) < 5) return(NA_real_)
-  (sum(v[1:min(8, length(v))]) - v[4] - v[5]) / CLK_TCK   # all but idle and iowait
-}
-own_cpu_s <- function() {
-  pt <- proc.time()
-  pt[["user.self"]] + pt[["sys.self"]]
-}
-
+# With cpu and other_cores: how much CPU other processes used meanwhile.
 time_method <- function(fun, d, setup, reps = REPS) {
-  secs <- other <- cpu <- numeric(reps)
-  res <- NULL
-  for (r in seq_len(reps)) {
-    invisible(gc())
-    b0 <- machine_busy_s(); c0 <- own_cpu_s()
-    t0 <- proc.time()[["elapsed"]]
-    res <- fun(d, setup)
-    secs[r] <- proc.time()[["elapsed"]] - t0
-    cpu[r] <- own_cpu_s() - c0
-    other[r] <- max(0, (machine_busy_s() - b0) - cpu[r]) / secs[r]
-  }
-  list(seconds = stats::median(secs), all = secs, cpu = stats::median(cpu),
-       other_cores = max(other), metrics = res)
+  t <- time_call(function() fun(d, setup), reps, busy = TRUE)
+  c(t, list(metrics = t$res))
 }
+notes <- new_notes()   # the report's notes; failed memory subprocesses go there
+peak_mb <- function(method, n) peak_rss_mb("evaluate", method, n, on_fail = notes$add)
 
-rscript <- file.path(R.home("bin"), "Rscript")
-peak_rss_mb <- function(method, n) {
-  tf <- tempfile()
-  on.exit(unlink(tf))
-  out <- suppressWarnings(system2(
-    "/usr/bin/time", c("-f", "%M", "-o", tf, rscript, "bench/evaluate.R", "--mem", method,
-                       format(n, scientific = FALSE)),
-    stdout = TRUE, stderr = TRUE))
-  status <- attr(out, "status")
-  if (!is.null(status) && status != 0) {
-    msg <- sprintf("n = %g: memory subprocess for %s failed (status %s): %s", n, method, status,
-                   paste(utils::tail(out, 3), collapse = " / "))
-    warning(msg, call. = FALSE)
-    notes <<- c(notes, msg)
-    return(NA_real_)
-  }
-  as.numeric(utils::tail(readLines(tf), 1)) / 1024
-}
-
-cpu_model <- function() {
-  x <- tryCatch(readLines("/proc/cpuinfo"), error = function(e) character())
-  m <- grep("^model name", x, value = TRUE)
-  if (length(m)) trimws(sub("^model name\\s*:", "", m[1])) else "unknown"
-}
-
-ram_gb <- function() {
-  x <- tryCatch(readLines("/proc/meminfo", n = 1), error = function(e) "")
-  kb <- as.numeric(sub("^MemTotal:\\s*([0-9]+).*", "\\1", x))
-  if (is.finite(kb)) sprintf("%.0f GB RAM", kb / 2^20) else "RAM unknown"
-}
-
-# Other R processes (benchmarks, tests) running at the same time: they would
-# share the cores. Checked before and after every timed method.
-other_benchmarks <- function() {
-  out <- suppressWarnings(tryCatch(
-    system2("pgrep", c("-a", "-f", shQuote("exec/R|Rscript|bench/")), stdout = TRUE, stderr = FALSE),
-    error = function(e) character()))
-  pid <- suppressWarnings(as.integer(sub(" .*", "", out)))
-  out <- out[!is.na(pid) & pid != Sys.getpid() & !grepl("pgrep", out, fixed = TRUE) &
-             !grepl("run-evaluate.sh|bench/evaluate.R", out)]
-  substr(out, 1, 160)
-}
-load_avg <- function() {
-  x <- tryCatch(readLines("/proc/loadavg", n = 1), error = function(e) "")
-  paste(strsplit(x, " ")[[1]][1:3], collapse = " ")
-}
-
-if (!file.exists(file.path("bench", "evaluate.R"))) stop("Run from the package root: Rscript bench/evaluate.R")
-if (!file.exists("/usr/bin/time")) stop("/usr/bin/time (GNU time) is needed for peak memory")
+check_bench_setup("evaluate")
 if (!requireNamespace("cobalt", quietly = TRUE)) stop("Package 'cobalt' is needed")
 
 # metric-by-metric comparison of glm_cobalt with causallib
@@ -317,7 +211,7 @@ compare_metrics <- function(ref, other) {
 
 # warm-up (lazy loading, byte code, first-call costs) outside the timings
 local({
-  d0 <- simulate(2000)
+  d0 <- simulate_ipw_data(2000)
   for (m in names(methods)) invisible(methods[[m]](d0, setup_for(m, d0)))
 })
 
@@ -326,25 +220,23 @@ load_start <- load_avg()
 rows <- list()
 checks <- list()
 warnings_out <- character()
-notes <- character()
-causallib_version <- as.character(utils::packageVersion("causallib"))
 for (n in SIZES) {
   message(sprintf("n = %s: simulating", format(n, big.mark = ",")))
-  d <- simulate(n)
+  d <- simulate_ipw_data(n)
   tm <- list()
   for (m in names(methods)) {
     message(sprintf("  timing %s", m))
     setup <- setup_for(m, d)
-    concurrent <- c(concurrent, other_benchmarks())
+    concurrent <- c(concurrent, other_benchmarks("evaluate"))
     tm[[m]] <- time_method(methods[[m]], d, setup)
-    concurrent <- c(concurrent, other_benchmarks())
+    concurrent <- c(concurrent, other_benchmarks("evaluate"))
     rm(setup)
     message(sprintf("    runs: %s s", paste(sprintf("%.3f", tm[[m]]$all), collapse = ", ")))
   }
   rm(d); invisible(gc())
   message("  peak memory (subprocesses)")
-  base_mb <- peak_rss_mb("data", n)
-  mem <- vapply(names(methods), function(m) peak_rss_mb(m, n), numeric(1))
+  base_mb <- peak_mb("data", n)
+  mem <- vapply(names(methods), function(m) peak_mb(m, n), numeric(1))
   ref <- tm$causallib
   for (m in names(methods)) {
     rows[[length(rows) + 1]] <- data.frame(
@@ -386,20 +278,21 @@ for (n in SIZES) {
 tab <- do.call(rbind, rows)
 load_end <- load_avg()
 if (any(tab$other_cores > 0.1, na.rm = TRUE)) {
-  notes <- c(notes, sprintf("Other processes used up to %.2f cores during the timed runs (see other_cores), so the timings are not reliable.",
-                            max(tab$other_cores, na.rm = TRUE)))
+  notes$add(sprintf("Other processes used up to %.2f cores during the timed runs (see other_cores), so the timings are not reliable.",
+                    max(tab$other_cores, na.rm = TRUE)), now = FALSE)
 }
 if (length(concurrent)) {
-  notes <- c(notes, sprintf("Other R processes ran during the timings, so the timings are not reliable: %s",
-                            paste(unique(concurrent), collapse = "; ")))
+  notes$add(sprintf("Other R processes ran during the timings, so the timings are not reliable: %s",
+                    paste(unique(concurrent), collapse = "; ")), now = FALSE)
 }
-notes <- c(notes, sprintf("Load average (1, 5, 15 min) before the timings: %s; after: %s.", load_start, load_end))
+notes$add(sprintf("Load average (1, 5, 15 min) before the timings: %s; after: %s.", load_start, load_end),
+          now = FALSE)
 
 prof <- NULL
 if (PROFILE) {
   n_prof <- max(SIZES)
   message(sprintf("profiling ipw() + evaluate(cv = %d) at n = %g", CV, n_prof))
-  out <- system2(rscript, c("bench/evaluate.R", "--profile", format(n_prof, scientific = FALSE)),
+  out <- system2(RSCRIPT, c("bench/evaluate.R", "--profile", format(n_prof, scientific = FALSE)),
                  stdout = TRUE, stderr = FALSE)
   cut <- match("--- by.self ---", out)
   prof <- list(n = n_prof, steps = utils::read.csv(text = out[seq_len(cut - 1L)]),
@@ -440,11 +333,8 @@ prof_md <- if (!is.null(prof)) c(
 md <- c(
   "# evaluate(cv = 5) of an ipw() model vs glm() + cobalt::bal.tab() + hand ROC",
   "",
-  sprintf("Run %s; %s; causallib %s (from %s); causallib_threads() = %d; CPU: %s (%d logical cores); %s; cobalt %s; BLAS: %s.",
-          format(Sys.time(), "%Y-%m-%d %H:%M %Z"), R.version.string,
-          causallib_version, dirname(find.package("causallib")), causallib_threads(), cpu_model(),
-          parallel::detectCores(), ram_gb(), utils::packageVersion("cobalt"),
-          basename(utils::sessionInfo()$BLAS)),
+  sprintf("%s (%d logical cores); %s; cobalt %s; BLAS: %s.", run_info(), parallel::detectCores(),
+          ram_gb(), utils::packageVersion("cobalt"), basename(utils::sessionInfo()$BLAS)),
   "",
   sprintf("%d covariates, %d-fold CV (folds from `set.seed(1); sample(rep_len(1:%d, n))`, the same on both sides); seconds = median elapsed of %d runs in one R process (all runs listed); ratio = seconds / seconds(causallib).",
           P_COV, CV, CV, REPS),
@@ -464,7 +354,7 @@ md <- c(
   if (length(warnings_out)) c("**Mismatches (tolerance 1e-6):**", "", paste("-", warnings_out), "")
   else c(sprintf("Every metric of every fold and phase agrees between causallib and glm_cobalt to %g.", TOL), ""),
   prof_md,
-  if (length(notes)) c("**Notes:**", "", paste("-", notes))
+  if (length(notes$get())) c("**Notes:**", "", paste("-", notes$get()))
 )
 dir.create(dirname(OUT), showWarnings = FALSE, recursive = TRUE)
 writeLines(md, OUT)

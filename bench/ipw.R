@@ -10,36 +10,17 @@
 #
 # Never run from the tests. See bench/README.md.
 
-suppressPackageStartupMessages({
-  library(causallib)
-})
-options(causallib.threads = 2)
+source(file.path("bench", "common.R"))   # set-up, simulate_ipw_data(), timing, memory
 
-P_COV <- 20L
-SEED <- 20240601L
 SIZES <- as.numeric(strsplit(Sys.getenv("CAUSALLIB_BENCH_N", "1e5,1e6"), ",")[[1]])
 REPS <- as.integer(Sys.getenv("CAUSALLIB_BENCH_REPS", "3"))
 OUT <- Sys.getenv("CAUSALLIB_BENCH_OUT", file.path("bench", "results", "ipw.md"))
 TOL <- 1e-6
 
 # ---------------------------------------------------------------- data --------
-# Every method gets the same objects: the covariate matrix X, the vectors a
-# and y, and the data frame df (x1..x20, a, y). The memory subprocesses all
-# build all of them, so the "data only" baseline is comparable.
-simulate <- function(n, seed = SEED, p = P_COV) {
-  set.seed(seed)
-  X <- matrix(0, n, p, dimnames = list(NULL, paste0("x", seq_len(p))))
-  for (j in seq_len(p)) X[, j] <- stats::rnorm(n)   # column-wise: no n*p temporary
-  beta <- seq(0.5, -0.5, length.out = p)
-  a <- stats::rbinom(n, 1, stats::plogis(0.1 * rowSums(X[, 1:5]) - 0.2))
-  y <- 1 * a + drop(X %*% beta) + stats::rnorm(n)
-  df <- as.data.frame(X)
-  df$a <- a
-  df$y <- y
-  list(X = X, a = a, y = y, df = df)
-}
-
-ps_formula <- stats::reformulate(paste0("x", seq_len(P_COV)), response = "a")
+# simulate_ipw_data() in bench/common.R: the matrix X, the vectors a and y and
+# the data frame df (x1..x20, a, y), the same objects for every method.
+ps_formula <- stats::reformulate(XNAMES, response = "a")
 
 # --------------------------------------------------------------- methods ------
 # Each returns c(estimate, std_error) of the ATE (treated minus control).
@@ -99,80 +80,33 @@ weightit_label <- function() {
 }
 
 # --------------------------------------------------- memory subprocess mode ---
-args <- commandArgs(trailingOnly = TRUE)
-if (length(args) >= 1 && args[1] == "--mem") {
-  method <- args[2]
-  n <- as.numeric(args[3])
-  # load every peer's namespace in every subprocess (baseline included), so
-  # package code is not counted as a method's extra memory
-  invisible(requireNamespace("sandwich", quietly = TRUE))
-  if (has_weightit()) invisible(requireNamespace("WeightIt", quietly = TRUE))
-  d <- simulate(n)
-  invisible(gc(reset = TRUE))
-  if (method != "data") {
-    # warm-up-free single call: the peak includes everything the method allocates
-    res <- methods[[method]](d)
-    cat(sprintf("%.10f %.10f\n", res[1], res[2]))
-  }
-  quit(save = "no", status = 0)
+if (is_mem_subprocess()) {
+  run_mem_subprocess(simulate_ipw_data, packages = c("sandwich", "WeightIt"),
+                     run = function(method, d, setup) methods[[method]](d))
 }
 
 # ------------------------------------------------------------- timing ---------
 time_method <- function(fun, d, reps = REPS) {
-  secs <- numeric(reps)
-  res <- NULL
-  for (r in seq_len(reps)) {
-    invisible(gc())
-    t0 <- proc.time()[["elapsed"]]
-    res <- fun(d)
-    secs[r] <- proc.time()[["elapsed"]] - t0
-  }
-  list(seconds = stats::median(secs), all = secs, estimate = res[1], std_error = res[2])
+  t <- time_call(function() fun(d), reps)
+  c(t, list(estimate = t$res[1], std_error = t$res[2]))
 }
+notes <- new_notes()   # the report's notes; failed memory subprocesses go there
+peak_mb <- function(method, n) peak_rss_mb("ipw", method, n, on_fail = notes$add)
 
-peak_rss_mb <- function(method, n) {
-  tf <- tempfile()
-  on.exit(unlink(tf))
-  rscript <- file.path(R.home("bin"), "Rscript")
-  out <- suppressWarnings(system2(
-    "/usr/bin/time", c("-f", "%M", "-o", tf, rscript, "bench/ipw.R", "--mem", method,
-                       format(n, scientific = FALSE)),
-    stdout = TRUE, stderr = TRUE))
-  status <- attr(out, "status")
-  if (!is.null(status) && status != 0) {
-    msg <- sprintf("n = %g: memory subprocess for %s failed (status %s): %s", n, method, status,
-                   paste(utils::tail(out, 3), collapse = " / "))
-    warning(msg, call. = FALSE)
-    notes <<- c(notes, msg)
-    return(NA_real_)
-  }
-  kb <- as.numeric(utils::tail(readLines(tf), 1))
-  kb / 1024
-}
-
-cpu_model <- function() {
-  x <- tryCatch(readLines("/proc/cpuinfo"), error = function(e) character())
-  m <- grep("^model name", x, value = TRUE)
-  if (length(m)) trimws(sub("^model name\\s*:", "", m[1])) else "unknown"
-}
-
-if (!file.exists(file.path("bench", "ipw.R"))) stop("Run from the package root: Rscript bench/ipw.R")
-if (!file.exists("/usr/bin/time")) stop("/usr/bin/time (GNU time) is needed for peak memory")
+check_bench_setup("ipw")
 if (!requireNamespace("sandwich", quietly = TRUE)) stop("Package 'sandwich' is needed")
 
 # warm-up (lazy loading, byte code, first-call costs) outside the timings
 local({
-  d0 <- simulate(2000)
+  d0 <- simulate_ipw_data(2000)
   for (m in active_methods()) invisible(methods[[m]](d0))
 })
 
 rows <- list()
 warnings_out <- character()
-notes <- character()
-causallib_version <- as.character(utils::packageVersion("causallib"))
 for (n in SIZES) {
   message(sprintf("n = %s: simulating", format(n, big.mark = ",")))
-  d <- simulate(n)
+  d <- simulate_ipw_data(n)
   design_mb <- n * (P_COV + 1) * 8 / 2^20
   tm <- list()
   for (m in active_methods()) {
@@ -182,8 +116,8 @@ for (n in SIZES) {
   }
   rm(d); invisible(gc())
   message("  peak memory (subprocesses)")
-  base_mb <- peak_rss_mb("data", n)
-  mem <- vapply(active_methods(), function(m) peak_rss_mb(m, n), numeric(1))
+  base_mb <- peak_mb("data", n)
+  mem <- vapply(active_methods(), function(m) peak_mb(m, n), numeric(1))
   ref <- tm$causallib_matrix
   for (m in active_methods()) {
     extra <- mem[[m]] - base_mb
@@ -211,10 +145,7 @@ fmt <- function(x, d) formatC(x, format = "f", digits = d)
 md <- c(
   "# ipw() + estimate_effect(se = \"sandwich\") vs glm() + sandwich",
   "",
-  sprintf("Run %s; %s; causallib %s (from %s); causallib_threads() = %d; CPU: %s (%d logical cores); %s.",
-          format(Sys.time(), "%Y-%m-%d %H:%M %Z"), R.version.string,
-          causallib_version, dirname(find.package("causallib")), causallib_threads(), cpu_model(),
-          parallel::detectCores(), weightit_label()),
+  sprintf("%s (%d logical cores); %s.", run_info(), parallel::detectCores(), weightit_label()),
   "",
   sprintf("%d covariates; seconds = median elapsed of %d runs in one R process; ratio_vs_causallib = seconds / seconds(causallib_matrix).",
           P_COV, REPS),
@@ -231,7 +162,7 @@ md <- c(
   "",
   if (length(warnings_out)) c("**Estimate mismatches (tolerance 1e-6):**", "", paste("-", warnings_out))
   else sprintf("All estimates agree with causallib_matrix to %g.", TOL),
-  if (length(notes)) c("", "**Notes:**", "", paste("-", notes))
+  if (length(notes$get())) c("", "**Notes:**", "", paste("-", notes$get()))
 )
 dir.create(dirname(OUT), showWarnings = FALSE, recursive = TRUE)
 writeLines(md, OUT)

@@ -13,18 +13,9 @@
 #
 # Never run from the tests. See bench/README.md.
 
-local({
-  lib <- Sys.getenv("CAUSALLIB_LIB", "")
-  if (nzchar(lib)) .libPaths(c(lib, .libPaths()))
-})
-suppressPackageStartupMessages({
-  library(causallib)
-})
-options(causallib.threads = 2)
+source(file.path("bench", "common.R"))   # set-up, timing, memory, SEED, P_COV, XNAMES
 
-P_COV <- 20L
 TMAX <- 120L
-SEED <- 20240601L
 num_list <- function(x) as.numeric(strsplit(x, ",")[[1]])
 SIZES <- num_list(Sys.getenv("CAUSALLIB_BENCH_N", "1e4,1e5,1e6"))
 GLM_MAX_N <- as.numeric(Sys.getenv("CAUSALLIB_BENCH_GLM_MAX_N", "1e5"))
@@ -36,7 +27,6 @@ BOOT_REPS <- as.integer(Sys.getenv("CAUSALLIB_BENCH_BOOT_REPS", "3"))
 BREAKDOWN <- Sys.getenv("CAUSALLIB_BENCH_BREAKDOWN", "1") != "0"
 OUT <- Sys.getenv("CAUSALLIB_BENCH_OUT", file.path("bench", "results", "survival.md"))
 TOL <- 1e-6
-XNAMES <- paste0("x", seq_len(P_COV))
 
 reps_for <- function(method, n) {
   if (!nzchar(REPS_BY)) return(REPS)
@@ -135,41 +125,18 @@ methods_at <- function(n) {
 }
 
 # --------------------------------------------------- memory subprocess mode ---
-args <- commandArgs(trailingOnly = TRUE)
-if (length(args) >= 1 && args[1] == "--mem") {
-  method <- args[2]
-  n <- as.numeric(args[3])
-  # load every peer's namespace in every subprocess (baseline included), so
-  # package code is not counted as a method's extra memory
-  invisible(requireNamespace("survival", quietly = TRUE))
-  if (has_adjusted_curves()) invisible(requireNamespace("adjustedCurves", quietly = TRUE))
-  d <- simulate(n)
-  invisible(gc(reset = TRUE))
-  if (method != "data") {
-    # warm-up-free single call: the peak includes everything the method allocates
-    res <- methods[[method]](d)
-    cat(sprintf("%.10f %.10f\n", res[1], res[2]))
-  }
-  quit(save = "no", status = 0)
+if (is_mem_subprocess()) {
+  run_mem_subprocess(simulate, packages = c("survival", "adjustedCurves"),
+                     run = function(method, d, setup) methods[[method]](d))
 }
 
 # ------------------------------------------------------------- timing ---------
-notes <- character()
-note <- function(msg) {
-  message("  NOTE: ", msg)
-  notes <<- c(notes, msg)
-}
+notes <- new_notes(show = function(msg) message("  NOTE: ", msg))
+note <- notes$add
 
 time_method <- function(fun, d, reps) {
-  secs <- rep(NA_real_, reps)
-  res <- c(NA_real_, NA_real_)
-  for (r in seq_len(reps)) {
-    invisible(gc())
-    t0 <- proc.time()[["elapsed"]]
-    res <- fun(d)
-    secs[r] <- proc.time()[["elapsed"]] - t0
-  }
-  list(seconds = stats::median(secs), all = secs, s = res)
+  t <- time_call(function() fun(d), reps)
+  c(t, list(s = if (is.null(t$res)) c(NA_real_, NA_real_) else t$res))
 }
 
 # The memory subprocesses run under an address-space cap (ulimit -v): near
@@ -185,30 +152,8 @@ MEM_CAP_MB <- local({
   if (nzchar(cap)) as.numeric(cap) else floor(mem_available_mb() - 2048)
 })
 
-peak_rss_mb <- function(method, n) {
-  tf <- tempfile()
-  on.exit(unlink(tf))
-  rscript <- file.path(R.home("bin"), "Rscript")
-  cmd <- paste(c("/usr/bin/time", "-f", "%M", "-o", shQuote(tf), shQuote(rscript), "bench/survival.R",
-                 "--mem", method, format(n, scientific = FALSE)), collapse = " ")
-  if (is.finite(MEM_CAP_MB) && MEM_CAP_MB > 0) {
-    cmd <- sprintf("ulimit -v %.0f && exec %s", MEM_CAP_MB * 1024, cmd)
-  }
-  out <- suppressWarnings(system2("sh", c("-c", shQuote(cmd)), stdout = TRUE, stderr = TRUE))
-  status <- attr(out, "status")
-  if (!is.null(status) && status != 0) {
-    note(sprintf("n = %g: memory subprocess for %s failed (status %s): %s", n, method, status,
-                 paste(utils::tail(out, 3), collapse = " / ")))
-    return(NA_real_)
-  }
-  kb <- as.numeric(utils::tail(readLines(tf), 1))
-  kb / 1024
-}
-
-cpu_model <- function() {
-  x <- tryCatch(readLines("/proc/cpuinfo"), error = function(e) character())
-  m <- grep("^model name", x, value = TRUE)
-  if (length(m)) trimws(sub("^model name\\s*:", "", m[1])) else "unknown"
+peak_mb <- function(method, n) {
+  peak_rss_mb("survival", method, n, on_fail = note, mem_cap_mb = MEM_CAP_MB)
 }
 
 pkg_version <- function(p) {
@@ -257,14 +202,9 @@ breakdown <- function(d) {
 }
 `%||%` <- function(a, b) if (is.null(a)) b else a
 
-if (!file.exists(file.path("bench", "survival.R"))) stop("Run from the package root: Rscript bench/survival.R")
-if (!file.exists("/usr/bin/time")) stop("/usr/bin/time (GNU time) is needed for peak memory")
+check_bench_setup("survival")
 
-loadavg <- function() {
-  tryCatch(paste(strsplit(readLines("/proc/loadavg"), " ")[[1]][1:3], collapse = " "),
-           error = function(e) "unknown")
-}
-load_start <- loadavg()
+load_start <- load_avg()
 if (!has_adjusted_curves()) note("adjustedCurves: not installed, so it has no rows.")
 
 # warm-up (lazy loading, byte code, first-call costs) outside the timings
@@ -276,7 +216,6 @@ local({
 rows <- list()
 mismatches <- character()
 bd <- NULL
-causallib_version <- as.character(utils::packageVersion("causallib"))
 for (n in SIZES) {
   message(sprintf("n = %s: simulating", format(n, big.mark = ",", scientific = FALSE)))
   d <- simulate(n)
@@ -306,12 +245,12 @@ for (n in SIZES) {
   }
   rm(d); invisible(gc())
   message("  peak memory (subprocesses)")
-  base_mb <- peak_rss_mb("data", n)
+  base_mb <- peak_mb("data", n)
   message(sprintf("  baseline (data only) peak RSS: %.1f MB", base_mb))
   ref <- tm$causallib
   for (m in names(tm)) {
     if (is.null(tm[[m]])) next
-    total_mb <- peak_rss_mb(m, n)
+    total_mb <- peak_mb(m, n)
     message(sprintf("    %s: %.1f MB", m, total_mb))
     if (is.finite(total_mb) && total_mb > 0.85 * MEM_CAP_MB) {
       note(sprintf(paste0("n = %g: %s peaked at %.0f MB, close to the %.0f MB address-space cap of the memory ",
@@ -388,7 +327,7 @@ if (BOOT_R > 0) {
 btab <- if (length(boot_rows)) do.call(rbind, boot_rows)
 note(sprintf(paste0("Load average (1, 5, 15 min) at the start: %s; at the end: %s. With %d logical cores, ",
                     "a load above the benchmark's own 2 threads means other processes competed for the CPU."),
-             load_start, loadavg(), parallel::detectCores()))
+             load_start, load_avg(), parallel::detectCores()))
 
 # ------------------------------------------------------------- report ---------
 fmt <- function(x, d) ifelse(is.na(x), "NA", formatC(x, format = "f", digits = d))
@@ -428,14 +367,8 @@ bd_lines <- function() {
 md <- c(
   "# Standardized survival curves: survival_standardization() vs expanded glm()",
   "",
-  sprintf("Run %s; %s; causallib %s (from %s); causallib_threads() = %d; CPU: %s (%d logical cores, %s RAM); survival %s; adjustedCurves %s.",
-          format(Sys.time(), "%Y-%m-%d %H:%M %Z"), R.version.string,
-          causallib_version, dirname(find.package("causallib")), causallib_threads(), cpu_model(),
-          parallel::detectCores(),
-          tryCatch(sprintf("%.0f GB", as.numeric(sub("\\D+(\\d+).*", "\\1",
-                                                     grep("^MemTotal", readLines("/proc/meminfo"), value = TRUE))) / 2^20),
-                   error = function(e) "?"),
-          pkg_version("survival"), pkg_version("adjustedCurves")),
+  sprintf("%s (%d logical cores, %s); survival %s; adjustedCurves %s.", run_info(),
+          parallel::detectCores(), ram_gb(), pkg_version("survival"), pkg_version("adjustedCurves")),
   "",
   sprintf(paste0("Data: n people, x1..x%d ~ N(0, 1), a ~ Bernoulli(plogis(0.3 (x1 + ... + x5) - 0.2)), discrete-time hazard ",
                  "plogis(-6 + 0.3 a + 0.1 (x1 + ... + x5)) per period, administrative censoring at period %d (seed %d)."),
@@ -478,7 +411,7 @@ md <- c(
             fmt(btab$diff, 4), fmt(btab$lo, 4), fmt(btab$hi, 4))
   ),
   bd_lines(),
-  if (length(notes)) c("", "## Notes", "", paste("-", notes))
+  if (length(notes$get())) c("", "## Notes", "", paste("-", notes$get()))
 )
 dir.create(dirname(OUT), showWarnings = FALSE, recursive = TRUE)
 writeLines(md, OUT)
