@@ -99,3 +99,17 @@ SEXP ffi_all_finite(SEXP x)
     ffi_check_double(x, "x", -1);
     return Rf_ScalarLogical(all_finite(REAL_RO(x), Rf_xlength(x)));
 }
+
+int *ffi_codes0(SEXP a, R_xlen_t n, int K, const char *arg)
+{
+    ffi_check_int(a, arg, n);
+    const int *ap = INTEGER_RO(a);
+    int *a0 = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
+    for (R_xlen_t i = 0; i < n; i++) {
+        int v = ap[i];
+        if (v == NA_INTEGER || v < 1 || v > K)
+            Rf_error("internal error: `%s` must hold codes 1 to K", arg);
+        a0[i] = v - 1;
+    }
+    return a0;
+}

@@ -17,6 +17,9 @@ void ffi_check_finite(SEXP x, const char *arg);
 /* The error of ffi_check_finite(), for kernels that check in their pass. */
 NORET void ffi_abort_nonfinite(const char *arg);
 int ffi_scalar_int(SEXP x, const char *arg, int lo, int hi);
+/* Treatment codes 1..K of an integer vector a (length n) as 0-based codes
+ * in R_alloc() memory. */
+int *ffi_codes0(SEXP a, R_xlen_t n, int K, const char *arg);
 double ffi_scalar_double(SEXP x, const char *arg);
 /* A finite double matrix X and a TRUE/FALSE intercept flag as a design. */
 cp_design ffi_design(SEXP X, SEXP intercept, const char *arg);

@@ -400,6 +400,21 @@ void glm_irls(const cp_design *d, const double *y,
     info->deviance = dev;
 }
 
+glm_spec ffi_glm_spec(int family, SEXP maxit, SEXP epsilon, SEXP penalty, int p,
+                      int nthreads)
+{
+    ffi_check_double(penalty, "penalty", p);
+    ffi_check_finite(penalty, "penalty");
+    glm_spec spec = {
+        .family = family,
+        .maxit = ffi_scalar_int(maxit, "maxit", 1, 100000),
+        .epsilon = ffi_scalar_double(epsilon, "epsilon"),
+        .penalty = REAL_RO(penalty),
+        .nthreads = nthreads
+    };
+    return spec;
+}
+
 /* ---- .Call entry ------------------------------------------------------------
  * ffi_glm_fit(X n x q double, intercept lgl (an implicit first column of
  *             ones: p = q + intercept), y double(n), prior double(n) or NULL,
@@ -421,15 +436,8 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
     ffi_check_finite(y, "y");
     if (!Rf_isNull(prior)) { ffi_check_double(prior, "prior", n); ffi_check_finite(prior, "prior"); }
     if (!Rf_isNull(offset)) { ffi_check_double(offset, "offset", n); ffi_check_finite(offset, "offset"); }
-    ffi_check_double(penalty, "penalty", p);
-    ffi_check_finite(penalty, "penalty");
-    glm_spec spec = {
-        .family = ffi_scalar_int(family, "family", 0, 2),
-        .maxit = ffi_scalar_int(maxit, "maxit", 1, 100000),
-        .epsilon = ffi_scalar_double(epsilon, "epsilon"),
-        .penalty = REAL_RO(penalty),
-        .nthreads = ffi_scalar_int(nthreads, "nthreads", 1, 1024)
-    };
+    glm_spec spec = ffi_glm_spec(ffi_scalar_int(family, "family", 0, 2), maxit, epsilon,
+                                 penalty, p, ffi_scalar_int(nthreads, "nthreads", 1, 1024));
     double *work = (double *) R_alloc(glm_work_size(n, p, spec.nthreads), sizeof(double));
     int *aliased = (int *) R_alloc(p > 0 ? p : 1, sizeof(int));
 

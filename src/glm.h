@@ -23,6 +23,10 @@ typedef struct {
     double deviance;
 } glm_info;
 
+/* A glm_spec from .Call arguments (validated): maxit, epsilon, and a ridge
+ * penalty of length p, with the family code and thread count given. */
+glm_spec ffi_glm_spec(int family, SEXP maxit, SEXP epsilon, SEXP penalty, int p,
+                      int nthreads);
 size_t glm_work_size(R_xlen_t n, int p, int nthreads);
 void glm_irls(const cp_design *d, const double *y,
               const double *prior, const double *offset, const glm_spec *spec,

@@ -202,24 +202,10 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
     R_xlen_t n = d.n;
     int p = d.p;
     int K = ffi_scalar_int(K_, "K", 2, 10000);
-    ffi_check_int(a, "a", n);
-    int *a0 = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
-    for (R_xlen_t i = 0; i < n; i++) {
-        int v = INTEGER_RO(a)[i];
-        if (v == NA_INTEGER || v < 1 || v > K)
-            Rf_error("internal error: `a` must hold codes 1 to K");
-        a0[i] = v - 1;
-    }
+    int *a0 = ffi_codes0(a, n, K, "a");
     if (!Rf_isNull(prior)) { ffi_check_double(prior, "prior", n); ffi_check_finite(prior, "prior"); }
-    ffi_check_double(penalty, "penalty", p);
-    ffi_check_finite(penalty, "penalty");
-    glm_spec spec = {
-        .family = GLM_BINOMIAL,
-        .maxit = ffi_scalar_int(maxit, "maxit", 1, 100000),
-        .epsilon = ffi_scalar_double(epsilon, "epsilon"),
-        .penalty = REAL_RO(penalty),
-        .nthreads = ffi_scalar_int(nthreads, "nthreads", 1, 1024)
-    };
+    glm_spec spec = ffi_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, p,
+                                 ffi_scalar_int(nthreads, "nthreads", 1, 1024));
     size_t q = (size_t) (K - 1) * p;
     double *work = (double *) R_alloc(multinom_work_size(n, p, K, spec.nthreads), sizeof(double));
     int *iwork = (int *) R_alloc(q > 0 ? q : 1, sizeof(int));

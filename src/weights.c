@@ -158,15 +158,7 @@ SEXP ffi_ipw_weights(SEXP P, SEXP a, SEXP estimand, SEXP target, SEXP clip,
     int K = ffi_ncol(P, "P");
     if (K < 2) Rf_error("internal error: `P` needs at least two columns");
     ffi_check_finite(P, "P");
-    ffi_check_int(a, "a", n);
-    int *a0 = (int *) R_alloc(n > 0 ? n : 1, sizeof(int));
-    const int *ap = INTEGER_RO(a);
-    for (R_xlen_t i = 0; i < n; i++) {
-        int v = ap[i];
-        if (v == NA_INTEGER || v < 1 || v > K)
-            Rf_error("internal error: `a` must hold codes 1 to K");
-        a0[i] = v - 1;
-    }
+    int *a0 = ffi_codes0(a, n, K, "a");
     int est = ffi_scalar_int(estimand, "estimand", 0, 3);
     int tgt = ffi_scalar_int(target, "target", 1, K) - 1;
     ffi_check_double(clip, "clip", 2);
