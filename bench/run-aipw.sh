@@ -2,7 +2,7 @@
 # Run the AIPW benchmark by hand from anywhere; writes bench/results/aipw.md
 # (about 20 minutes at n = 1e5, most of it the glm()/lm() bootstrap loop).
 # Never run from the tests. Optional env: CAUSALLIB_LIB (library to load causallib
-# from; defaults to /tmp/lib-aipwb when that exists, else the normal library path),
+# from, default the normal library path),
 # CAUSALLIB_BENCH_N (default "1e5"), CAUSALLIB_BENCH_REPS (default 3),
 # CAUSALLIB_BENCH_BOOT_R (default 1000), CAUSALLIB_BENCH_BOOT_REPS (default 3),
 # CAUSALLIB_BENCH_GLM_BOOT_R (default 1000; fewer is extrapolated to BOOT_R),
@@ -12,7 +12,4 @@
 # (default 3), CAUSALLIB_BENCH_OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${CAUSALLIB_LIB:-}" ] && [ -d /tmp/lib-aipwb ]; then
-  export CAUSALLIB_LIB=/tmp/lib-aipwb
-fi
 Rscript bench/aipw.R
