@@ -5,9 +5,14 @@
 # bind the data frames it returns, with fold and phase columns added.
 by_fold_phase <- function(ev, f) {
   p <- ev$predictions
-  keys <- unique(p[, c("fold", "phase")])
+  phase <- match(p$phase, unique(p$phase))
+  key <- match(p$fold, unique(p$fold)) * (max(phase, 0L) + 1L) + phase
+  first <- !duplicated(key)
+  keys <- p[first, c("fold", "phase"), drop = FALSE]
+  # Group codes 1, 2, ... in order of first appearance.
+  rows <- split(seq_len(nrow(p)), match(key, key[first]))
   out <- lapply(seq_len(nrow(keys)), function(j) {
-    part <- p[p$fold == keys$fold[j] & p$phase == keys$phase[j], , drop = FALSE]
+    part <- p[rows[[j]], , drop = FALSE]
     res <- f(part)
     if (is.null(res) || !nrow(res)) return(NULL)
     cbind(res, fold = keys$fold[j], phase = keys$phase[j], stringsAsFactors = FALSE)
@@ -38,9 +43,8 @@ weight_metrics <- function(ev) {
                  mean_abs_smd_weighted = mean(abs(b$smd_weighted), na.rm = TRUE),
                  max_abs_smd_unweighted = max(abs(b$smd_unweighted), na.rm = TRUE))
     }))
-    roc <- propensity_roc(part$propensity, part$treatment, part$weight, part$sw)
-    roc <- roc[!duplicated(roc[, c("curve", "treatment")]), ]
-    auc <- stats::reshape(roc[, c("curve", "treatment", "auc")], idvar = "treatment",
+    roc <- propensity_aucs(part$propensity, part$treatment, part$weight, part$sw)
+    auc <- stats::reshape(roc, idvar = "treatment",
                           timevar = "curve", direction = "wide")
     names(auc) <- c("treatment", "roc_auc", "weighted_roc_auc", "expected_roc_auc")
     cal <- scored_levels(part$treatment, function(k, g) {

@@ -54,8 +54,8 @@ roc_auc <- function(fit) {
 }
 
 auc_of <- function(fit, curve) {
-  tab <- propensity_roc(fit$propensity, fit$treatment, fit$ip_weights, fit$sampling_weights)
-  tab <- tab[tab$curve == curve & !duplicated(tab[, c("curve", "treatment")]), ]
+  tab <- propensity_aucs(fit$propensity, fit$treatment, fit$ip_weights, fit$sampling_weights)
+  tab <- tab[tab$curve == curve, ]
   stats::setNames(tab$auc, tab$treatment)
 }
 
@@ -89,17 +89,33 @@ scored_levels <- function(a, f) {
 propensity_roc <- function(P, a, w, sw) {
   sw <- sw %||% rep(1, length(a))
   scored_levels(a, function(k, g) {
-    p <- P[, k]
-    masses <- list(plain = list(sw * g, sw * (1 - g)),
-                   weighted = list(sw * w * g, sw * w * (1 - g)),
-                   expected = list(sw * p, sw * (1 - p)))
+    masses <- roc_masses(P[, k], g, w, sw)
     do.call(rbind, lapply(names(masses), function(curve) {
-      r <- roc_curve(p, masses[[curve]][[1L]], masses[[curve]][[2L]])
+      r <- roc_curve(P[, k], masses[[curve]][[1L]], masses[[curve]][[2L]])
       data.frame(curve = curve, treatment = levels(a)[k], fpr = r$fpr, tpr = r$tpr,
                  recall = r$tpr, precision = r$precision, auc = attr(r, "auc"),
                  stringsAsFactors = FALSE)
     }))
   })
+}
+
+# The AUCs of those curves alone: one row per curve and level.
+propensity_aucs <- function(P, a, w, sw) {
+  sw <- sw %||% rep(1, length(a))
+  scored_levels(a, function(k, g) {
+    masses <- roc_masses(P[, k], g, w, sw)
+    auc <- vapply(masses, function(m) roc_auc_value(P[, k], m[[1L]], m[[2L]]), numeric(1))
+    data.frame(curve = names(masses), treatment = levels(a)[k], auc = unname(auc),
+               stringsAsFactors = FALSE)
+  })
+}
+
+# Positive and negative masses of the plain, IP-weighted and expected ROC
+# curves of one level's propensity p (g: 1 for the units at that level).
+roc_masses <- function(p, g, w, sw) {
+  list(plain = list(sw * g, sw * (1 - g)),
+       weighted = list(sw * w * g, sw * w * (1 - g)),
+       expected = list(sw * p, sw * (1 - p)))
 }
 
 # ECE and ICI of probabilities p for a 0/1 outcome y, and the bins.

@@ -21,6 +21,11 @@ roc_curve <- function(score, pos, neg) {
   )
 }
 
+# The area under the ROC curve alone.
+roc_auc_value <- function(score, pos, neg) {
+  .Call(C_ffi_roc, as.double(score), as.double(pos), as.double(neg))$auc
+}
+
 #' Weighted moments of each column by group
 #'
 #' @param x A numeric matrix, n x p.
