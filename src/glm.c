@@ -355,6 +355,7 @@ void glm_irls(const cp_design *d, const double *y,
     int have_old = 0;
 
     for (int iter = 1; iter <= spec->maxit; iter++) {
+        if (spec->interrupt) spec->interrupt();
         info->iter = iter;
         if (spec->penalty)
             for (int j = 0; j < p; j++) A[(size_t) j * p + j] += spec->penalty[j];
@@ -410,7 +411,8 @@ glm_spec ffi_glm_spec(int family, SEXP maxit, SEXP epsilon, SEXP penalty, int p,
         .maxit = ffi_scalar_int(maxit, "maxit", 1, 100000),
         .epsilon = ffi_scalar_double(epsilon, "epsilon"),
         .penalty = REAL_RO(penalty),
-        .nthreads = nthreads
+        .nthreads = nthreads,
+        .interrupt = NULL
     };
     return spec;
 }
@@ -438,6 +440,7 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
     if (!Rf_isNull(offset)) { ffi_check_double(offset, "offset", n); ffi_check_finite(offset, "offset"); }
     glm_spec spec = ffi_glm_spec(ffi_scalar_int(family, "family", 0, 2), maxit, epsilon,
                                  penalty, p, ffi_scalar_int(nthreads, "nthreads", 1, 1024));
+    spec.interrupt = R_CheckUserInterrupt;
     double *work = (double *) R_alloc(glm_work_size(n, p, spec.nthreads), sizeof(double));
     int *aliased = (int *) R_alloc(p > 0 ? p : 1, sizeof(int));
 

@@ -14,6 +14,9 @@ typedef struct {
     double epsilon;    /* as glm.control(epsilon) */
     const double *penalty; /* p ridge penalties (0 for the intercept) or NULL */
     int nthreads;
+    /* Called once per iteration (R_CheckUserInterrupt), or NULL where no R
+     * API may run: inside the bootstrap's parallel replicates. */
+    void (*interrupt)(void);
 } glm_spec;
 
 typedef struct {
@@ -24,7 +27,8 @@ typedef struct {
 } glm_info;
 
 /* A glm_spec from .Call arguments (validated): maxit, epsilon, and a ridge
- * penalty of length p, with the family code and thread count given. */
+ * penalty of length p, with the family code and thread count given; no
+ * interrupt check. */
 glm_spec ffi_glm_spec(int family, SEXP maxit, SEXP epsilon, SEXP penalty, int p,
                       int nthreads);
 size_t glm_work_size(R_xlen_t n, int p, int nthreads);

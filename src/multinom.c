@@ -158,6 +158,7 @@ void multinom_newton(const cp_design *d, const int *a, int K,
     double dev = dev_old;
 
     for (int iter = 1; iter <= spec->maxit; iter++) {
+        if (spec->interrupt) spec->interrupt();
         info->iter = iter;
         newton_system(d, a, K, prior, P, B, spec, H, g, R, w, blk,
                       cp_work, xm_work);
@@ -206,6 +207,7 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
     if (!Rf_isNull(prior)) { ffi_check_double(prior, "prior", n); ffi_check_finite(prior, "prior"); }
     glm_spec spec = ffi_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, p,
                                  ffi_scalar_int(nthreads, "nthreads", 1, 1024));
+    spec.interrupt = R_CheckUserInterrupt;
     size_t q = (size_t) (K - 1) * p;
     double *work = (double *) R_alloc(multinom_work_size(n, p, K, spec.nthreads), sizeof(double));
     int *iwork = (int *) R_alloc(q > 0 ? q : 1, sizeof(int));
