@@ -106,6 +106,15 @@ glm_penalty <- function(learner, x, intercept = FALSE) {
 #' @param ... Unused.
 #' @return `learner_fit()`: a fitted learner; `learner_predict()`: a vector
 #'   of means or a matrix of class probabilities.
+#' @examples
+#' complete <- nhefs[!is.na(nhefs$wt82_71), ]
+#' x <- as.matrix(complete[, c("age", "smokeintensity", "wt71")])
+#' # A treatment model: the probabilities of each level of qsmk
+#' ps <- learner_fit(lrn_glm(), x, factor(complete$qsmk))
+#' head(learner_predict(ps, x))
+#' # An outcome model: the mean weight change
+#' om <- learner_fit(lrn_glm(gaussian()), x, complete$wt82_71)
+#' head(learner_predict(om, x))
 #' @export
 #' @keywords internal
 learner_fit <- function(learner, x, y, weights = NULL, intercept = FALSE, ...) {
