@@ -1,15 +1,21 @@
 # Benchmark: standardized survival curves (the parametric g-formula over
 # person-time, What If chapter 17): survival_standardization() versus the
 # usual R recipe (expand to person-period rows, glm(), standardize), and
-# adjustedCurves when installed; plus the bootstrap cost on nhefs. Run by
+# adjustedCurves when installed (with riskRegression, which its "direct"
+# method uses for a coxph() model); plus the bootstrap cost on nhefs. Run by
 # hand from the package root:
 #
 #   bash bench/run-survival.sh        # everything, writes bench/results/survival.md
 #   Rscript bench/survival.R          # same, without the wrapper
 #   Rscript bench/survival.R --mem METHOD N
 #       internal: one memory-measurement subprocess (simulate data, run METHOD
-#       once); METHOD "data" only simulates. Meant to run under
+#       once); METHOD "data" only simulates ("data_peers" also loads the
+#       adjustedCurves and riskRegression namespaces). Meant to run under
 #       /usr/bin/time -f %M, which reports the peak RSS in KB.
+#
+# Environment variables: see bench/run-survival.sh and bench/README.md; among
+# them CAUSALLIB_BENCH_ADJ_MAX_N (default 1e6), the largest n at which the
+# adjustedCurves row runs (about 14 s per call at 1e6 people).
 #
 # Never run from the tests. See bench/README.md.
 
@@ -19,6 +25,9 @@ TMAX <- 120L
 num_list <- function(x) as.numeric(strsplit(x, ",")[[1]])
 SIZES <- num_list(Sys.getenv("CAUSALLIB_BENCH_N", "1e4,1e5,1e6"))
 GLM_MAX_N <- as.numeric(Sys.getenv("CAUSALLIB_BENCH_GLM_MAX_N", "1e5"))
+# adjustedCurves (Cox model + riskRegression::ate) takes about 1.3 s at 1e5 and
+# 14 s at 1e6 people (2.5 GB), so by default it runs at every size.
+ADJ_MAX_N <- as.numeric(Sys.getenv("CAUSALLIB_BENCH_ADJ_MAX_N", "1e6"))
 REPS <- as.integer(Sys.getenv("CAUSALLIB_BENCH_REPS", "3"))
 # per method and size: "method@n=reps,..."
 REPS_BY <- Sys.getenv("CAUSALLIB_BENCH_REPS_BY", "glm_expanded@1e5=1")
@@ -64,7 +73,10 @@ glm_formula <- stats::as.formula(paste("y ~ a * (time + I(time^2)) +", paste(XNA
 # --------------------------------------------------------------- methods ------
 # Each returns c(S0, S1): the standardized survival at period TMAX under
 # a = 0 and a = 1.
-has_adjusted_curves <- function() requireNamespace("adjustedCurves", quietly = TRUE)
+# adjustedsurv(method = "direct") on a coxph() model calls riskRegression::ate(),
+# and riskRegression is only a Suggests of adjustedCurves.
+has_adjusted_curves <- function() requireNamespace("adjustedCurves", quietly = TRUE) &&
+  requireNamespace("riskRegression", quietly = TRUE)
 
 methods <- list(
   causallib = function(d) {
@@ -99,8 +111,9 @@ methods <- list(
       mean(s)
     }, numeric(1))
   },
-  # Different model (direct standardization of a Cox model), so it is not
-  # checked against the others.
+  # Different model (direct standardization of a Cox model: riskRegression's
+  # G-formula over the Breslow baseline hazard), so it is not checked against
+  # the others; only how far its curves are from causallib's is reported.
   adjustedCurves = function(d) {
     df <- d$df
     df$a <- factor(df$a, levels = c(0, 1))
@@ -120,14 +133,24 @@ methods <- list(
 methods_at <- function(n) {
   m <- "causallib"
   if (n <= GLM_MAX_N) m <- c(m, "glm_expanded")
-  if (has_adjusted_curves() && n <= GLM_MAX_N) m <- c(m, "adjustedCurves")
+  if (has_adjusted_curves() && n <= ADJ_MAX_N) m <- c(m, "adjustedCurves")
   m
 }
 
 # --------------------------------------------------- memory subprocess mode ---
+# The adjustedCurves subprocess and its own baseline "data_peers" also load
+# the namespaces of adjustedCurves and riskRegression (with rms, Hmisc, ...),
+# so package code is not counted as its extra memory; the causallib and
+# glm_expanded subprocesses and their baseline "data" load only survival, so
+# their totals do not include peer packages they never use.
+PEER_PACKAGES <- c("adjustedCurves", "riskRegression")
 if (is_mem_subprocess()) {
-  run_mem_subprocess(simulate, packages = c("survival", "adjustedCurves"),
-                     run = function(method, d, setup) methods[[method]](d))
+  mem_method <- commandArgs(trailingOnly = TRUE)[2]
+  run_mem_subprocess(simulate,
+                     packages = c("survival", if (mem_method %in% c("adjustedCurves", "data_peers")) PEER_PACKAGES),
+                     run = function(method, d, setup) {
+                       if (method == "data_peers") c(NA_real_, NA_real_) else methods[[method]](d)
+                     })
 }
 
 # ------------------------------------------------------------- timing ---------
@@ -205,7 +228,7 @@ breakdown <- function(d) {
 check_bench_setup("survival")
 
 load_start <- load_avg()
-if (!has_adjusted_curves()) note("adjustedCurves: not installed, so it has no rows.")
+if (!has_adjusted_curves()) note("adjustedCurves (with riskRegression): not installed, so it has no rows.")
 
 # warm-up (lazy loading, byte code, first-call costs) outside the timings
 local({
@@ -215,6 +238,7 @@ local({
 
 rows <- list()
 mismatches <- character()
+adj_diffs <- character()
 bd <- NULL
 for (n in SIZES) {
   message(sprintf("n = %s: simulating", format(n, big.mark = ",", scientific = FALSE)))
@@ -247,6 +271,7 @@ for (n in SIZES) {
   message("  peak memory (subprocesses)")
   base_mb <- peak_mb("data", n)
   message(sprintf("  baseline (data only) peak RSS: %.1f MB", base_mb))
+  peer_base_mb <- if ("adjustedCurves" %in% names(tm)) peak_mb("data_peers", n) else NA_real_
   ref <- tm$causallib
   for (m in names(tm)) {
     if (is.null(tm[[m]])) next
@@ -260,9 +285,13 @@ for (n in SIZES) {
     rows[[length(rows) + 1]] <- data.frame(
       n = format(n, scientific = TRUE), rows = pp_rows, method = m,
       seconds = tm[[m]]$seconds, ratio = tm[[m]]$seconds / ref$seconds,
-      extra_mb = total_mb - base_mb, total_mb = total_mb,
+      extra_mb = total_mb - if (m == "adjustedCurves") peer_base_mb else base_mb, total_mb = total_mb,
       s0 = tm[[m]]$s[1], s1 = tm[[m]]$s[2]
     )
+    if (m == "adjustedCurves" && !is.null(ref)) {
+      adj_diffs <- c(adj_diffs, sprintf("n = %g: S0(%d), S1(%d) of adjustedCurves minus causallib: %+.5f, %+.5f",
+                                        n, TMAX, TMAX, tm[[m]]$s[1] - ref$s[1], tm[[m]]$s[2] - ref$s[2]))
+    }
     if (m != "adjustedCurves" && !is.null(ref)) {
       diff <- max(abs(tm[[m]]$s - ref$s))
       if (!is.finite(diff) || diff > TOL) {
@@ -273,7 +302,8 @@ for (n in SIZES) {
       }
     }
   }
-  note(sprintf("n = %g: data-only baseline peak RSS %.1f MB.", n, base_mb))
+  note(sprintf("n = %g: data-only baseline peak RSS %.1f MB%s.", n, base_mb,
+               if (is.finite(peer_base_mb)) sprintf(" (%.1f MB with the adjustedCurves and riskRegression namespaces loaded, the baseline of adjustedCurves)", peer_base_mb) else ""))
 }
 tab <- do.call(rbind, rows)
 
@@ -367,13 +397,18 @@ bd_lines <- function() {
 md <- c(
   "# Standardized survival curves: survival_standardization() vs expanded glm()",
   "",
-  sprintf("%s (%d logical cores, %s); survival %s; adjustedCurves %s.", run_info(),
-          parallel::detectCores(), ram_gb(), pkg_version("survival"), pkg_version("adjustedCurves")),
+  sprintf("%s (%d logical cores, %s); survival %s; adjustedCurves %s (riskRegression %s).", run_info(),
+          parallel::detectCores(), ram_gb(), pkg_version("survival"), pkg_version("adjustedCurves"),
+          pkg_version("riskRegression")),
   "",
   sprintf(paste0("Data: n people, x1..x%d ~ N(0, 1), a ~ Bernoulli(plogis(0.3 (x1 + ... + x5) - 0.2)), discrete-time hazard ",
                  "plogis(-6 + 0.3 a + 0.1 (x1 + ... + x5)) per period, administrative censoring at period %d (seed %d)."),
           P_COV, TMAX, SEED),
-  "Model (both methods): logit hazard ~ a * (time + time^2) + x1 + ... + x20 over person-periods; standardized survival at period 120 under a = 0 and a = 1.",
+  "Model (causallib and glm_expanded): logit hazard ~ a * (time + time^2) + x1 + ... + x20 over person-periods; standardized survival at period 120 under a = 0 and a = 1.",
+  if (has_adjusted_curves()) sprintf(paste0(
+    "adjustedCurves: `coxph(Surv(time, event) ~ a + x1 + ... + x20, x = TRUE)` + `adjustedsurv(method = \"direct\", times = %d, conf_int = FALSE)` ",
+    "(riskRegression::ate(), G-formula): a different model (proportional hazards, Breslow baseline), so its curves are not checked against the others; run up to n = %g (`CAUSALLIB_BENCH_ADJ_MAX_N`). ",
+    "Its peak extra MB is over a baseline that also loads the adjustedCurves and riskRegression namespaces."), TMAX, ADJ_MAX_N),
   sprintf(paste0("seconds = median elapsed of %d runs in one R process (override: `%s`), whole call (for glm_expanded: expansion + glm() + standardization); ",
                  "ratio = seconds / causallib seconds at the same n."), REPS, REPS_BY),
   sprintf("total peak MB = peak RSS of a fresh `Rscript bench/survival.R --mem METHOD N` (GNU time %%M) run under `ulimit -v` %.0f MB; peak extra MB = that minus the peak RSS of a subprocess that only simulates the data.",
@@ -397,6 +432,8 @@ md <- c(
   "",
   if (length(mismatches)) c("**S(120) mismatches (tolerance 1e-6):**", "", paste("-", mismatches))
   else sprintf("All S0(120), S1(120) agree with causallib to %g (adjustedCurves, a Cox model, excepted).", TOL),
+  if (length(adj_diffs)) c("", "adjustedCurves (Cox model) vs causallib (pooled logistic), for information only:", "",
+                           paste("-", adj_diffs)),
   if (!is.null(btab)) c(
     "",
     sprintf("## Bootstrap cost on nhefs (n = %d, %d replicates, set.seed(%d))", nrow(nhefs), BOOT_R, SEED),
