@@ -23,12 +23,15 @@ dr_nuisance <- function(fit, om, wm, folds) {
 # refitted with IP weights, or refitted with the propensity as a feature.
 dr_outcome_predictions <- function(fit, om, wm) {
   switch(fit$method,
-    weighted_standardization = {
-      m <- reweighted_outcome_model(om, (om$sampling_weights %||% 1) * wm$weights)
-      std_predict(m, om$frame)
-    },
+    weighted_standardization = std_predict(ip_weighted_outcome_model(om, wm), om$frame),
     ps_standardization = ps_feature_predictions(om, wm$propensity, fit$feature),
     om$potential_outcomes)
+}
+
+# The outcome model refitted with the weight model's IP weights (times any
+# sampling weights).
+ip_weighted_outcome_model <- function(om, wm) {
+  reweighted_outcome_model(om, (om$sampling_weights %||% 1) * wm$weights)
 }
 
 # The outcome model refitted with prior weights w.
@@ -40,31 +43,32 @@ reweighted_outcome_model <- function(om, w) {
 
 # Predictions of the outcome model refitted with propensity features: the
 # logit or value of the propensity of each non-reference level, or the IP
-# weight 1 / P(level predicted for).
-ps_feature_predictions <- function(om, P, feature) {
-  a <- as.integer(om$treatment)
-  feature_for <- function(level) {
+# weight 1 / P(level predicted for). The model is fitted with the
+# propensities P of its own units and predicts the units of `frame`, whose
+# propensities are P_new.
+ps_feature_predictions <- function(om, P, feature, frame = om$frame, P_new = P) {
+  feature_for <- function(P, level) {
     switch(feature,
       logit = stats::qlogis(P[, -1L, drop = FALSE]),
       propensity = P[, -1L, drop = FALSE],
       weights = matrix(1 / P[cbind(seq_len(nrow(P)), level)]))
   }
-  received <- feature_for(a)
   m <- om
-  m$x <- cbind(om$x, received)
+  m$x <- cbind(om$x, feature_for(P, as.integer(om$treatment)))
   m$learner_fit <- fit_outcome_learners(m)
+  n <- nrow(frame)
   designs <- if (om$stratified) {
-    base <- design_matrix(om$terms, om$frame, om$contrasts)
-    lapply(seq_along(om$levels), function(k) cbind(base, feature_for(rep(k, om$n))))
+    base <- design_matrix(om$terms, frame, om$contrasts)
+    lapply(seq_along(om$levels), function(k) cbind(base, feature_for(P_new, rep(k, n))))
   } else {
-    cf <- counterfactual_designs(om, om$frame)
-    lapply(seq_along(cf), function(k) cbind(cf[[k]], feature_for(rep(k, om$n))))
+    cf <- counterfactual_designs(om, frame)
+    lapply(seq_along(cf), function(k) cbind(cf[[k]], feature_for(P_new, rep(k, n))))
   }
   out <- vapply(seq_along(designs), function(k) {
     lf <- if (om$stratified) m$learner_fit[[k]] else m$learner_fit
     learner_predict(lf, designs[[k]])
-  }, numeric(om$n))
-  matrix(out, om$n, dimnames = list(NULL, om$levels))
+  }, numeric(n))
+  matrix(out, n, dimnames = list(NULL, om$levels))
 }
 
 # 1 / propensity of every level, clipped and capped as the weight model

@@ -151,6 +151,55 @@ new_dr <- function(om, wm, method, crossfit, feature = NULL) {
   fit
 }
 
+#' Predictions of a doubly robust model
+#'
+#' `type = "potential_outcomes"` gives every unit's predicted outcome under
+#' each treatment level from the model's outcome part:
+#' * `aipw()` and `tmle()`: the outcome model as fitted. Their doubly robust
+#'   corrections act on the population means, not on individual
+#'   predictions.
+#' * `weighted_standardization()`: the outcome model refitted with the IP
+#'   weights.
+#' * `ps_standardization()`: the outcome model refitted with the propensity
+#'   feature; for `newdata`, the weight model predicts the propensities, so
+#'   `newdata` needs the weight model's covariates.
+#'
+#' Without `newdata`, the predictions for the fitted units (out of fold when
+#' the model was cross-fitted). `type = "propensity"` and `"weights"` are
+#' the weight model's ([predict.causallib_ipw()]).
+#'
+#' @param object A fitted [aipw()], [tmle()], [weighted_standardization()]
+#'   or [ps_standardization()] model.
+#' @param newdata Optional data frame. The treatment column is needed only
+#'   for `type = "weights"`.
+#' @param type `"potential_outcomes"`, `"propensity"` or `"weights"`.
+#' @param ... Unused.
+#' @return A matrix with one column per treatment level, or for `"weights"`
+#'   a vector.
+#' @export
+#' @examples
+#' d <- nhefs[!is.na(nhefs$wt82_71), ]
+#' om <- standardization(wt82_71 ~ qsmk + sex + age + wt71, data = d, treatment = qsmk)
+#' wm <- ipw(qsmk ~ sex + age + wt71, data = d)
+#' fit <- ps_standardization(om, wm)
+#' predict(fit, newdata = d[1:3, ])
+#' predict(fit, newdata = d[1:3, ], type = "propensity")
+predict.causallib_dr <- function(object, newdata = NULL, type = "potential_outcomes", ...) {
+  type <- rlang::arg_match0(type, c("potential_outcomes", "propensity", "weights"), "type")
+  wm <- object$weight_model
+  if (type != "potential_outcomes") return(stats::predict(wm, newdata = newdata, type = type))
+  if (is.null(newdata)) return(object$nuisance$Q)
+  om <- object$outcome_model
+  frame <- std_newdata_frame(om, newdata)
+  switch(object$method,
+    weighted_standardization = std_predict(ip_weighted_outcome_model(om, wm), frame),
+    ps_standardization = ps_feature_predictions(
+      om, wm$propensity, object$feature, frame,
+      stats::predict(wm, newdata = newdata, type = "propensity")
+    ),
+    std_predict(om, frame))
+}
+
 #' @export
 print.causallib_dr <- function(x, ...) {
   label <- switch(x$method, aipw = "augmented inverse probability weighting",

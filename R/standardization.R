@@ -173,6 +173,12 @@ predict.causallib_standardization <- function(object, newdata = NULL,
                                               type = "potential_outcomes", ...) {
   rlang::arg_match0(type, "potential_outcomes", "type")
   if (is.null(newdata)) return(object$potential_outcomes)
+  std_predict(object, std_newdata_frame(object, newdata))
+}
+
+# The model frame of newdata for an outcome model; the treatment column is
+# optional, since predictions set it to each level in turn.
+std_newdata_frame <- function(object, newdata) {
   check_data_frame(newdata, "newdata")
   if (!object$treatment_name %in% names(newdata)) {
     newdata[[object$treatment_name]] <- object$frame[[object$treatment_name]][1L]
@@ -181,7 +187,7 @@ predict.causallib_standardization <- function(object, newdata = NULL,
   if (!object$treatment_name %in% names(frame)) {
     frame[[object$treatment_name]] <- newdata[[object$treatment_name]]
   }
-  std_predict(object, frame)
+  frame
 }
 
 #' @rdname estimate_outcomes

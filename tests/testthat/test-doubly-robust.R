@@ -114,6 +114,35 @@ test_that("weighted and propensity-feature standardization equal their lm() vers
   expect_snapshot(error = TRUE, estimate_effect(ws, se = "sandwich"))
 })
 
+test_that("predict() gives each method's potential outcomes, for newdata too", {
+  d <- sim_confounded(n = 400)
+  om <- standardization(y ~ a + x1, data = d, treatment = a, weights = d$w)
+  wm <- ipw(a ~ x1 + x2, data = d, weights = d$w)
+  new <- d[1:25, setdiff(names(d), "a")]
+  under <- function(f, data) sapply(0:1, function(k) predict(f, transform(data, a = k)))
+  # aipw and tmle: the outcome model as fitted
+  fo <- lm(y ~ a + x1, d, weights = d$w)
+  expect_equal(unname(predict(aipw(om, wm), newdata = new)), unname(under(fo, new)), tolerance = 1e-8)
+  expect_equal(predict(tmle(om, wm)), predict(om), tolerance = 1e-12)
+  # IP-weighted refit
+  ws <- weighted_standardization(om, wm)
+  fw <- lm(y ~ a + x1, d, weights = d$w * weights(wm))
+  expect_equal(unname(predict(ws, newdata = new)), unname(under(fw, new)), tolerance = 1e-8)
+  expect_equal(predict(ws, newdata = d), predict(ws), tolerance = 1e-10)
+  # propensity feature: the weight model predicts the propensities of newdata
+  d$lp <- qlogis(predict(wm)[, 2])
+  fp <- lm(y ~ a + x1 + lp, d, weights = d$w)
+  ps <- ps_standardization(om, wm)
+  new$lp <- qlogis(predict(glm(a ~ x1 + x2, quasibinomial(), d, weights = w), new, type = "response"))
+  expect_equal(unname(predict(ps, newdata = new)), unname(under(fp, new)), tolerance = 1e-6)
+  expect_equal(predict(ps, newdata = d), predict(ps), tolerance = 1e-10)
+  # the weight model's predictions
+  expect_equal(predict(ps, newdata = new, type = "propensity"),
+               predict(wm, newdata = new, type = "propensity"))
+  expect_equal(predict(ps, newdata = d, type = "weights"), predict(wm, newdata = d, type = "weights"))
+  expect_snapshot(error = TRUE, predict(ps, type = "cate"))
+})
+
 test_that("three treatment levels and every contrast work", {
   d <- sim_confounded(n = 900)
   withr::local_seed(3)
