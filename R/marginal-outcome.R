@@ -35,6 +35,32 @@ print.causallib_marginal_outcome <- function(x, ...) {
   invisible(x)
 }
 
+#' Predictions of the unadjusted comparison
+#'
+#' Every unit's "potential outcome" under each treatment level is the
+#' (sampling-weighted) mean outcome of that level's group: the naive
+#' prediction that ignores the covariates, as a baseline for the adjusted
+#' models' [predict()] methods.
+#'
+#' @param object A fitted [marginal_outcome()].
+#' @param newdata Optional data frame; only its number of rows is used.
+#' @param type `"potential_outcomes"`.
+#' @param ... Unused.
+#' @return A matrix with one row per unit and one column per treatment level.
+#' @export
+#' @examples
+#' fit <- marginal_outcome(wt82_71 ~ qsmk, data = nhefs, na_action = "omit")
+#' predict(fit, newdata = nhefs[1:3, ])
+predict.causallib_marginal_outcome <- function(object, newdata = NULL,
+                                               type = "potential_outcomes", ...) {
+  rlang::arg_match0(type, "potential_outcomes", "type")
+  if (!is.null(newdata)) check_data_frame(newdata, "newdata")
+  n <- if (is.null(newdata)) object$n else nrow(newdata)
+  sw <- sw_or_one(object)
+  means <- arm_sums(sw * object$y, object$treatment) / arm_sums(sw, object$treatment)
+  matrix(means, n, length(means), byrow = TRUE, dimnames = list(NULL, object$levels))
+}
+
 #' @rdname estimate_outcomes
 #' @export
 estimate_outcomes.causallib_marginal_outcome <- function(fit, outcome = NULL, se = "sandwich",

@@ -57,3 +57,15 @@ test_that("IPW intervals cover the truth at about the nominal rate", {
   expect_gt(mean(covered), 0.91)
   expect_lt(mean(covered), 0.99)
 })
+
+test_that("the unadjusted comparison predicts each group's mean for everyone", {
+  d <- sim_confounded(n = 300)
+  fit <- marginal_outcome(y ~ a, data = d, weights = d$w)
+  means <- c(weighted.mean(d$y[d$a == 0], d$w[d$a == 0]), weighted.mean(d$y[d$a == 1], d$w[d$a == 1]))
+  p <- predict(fit)
+  expect_equal(dim(p), c(300L, 2L))
+  expect_equal(unname(p[17, ]), means, tolerance = 1e-12)
+  expect_equal(unname(predict(fit, newdata = d[1:4, ])), matrix(means, 4, 2, byrow = TRUE),
+               tolerance = 1e-12)
+  expect_equal(colMeans(p), coef(estimate_outcomes(fit, se = "none")), tolerance = 1e-12)
+})
