@@ -137,34 +137,21 @@ void cp_block_upper(const double *xb, const double *wb, int len, int p,
             c2[0] += a20; c2[1] += a21; c3[0] += a30; c3[1] += a31;
         }
     }
-    /* Columns past the last full tile of four, four entries at a time so
-     * that the sums do not wait on one another. */
-    for (; j < p; j++) {
-        const double *wj = wb + (size_t) j * len;
-        double *cj = acc + (size_t) j * p;
-        int k = 0;
-        for (; k + 4 <= j + 1; k += 4) {
-            const double *x0 = xb + (size_t) k * len, *x1 = x0 + len,
-                         *x2 = x1 + len, *x3 = x2 + len;
-            double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    /* Columns past the last full tile of four: entries 0..j of column j are
+     * xb[, 0..j]' wb[, j]. */
+    for (; j < p; j++) cp_block_xtv(xb, wb + (size_t) j * len, len, j + 1, acc + (size_t) j * p);
+}
+
+/* wb = diag(w) xb over one row block; xb and wb are len x p, column-major. */
+void cp_block_scale(const double *xb, const double *w, int len, int p, double *wb)
+{
+    for (int j = 0; j < p; j++) {
+        const double *xbj = xb + (size_t) j * len;
+        double *wbj = wb + (size_t) j * len;
 #ifdef _OPENMP
-#pragma omp simd reduction(+ : a0, a1, a2, a3)
+#pragma omp simd
 #endif
-            for (int i = 0; i < len; i++) {
-                a0 += wj[i] * x0[i]; a1 += wj[i] * x1[i];
-                a2 += wj[i] * x2[i]; a3 += wj[i] * x3[i];
-            }
-            cj[k] += a0; cj[k + 1] += a1; cj[k + 2] += a2; cj[k + 3] += a3;
-        }
-        for (; k <= j; k++) {
-            const double *xk = xb + (size_t) k * len;
-            double a = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : a)
-#endif
-            for (int i = 0; i < len; i++) a += wj[i] * xk[i];
-            cj[k] += a;
-        }
+        for (int i = 0; i < len; i++) wbj[i] = w[i] * xbj[i];
     }
 }
 
@@ -273,13 +260,12 @@ static void chunk_upper(const void *ctx_, R_xlen_t from, R_xlen_t to,
     for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         cp_copy_rows(ctx->d, r0, len, xb);
-        for (int j = 0; j < p; j++) {
-            const double *xbj = xb + (size_t) j * len;
-            double *wbj = wb + (size_t) j * len;
-            if (w) for (int i = 0; i < len; i++) wbj[i] = w[r0 + i] * xbj[i];
-            else memcpy(wbj, xbj, sizeof(double) * len);
+        const double *wx = xb;
+        if (w) {
+            cp_block_scale(xb, w + r0, len, p, wb);
+            wx = wb;
         }
-        cp_block_upper(xb, wb, len, p, acc);
+        cp_block_upper(xb, wx, len, p, acc);
         if (m > 0) cp_block_xtm(xb, len, p, M + r0, (size_t) n, m, xm);
     }
 }

@@ -27,6 +27,8 @@ R_xlen_t cp_chunks(R_xlen_t n, int p, int m);
 int cp_threads(R_xlen_t nchunk, int nthreads);
 void cp_block_upper(const double *xb, const double *wb, int len, int p,
                     double *acc);
+/* wb = diag(w) xb over one row block (xb, wb len x p; w len). */
+void cp_block_scale(const double *xb, const double *w, int len, int p, double *wb);
 /* acc (p) += xb' v over one row block (xb len x p, v len). */
 void cp_block_xtv(const double *xb, const double *v, int len, int p, double *acc);
 /* acc (p x m) += xb' M over one row block (M: column c at M + c * ldm). */

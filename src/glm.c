@@ -272,14 +272,7 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
             bz[i] = z;
             bw[i] = w;
         }
-        for (int j = 0; j < p; j++) {
-            const double *xbj = xb + (size_t) j * len;
-            double *wbj = wb + (size_t) j * len;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-            for (int i = 0; i < len; i++) wbj[i] = bw[i] * xbj[i];
-        }
+        cp_block_scale(xb, bw, len, p, wb);
         cp_block_xtv(wb, bz, len, p, b);
         cp_block_upper(xb, wb, len, p, A);
     }

@@ -129,7 +129,10 @@ static size_t ipw_meat_len(int p, int K)
     return (size_t) m * (m + 1) / 2 * p * p + (size_t) p * 2 * m * K + K + 1;
 }
 
-#define IPW_SCRATCH(p, K) ((2 * (size_t) (p) + (K) - 1 + 2 * (size_t) ((K) - 1) * (K)) * CP_BLOCK_ROWS)
+/* Per thread, CP_BLOCK_ROWS rows of: the design block and its scaled copy
+ * (p each), the K - 1 score multipliers, the 2 (K - 1) K columns of M, and
+ * one product of two multipliers. */
+#define IPW_SCRATCH(p, K) ((2 * (size_t) (p) + (K) + 2 * (size_t) ((K) - 1) * (K)) * CP_BLOCK_ROWS)
 
 static void ipw_meat_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to,
                            double *acc, double *scratch)
@@ -143,6 +146,7 @@ static void ipw_meat_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to,
     double *xm = acc + npair * pp, *tss = xm + (size_t) p * nc, bad = 0.0;
     double *xb = scratch, *wb = xb + (size_t) CP_BLOCK_ROWS * p;
     double *rb = wb + (size_t) CP_BLOCK_ROWS * p, *mb = rb + (size_t) CP_BLOCK_ROWS * m;
+    double *rr = mb + (size_t) CP_BLOCK_ROWS * nc;
     memset(acc, 0, sizeof(double) * ipw_meat_len(p, K));
     for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
@@ -168,14 +172,8 @@ static void ipw_meat_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to,
             const double *rbb = rb + (size_t) b * len;
             for (int c = b; c < m; c++, blk += pp) {
                 const double *rbc = rb + (size_t) c * len;
-                for (int j = 0; j < p; j++) {
-                    const double *xbj = xb + (size_t) j * len;
-                    double *wbj = wb + (size_t) j * len;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                    for (int i = 0; i < len; i++) wbj[i] = rbb[i] * rbc[i] * xbj[i];
-                }
+                for (int i = 0; i < len; i++) rr[i] = rbb[i] * rbc[i];
+                cp_block_scale(xb, rr, len, p, wb);
                 cp_block_upper(xb, wb, len, p, blk);
             }
         }
