@@ -104,6 +104,29 @@ void cp_reduce(R_xlen_t n, R_xlen_t nchunk, int nt, size_t len, size_t scratch_l
 
 /* ---- X' diag(w) X ------------------------------------------------------ */
 
+/* The 4 x 2 dot products t[r][s] = sum_i a_r[i] b_s[i] of four columns
+ * a_r = a + r * len and two columns b0, b1 over len rows.  Eight
+ * accumulators and six loads fit the 16 SIMD registers of x86-64 when the
+ * row loop is vectorized. */
+static inline void tile_4x2(const double *a, const double *b0, const double *b1,
+                            int len, double t[4][2])
+{
+    const double *a0 = a, *a1 = a0 + len, *a2 = a1 + len, *a3 = a2 + len;
+    double a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0, a30 = 0, a31 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : a00, a01, a10, a11, a20, a21, a30, a31)
+#endif
+    for (int i = 0; i < len; i++) {
+        double u0 = b0[i], u1 = b1[i];
+        a00 += a0[i] * u0; a01 += a0[i] * u1;
+        a10 += a1[i] * u0; a11 += a1[i] * u1;
+        a20 += a2[i] * u0; a21 += a2[i] * u1;
+        a30 += a3[i] * u0; a31 += a3[i] * u1;
+    }
+    t[0][0] = a00; t[0][1] = a01; t[1][0] = a10; t[1][1] = a11;
+    t[2][0] = a20; t[2][1] = a21; t[3][0] = a30; t[3][1] = a31;
+}
+
 /* acc (p x p, upper triangle) += xb' diag(.) wb over one row block of length
  * len; xb and wb are len x p, column-major, wb already multiplied by w. */
 void cp_block_upper(const double *xb, const double *wb, int len, int p,
@@ -111,30 +134,17 @@ void cp_block_upper(const double *xb, const double *wb, int len, int p,
 {
     int j = 0;
     for (; j + 4 <= p; j += 4) {
-        const double *w0 = wb + (size_t) j * len, *w1 = w0 + len,
-                     *w2 = w1 + len, *w3 = w2 + len;
-        /* Tiles of 4 x 2 outputs: 8 accumulators and 6 loads fit the 16
-         * SIMD registers of x86-64 when the row loop is vectorized. */
         for (int k = 0; k + 2 <= j + 4; k += 2) {
-            const double *x0 = xb + (size_t) k * len, *x1 = x0 + len;
-            double a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0,
-                   a30 = 0, a31 = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : a00, a01, a10, a11, a20, a21, a30, a31)
-#endif
-            for (int i = 0; i < len; i++) {
-                double y0 = x0[i], y1 = x1[i];
-                a00 += w0[i] * y0; a01 += w0[i] * y1;
-                a10 += w1[i] * y0; a11 += w1[i] * y1;
-                a20 += w2[i] * y0; a21 += w2[i] * y1;
-                a30 += w3[i] * y0; a31 += w3[i] * y1;
-            }
-            /* acc[k + b, j + a] holds the (k+b, j+a) entry, k+b <= j+a
+            const double *x0 = xb + (size_t) k * len;
+            double t[4][2];
+            tile_4x2(wb + (size_t) j * len, x0, x0 + len, len, t);
+            /* acc[k + s, j + r] holds the (k+s, j+r) entry, k+s <= j+r
              * (entries below the diagonal are overwritten by symmetrizing). */
-            double *c0 = acc + (size_t) j * p + k, *c1 = c0 + p,
-                   *c2 = c1 + p, *c3 = c2 + p;
-            c0[0] += a00; c0[1] += a01; c1[0] += a10; c1[1] += a11;
-            c2[0] += a20; c2[1] += a21; c3[0] += a30; c3[1] += a31;
+            for (int r = 0; r < 4; r++) {
+                double *cr = acc + (size_t) (j + r) * p + k;
+                cr[0] += t[r][0];
+                cr[1] += t[r][1];
+            }
         }
     }
     /* Columns past the last full tile of four: entries 0..j of column j are
@@ -195,22 +205,12 @@ void cp_block_xtm(const double *xb, int len, int p, const double *M, size_t ldm,
         double *c0 = acc + (size_t) c * p, *c1 = c0 + p;
         int j = 0;
         for (; j + 4 <= p; j += 4) {
-            const double *x0 = xb + (size_t) j * len, *x1 = x0 + len,
-                         *x2 = x1 + len, *x3 = x2 + len;
-            double a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0,
-                   a30 = 0, a31 = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : a00, a01, a10, a11, a20, a21, a30, a31)
-#endif
-            for (int i = 0; i < len; i++) {
-                double u0 = v0[i], u1 = v1[i];
-                a00 += x0[i] * u0; a01 += x0[i] * u1;
-                a10 += x1[i] * u0; a11 += x1[i] * u1;
-                a20 += x2[i] * u0; a21 += x2[i] * u1;
-                a30 += x3[i] * u0; a31 += x3[i] * u1;
+            double t[4][2];
+            tile_4x2(xb + (size_t) j * len, v0, v1, len, t);
+            for (int r = 0; r < 4; r++) {
+                c0[j + r] += t[r][0];
+                c1[j + r] += t[r][1];
             }
-            c0[j] += a00; c1[j] += a01; c0[j + 1] += a10; c1[j + 1] += a11;
-            c0[j + 2] += a20; c1[j + 2] += a21; c0[j + 3] += a30; c1[j + 3] += a31;
         }
         for (; j < p; j++) {
             const double *xj = xb + (size_t) j * len;
