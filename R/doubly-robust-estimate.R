@@ -2,10 +2,11 @@
 # functions and their bootstrap.
 
 # Nuisance predictions: propensities P and outcome predictions Q (n x K),
-# in-sample or out of fold.
+# in-sample from the method's outcome part (dr_outcome_model()) or out of
+# fold.
 dr_nuisance <- function(fit, om, wm, folds) {
   if (is.null(folds)) {
-    return(list(P = wm$propensity, Q = dr_outcome_predictions(fit, om, wm)))
+    return(list(P = wm$propensity, Q = fit$outcome_part$potential_outcomes))
   }
   K <- length(fit$levels)
   P <- Q <- matrix(NA_real_, fit$n, K, dimnames = list(NULL, fit$levels))
@@ -19,56 +20,68 @@ dr_nuisance <- function(fit, om, wm, folds) {
   list(P = P, Q = Q)
 }
 
-# The outcome model's predictions for the method: as fitted (aipw, tmle),
-# refitted with IP weights, or refitted with the propensity as a feature.
-dr_outcome_predictions <- function(fit, om, wm) {
-  switch(fit$method,
-    weighted_standardization = std_predict(ip_weighted_outcome_model(om, wm), om$frame),
-    ps_standardization = ps_feature_predictions(om, wm$propensity, fit$feature),
-    om$potential_outcomes)
+# The outcome model a method standardizes: the outcome model as fitted
+# (aipw, tmle), refitted with the weight model's IP weights (times any
+# sampling weights), or refitted with the propensity as a feature.
+dr_outcome_model <- function(method, om, wm, feature) {
+  switch(method,
+    weighted_standardization = reweighted_outcome_model(om, (om$sampling_weights %||% 1) * wm$weights),
+    ps_standardization = ps_feature_model(om, wm$propensity, feature),
+    om)
 }
 
-# The outcome model refitted with the weight model's IP weights (times any
-# sampling weights).
-ip_weighted_outcome_model <- function(om, wm) {
-  reweighted_outcome_model(om, (om$sampling_weights %||% 1) * wm$weights)
+# Potential outcomes (n x K) of that model for the units of `frame`, whose
+# propensities P only a propensity-feature model needs. (Its own units'
+# are its potential_outcomes.)
+dr_outcome_predict <- function(model, frame, P) {
+  if (is.null(model$ps_feature)) std_predict(model, frame) else ps_feature_predict(model, frame, P)
 }
 
-# The outcome model refitted with prior weights w.
+# The outcome model refitted with prior weights w, with its units' new
+# potential outcomes.
 reweighted_outcome_model <- function(om, w) {
   om$sampling_weights <- rep_len(as.double(w), om$n)
   om$learner_fit <- fit_outcome_learners(om)
+  om$potential_outcomes <- std_predict(om, om$frame)
   om
 }
 
-# Predictions of the outcome model refitted with propensity features: the
-# logit or value of the propensity of each non-reference level, or the IP
-# weight 1 / P(level predicted for). The model is fitted with the
-# propensities P of its own units and predicts the units of `frame`, whose
-# propensities are P_new.
-ps_feature_predictions <- function(om, P, feature, frame = om$frame, P_new = P) {
-  feature_for <- function(P, level) {
-    switch(feature,
-      logit = stats::qlogis(P[, -1L, drop = FALSE]),
-      propensity = P[, -1L, drop = FALSE],
-      weights = matrix(1 / P[cbind(seq_len(nrow(P)), level)]))
-  }
+# The propensity features of units with propensities P for the treatment
+# levels `level`: the logit or value of the propensity of each non-reference
+# level, or the IP weight 1 / P(level).
+ps_features <- function(P, feature, level) {
+  switch(feature,
+    logit = stats::qlogis(P[, -1L, drop = FALSE]),
+    propensity = P[, -1L, drop = FALSE],
+    weights = matrix(1 / P[cbind(seq_len(nrow(P)), level)]))
+}
+
+# The outcome model refitted with the propensity features of its units.
+ps_feature_model <- function(om, P, feature) {
   m <- om
-  m$x <- cbind(om$x, feature_for(P, as.integer(om$treatment)))
+  m$ps_feature <- feature
+  m$x <- cbind(om$x, ps_features(P, feature, as.integer(om$treatment)))
   m$learner_fit <- fit_outcome_learners(m)
+  m$potential_outcomes <- ps_feature_predict(m, m$frame, P)
+  m
+}
+
+# Its potential outcomes for the units of `frame`, with propensities P: each
+# level's design carries the features of that level.
+ps_feature_predict <- function(m, frame, P) {
   n <- nrow(frame)
-  designs <- if (om$stratified) {
-    base <- design_matrix(om$terms, frame, om$contrasts)
-    lapply(seq_along(om$levels), function(k) cbind(base, feature_for(P_new, rep(k, n))))
+  designs <- if (m$stratified) {
+    base <- design_matrix(m$terms, frame, m$contrasts)
+    lapply(seq_along(m$levels), function(k) cbind(base, ps_features(P, m$ps_feature, rep(k, n))))
   } else {
-    cf <- counterfactual_designs(om, frame)
-    lapply(seq_along(cf), function(k) cbind(cf[[k]], feature_for(P_new, rep(k, n))))
+    cf <- counterfactual_designs(m, frame)
+    lapply(seq_along(cf), function(k) cbind(cf[[k]], ps_features(P, m$ps_feature, rep(k, n))))
   }
   out <- vapply(seq_along(designs), function(k) {
-    lf <- if (om$stratified) m$learner_fit[[k]] else m$learner_fit
+    lf <- if (m$stratified) m$learner_fit[[k]] else m$learner_fit
     learner_predict(lf, designs[[k]])
   }, numeric(n))
-  matrix(out, n, dimnames = list(NULL, om$levels))
+  matrix(out, n, dimnames = list(NULL, m$levels))
 }
 
 # 1 / propensity of every level, clipped and capped as the weight model
@@ -194,9 +207,8 @@ dr_bootstrap <- function(fit, R) {
 dr_replicate <- function(fit, om, wm, w) {
   wr <- ipw_engine(wm$x, wm$treatment, wm$estimand, wm$stabilize, wm$clip, wm$truncate,
                    wm$learner, w, wm$levels[wm$target], intercept = wm$intercept)
-  orr <- reweighted_outcome_model(om, w)
-  orr$potential_outcomes <- std_predict(orr, om$frame)
-  Q <- dr_outcome_predictions(fit, orr, wr)
+  part <- dr_outcome_model(fit$method, reweighted_outcome_model(om, w), wr, fit$feature)
+  Q <- part$potential_outcomes
   dr_means(fit$method, Q, inverse_propensity(wr$propensity, wr), fit$y, fit$treatment, w)$mu
 }
 

@@ -102,8 +102,7 @@ ps_standardization <- function(outcome_model, weight_model, data = NULL, treatme
   feature <- rlang::arg_match0(feature, c("logit", "propensity", "weights"), "feature")
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
                       outcome_learner, weight_learner, parent.frame())
-  fit <- new_dr(models$outcome, models$weight, "ps_standardization", NULL, feature = feature)
-  fit
+  new_dr(models$outcome, models$weight, "ps_standardization", NULL, feature = feature)
 }
 
 # Fitted outcome and weight models from fitted objects or formulas.
@@ -146,6 +145,7 @@ new_dr <- function(om, wm, method, crossfit, feature = NULL) {
     crossfit = crossfit, treatment = om$treatment, levels = om$levels, y = om$y,
     sampling_weights = om$sampling_weights, n = om$n, estimand = "ATE", call = sys.call(-1L)
   ), class = c("causallib_dr", "causallib_model"))
+  fit$outcome_part <- dr_outcome_model(method, om, wm, feature)
   fit$folds <- if (!is.null(crossfit)) sample(rep_len(seq_len(crossfit), fit$n))
   fit$nuisance <- dr_nuisance(fit, om, wm, fit$folds)
   fit
@@ -189,15 +189,9 @@ predict.causallib_dr <- function(object, newdata = NULL, type = "potential_outco
   wm <- object$weight_model
   if (type != "potential_outcomes") return(stats::predict(wm, newdata = newdata, type = type))
   if (is.null(newdata)) return(object$nuisance$Q)
-  om <- object$outcome_model
-  frame <- std_newdata_frame(om, newdata)
-  switch(object$method,
-    weighted_standardization = std_predict(ip_weighted_outcome_model(om, wm), frame),
-    ps_standardization = ps_feature_predictions(
-      om, wm$propensity, object$feature, frame,
-      stats::predict(wm, newdata = newdata, type = "propensity")
-    ),
-    std_predict(om, frame))
+  part <- object$outcome_part
+  P <- if (!is.null(part$ps_feature)) stats::predict(wm, newdata = newdata, type = "propensity")
+  dr_outcome_predict(part, std_newdata_frame(part, newdata), P)
 }
 
 #' @export
