@@ -18,8 +18,7 @@ build_frame <- function(formula, data, weights, na_action, env) {
   check_formula(formula)
   check_data_frame(data)
   na_action <- rlang::arg_match0(na_action, c("fail", "omit"), "na_action")
-  vars <- all.vars(formula)
-  missing_cols <- vars[!vars %in% names(data) & !vapply(vars, exists, logical(1), envir = env)]
+  missing_cols <- missing_variables(formula, data, env)
   if (length(missing_cols)) {
     cli::cli_abort("Variable{?s} {.val {missing_cols}} in {.arg formula} {?is/are} not in {.arg data}.")
   }
@@ -64,12 +63,23 @@ design_matrix <- function(terms, frame, contrasts = NULL) {
 new_frame <- function(terms, newdata, xlevels) {
   check_data_frame(newdata, "newdata")
   tt <- stats::delete.response(terms)
+  missing_cols <- missing_variables(tt, newdata, environment(tt) %||% emptyenv())
+  if (length(missing_cols)) {
+    cli::cli_abort("{.arg newdata} lacks the variable{?s} {.val {missing_cols}} of the fitted model.")
+  }
   mf <- stats::model.frame(tt, newdata, na.action = stats::na.pass, xlev = xlevels)
   if (anyNA(mf)) {
     cols <- names(mf)[vapply(mf, anyNA, logical(1))]
     cli::cli_abort("{.arg newdata} has missing values in {.val {cols}}.")
   }
   mf
+}
+
+# Variables of a formula that are neither columns of data nor objects
+# visible from env.
+missing_variables <- function(formula, data, env) {
+  vars <- all.vars(formula)
+  vars[!vars %in% names(data) & !vapply(vars, exists, logical(1), envir = env)]
 }
 
 # Column names of the design x (x1, x2, ... when it has none), with an

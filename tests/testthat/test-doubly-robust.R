@@ -141,6 +141,7 @@ test_that("predict() gives each method's potential outcomes, for newdata too", {
                predict(wm, newdata = new, type = "propensity"))
   expect_equal(predict(ps, newdata = d, type = "weights"), predict(wm, newdata = d, type = "weights"))
   expect_snapshot(error = TRUE, predict(ps, type = "cate"))
+  expect_snapshot(error = TRUE, predict(ps, newdata = new[, c("x1", "y")]))
 })
 
 test_that("three treatment levels and every contrast work", {
