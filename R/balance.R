@@ -36,8 +36,8 @@ balance_table <- function(fit, data = NULL) {
 
 # The weight model inside a fit.
 weight_model_of <- function(fit) {
-  if (inherits(fit, "causallib_ipw")) return(fit)
-  wm <- if (inherits(fit, "causal_survival")) fit$weight_model
+  if (inherits(fit, "causallib_weight_model")) return(fit)
+  wm <- if (inherits(fit, c("causallib_survival", "causallib_dr"))) fit$weight_model
   if (is.null(wm)) {
     cli::cli_abort("{.arg fit} must be a weight model such as {.fn ipw}, or a model fitted with one.")
   }

@@ -45,12 +45,14 @@
 #' head(predict(fit))
 #' predict(fit, newdata = data.frame(sex = "female", age = c(30, 60), wt71 = 70))
 xlearner <- function(formula, data, treatment, outcome_learner = NULL,
-                     effect_learner = lrn_glm("gaussian"), propensity_learner = lrn_glm(),
+                     propensity_learner = lrn_glm(), effect_learner = lrn_glm("gaussian"),
                      weights = NULL, na_action = "fail") {
+  check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
-  cf <- cate_frame(formula, data, treatment, weights, na_action, parent.frame())
-  learners <- cate_learners(outcome_learner, effect_learner, propensity_learner, cf$y)
-  new_cate("xlearner", cf, treatment, learners, match.call())
+  d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
+  learners <- cate_learners(outcome_learner, effect_learner, propensity_learner, d$response)
+  fit <- cate_engine("xlearner", d, learners, NULL)
+  with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
 }
 
 #' R-learner for conditional average treatment effects
@@ -85,31 +87,20 @@ xlearner <- function(formula, data, treatment, outcome_learner = NULL,
 rlearner <- function(formula, data, treatment, outcome_learner = NULL,
                      propensity_learner = lrn_glm(), effect_learner = lrn_glm("gaussian"),
                      crossfit = 5, weights = NULL, na_action = "fail") {
+  check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
-  cf <- cate_frame(formula, data, treatment, weights, na_action, parent.frame())
-  if (nlevels(cf$a) != 2L) {
+  d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
+  nlev <- nlevels(as_treatment(d$design$vars[[treatment]], "treatment"))
+  if (nlev != 2L) {
     cli::cli_abort(c(
-      "{.fn rlearner} needs a binary {.arg treatment}; {.val {treatment}} has {nlevels(cf$a)} levels.",
+      "{.fn rlearner} needs a binary {.arg treatment}; {.val {treatment}} has {nlev} levels.",
       i = "Use {.fn xlearner} for a treatment with more levels."
     ))
   }
-  check_number(crossfit, "crossfit", min = 2, max = length(cf$y))
-  learners <- cate_learners(outcome_learner, effect_learner, propensity_learner, cf$y)
-  new_cate("rlearner", cf, treatment, learners, match.call(), as.integer(crossfit))
-}
-
-# Outcome, treatment, sampling weights and covariate design of a CATE model.
-cate_frame <- function(formula, data, treatment, weights, na_action, env) {
-  fr <- build_frame(formula, data, weights, na_action, env)
-  y <- check_outcome(stats::model.response(fr$frame), nrow(fr$frame))
-  a <- as_treatment(fr$frame[[treatment]], "treatment")
-  weights <- check_weights(fr$weights, length(a))
-  check_arms_nonempty(a, weights)
-  terms <- covariate_terms(fr$terms, treatment)
-  x <- design_matrix(terms, fr$frame)
-  list(y = y, a = a, weights = weights, x = x, terms = terms,
-       xlevels = stats::.getXlevels(terms, fr$frame), contrasts = attr(x, "contrasts"),
-       rows = fr$rows, omitted = fr$omitted)
+  check_number(crossfit, "crossfit", min = 2, max = length(d$response))
+  learners <- cate_learners(outcome_learner, effect_learner, propensity_learner, d$response)
+  fit <- cate_engine("rlearner", d, learners, as.integer(crossfit))
+  with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
 }
 
 cate_learners <- function(outcome, effect, propensity, y) {
@@ -120,26 +111,60 @@ cate_learners <- function(outcome, effect, propensity, y) {
   list(outcome = outcome, effect = effect, propensity = propensity)
 }
 
-new_cate <- function(method, cf, treatment, learners, call, crossfit = NULL) {
+# A CATE model of `method` on a design (new_design()): every learner sees
+# the covariate design, the formula's terms without those involving the
+# treatment.
+cate_engine <- function(method, d, learners, crossfit) {
+  design <- d$design
+  a <- as_treatment(design$vars[[design$treatment]], "treatment")
+  y <- check_outcome(d$response, length(a))
+  weights <- check_weights(d$weights, length(a))
+  check_arms_nonempty(a, weights)
+  covariates <- covariate_design(design)
+  cx <- design_x(covariates)
+  if (!is.null(cx$offset)) {
+    cli::cli_abort("{.fn {method}} does not take {.code offset()} terms: its effect learners model differences of outcomes.")
+  }
   fit <- list(
-    method = method, treatment_name = treatment, treatment = cf$a, levels = levels(cf$a),
-    y = cf$y, x = cf$x, sampling_weights = cf$weights, n = length(cf$y),
-    terms = cf$terms, xlevels = cf$xlevels, contrasts = cf$contrasts, rows = cf$rows,
-    na.action = cf$omitted, call = call, learners = learners, crossfit = crossfit,
+    method = method, treatment_name = design$treatment, treatment = a, levels = levels(a),
+    y = y, x = cx$x, design = design, covariates = covariates, sampling_weights = weights,
+    n = length(y), rows = seq_along(y), learners = learners, crossfit = crossfit,
     estimand = "ATE"
   )
-  fit$models <- cate_engine(fit, fit$x, fit$y, fit$treatment, fit$sampling_weights)
+  fit$models <- cate_models(fit, fit$x, fit$y, fit$treatment, fit$sampling_weights)
   fit$cate <- cate_predict(fit, fit$x)
   class(fit) <- c("causallib_cate", "causallib_model")
   fit
 }
 
-# The learners of `fit`'s method fitted to (x, y, a, weights): the fit
-# itself, and every bootstrap replicate.
-cate_engine <- function(fit, x, y, a, weights) {
+#' @export
+refit.causallib_cate <- function(fit, case_weights = NULL, rows = NULL, learner = NULL) {
+  if (!is.null(learner)) {
+    cli::cli_abort("A CATE model has several learners: refit it with {.fn {fit$method}} instead.")
+  }
+  u <- refit_units(fit, case_weights, rows)
+  design <- design_rows(fit$design, u$rows)
+  d <- list(design = design, response = fit$y[u$rows], weights = u$weights)
+  keep_front_end(cate_engine(fit$method, d, fit$learners, fit$crossfit), fit, u$rows)
+}
+
+#' @export
+means.causallib_cate <- function(fit, y = NULL) cate_average(fit$cate, sw_or_one(fit))
+
+#' @export
+statistic_kind.causallib_cate <- function(fit) "effects"
+
+#' @export
+default_se.causallib_cate <- function(fit) "bootstrap"
+
+#' @export
+model_label.causallib_cate <- function(fit) cate_labels[[fit$method]]
+
+# The learners of `fit`'s method fitted to (x, y, a, weights).
+cate_models <- function(fit, x, y, a, weights) {
   switch(fit$method,
     xlearner = xl_engine(x, y, a, weights, fit$learners),
-    rlearner = rl_engine(x, y, a, weights, fit$learners, crossfit_folds(length(y), fit$crossfit))
+    rlearner = rl_engine(x, y, a, weights, fit$learners, crossfit_folds(fit$crossfit, length(y)))
   )
 }
 
@@ -210,8 +235,6 @@ xl_cate <- function(models, x) {
   matrix(tau, nrow(x))
 }
 
-crossfit_folds <- function(n, k) sample(rep_len(seq_len(k), n))
-
 rl_engine <- function(x, y, a, weights, learners, folds) {
   m <- crossfit_mean(learners$outcome, x, y, weights, folds)
   e <- crossfit_mean(learners$propensity, x, a, weights, folds)
@@ -242,21 +265,16 @@ learner_roles <- c(outcome = "Outcome learner:", effect = "Effect learner:",
                    propensity = "Propensity learner:")
 
 #' @export
-print.causallib_cate <- function(x, ...) {
-  cat("<causallib_cate>", cate_labels[[x$method]], "of conditional average treatment effects\n")
-  cat("Treatment:", x$treatment_name, "with levels", paste(x$levels, collapse = ", "), "\n")
+print_details.causallib_cate <- function(x, ...) {
   for (role in names(x$learners)) {
     cat(learner_roles[[role]], "")
     print(x$learners[[role]])
   }
   if (!is.null(x$crossfit)) cat("Cross-fitting:", x$crossfit, "folds\n")
-  cat("Observations:", x$n, "\n")
-  if (length(x$na.action)) cat(length(x$na.action), "rows with missing values were dropped\n")
   cat("Distribution of the CATE:\n")
   q <- t(apply(x$cate, 2L, stats::quantile, names = FALSE))
   dimnames(q) <- list(colnames(x$cate), c("min", "q25", "median", "q75", "max"))
   print(signif(q, 4))
-  invisible(x)
 }
 
 #' Conditional and average effects of a CATE model
@@ -298,49 +316,11 @@ predict.causallib_cate <- function(object, newdata = NULL, type = "cate", ...) {
   }
   x <- object$x
   if (!is.null(newdata)) {
-    x <- design_matrix(object$terms, new_frame(object$terms, newdata, object$xlevels),
-                       object$contrasts)
+    x <- design_x(object$covariates, design_newdata(object$covariates, newdata))$x
   }
   if (type == "potential_outcomes") return(xl_outcomes(object$models, x))
   tau <- if (is.null(newdata)) object$cate else cate_predict(object, x)
   if (ncol(tau) == 1L) tau[, 1L] else tau
 }
 
-#' @rdname predict.causallib_cate
-#' @export
-estimate_effect.causallib_cate <- function(fit, contrast = "diff", se = "bootstrap", R = 200,
-                                           conf_level = 0.95, ...) {
-  rlang::arg_match0(contrast, "diff", "contrast")
-  se <- rlang::arg_match0(se, c("bootstrap", "none"), "se")
-  est <- cate_average(fit$cate, sw_or_one(fit))
-  reps <- if (se == "bootstrap") cate_bootstrap(fit, R)
-  info <- model_info(fit)
-  info$estimator <- fit$method
-  out <- new_causal_estimate(est, NULL, reps, se, conf_level, info)
-  out$contrast <- "diff"
-  out$reference <- fit$levels[1L]
-  out
-}
-
 cate_average <- function(tau, w) colSums(w * tau) / sum(w)
-
-cate_bootstrap <- function(fit, R) {
-  reps <- run_bootstrap(fit$n, R, function(counts) {
-    do.call(rbind, lapply(seq_len(ncol(counts)), function(b) cate_replicate(fit, counts[, b])))
-  })
-  colnames(reps) <- colnames(fit$cate)
-  reps
-}
-
-# Average effect of the model refitted on a resample given as frequency
-# counts; NA (a failed replicate) when a learner cannot be refitted, e.g.
-# because an arm was drawn empty.
-cate_replicate <- function(fit, counts) {
-  keep <- counts > 0
-  x <- fit$x[keep, , drop = FALSE]
-  w <- sw_or_one(fit)[keep] * counts[keep]
-  tryCatch({
-    models <- cate_engine(fit, x, fit$y[keep], fit$treatment[keep], w)
-    cate_average(cate_predict(fit, x, models), w)
-  }, error = function(e) rep(NA_real_, ncol(fit$cate)))
-}

@@ -2,7 +2,7 @@
 # "log"), with a sandwich covariance or bootstrap replicates on that scale.
 
 new_causal_estimate <- function(estimate, vcov, replicates, se_type, conf_level,
-                                fit, scale = "identity") {
+                                fit, scale = "identity", failed = NULL) {
   check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
   if (!is.null(replicates)) {
     vcov <- stats::cov(replicates)
@@ -12,12 +12,12 @@ new_causal_estimate <- function(estimate, vcov, replicates, se_type, conf_level,
   structure(list(
     estimate = estimate, vcov = vcov, replicates = replicates, se_type = se_type,
     conf_level = conf_level, scale = scale, fit_info = fit_info,
-    contrast = NULL, reference = NULL
+    contrast = NULL, reference = NULL, failed = failed %||% 0L
   ), class = "causal_estimate")
 }
 
 model_info <- function(fit) {
-  list(estimator = class(fit)[1L], estimand = fit$estimand %||% "ATE",
+  list(estimator = model_label(fit), estimand = fit$estimand %||% "ATE",
        n = fit$n, call = fit$call)
 }
 

@@ -1,41 +1,6 @@
 # The causal_survival class: survival curves per treatment level on a time
 # grid, with influence-function standard errors or bootstrap replicates.
 
-new_causal_survival <- function(times, survival, std_error = NULL, replicates = NULL,
-                                se_type, conf_level, levels, estimator, estimand, method,
-                                setup, breaks, call, models, weight_model, spec, marginal) {
-  check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
-  dimnames(survival) <- list(levels, NULL)
-  if (!is.null(replicates)) {
-    replicates <- array(replicates, c(nrow(replicates), length(levels), length(times)))
-  }
-  structure(list(
-    times = times, survival = survival, std_error = std_error, replicates = replicates,
-    se_type = se_type, conf_level = conf_level, levels = levels, estimator = estimator,
-    estimand = estimand, method = method, breaks = breaks, n = setup$n,
-    events = arm_sums((setup$sw %||% 1) * setup$status, setup$a),
-    at_risk = arm_sums(setup$sw %||% 1, setup$a), treatment_name = setup$treatment_name,
-    call = call, models = models, na.action = setup$omitted,
-    weight_model = weight_model, marginal = marginal,
-    # what evaluate() needs to refit the curves on some of the people
-    refit = list(setup = setup, curves = spec$curves, arm_curves = spec$arm_curves)
-  ), class = "causal_survival")
-}
-
-# Bootstrap replicates of a curve pipeline: an R x (K * m) matrix of the
-# K x m survival matrices, column-major.  Warnings inside a replicate are
-# muffled; a replicate that fails is dropped (with one warning).
-survival_replicates <- function(n, R, pipeline) {
-  run_bootstrap(n, R, function(counts) {
-    reps <- lapply(seq_len(ncol(counts)), function(b) {
-      tryCatch(as.vector(suppressWarnings(pipeline(counts[, b]))$survival),
-               error = function(e) NULL)
-    })
-    width <- max(vapply(reps, length, integer(1)))
-    t(vapply(reps, function(r) if (is.null(r)) rep(NA_real_, width) else r, numeric(width)))
-  })
-}
-
 # Survival of every arm at `times` (K x length(times)): the curves are step
 # functions that start at `start` and change at the grid times.
 survival_at <- function(x, times, surv = x$survival, start = 1) {
@@ -56,9 +21,11 @@ rmst_at <- function(x, times, surv = x$survival) {
 
 #' @export
 print.causal_survival <- function(x, digits = 3, ...) {
-  cat("<causal_survival>", x$estimator, "survival curves,", method_label(x$method), "\n")
-  cat("Treatment levels:", paste(x$levels, collapse = ", "), "\n")
-  tab <- data.frame(level = x$levels, n = round(x$at_risk, 1), events = round(x$events, 1))
+  cat(capitalize(x$estimator), "survival curves,", method_label(x$method), "\n")
+  cat("Treatment:", x$treatment_name, "with levels", paste(x$levels, collapse = ", "), "\n")
+  sw <- sw_or_one(x)
+  tab <- data.frame(level = x$levels, n = round(arm_sums(sw, x$treatment), 1),
+                    events = round(arm_sums(sw * x$status, x$treatment), 1))
   print(tab, row.names = FALSE)
   show <- unique(x$times[pmax(1L, round(length(x$times) * c(0.25, 0.5, 0.75, 1)))])
   s <- survival_at(x, show)
@@ -71,13 +38,14 @@ print.causal_survival <- function(x, digits = 3, ...) {
 }
 
 method_label <- function(method) {
-  switch(method, km = "weighted Kaplan-Meier", pooled_logistic = "pooled-logistic hazards",
+  switch(method, km = , grid_km = "weighted Kaplan-Meier",
+         pooled_logistic = , grid_pooled_logistic = "pooled-logistic hazards",
          cox = "Cox proportional hazards")
 }
 
 interval_label <- function(x) {
   switch(x$se_type,
-    influence = "influence-function (infinitesimal jackknife) standard errors, log-survival scale",
+    sandwich = "influence-function (infinitesimal jackknife) standard errors, log-survival scale",
     bootstrap = paste0("bootstrap, ", dim(x$replicates)[1L], " replicates, percentile"),
     none = "none")
 }
@@ -104,7 +72,7 @@ tidy.causal_survival <- function(x, conf.level = x$conf_level, ...) {
   surv <- cbind(1, x$survival)
   alpha <- 1 - conf.level
   se <- lo <- hi <- matrix(NA_real_, K, m + 1L)
-  if (x$se_type == "influence") {
+  if (x$se_type == "sandwich") {
     se <- cbind(0, x$std_error)
     z <- stats::qnorm(1 - alpha / 2)
     half <- z * se / surv
@@ -183,7 +151,7 @@ estimate_effect.causal_survival <- function(fit, times, contrast = "risk_differe
     if (length(est) == 1L) reps <- t(reps)
     colnames(reps) <- names(est)
     reps <- reps[stats::complete.cases(reps), , drop = FALSE]
-  } else if (fit$se_type == "influence") {
+  } else if (fit$se_type == "sandwich") {
     V <- influence_vcov(fit, f, contrast, times, others, ref)
     dimnames(V) <- list(names(est), names(est))
   }

@@ -9,22 +9,15 @@
 #   prod_{s < t} (1 - h_num(s)) / (1 - h_cens(s)),
 # computed on the fly by the C core from the two models' logit tables.
 
-# Design of the censoring model: treatment dummies, then the covariates.
-censoring_design <- function(censoring_model, data, a) {
-  if (!inherits(censoring_model, "formula") || length(censoring_model) != 2L) {
-    cli::cli_abort("{.arg censoring_model} must be a one-sided formula such as {.code ~ age + sex}.")
+# Design of the censoring model for the rows of `data` a survival model
+# uses: treatment dummies, then the covariates of the one-sided formula
+# `censoring_model` (without an intercept: the hazard fitter adds its own).
+censoring_design <- function(censoring_model, data, a, env) {
+  d <- new_design(censoring_model, data, env = env, arg = "censoring_model", sides = 1L)
+  x <- d$x[, colnames(d$x) != "(Intercept)", drop = FALSE]
+  if (!is.null(d$offset)) {
+    cli::cli_abort("{.arg censoring_model} does not take {.code offset()} terms.")
   }
-  missing_cols <- setdiff(all.vars(censoring_model), names(data))
-  if (length(missing_cols)) {
-    cli::cli_abort("Variable{?s} {.val {missing_cols}} in {.arg censoring_model} {?is/are} not in {.arg data}.")
-  }
-  mf <- stats::model.frame(censoring_model, data, na.action = stats::na.pass)
-  if (anyNA(mf)) {
-    cols <- names(mf)[vapply(mf, anyNA, logical(1))]
-    cli::cli_abort("The covariates of {.arg censoring_model} have missing values in {.val {cols}}.")
-  }
-  x <- stats::model.matrix(stats::terms(mf), mf)
-  x <- x[, colnames(x) != "(Intercept)", drop = FALSE]
   cbind(treatment_dummies(a), x)
 }
 

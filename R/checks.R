@@ -8,11 +8,22 @@ check_number <- function(x, arg, min = -Inf, max = Inf) {
   invisible(x)
 }
 
-check_formula <- function(formula, arg = "formula") {
-  if (!inherits(formula, "formula") || length(formula) != 3L) {
+check_formula <- function(formula, arg = "formula", sides = 2L) {
+  if (!inherits(formula, "formula") || length(formula) != sides + 1L) {
+    if (sides == 1L) {
+      cli::cli_abort("{.arg {arg}} must be a one-sided formula such as {.code ~ age + sex}.")
+    }
     cli::cli_abort("{.arg {arg}} must be a two-sided formula such as {.code treatment ~ age + sex}.")
   }
   invisible(formula)
+}
+
+# A check that `x` is TRUE or FALSE, naming the argument.
+check_bool <- function(x, arg) {
+  if (!rlang::is_bool(x)) {
+    cli::cli_abort("{.arg {arg}} must be {.code TRUE} or {.code FALSE}, not {.obj_type_friendly {x}}.")
+  }
+  x
 }
 
 check_data_frame <- function(data, arg = "data") {

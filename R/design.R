@@ -1,4 +1,173 @@
 # From a formula and a data frame to the matrices the C core works on.
+#
+# A design is the recipe of a model matrix: the terms (whose `predvars` keep
+# the fitted bases of poly(), ns() and the like), the factor levels and the
+# contrasts, plus -- for models that predict under other treatment levels --
+# the raw variables of the rows it was fitted on. design_x() is the one
+# function that turns a design and raw variables into a model matrix and an
+# offset: for the fitted rows, for new data, and with the treatment set to a
+# level. It rebuilds the model frame from the raw variables every time, so
+# every variable of the formula (I(a * x), log(a + 1), poly(a, 2),
+# offset(...)) follows the treatment: counterfactual data, not
+# counterfactual frames.
+
+# The design of `formula` on `data`, with the rows it keeps, its response,
+# its sampling weights, and the model matrix and offset of those rows.
+#   treatment: NULL, or the name of the treatment variable (kept with the raw
+#     variables so that design_x() can set it to a level)
+#   na_action: "fail" errors naming the columns with missing values; "omit"
+#     drops those rows and records them (as glm() does with na.omit)
+new_design <- function(formula, data, treatment = NULL, weights = NULL, na_action = "fail",
+                       env = environment(formula), arg = "formula", sides = 2L) {
+  check_formula(formula, arg, sides)
+  check_data_frame(data)
+  na_action <- rlang::arg_match0(na_action, c("fail", "omit"), "na_action")
+  environment(formula) <- env
+  formula <- expand_dot(formula, data)
+  missing_cols <- missing_variables(formula, data, env)
+  if (length(missing_cols)) {
+    n_missing <- length(missing_cols)
+    cli::cli_abort("{cli::qty(n_missing)}Variable{?s} {.val {missing_cols}} in {.arg {arg}} {cli::qty(n_missing)}{?is/are} not in {.arg data}.")
+  }
+  weights <- resolve_weights(weights, data)
+  if (!is.null(weights) && length(weights) != nrow(data)) {
+    cli::cli_abort("{.arg weights} has length {length(weights)}, but {.arg data} has {nrow(data)} rows.")
+  }
+  vars <- stats::get_all_vars(formula, data)
+  rows <- complete_rows(formula, vars, weights, na_action)
+  if (length(rows) < nrow(vars)) {
+    vars <- vars[rows, , drop = FALSE]
+    if (!is.null(weights)) weights <- weights[rows]
+  }
+  mf <- stats::model.frame(formula, vars, drop.unused.levels = TRUE)
+  terms <- attr(mf, "terms")
+  rhs <- stats::delete.response(terms)
+  x <- stats::model.matrix(rhs, mf)
+  design <- structure(list(
+    terms = rhs, xlevels = stats::.getXlevels(terms, mf), contrasts = attr(x, "contrasts"),
+    treatment = treatment, vars = if (!is.null(treatment)) strip_rownames(vars),
+    response = if (length(formula) == 3L) rlang::expr_deparse(formula[[2L]])
+  ), class = "causallib_design")
+  list(design = design, response = stats::model.response(mf), weights = weights,
+       rows = rows, omitted = if (length(rows) < nrow(data)) seq_len(nrow(data))[-rows],
+       x = bare_matrix(x), offset = stats::model.offset(mf))
+}
+
+# `y ~ .` with the dot replaced by the columns of data, so that the terms,
+# the raw variables and the treatment checks all see the same variables.
+expand_dot <- function(formula, data) {
+  if (!"." %in% all.vars(formula)) return(formula)
+  expanded <- stats::formula(stats::terms(formula, data = data))
+  environment(expanded) <- environment(formula)
+  expanded
+}
+
+# Rows of `vars` without missing values in the formula's variables or the
+# weights; with na_action "fail" any such row is an error naming the columns.
+complete_rows <- function(formula, vars, weights, na_action) {
+  mf <- stats::model.frame(formula, vars, na.action = stats::na.pass)
+  bad <- !stats::complete.cases(mf)
+  if (!is.null(weights)) bad <- bad | is.na(weights)
+  if (any(bad) && na_action == "fail") {
+    cols <- names(mf)[vapply(mf, anyNA, logical(1))]
+    if (!is.null(weights) && anyNA(weights)) cols <- c(cols, "weights")
+    cli::cli_abort(c(
+      "{sum(bad)} row{?s} of {.arg data} ha{?s/ve} missing values in {.val {cols}}.",
+      i = "Drop them first, or set {.code na_action = \"omit\"} to drop them here."
+    ))
+  }
+  which(!bad)
+}
+
+# The model matrix and offset of a design for raw variables `data` (the
+# fitted rows by default), with the treatment set to `level` for everyone
+# when a level is given.
+design_x <- function(design, data = design$vars, level = NULL) {
+  if (!is.null(level)) data[[design$treatment]] <- treatment_at(data[[design$treatment]], level, nrow(data))
+  mf <- stats::model.frame(design$terms, data, xlev = design$xlevels, na.action = stats::na.pass)
+  x <- stats::model.matrix(design$terms, mf, contrasts.arg = design$contrasts)
+  list(x = bare_matrix(x), offset = stats::model.offset(mf))
+}
+
+# The model matrices (and offsets) of a design under every treatment level.
+design_levels <- function(design, levels, data = design$vars) {
+  lapply(levels, function(lev) design_x(design, data, lev))
+}
+
+# The design for new data: its raw variables checked against the formula's,
+# with the treatment column added when the predictions set it anyway.
+design_newdata <- function(design, newdata, need_treatment = FALSE) {
+  check_data_frame(newdata, "newdata")
+  tt <- design$terms
+  if (!is.null(design$treatment) && !need_treatment && !design$treatment %in% names(newdata)) {
+    newdata[[design$treatment]] <- design$vars[[design$treatment]][rep(1L, nrow(newdata))]
+  }
+  missing_cols <- missing_variables(tt, newdata, environment(tt) %||% emptyenv())
+  if (length(missing_cols)) {
+    cli::cli_abort("{.arg newdata} lacks the variable{?s} {.val {missing_cols}} of the fitted model.")
+  }
+  mf <- stats::model.frame(tt, newdata, na.action = stats::na.pass, xlev = design$xlevels)
+  if (anyNA(mf)) {
+    cols <- names(mf)[vapply(mf, anyNA, logical(1))]
+    cli::cli_abort("{.arg newdata} has missing values in {.val {cols}}.")
+  }
+  newdata
+}
+
+# A treatment column with every unit at `level`, of the type of `col`
+# (factor levels kept).
+treatment_at <- function(col, level, n) {
+  if (is.factor(col)) return(factor(rep(as.character(level), n), levels = levels(col)))
+  if (is.logical(col)) return(rep(as.logical(level), n))
+  if (is.numeric(col)) return(rep(as.numeric(level), n))
+  rep(as.character(level), n)
+}
+
+# Which terms of a design involve the treatment: those with a variable
+# (I(a * x), log(a + 1), poly(a, 2), ...) that uses it.
+treatment_terms <- function(terms, treatment) {
+  vars <- as.list(attr(terms, "variables"))[-1L]
+  uses <- vapply(vars, function(v) treatment %in% all.vars(v), logical(1))
+  fac <- attr(terms, "factors")
+  if (!length(fac)) return(logical(0))
+  colSums(fac[uses, , drop = FALSE] > 0) > 0
+}
+
+# The design of the same formula without the terms (and offsets) that
+# involve the treatment, on the same rows: the covariate design of
+# stratified outcome models and CATE learners.
+covariate_design <- function(design) {
+  tt <- design$terms
+  keep <- attr(tt, "term.labels")[!treatment_terms(tt, design$treatment)]
+  vars <- as.list(attr(tt, "variables"))[-1L]
+  offsets <- vapply(vars[attr(tt, "offset")], function(v) {
+    if (design$treatment %in% all.vars(v)) NA_character_ else paste(deparse(v), collapse = " ")
+  }, character(1))
+  rhs <- c(keep, offsets[!is.na(offsets)])
+  intercept <- attr(tt, "intercept") == 1L
+  text <- paste("~", paste(c(if (intercept) "1" else "0", rhs), collapse = " + "))
+  f <- stats::as.formula(text, env = environment(tt))
+  mf <- stats::model.frame(f, design$vars, drop.unused.levels = TRUE)
+  terms <- attr(mf, "terms")
+  x <- stats::model.matrix(terms, mf)
+  structure(list(
+    terms = terms, xlevels = stats::.getXlevels(terms, mf), contrasts = attr(x, "contrasts"),
+    treatment = design$treatment, vars = design$vars
+  ), class = "causallib_design")
+}
+
+# The same design restricted to some of its rows (bases and levels kept).
+design_rows <- function(design, rows) {
+  if (!is.null(design$vars)) design$vars <- strip_rownames(design$vars[rows, , drop = FALSE])
+  design
+}
+
+# Variables of a formula that are neither columns of data nor objects
+# visible from env.
+missing_variables <- function(formula, data, env) {
+  vars <- all.vars(formula)
+  vars[!vars %in% names(data) & !vapply(vars, exists, logical(1), envir = env)]
+}
 
 # Resolve `weights` given as NULL, a column name or a numeric vector.
 resolve_weights <- function(weights, data) {
@@ -11,79 +180,46 @@ resolve_weights <- function(weights, data) {
   weights
 }
 
-# Model frame with missing values reported rather than dropped silently:
-# na_action "fail" errors naming the columns, "omit" drops the rows and
-# records them (as glm() does with na.omit).
-build_frame <- function(formula, data, weights, na_action, env) {
-  check_formula(formula)
-  check_data_frame(data)
-  na_action <- rlang::arg_match0(na_action, c("fail", "omit"), "na_action")
-  missing_cols <- missing_variables(formula, data, env)
-  if (length(missing_cols)) {
-    cli::cli_abort("Variable{?s} {.val {missing_cols}} in {.arg formula} {?is/are} not in {.arg data}.")
-  }
-  weights <- resolve_weights(weights, data)
-  if (!is.null(weights) && length(weights) != nrow(data)) {
-    cli::cli_abort("{.arg weights} has length {length(weights)}, but {.arg data} has {nrow(data)} rows.")
-  }
-  environment(formula) <- env
-  mf <- stats::model.frame(formula, data = data, na.action = stats::na.pass,
-                           drop.unused.levels = TRUE)
-  bad_rows <- !stats::complete.cases(mf)
-  if (!is.null(weights)) bad_rows <- bad_rows | is.na(weights)
-  omitted <- NULL
-  if (any(bad_rows)) {
-    cols <- names(mf)[vapply(mf, anyNA, logical(1))]
-    if (!is.null(weights) && anyNA(weights)) cols <- c(cols, "weights")
-    if (na_action == "fail") {
-      cli::cli_abort(c(
-        "{sum(bad_rows)} row{?s} of {.arg data} ha{?s/ve} missing values in {.val {cols}}.",
-        i = "Drop them first, or set {.code na_action = \"omit\"} to drop them here."
-      ))
-    }
-    omitted <- which(bad_rows)
-    mf <- mf[!bad_rows, , drop = FALSE]
-    mf <- droplevels(mf)
-    if (!is.null(weights)) weights <- weights[!bad_rows]
-  }
-  rows <- if (is.null(omitted)) seq_len(nrow(data)) else seq_len(nrow(data))[-omitted]
-  list(frame = mf, terms = stats::terms(mf), weights = weights, rows = rows,
-       omitted = omitted)
-}
-
-# Design matrix of the right-hand side, keeping what predict() needs.
-design_matrix <- function(terms, frame, contrasts = NULL) {
-  x <- stats::model.matrix(stats::delete.response(terms), frame, contrasts.arg = contrasts)
+bare_matrix <- function(x) {
   attr(x, "assign") <- NULL
+  attr(x, "contrasts") <- NULL
   rownames(x) <- NULL
   x
 }
 
-# Model frame for new data with the fitted terms and factor levels.
-new_frame <- function(terms, newdata, xlevels) {
-  check_data_frame(newdata, "newdata")
-  tt <- stats::delete.response(terms)
-  missing_cols <- missing_variables(tt, newdata, environment(tt) %||% emptyenv())
-  if (length(missing_cols)) {
-    cli::cli_abort("{.arg newdata} lacks the variable{?s} {.val {missing_cols}} of the fitted model.")
-  }
-  mf <- stats::model.frame(tt, newdata, na.action = stats::na.pass, xlev = xlevels)
-  if (anyNA(mf)) {
-    cols <- names(mf)[vapply(mf, anyNA, logical(1))]
-    cli::cli_abort("{.arg newdata} has missing values in {.val {cols}}.")
-  }
-  mf
-}
-
-# Variables of a formula that are neither columns of data nor objects
-# visible from env.
-missing_variables <- function(formula, data, env) {
-  vars <- all.vars(formula)
-  vars[!vars %in% names(data) & !vapply(vars, exists, logical(1), envir = env)]
+strip_rownames <- function(df) {
+  rownames(df) <- NULL
+  df
 }
 
 # Column names of the design x (x1, x2, ... when it has none), with an
 # implicit intercept first.
 design_names <- function(x, intercept) {
   c(if (isTRUE(intercept)) "(Intercept)", colnames(x) %||% paste0("x", seq_len(ncol(x))))
+}
+
+# The treatment variable named by `treatment` (a string or a bare name),
+# which must be a variable of the formula's right-hand side.
+treatment_name <- function(quo, formula, arg = "treatment") {
+  if (rlang::quo_is_missing(quo) || rlang::quo_is_null(quo)) {
+    cli::cli_abort("{.arg {arg}} is required: name the treatment variable of {.arg formula}.")
+  }
+  expr <- rlang::quo_get_expr(quo)
+  if (rlang::is_call(expr)) {
+    text <- rlang::expr_deparse(expr)
+    inner <- all.vars(expr)
+    cli::cli_abort(c(
+      "{.arg {arg}} must name a variable of {.arg data}, not the expression {.code {text}}.",
+      i = "Write {.code {arg} = {inner[1L] %||% 'a'}}; the formula may still use {.code {text}}."
+    ))
+  }
+  name <- if (is.character(expr)) expr else if (rlang::is_symbol(expr)) rlang::as_string(expr) else NA
+  if (length(name) != 1L || is.na(name)) {
+    cli::cli_abort("{.arg {arg}} must be a single variable name, such as {.code {arg} = a}.")
+  }
+  rhs <- all.vars(stats::delete.response(stats::terms(formula)))
+  if (!"." %in% rhs && !name %in% rhs) {
+    cli::cli_abort("{.arg {arg}} {.val {name}} does not appear on the right-hand side of {.arg formula}.")
+  }
+  name
 }

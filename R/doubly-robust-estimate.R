@@ -13,9 +13,10 @@ dr_nuisance <- function(fit, om, wm, folds) {
   for (k in sort(unique(folds))) {
     valid <- which(folds == k)
     train <- which(folds != k)
-    wk <- refit_weight_model(wm, train)
-    P[valid, ] <- learner_predict(wk$learner_fit, wm$x[valid, , drop = FALSE])
-    Q[valid, ] <- std_predict(refit_outcome_model(om, train), om$frame[valid, , drop = FALSE])
+    wk <- refit(wm, rows = train)
+    P[valid, ] <- learner_predict(wk$learner_fit, wm$x[valid, , drop = FALSE], wm$offset[valid])
+    Q[valid, ] <- std_potential_outcomes(refit(om, rows = train),
+                                         om$design$vars[valid, , drop = FALSE])
   }
   list(P = P, Q = Q)
 }
@@ -23,26 +24,29 @@ dr_nuisance <- function(fit, om, wm, folds) {
 # The outcome model a method standardizes: the outcome model as fitted
 # (aipw, tmle), refitted with the weight model's IP weights (times any
 # sampling weights), or refitted with the propensity as a feature.
+# The standardization variants average over the weight model's target
+# population, so that they estimate its estimand.
 dr_outcome_model <- function(method, om, wm, feature) {
   switch(method,
-    weighted_standardization = reweighted_outcome_model(om, (om$sampling_weights %||% 1) * wm$weights),
-    ps_standardization = ps_feature_model(om, wm$propensity, feature),
+    weighted_standardization = reweighted_outcome_model(om, wm$weights, target_population(wm)),
+    ps_standardization = ps_feature_model(om, wm$propensity, feature, target_population(wm)),
     om)
 }
 
 # Potential outcomes (n x K) of that model for the units of `frame`, whose
 # propensities P only a propensity-feature model needs. (Its own units'
 # are its potential_outcomes.)
-dr_outcome_predict <- function(model, frame, P) {
-  if (is.null(model$ps_feature)) std_predict(model, frame) else ps_feature_predict(model, frame, P)
+dr_outcome_predict <- function(model, data, P) {
+  if (is.null(model$ps_feature)) std_potential_outcomes(model, data) else ps_feature_predict(model, data, P)
 }
 
-# The outcome model refitted with prior weights w, with its units' new
-# potential outcomes.
-reweighted_outcome_model <- function(om, w) {
-  om$sampling_weights <- rep_len(as.double(w), om$n)
+# The outcome model refitted with prior weights w (times its sampling
+# weights), averaged over the population weights `population`.
+reweighted_outcome_model <- function(om, w, population) {
+  om$prior_weights <- rep_len(as.double(w), om$n)
+  om$population <- population
   om$learner_fit <- fit_outcome_learners(om)
-  om$potential_outcomes <- std_predict(om, om$frame)
+  om$potential_outcomes <- std_potential_outcomes(om)
   om
 }
 
@@ -56,30 +60,28 @@ ps_features <- function(P, feature, level) {
     weights = matrix(1 / P[cbind(seq_len(nrow(P)), level)]))
 }
 
-# The outcome model refitted with the propensity features of its units.
-ps_feature_model <- function(om, P, feature) {
+# The outcome model refitted with the propensity features of its units,
+# averaged over the population weights `population`.
+ps_feature_model <- function(om, P, feature, population) {
   m <- om
   m$ps_feature <- feature
+  m$population <- population
   m$x <- cbind(om$x, ps_features(P, feature, as.integer(om$treatment)))
   m$learner_fit <- fit_outcome_learners(m)
-  m$potential_outcomes <- ps_feature_predict(m, m$frame, P)
+  m$potential_outcomes <- ps_feature_predict(m, m$design$vars, P)
   m
 }
 
-# Its potential outcomes for the units of `frame`, with propensities P: each
-# level's design carries the features of that level.
-ps_feature_predict <- function(m, frame, P) {
-  n <- nrow(frame)
-  designs <- if (m$stratified) {
-    base <- design_matrix(m$terms, frame, m$contrasts)
-    lapply(seq_along(m$levels), function(k) cbind(base, ps_features(P, m$ps_feature, rep(k, n))))
-  } else {
-    cf <- counterfactual_designs(m, frame)
-    lapply(seq_along(cf), function(k) cbind(cf[[k]], ps_features(P, m$ps_feature, rep(k, n))))
-  }
-  out <- vapply(seq_along(designs), function(k) {
+# Its potential outcomes for the units of raw variables `data`, with
+# propensities P: each level's design carries the features of that level.
+ps_feature_predict <- function(m, data, P) {
+  designs <- std_designs(m, data)
+  n <- nrow(designs[[1L]]$x)
+  out <- vapply(seq_along(m$levels), function(k) {
+    dk <- designs[[if (m$stratified) 1L else k]]
+    x <- cbind(dk$x, ps_features(P, m$ps_feature, rep(k, n)))
     lf <- if (m$stratified) m$learner_fit[[k]] else m$learner_fit
-    learner_predict(lf, designs[[k]])
+    learner_predict(lf, x, dk$offset)
   }, numeric(n))
   matrix(out, n, dimnames = list(NULL, m$levels))
 }
@@ -87,21 +89,19 @@ ps_feature_predict <- function(m, frame, P) {
 # 1 / propensity of every level, clipped and capped as the weight model
 # clips and truncates its weights.
 inverse_propensity <- function(P, wm) {
-  Pc <- pmin(pmax(P, wm$clip[1L]), wm$clip[2L])
+  clip <- wm$options$clip %||% c(0, 1)
+  Pc <- pmin(pmax(P, clip[1L]), clip[2L])
   W <- 1 / Pc
   if (!is.na(wm$cap)) W <- pmin(W, wm$cap)
   W
 }
 
-# Means mu (K) and influence functions phi (n x K) of a method from its
-# nuisances, with unit weights sw (sampling weights times bootstrap counts).
+# Means mu (K) and influence functions phi (n x K) of AIPW and TMLE from
+# their nuisances, with unit weights sw (sampling weights times case
+# weights).
 dr_means <- function(method, Q, W, y, a, sw) {
   if (method == "tmle") return(tmle_means(Q, W, y, a, sw))
-  terms <- if (method == "aipw") {
-    Q + arm_spread(1, a) * W * (y - Q)
-  } else {
-    Q
-  }
+  terms <- Q + arm_spread(1, a) * W * (y - Q)
   mu <- colSums(sw * terms) / sum(sw)
   list(mu = mu, phi = sweep(terms, 2L, mu))
 }
@@ -138,94 +138,97 @@ fluctuation <- function(y, offset, h, w) {
   res$coefficients[[1L]]
 }
 
-#' @rdname estimate_outcomes
 #' @export
-estimate_outcomes.causallib_dr <- function(fit, outcome = NULL, se = NULL, R = 1000,
-                                           conf_level = 0.95, ...) {
-  se <- dr_se_type(fit, se)
-  sw <- fit$sampling_weights %||% rep(1, fit$n)
-  W <- inverse_propensity(fit$nuisance$P, fit$weight_model)
-  est <- dr_means(fit$method, fit$nuisance$Q, W, fit$y, fit$treatment, sw)
-  mu <- stats::setNames(est$mu, fit$levels)
-  V <- reps <- NULL
-  if (se == "influence") {
-    V <- crossprod(sw * est$phi) / sum(sw)^2
-    dimnames(V) <- list(fit$levels, fit$levels)
+means.causallib_dr <- function(fit, y = NULL) {
+  if (fit$method %in% c("aipw", "tmle")) {
+    est <- dr_means(fit$method, fit$nuisance$Q, inverse_propensity(fit$nuisance$P, fit$weight_model),
+                    fit$y, fit$treatment, sw_or_one(fit))
+    return(stats::setNames(est$mu, fit$levels))
   }
-  if (se == "bootstrap") reps <- dr_bootstrap(fit, R)
-  out <- new_causal_estimate(mu, V, reps, se, conf_level, fit)
-  out$fit_info$estimator <- paste0("causallib_dr (", fit$method, ")")
-  out
+  means(fit$outcome_part)
 }
 
-#' @rdname estimate_outcomes
+# AIPW and TMLE: the influence functions, as estimating functions of the
+# means alone (the nuisance models' contributions vanish when either is
+# correct).
 #' @export
-estimate_effect.causallib_dr <- function(fit, outcome = NULL, contrast = "diff",
-                                         reference = NULL, se = NULL, R = 1000,
-                                         conf_level = 0.95, ...) {
-  contrast <- rlang::arg_match0(contrast, names(contrast_funs), "contrast")
-  outcomes <- estimate_outcomes(fit, se = se, R = R, conf_level = conf_level)
-  contrast_outcomes(outcomes, contrast, reference)
+estfun_parts.causallib_dr <- function(fit, y = NULL) {
+  if (!fit$method %in% c("aipw", "tmle")) return(NextMethod())
+  sw <- sw_or_one(fit)
+  est <- dr_means(fit$method, fit$nuisance$Q, inverse_propensity(fit$nuisance$P, fit$weight_model),
+                  fit$y, fit$treatment, sw)
+  list(Psi = sw * est$phi, D_mm = diag(-sum(sw), length(fit$levels)))
 }
 
-# "sandwich" is the influence-function variance for aipw and tmle; the
-# standardization variants have the bootstrap.
-dr_se_type <- function(fit, se) {
-  influence_ok <- fit$method %in% c("aipw", "tmle")
-  se <- se %||% if (influence_ok) "influence" else "bootstrap"
-  se <- rlang::arg_match0(se, c("influence", "sandwich", "bootstrap", "none"), "se")
-  if (se == "sandwich") se <- "influence"
-  if (se == "influence" && !influence_ok) {
-    cli::cli_abort("Influence-function (sandwich) standard errors are not available for {.fn {fit$method}}; use {.code se = \"bootstrap\"}.")
-  }
-  if (se == "bootstrap" && !is.null(fit$crossfit)) {
-    cli::cli_abort("Cross-fitted models use influence-function intervals; the bootstrap would have to refit every fold.")
-  }
-  se
+#' @export
+default_se.causallib_dr <- function(fit) {
+  if (fit$method %in% c("aipw", "tmle")) "sandwich" else "bootstrap"
 }
 
-# Bootstrap: both nuisance models refitted on every resample (in C for
-# AIPW with built-in learners).
-dr_bootstrap <- function(fit, R) {
+#' @export
+check_se_available.causallib_dr <- function(fit, se) {
+  if (se == "bootstrap" && !is.null(fit$folds)) {
+    cli::cli_abort(c(
+      "Cross-fitted models use influence-function (sandwich) intervals.",
+      i = "The bootstrap would have to redraw and refit every fold; use {.code se = \"sandwich\"}."
+    ))
+  }
+  if (se == "sandwich" && !fit$method %in% c("aipw", "tmle")) {
+    cli::cli_abort(c(
+      "Sandwich standard errors are not available for {model_label(fit)}: its outcome model is fitted with estimated weights or features.",
+      i = "Use {.code se = \"bootstrap\"}."
+    ))
+  }
+  invisible(se)
+}
+
+# Both models refitted on the same units and case weights, then combined as
+# the fit combines them: each refit is its own class's (matching is redone
+# as matching).
+#' @export
+refit.causallib_dr <- function(fit, case_weights = NULL, rows = NULL, learner = NULL) {
+  if (!is.null(learner)) {
+    cli::cli_abort("A doubly robust model has two learners: refit its outcome and weight models instead.")
+  }
+  if (!is.null(fit$folds) && !is.null(case_weights)) {
+    cli::cli_abort("A cross-fitted model cannot be refitted with case weights.")
+  }
+  om <- refit(fit$outcome_model, case_weights = case_weights, rows = rows)
+  wm <- refit(fit$weight_model, case_weights = case_weights, rows = rows)
+  folds <- if (!is.null(fit$folds)) crossfit_folds(fit$crossfit, om$n)
+  new_dr(om, wm, fit$method, folds, fit$feature, fit$call)
+}
+
+# AIPW with built-in learners and no offsets refits both models in C.
+#' @export
+boot_description.causallib_dr <- function(fit, y = NULL) {
   om <- fit$outcome_model
   wm <- fit$weight_model
-  sw <- fit$sampling_weights %||% rep(1, fit$n)
   lfs <- c(list(wm$learner_fit), if (om$stratified) om$learner_fit else list(om$learner_fit))
-  if (fit$method == "aipw" && all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit"))) {
-    return(aipw_bootstrap_c(fit, om, wm, sw, R))
+  if (fit$method != "aipw" || !all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit")) ||
+      !is.null(om$offset) || !is.null(wm$offset)) {
+    return(NULL)
   }
-  reps <- run_bootstrap(fit$n, R, function(counts) {
-    t(apply(counts, 2L, function(cnt) {
-      tryCatch(suppressWarnings(dr_replicate(fit, om, wm, sw * cnt)),
-               error = function(e) rep(NA_real_, length(fit$levels)))
-    }))
-  })
-  colnames(reps) <- fit$levels
-  reps
-}
-
-dr_replicate <- function(fit, om, wm, w) {
-  wr <- ipw_engine(wm$x, wm$treatment, wm$estimand, wm$stabilize, wm$clip, wm$truncate,
-                   wm$learner, w, wm$levels[wm$target], intercept = wm$intercept)
-  part <- dr_outcome_model(fit$method, reweighted_outcome_model(om, w), wr, fit$feature)
-  Q <- part$potential_outcomes
-  dr_means(fit$method, Q, inverse_propensity(wr$propensity, wr), fit$y, fit$treatment, w)$mu
-}
-
-aipw_bootstrap_c <- function(fit, om, wm, sw, R) {
   glm_spec <- function(lrn, x, intercept) {
     list(glm_family_codes[[lrn$family]], lrn$maxit, lrn$epsilon, glm_penalty(lrn, x, intercept))
   }
   wspec <- glm_spec(wm$learner, wm$x, wm$intercept)
   wspec[[1L]] <- glm_family_codes[["binomial"]]
-  ospec <- glm_spec(om$learner, om$x, FALSE)
-  Xcf <- if (om$stratified) NULL else counterfactual_designs(om, om$frame)
-  reps <- run_bootstrap(fit$n, R, function(counts) {
-    .Call(C_ffi_aipw_bootstrap, wm$x, wm$intercept, as.integer(wm$treatment),
-          length(fit$levels), as.double(sw), counts, wm$target, wm$clip,
-          if (is.null(wm$truncate)) NA_real_ else as.double(wm$truncate), wspec,
-          om$x, om$y, om$stratified, Xcf, ospec, causallib_threads())
-  })
-  colnames(reps) <- fit$levels
-  reps
+  o <- wm$options
+  list(routine = C_ffi_aipw_bootstrap, args = list(
+    Xw = wm$x, intercept_w = wm$intercept, a = as.integer(wm$treatment), K = length(fit$levels),
+    sw = as.double(sw_or_one(fit)), counts = NULL, target = wm$target, clip = o$clip,
+    truncate = if (is.null(o$truncate)) NA_real_ else as.double(o$truncate), wspec = wspec,
+    Xo = om$x, yo = om$y, stratified = om$stratified,
+    Xcf = if (!om$stratified) lapply(std_designs(om), `[[`, "x"),
+    ospec = glm_spec(om$learner, om$x, FALSE), nthreads = NULL))
+}
+
+#' @export
+model_label.causallib_dr <- function(fit) {
+  switch(fit$method, aipw = "augmented inverse probability weighting",
+         tmle = "targeted maximum likelihood",
+         weighted_standardization = "IP-weighted standardization",
+         ps_standardization = paste0("standardization with the propensity (", fit$feature,
+                                     ") as a feature"))
 }

@@ -35,15 +35,19 @@
 #'
 #' @param outcome_model A fitted [standardization()] model, or a formula
 #'   `outcome ~ treatment + covariates`.
-#' @param weight_model A fitted [ipw()] model of the same people, or a
-#'   formula `treatment ~ covariates`.
-#' @param data,treatment For the formula form: the data and the treatment
-#'   variable.
+#' @param weight_model A fitted weight model of the same people: an [ipw()]
+#'   model (with `estimand = "ATE"` for `aipw()` and `tmle()`), or for
+#'   `weighted_standardization()` and `ps_standardization()` also a
+#'   [matching()] model; or a formula `treatment ~ covariates` for an
+#'   [ipw()] model.
+#' @param data,treatment,weights,na_action For the formula form: the data,
+#'   the treatment variable, sampling weights and the handling of missing
+#'   values, for both models (see [standardization()]).
 #' @param crossfit `NULL` or the number of cross-fitting folds.
-#' @param outcome_learner,weight_learner For the formula form: the learners.
+#' @param outcome_learner,propensity_learner For the formula form: the
+#'   learners of the outcome and weight models.
 #' @param feature For `ps_standardization()`: `"logit"`, `"propensity"` or
 #'   `"weights"`.
-#' @param ... Unused.
 #' @return A `causallib_dr` model for [estimate_outcomes()] and
 #'   [estimate_effect()].
 #' @references
@@ -70,84 +74,122 @@
 #' set.seed(1)
 #' estimate_effect(weighted_standardization(om, wm), R = 100)
 aipw <- function(outcome_model, weight_model, data = NULL, treatment = NULL, crossfit = NULL,
-                 outcome_learner = NULL, weight_learner = lrn_glm(), ...) {
+                 outcome_learner = NULL, propensity_learner = lrn_glm(), weights = NULL,
+                 na_action = "fail") {
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, weight_learner, parent.frame())
-  new_dr(models$outcome, models$weight, "aipw", crossfit)
+                      outcome_learner, propensity_learner, weights, na_action, parent.frame())
+  new_dr(models$outcome, models$weight, "aipw", crossfit_folds(crossfit, models$outcome$n),
+         call = match.call())
 }
 
 #' @rdname aipw
 #' @export
 tmle <- function(outcome_model, weight_model, data = NULL, treatment = NULL, crossfit = NULL,
-                 outcome_learner = NULL, weight_learner = lrn_glm(), ...) {
+                 outcome_learner = NULL, propensity_learner = lrn_glm(), weights = NULL,
+                 na_action = "fail") {
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, weight_learner, parent.frame())
-  new_dr(models$outcome, models$weight, "tmle", crossfit)
+                      outcome_learner, propensity_learner, weights, na_action, parent.frame())
+  new_dr(models$outcome, models$weight, "tmle", crossfit_folds(crossfit, models$outcome$n),
+         call = match.call())
 }
 
 #' @rdname aipw
 #' @export
 weighted_standardization <- function(outcome_model, weight_model, data = NULL, treatment = NULL,
-                                     outcome_learner = NULL, weight_learner = lrn_glm(), ...) {
+                                     outcome_learner = NULL, propensity_learner = lrn_glm(),
+                                     weights = NULL, na_action = "fail") {
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, weight_learner, parent.frame())
-  new_dr(models$outcome, models$weight, "weighted_standardization", NULL)
+                      outcome_learner, propensity_learner, weights, na_action, parent.frame())
+  new_dr(models$outcome, models$weight, "weighted_standardization", NULL, call = match.call())
 }
 
 #' @rdname aipw
 #' @export
 ps_standardization <- function(outcome_model, weight_model, data = NULL, treatment = NULL,
                                feature = "logit", outcome_learner = NULL,
-                               weight_learner = lrn_glm(), ...) {
+                               propensity_learner = lrn_glm(), weights = NULL,
+                               na_action = "fail") {
   feature <- rlang::arg_match0(feature, c("logit", "propensity", "weights"), "feature")
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, weight_learner, parent.frame())
-  new_dr(models$outcome, models$weight, "ps_standardization", NULL, feature = feature)
+                      outcome_learner, propensity_learner, weights, na_action, parent.frame())
+  new_dr(models$outcome, models$weight, "ps_standardization", NULL, feature = feature,
+         call = match.call())
 }
 
-# Fitted outcome and weight models from fitted objects or formulas.
+# Fitted outcome and weight models from fitted objects or formulas. Fitted
+# models come with their own data and weights, so the formula-form arguments
+# must not be given with them.
 dr_models <- function(outcome_model, weight_model, data, treatment_quo, outcome_learner,
-                      weight_learner, env) {
+                      propensity_learner, weights, na_action, env) {
   if (inherits(outcome_model, "formula")) {
     if (is.null(data)) cli::cli_abort("The formula form needs {.arg data}.")
     treatment <- treatment_name(treatment_quo, outcome_model)
-    environment(outcome_model) <- env
-    outcome_model <- eval(rlang::call2(standardization, outcome_model, data = data,
-                                       treatment = treatment, learner = outcome_learner))
+    outcome_model <- dr_submodel(standardization, list(formula = outcome_model, data = data,
+      treatment = treatment, learner = outcome_learner, weights = weights,
+      na_action = na_action), env)
     if (inherits(weight_model, "formula")) {
-      environment(weight_model) <- env
-      weight_model <- ipw(weight_model, data = data, learner = weight_learner)
+      weight_model <- dr_submodel(ipw, list(formula = weight_model, data = data,
+        learner = propensity_learner, weights = weights, na_action = na_action), env)
     }
+  } else if (!is.null(data) || !is.null(weights) || !rlang::quo_is_null(treatment_quo)) {
+    cli::cli_abort(c(
+      "{.arg data}, {.arg treatment} and {.arg weights} are for the formula form.",
+      i = "Fitted models bring their own: fit them with the weights you want."
+    ))
   }
   if (!inherits(outcome_model, "causallib_standardization")) {
     cli::cli_abort("{.arg outcome_model} must be a fitted {.fn standardization} model or a formula.")
   }
-  if (!inherits(weight_model, "causallib_ipw")) {
-    cli::cli_abort("{.arg weight_model} must be a fitted {.fn ipw} model or a formula.")
+  if (!inherits(weight_model, "causallib_weight_model")) {
+    cli::cli_abort("{.arg weight_model} must be a fitted {.fn ipw} or {.fn matching} model, or a formula.")
   }
   if (outcome_model$n != weight_model$n || !identical(outcome_model$levels, weight_model$levels) ||
-      any(outcome_model$treatment != weight_model$treatment)) {
+      any(outcome_model$treatment != weight_model$treatment) ||
+      !identical(outcome_model$sampling_weights, weight_model$sampling_weights)) {
     cli::cli_abort(c(
-      "{.arg outcome_model} and {.arg weight_model} were not fitted on the same people and treatment.",
-      i = "Fit both on the same rows of the same data."
+      "{.arg outcome_model} and {.arg weight_model} were not fitted on the same people, treatment and weights.",
+      i = "Fit both on the same rows of the same data, with the same {.arg weights}."
     ))
   }
   list(outcome = outcome_model, weight = weight_model)
 }
 
-new_dr <- function(om, wm, method, crossfit, feature = NULL) {
-  if (method %in% c("aipw", "tmle") && wm$estimand != "ATE") {
-    cli::cli_abort("{.fn {method}} needs a weight model with {.code estimand = \"ATE\"}, not {.val {wm$estimand}}.")
+# A model of the formula form, fitted in an environment of its own that
+# holds the data, so that the fit finds its data again through its call.
+dr_submodel <- function(fn, args, env) {
+  holder <- new.env(parent = env)
+  holder$data <- args$data
+  args$data <- quote(data)
+  environment(args$formula) <- env
+  call <- as.call(c(list(fn), args))
+  fit <- eval(call, holder)
+  fit$call[[1L]] <- if (identical(fn, ipw)) quote(ipw) else quote(standardization)
+  fit
+}
+
+crossfit_folds <- function(crossfit, n) {
+  if (is.null(crossfit)) return(NULL)
+  check_number(crossfit, "crossfit", min = 2, max = n)
+  sample(rep_len(seq_len(crossfit), n))
+}
+
+new_dr <- function(om, wm, method, folds, feature = NULL, call = NULL) {
+  if (method %in% c("aipw", "tmle")) {
+    if (!inherits(wm, "causallib_ipw")) {
+      cli::cli_abort("{.fn {method}} needs the propensities of an {.fn ipw} weight model, not a {model_label(wm)} model.")
+    }
+    if (wm$estimand != "ATE") {
+      cli::cli_abort("{.fn {method}} needs a weight model with {.code estimand = \"ATE\"}, not {.val {wm$estimand}}.")
+    }
   }
-  if (!is.null(crossfit)) check_number(crossfit, "crossfit", min = 2, max = om$n)
   fit <- structure(list(
     outcome_model = om, weight_model = wm, method = method, feature = feature,
-    crossfit = crossfit, treatment = om$treatment, levels = om$levels, y = om$y,
-    sampling_weights = om$sampling_weights, n = om$n, estimand = "ATE", call = sys.call(-1L)
+    crossfit = if (!is.null(folds)) max(folds), folds = folds, treatment = om$treatment,
+    levels = om$levels, y = om$y, sampling_weights = om$sampling_weights, n = om$n,
+    estimand = wm$estimand, call = call, rows = om$rows, na.action = om$na.action
   ), class = c("causallib_dr", "causallib_model"))
   fit$outcome_part <- dr_outcome_model(method, om, wm, feature)
-  fit$folds <- if (!is.null(crossfit)) sample(rep_len(seq_len(crossfit), fit$n))
-  fit$nuisance <- dr_nuisance(fit, om, wm, fit$folds)
+  fit$nuisance <- dr_nuisance(fit, om, wm, folds)
   fit
 }
 
@@ -185,23 +227,13 @@ new_dr <- function(om, wm, method, crossfit, feature = NULL) {
 #' predict(fit, newdata = d[1:3, ])
 #' predict(fit, newdata = d[1:3, ], type = "propensity")
 predict.causallib_dr <- function(object, newdata = NULL, type = "potential_outcomes", ...) {
+  rlang::check_dots_empty()
   type <- rlang::arg_match0(type, c("potential_outcomes", "propensity", "weights"), "type")
   wm <- object$weight_model
   if (type != "potential_outcomes") return(stats::predict(wm, newdata = newdata, type = type))
   if (is.null(newdata)) return(object$nuisance$Q)
   part <- object$outcome_part
   P <- if (!is.null(part$ps_feature)) stats::predict(wm, newdata = newdata, type = "propensity")
-  dr_outcome_predict(part, std_newdata_frame(part, newdata), P)
+  dr_outcome_predict(part, outcome_newdata(part, newdata), P)
 }
 
-#' @export
-print.causallib_dr <- function(x, ...) {
-  label <- switch(x$method, aipw = "augmented inverse probability weighting",
-                  tmle = "targeted maximum likelihood",
-                  weighted_standardization = "IP-weighted standardization",
-                  ps_standardization = paste0("standardization with the propensity (", x$feature, ") as a feature"))
-  cat("<causallib_dr>", label, "\n")
-  cat("Treatment levels:", paste(x$levels, collapse = ", "), " Observations:", x$n, "\n")
-  if (!is.null(x$crossfit)) cat("Nuisance models cross-fitted on", x$crossfit, "folds\n")
-  invisible(x)
-}

@@ -59,17 +59,6 @@ estimate_effect <- function(fit, ...) {
   UseMethod("estimate_effect")
 }
 
-#' @rdname estimate_outcomes
-#' @export
-estimate_effect.causallib_model <- function(fit, outcome = NULL, contrast = "diff",
-                                            reference = NULL, se = "sandwich",
-                                            R = 1000, conf_level = 0.95, ...) {
-  contrast <- rlang::arg_match0(contrast, names(contrast_funs), "contrast")
-  outcomes <- estimate_outcomes(fit, outcome = {{ outcome }}, se = se, R = R,
-                                conf_level = conf_level, ...)
-  contrast_outcomes(outcomes, contrast, reference)
-}
-
 # Each contrast: the effect on its analysis scale (identity or log) from the
 # outcome means, and the gradient of that in the means.
 contrast_funs <- list(
@@ -123,7 +112,7 @@ contrast_outcomes <- function(outcomes, contrast, reference) {
     reps <- matrix(reps, nrow(r), dimnames = list(NULL, names(est)))
   }
   out <- new_causal_estimate(est, V, reps, outcomes$se_type, outcomes$conf_level,
-                             outcomes$fit_info, scale = f$scale)
+                             outcomes$fit_info, scale = f$scale, failed = outcomes$failed)
   out$contrast <- contrast
   out$reference <- lev[ref]
   out$outcomes <- outcomes

@@ -51,31 +51,41 @@
 #' ev
 #' head(ev$metrics)
 evaluate <- function(fit, data = NULL, cv = NULL, bootstrap = NULL, ...) {
+  rlang::check_dots_empty()
   if (!is.null(data)) fit <- refit_on_data(fit, data)
-  spec <- evaluation_spec(fit)
-  splits <- evaluation_splits(spec$n, cv, bootstrap)
+  evaluation_type(fit)
+  splits <- evaluation_splits(fit$n, cv, bootstrap)
   method <- if (!is.null(cv)) "cv" else if (!is.null(bootstrap)) "bootstrap" else "in-sample"
-  evaluate_splits(fit, spec, splits, method)
+  evaluate_splits(fit, splits, method)
 }
 
-# evaluate() on given training/validation splits (shared by tune_learner()).
-evaluate_splits <- function(fit, spec, splits, method) {
+# evaluate() on given training/validation splits (shared by tune_learner()):
+# the model refitted on each training part through refit() -- on the rows of
+# a fold, or with a bootstrap sample's counts as case weights -- and its
+# predictions for the training and validation units.
+evaluate_splits <- function(fit, splits, method) {
   parts <- lapply(seq_along(splits), function(k) {
     s <- splits[[k]]
-    model <- if (!is.null(s$valid)) spec$refit(s$train) else spec$own %||% fit
+    model <- if (is.null(s$valid)) {
+      fit
+    } else if (method == "bootstrap") {
+      refit(fit, case_weights = tabulate(s$train, fit$n))
+    } else {
+      refit(fit, rows = s$train)
+    }
     phases <- list(train = unique(s$train), valid = s$valid)
     phases <- phases[lengths(phases) > 0L]
     preds <- lapply(names(phases), function(ph) {
-      p <- spec$predict(model, phases[[ph]])
+      p <- evaluation_predictions(fit, model, phases[[ph]])
       cbind(data.frame(row = phases[[ph]], fold = k, phase = ph, stringsAsFactors = FALSE), p)
     })
     list(model = model, predictions = do.call(rbind, preds))
   })
   predictions <- do.call(rbind, lapply(parts, `[[`, "predictions"))
   ev <- structure(list(
-    fit = fit, type = spec$type, levels = levels(spec$a), method = method,
-    folds = fold_index(splits, spec$n, method), models = lapply(parts, `[[`, "model"),
-    predictions = predictions, spec = spec
+    fit = fit, type = evaluation_type(fit), levels = fit$levels, method = method,
+    folds = fold_index(splits, fit$n, method), models = lapply(parts, `[[`, "model"),
+    predictions = predictions
   ), class = "causal_evaluation")
   ev$metrics <- evaluation_metrics(ev)
   ev

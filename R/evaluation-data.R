@@ -36,7 +36,7 @@ long_metrics <- function(tab, metrics) {
 
 weight_metrics <- function(ev) {
   function(part) {
-    bal <- balance_stats(ev$spec$covariates(part$row), part$treatment, part$weight, part$sw)
+    bal <- balance_stats(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
     smd <- do.call(rbind, lapply(split(bal, bal$treatment), function(b) {
       data.frame(treatment = b$treatment[1L],
                  max_abs_smd_weighted = max(abs(b$smd_weighted), na.rm = TRUE),
@@ -136,7 +136,7 @@ evaluation_types_for <- function(ev) {
 
 balance_plot_data <- function(ev) {
   by_fold_phase(ev, function(part) {
-    bal <- balance_stats(ev$spec$covariates(part$row), part$treatment, part$weight, part$sw)
+    bal <- balance_stats(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
     n <- nrow(bal)
     data.frame(covariate = rep(bal$covariate, 2L), treatment = rep(bal$treatment, 2L),
                adjustment = factor(rep(c("unweighted", "weighted"), each = n),
@@ -203,9 +203,9 @@ residual_plot_data <- function(ev) {
 
 # Model and Kaplan-Meier curves per arm for the people of one fold and phase.
 survival_part_curves <- function(ev, part) {
-  w <- numeric(ev$spec$n)
+  w <- numeric(ev$fit$n)
   w[part$row] <- part$sw * part$weight
-  ev$spec$curves(ev$models[[part$fold[1L]]], part$row, w)
+  evaluation_curves(ev$fit, ev$models[[part$fold[1L]]], part$row, w)
 }
 
 survival_fold_metrics <- function(ev) {

@@ -1,108 +1,79 @@
-# What evaluate() needs from each model class: its type, its units and
-# treatment, how to refit it on some of its rows (from the stored design,
-# without re-running the formula), and its predictions for some rows.
+# What evaluate() needs from each model class beyond refit(): its kind, and
+# the predictions of a (refitted) model for some of the fitted units.
+#   evaluation_type(fit)                  "weight", "outcome", "doubly_robust"
+#                                         or "survival"
+#   evaluation_predictions(fit, model, rows)  a data frame, one row per unit
+#                                         of `rows`: treatment, sampling
+#                                         weight and the model's predictions
+#   evaluation_covariates(fit, rows)      the covariates balance is checked on
 
-evaluation_spec <- function(fit) {
-  UseMethod("evaluation_spec")
+evaluation_type <- function(fit) {
+  UseMethod("evaluation_type")
 }
 
 #' @export
-evaluation_spec.default <- function(fit) {
+evaluation_type.default <- function(fit) {
   cli::cli_abort("{.fn evaluate} does not know models of class {.cls {class(fit)[1L]}}.")
 }
 
 #' @export
-evaluation_spec.causallib_ipw <- function(fit) {
-  list(type = "weight", n = fit$n, a = fit$treatment,
-       refit = function(rows) refit_weight_model(fit, rows),
-       predict = function(model, rows) weight_predictions(fit, model, rows),
-       covariates = function(rows) covariate_matrix(fit)[rows, , drop = FALSE])
+evaluation_type.causallib_weight_model <- function(fit) "weight"
+
+#' @export
+evaluation_type.causallib_standardization <- function(fit) "outcome"
+
+#' @export
+evaluation_type.causallib_dr <- function(fit) "doubly_robust"
+
+evaluation_predictions <- function(fit, model, rows) {
+  UseMethod("evaluation_predictions")
 }
 
-refit_weight_model <- function(fit, rows) {
-  ipw_engine(fit$x[rows, , drop = FALSE], fit$treatment[rows], fit$estimand, fit$stabilize,
-             fit$clip, fit$truncate, fit$learner, fit$sampling_weights[rows],
-             fit$levels[fit$target], intercept = fit$intercept)
-}
-
-weight_predictions <- function(fit, model, rows) {
-  P <- learner_predict(model$learner_fit, fit$x[rows, , drop = FALSE])
+# The propensities and weights a (refitted) weight model gives units `rows`
+# of the fit: IP weights from its propensities; for matching, its own weights
+# when it was fitted on exactly these units, else these units matched among
+# themselves with its propensities and caliper width.
+#' @export
+evaluation_predictions.causallib_weight_model <- function(fit, model, rows) {
+  P <- learner_predict(model$learner_fit, fit$x[rows, , drop = FALSE], fit$offset[rows])
   a <- fit$treatment[rows]
-  out <- data.frame(treatment = a, weight = weights_from_propensity(model, P, a),
-                    sw = (fit$sampling_weights %||% rep(1, fit$n))[rows])
+  weight <- if (inherits(model, "causallib_matching")) {
+    if (identical(as.integer(model$rows), as.integer(fit$rows[rows]))) {
+      model$weights
+    } else {
+      run_matching(fit$x[rows, , drop = FALSE], a, P, fit$spec, model$caliper_distance,
+                   fit$sampling_weights[rows])$weights
+    }
+  } else {
+    weights_from_propensity(model, P, a)
+  }
+  out <- data.frame(treatment = a, weight = weight, sw = sw_or_one(fit)[rows])
   out$propensity <- P
   out
 }
 
 #' @export
-evaluation_spec.causallib_standardization <- function(fit) {
-  list(type = "outcome", n = fit$n, a = fit$treatment,
-       refit = function(rows) refit_outcome_model(fit, rows),
-       predict = function(model, rows) outcome_predictions(fit, model, rows))
-}
-
-refit_outcome_model <- function(fit, rows) {
-  m <- fit
-  m$x <- fit$x[rows, , drop = FALSE]
-  m$y <- fit$y[rows]
-  m$treatment <- fit$treatment[rows]
-  m$sampling_weights <- fit$sampling_weights[rows]
-  m$frame <- fit$frame[rows, , drop = FALSE]
-  m$n <- length(rows)
-  check_arms_nonempty(m$treatment, m$sampling_weights)
-  m$learner_fit <- fit_outcome_learners(m)
-  m$potential_outcomes <- std_predict(m, m$frame)
-  m
-}
-
-outcome_predictions <- function(fit, model, rows) {
-  po <- std_predict(model, fit$frame[rows, , drop = FALSE])
+evaluation_predictions.causallib_standardization <- function(fit, model, rows) {
+  po <- std_potential_outcomes(model, fit$design$vars[rows, , drop = FALSE])
   a <- fit$treatment[rows]
   out <- data.frame(treatment = a, observed = fit$y[rows],
-                    predicted = observed_arm_prediction(po, a),
-                    sw = (fit$sampling_weights %||% rep(1, fit$n))[rows])
+                    predicted = observed_arm_prediction(po, a), sw = sw_or_one(fit)[rows])
   out$potential_outcomes <- po
   out
 }
 
 #' @export
-evaluation_spec.causal_survival <- function(fit) {
-  r <- fit$refit
-  setup <- r$setup
-  sw <- setup$sw %||% rep(1, fit$n)
-  own <- list(survival = fit$survival, models = fit$models,
-              ipw = rep_len(if (is.null(fit$weight_model)) 1 else fit$weight_model$weights, fit$n))
-  list(type = "survival", n = fit$n, a = setup$a, own = own,
-       refit = function(rows) {
-         mult <- tabulate(rows, fit$n)
-         ipw <- ip_weights(fit$weight_model, mult)
-         c(r$curves(mult, ipw), list(ipw = rep_len(ipw, fit$n)))
-       },
-       predict = function(model, rows) {
-         # IP-weighted fits are compared with IP-weighted Kaplan-Meier curves
-         data.frame(treatment = setup$a[rows], sw = sw[rows],
-                    weight = if (fit$marginal) model$ipw[rows] else 1)
-       },
-       curves = function(model, rows, w) {
-         list(model = r$arm_curves(model, rows, w),
-              km = km_curves(setup$time[rows], setup$status[rows], w[rows],
-                             setup$a[rows], fit$times)$survival)
-       })
+evaluation_predictions.causallib_dr <- function(fit, model, rows) {
+  w <- evaluation_predictions(fit$weight_model, model$weight_model, rows)
+  o <- evaluation_predictions(fit$outcome_model, model$outcome_model, rows)
+  cbind(w, o[, setdiff(names(o), names(w)), drop = FALSE])
+}
+
+evaluation_covariates <- function(fit, rows) {
+  UseMethod("evaluation_covariates")
 }
 
 #' @export
-evaluation_spec.causallib_dr <- function(fit) {
-  wm <- fit$weight_model
-  om <- fit$outcome_model
-  list(type = "doubly_robust", n = fit$n, a = fit$treatment,
-       own = list(weight = wm, outcome = om),
-       refit = function(rows) {
-         list(weight = refit_weight_model(wm, rows), outcome = refit_outcome_model(om, rows))
-       },
-       predict = function(model, rows) {
-         w <- weight_predictions(wm, model$weight, rows)
-         o <- outcome_predictions(om, model$outcome, rows)
-         cbind(w, o[, setdiff(names(o), names(w)), drop = FALSE])
-       },
-       covariates = function(rows) covariate_matrix(wm)[rows, , drop = FALSE])
+evaluation_covariates.default <- function(fit, rows) {
+  covariate_matrix(weight_model_of(fit))[rows, , drop = FALSE]
 }

@@ -48,28 +48,13 @@
 ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
                 truncate = NULL, learner = lrn_glm(), weights = NULL,
                 treated = NULL, na_action = "fail") {
-  fr <- build_frame(formula, data, weights, na_action, parent.frame())
-  a <- as_treatment(stats::model.response(fr$frame), "treatment")
-  x <- design_matrix(fr$terms, fr$frame)
-  fit <- ipw_engine(x, a, estimand, stabilize, clip, truncate, learner, fr$weights, treated)
-  with_frame_info(fit, fr, x, data, match.call())
+  opts <- ipw_options(estimand, stabilize, clip, truncate)
+  d <- new_design(formula, data, weights = weights, na_action = na_action, env = parent.frame())
+  a <- as_treatment(d$response, "treatment")
+  fit <- ipw_engine(d$x, a, d$offset, FALSE, opts, treated, learner, d$weights)
+  fit$treatment_expr <- formula[[2L]]
+  with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
 }
-
-# What a weight model fitted through a formula keeps for predict(newdata =)
-# and for refitting: its call, terms, contrasts, factor levels and rows.
-with_frame_info <- function(fit, fr, x, data, call) {
-  fit$call <- call
-  fit$terms <- fr$terms
-  fit$contrasts <- attr(x, "contrasts")
-  fit$xlevels <- stats::.getXlevels(fr$terms, fr$frame)
-  fit$rows <- fr$rows
-  fit$na.action <- fr$omitted
-  fit$data <- data
-  fit
-}
-
-# The frame-related fields with_frame_info() sets.
-frame_info_fields <- c("call", "terms", "contrasts", "xlevels", "rows", "na.action", "data")
 
 #' @describeIn ipw Matrix interface: `x` is a numeric covariate matrix and
 #'   `a` the treatment vector.
@@ -81,48 +66,87 @@ frame_info_fields <- c("call", "terms", "contrasts", "xlevels", "rows", "na.acti
 ipw_fit <- function(x, a, estimand = "ATE", stabilize = FALSE, clip = NULL,
                     truncate = NULL, learner = lrn_glm(), weights = NULL,
                     treated = NULL, intercept = TRUE) {
+  opts <- ipw_options(estimand, stabilize, clip, truncate)
   x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
-  fit <- ipw_engine(x, a, estimand, stabilize, clip, truncate, learner, weights, treated,
-                    intercept = isTRUE(intercept))
+  fit <- ipw_engine(x, a, NULL, check_bool(intercept, "intercept"), opts, treated, learner,
+                    weights)
   fit$call <- match.call()
   fit
 }
 
 ipw_estimands <- c(ATE = 0L, ATT = 1L, ATC = 2L, ATO = 3L)
 
-# x is the design; intercept = TRUE adds an intercept the learner fits
-# without a column of x (the matrix interface), so x is never copied.
-ipw_engine <- function(x, a, estimand, stabilize, clip, truncate, learner,
-                       weights, treated, intercept = FALSE) {
+# The weighting settings of ipw(), checked.
+ipw_options <- function(estimand, stabilize, clip, truncate) {
   estimand <- rlang::arg_match0(estimand, names(ipw_estimands), "estimand")
-  clip <- check_clip(clip)
   if (!is.null(truncate)) check_number(truncate, "truncate", min = 0.5, max = 1)
+  list(estimand = estimand, stabilize = check_bool(stabilize, "stabilize"),
+       clip = check_clip(clip), truncate = truncate)
+}
+
+# The weight model on the design x (its offset, and an intercept the learner
+# fits without a column of x when `intercept`), so x is never copied.
+# counts: NULL, or the case weights of a refit (bootstrap frequencies), which
+# the truncation quantile counts.
+ipw_engine <- function(x, a, offset, intercept, opts, treated, learner, weights,
+                       counts = NULL) {
   check_learner(learner)
   weights <- check_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   lev <- levels(a)
-  target <- ipw_target(estimand, lev, treated)
-
-  lf <- learner_fit(learner, x, a, weights, intercept = intercept)
-  P <- if (inherits(lf, "causallib_glm_fit")) lf$fitted else learner_predict(lf, x)
-  check_propensity(P, length(a), lev)
-  w <- .Call(C_ffi_ipw_weights, P, a, ipw_estimands[[estimand]], target,
-             clip, if (is.null(truncate)) NA_real_ else as.double(truncate),
-             causallib_threads())
-  warn_positivity(P, w$n_clipped, clip)
+  target <- ipw_target(opts$estimand, lev, treated)
+  ps <- fit_propensity(learner, x, a, weights, offset, intercept)
+  P <- ps$propensity
+  w <- .Call(C_ffi_ipw_weights, P, a, ipw_estimands[[opts$estimand]], target,
+             opts$clip, NA_real_, causallib_threads())
+  warn_positivity(P, w$n_clipped, opts$clip)
+  cap <- NA_real_
+  if (!is.null(opts$truncate)) {
+    cap <- truncation_cap(w$weights, opts$truncate, counts)
+    capped <- w$weights > cap
+    w$weights[capped] <- cap
+    w$dw_deta[capped, ] <- 0
+  }
   final <- w$weights
-  if (isTRUE(stabilize)) final <- final * marginal_shares(a, weights)[as.integer(a)]
-
+  if (opts$stabilize) final <- final * marginal_shares(a, weights)[as.integer(a)]
   structure(list(
     weights = final, ip_weights = w$weights, dw_deta = w$dw_deta, propensity = P,
-    treatment = a, levels = lev, estimand = estimand, target = target,
-    stabilize = isTRUE(stabilize), clip = clip, truncate = truncate, cap = w$cap,
-    n_clipped = w$n_clipped, learner = learner, learner_fit = lf, x = x,
-    intercept = intercept,
-    sampling_weights = weights, n = length(a), data = NULL, rows = seq_along(a)
+    treatment = a, levels = lev, estimand = opts$estimand, target = target, options = opts,
+    cap = cap, n_clipped = w$n_clipped, learner = learner, learner_fit = ps$learner_fit,
+    x = x, offset = offset, intercept = intercept, sampling_weights = weights,
+    n = length(a), rows = seq_along(a)
   ), class = c("causallib_ipw", "causallib_weight_model", "causallib_model"))
+}
+
+# The q-quantile (type 7) of the weights, each unit counted `counts` times
+# (once when NULL): the truncation cap, as the C bootstrap computes it.
+truncation_cap <- function(w, q, counts = NULL) {
+  if (!is.null(counts)) {
+    if (any(counts != round(counts))) {
+      cli::cli_abort("Truncated weights ({.arg truncate}) need whole-number case weights.")
+    }
+    w <- rep.int(w, counts)
+  }
+  stats::quantile(w, q, names = FALSE, type = 7)
+}
+
+#' @export
+refit.causallib_ipw <- function(fit, case_weights = NULL, rows = NULL, learner = NULL) {
+  u <- refit_units(fit, case_weights, rows)
+  r <- u$rows
+  out <- ipw_engine(fit$x[r, , drop = FALSE], fit$treatment[r], fit$offset[r], fit$intercept,
+                    fit$options, fit$levels[fit$target], learner %||% fit$learner, u$weights,
+                    u$counts)
+  keep_front_end(out, fit, r)
+}
+
+# A refit keeps the front end of the fit it came from (its rows mapped).
+keep_front_end <- function(out, fit, rows) {
+  for (f in c("call", "env", "design", "n_data", "treatment_expr")) out[[f]] <- fit[[f]]
+  out$rows <- fit$rows[rows]
+  out
 }
 
 check_clip <- function(clip) {
@@ -135,12 +159,6 @@ check_clip <- function(clip) {
   as.double(clip)
 }
 
-check_learner <- function(learner, arg = "learner") {
-  if (!inherits(learner, "causallib_learner")) {
-    cli::cli_abort("{.arg {arg}} must be a learner such as {.code lrn_glm()}, not {.obj_type_friendly {learner}}.")
-  }
-}
-
 ipw_target <- function(estimand, lev, treated) {
   if (estimand == "ATC") return(1L)
   if (is.null(treated)) return(length(lev))
@@ -148,19 +166,6 @@ ipw_target <- function(estimand, lev, treated) {
     cli::cli_abort("{.arg treated} must be one of the treatment levels {.val {lev}}.")
   }
   match(as.character(treated), lev)
-}
-
-check_propensity <- function(P, n, lev) {
-  if (!is.matrix(P) || !is.double(P) || nrow(P) != n || ncol(P) != length(lev) ||
-      !.Call(C_ffi_all_finite, P) || min(P) < 0 || max(P) > 1) {
-    cli::cli_abort("The treatment learner must predict an {n} x {length(lev)} matrix of probabilities.")
-  }
-  if (min(P) == 0) {
-    cli::cli_abort(c(
-      "{sum(rowSums(P == 0) > 0)} unit{?s} ha{?s/ve} a propensity of exactly 0 for some treatment level: positivity fails.",
-      i = "Use {.arg clip}, the overlap estimand {.code \"ATO\"}, or restrict the population."
-    ))
-  }
 }
 
 positivity_floor <- 0.001
@@ -183,29 +188,6 @@ warn_positivity <- function(P, n_clipped, clip) {
 marginal_shares <- function(a, weights) {
   mass <- arm_sums(if (is.null(weights)) 1 else weights, a)
   mass / sum(mass)
-}
-
-#' @export
-print.causallib_ipw <- function(x, ...) {
-  cat("<causallib_ipw> inverse probability weighting,", x$estimand, "weights\n")
-  cat("Treatment levels:", paste(x$levels, collapse = ", "), "\n")
-  ess <- tapply(x$weights * sw_or_one(x), x$treatment, function(w) sum(w)^2 / sum(w^2))
-  tab <- data.frame(
-    level = x$levels, n = as.vector(table(x$treatment)),
-    ess = round(as.vector(ess), 1),
-    min_weight = signif(as.vector(tapply(x$weights, x$treatment, min)), 3),
-    max_weight = signif(as.vector(tapply(x$weights, x$treatment, max)), 3)
-  )
-  print(tab, row.names = FALSE)
-  if (length(x$na.action)) cat(length(x$na.action), "rows with missing values were dropped\n")
-  extras <- c(if (x$stabilize) "stabilized", if (x$n_clipped > 0) paste(x$n_clipped, "propensities clipped"),
-              if (!is.null(x$truncate)) paste0("truncated at the ", x$truncate, " quantile"))
-  if (length(extras)) cat("Weights:", paste(extras, collapse = "; "), "\n")
-  invisible(x)
-}
-
-sw_or_one <- function(fit) {
-  if (is.null(fit$sampling_weights)) rep(1, fit$n) else fit$sampling_weights
 }
 
 #' Weights and predictions of a weight model
@@ -232,115 +214,61 @@ weights.causallib_ipw <- function(object, ...) object$weights
 #' @rdname weights.causallib_ipw
 #' @export
 predict.causallib_ipw <- function(object, newdata = NULL, type = "propensity", ...) {
+  rlang::check_dots_empty()
   type <- rlang::arg_match0(type, c("propensity", "weights"), "type")
   if (is.null(newdata)) {
     return(if (type == "propensity") object$propensity else object$weights)
   }
-  if (is.null(object$terms)) {
-    x <- check_matrix(newdata, arg = "newdata")
-    if (ncol(x) != ncol(object$x)) {
-      cli::cli_abort("{.arg newdata} must have the {ncol(object$x)} columns of the fitted {.arg x}.")
-    }
-    a_new <- NULL
-  } else {
-    mf <- new_frame(object$terms, newdata, object$xlevels)
-    x <- design_matrix(object$terms, mf, object$contrasts)
-    a_new <- if (type == "weights") treatment_in(newdata, object) else NULL
-  }
-  P <- learner_predict(object$learner_fit, x)
+  P <- weight_model_propensity(object, newdata)
   if (type == "propensity") return(P)
-  if (is.null(a_new)) cli::cli_abort("{.arg newdata} must hold the treatment to predict weights.")
-  weights_from_propensity(object, P, a_new)
+  if (is.null(object$design)) cli::cli_abort("{.arg newdata} must hold the treatment to predict weights; use the formula interface {.fn ipw}.")
+  weights_from_propensity(object, P, treatment_in(newdata, object))
 }
 
 # Weights of units with propensities P and treatment a_new under a fitted
 # weight model's estimand, clipping, truncation cap and stabilization.
 weights_from_propensity <- function(object, P, a_new) {
   w <- .Call(C_ffi_ipw_weights, P, as.integer(a_new), ipw_estimands[[object$estimand]],
-             object$target, object$clip, NA_real_, causallib_threads())$weights
+             object$target, object$options$clip, NA_real_, causallib_threads())$weights
   if (!is.na(object$cap)) w <- pmin(w, object$cap)
-  if (object$stabilize) w <- w * marginal_shares(object$treatment, object$sampling_weights)[as.integer(a_new)]
+  if (object$options$stabilize) {
+    w <- w * marginal_shares(object$treatment, object$sampling_weights)[as.integer(a_new)]
+  }
   w
-}
-
-treatment_in <- function(newdata, object) {
-  name <- all.vars(object$terms[[2L]])
-  if (length(name) != 1L || !name %in% names(newdata)) {
-    cli::cli_abort("{.arg newdata} must have the treatment column {.val {name}}.")
-  }
-  a <- as.character(newdata[[name]])
-  if (!all(a %in% object$levels)) {
-    cli::cli_abort("The treatment in {.arg newdata} has levels not seen in the fit.")
-  }
-  factor(a, levels = object$levels)
-}
-
-#' @rdname estimate_outcomes
-#' @export
-estimate_outcomes.causallib_ipw <- function(fit, outcome = NULL, se = "sandwich",
-                                            R = 1000, conf_level = 0.95, ...) {
-  se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
-  y <- resolve_outcome(fit, rlang::enquo(outcome))
-  # No n-long vector of ones without sampling weights.
-  mass <- if (is.null(fit$sampling_weights)) fit$ip_weights else fit$sampling_weights * fit$ip_weights
-  arm_mass <- arm_sums(mass, fit$treatment)
-  mu <- arm_sums(mass * y, fit$treatment) / arm_mass
-  names(mu) <- fit$levels
-  V <- reps <- NULL
-  if (se == "sandwich") V <- ipw_sandwich(fit, y, mu, arm_mass)
-  if (se == "bootstrap") reps <- ipw_bootstrap(fit, y, R)
-  new_causal_estimate(mu, V, reps, se, conf_level, fit)
 }
 
 # The stacked propensity-model and Hajek equations; their meat and the
 # derivative of the means' equations in the propensity coefficients come
 # from one pass over the design in C (ffi_ipw_meat), without n x K
-# temporaries. arm_mass: the summed weights of each arm.
-ipw_sandwich <- function(fit, y, mu, arm_mass) {
+# temporaries.
+#' @export
+estfun_parts.causallib_ipw <- function(fit, y = NULL) {
   require_glm_learner(fit$learner_fit)
   score <- glm_score_hessian(fit$learner_fit, fit$x, fit$sampling_weights)
+  mu <- means(fit, y)
+  arm_mass <- arm_sums(if (is.null(fit$sampling_weights)) fit$ip_weights else
+    fit$sampling_weights * fit$ip_weights, fit$treatment)
   res <- .Call(C_ffi_ipw_meat, fit$x, score$intercept, fit$treatment, fit$propensity,
                fit$sampling_weights, fit$ip_weights, fit$dw_deta, y, unname(mu),
                causallib_threads())
-  V <- sandwich_vcov(score, res$meat, res$D, diag(-arm_mass, length(mu)), fit$n)
-  dimnames(V) <- list(fit$levels, fit$levels)
-  V
+  list(score = score, meat = res$meat, D_mb = res$D, D_mm = diag(-arm_mass, length(mu)),
+       n = fit$n)
 }
 
-ipw_bootstrap <- function(fit, y, R) {
-  refit <- if (inherits(fit$learner_fit, "causallib_glm_fit")) {
-    function(counts) ipw_bootstrap_glm(fit, y, counts)
-  } else {
-    function(counts) bootstrap_in_r(counts, length(fit$levels), ipw_replicate, fit = fit, y = y)
-  }
-  reps <- run_bootstrap(fit$n, R, refit)
-  colnames(reps) <- fit$levels
-  reps
-}
-
-ipw_bootstrap_glm <- function(fit, y, counts) {
+# The C bootstrap refits the logistic or multinomial propensity model, the
+# weights and the means; offsets and learners other than lrn_glm() refit in R.
+#' @export
+boot_description.causallib_ipw <- function(fit, y = NULL) {
+  if (!inherits(fit$learner_fit, "causallib_glm_fit") || !is.null(fit$offset)) return(NULL)
   lrn <- fit$learner
-  .Call(C_ffi_ipw_bootstrap, fit$x, fit$intercept, as.integer(fit$treatment),
-        length(fit$levels),
-        y, sw_or_one(fit), counts, ipw_estimands[[fit$estimand]], fit$target,
-        fit$clip, if (is.null(fit$truncate)) NA_real_ else as.double(fit$truncate),
-        lrn$maxit, lrn$epsilon, glm_penalty(lrn, fit$x, fit$intercept),
-        causallib_threads())
-}
-
-# Hajek means of one resample (frequency counts), the weight model refitted
-# in R with case weights counts * sampling weights. Truncation caps at the
-# quantile of the resample's weights, as the C bootstrap does.
-ipw_replicate <- function(counts, fit, y) {
-  w <- counts * sw_or_one(fit)
-  rf <- ipw_engine(fit$x, fit$treatment, fit$estimand, FALSE, fit$clip, NULL, fit$learner,
-                   w, fit$levels[fit$target], intercept = fit$intercept)
-  iw <- rf$ip_weights
-  if (!is.null(fit$truncate)) {
-    iw <- pmin(iw, stats::quantile(rep(iw, counts), fit$truncate, names = FALSE))
-  }
-  mass <- w * iw
-  arm_sums(mass * y, fit$treatment) / arm_sums(mass, fit$treatment)
+  o <- fit$options
+  list(routine = C_ffi_ipw_bootstrap, args = list(
+    X = fit$x, intercept = fit$intercept, a = as.integer(fit$treatment), K = length(fit$levels),
+    y = y, sw = sw_or_one(fit), counts = NULL, estimand = ipw_estimands[[fit$estimand]],
+    target = fit$target, clip = o$clip,
+    truncate = if (is.null(o$truncate)) NA_real_ else as.double(o$truncate),
+    maxit = lrn$maxit, epsilon = lrn$epsilon, penalty = glm_penalty(lrn, fit$x, fit$intercept),
+    nthreads = NULL))
 }
 
 require_glm_learner <- function(lf) {
@@ -351,27 +279,5 @@ require_glm_learner <- function(lf) {
   ))
 }
 
-# The outcome for a weight model: a column name (string or bare name)
-# evaluated in the fitted data, or a vector over the rows of the data.
-resolve_outcome <- function(fit, quo) {
-  if (rlang::quo_is_null(quo)) {
-    cli::cli_abort("{.arg outcome} is required: name the outcome column of the data or give a numeric vector.")
-  }
-  data <- fit$data
-  expr <- rlang::quo_get_expr(quo)
-  val <- if (rlang::is_symbol(expr) && !is.null(data) && rlang::as_string(expr) %in% names(data)) {
-    data[[rlang::as_string(expr)]]
-  } else {
-    rlang::eval_tidy(quo, data = data)
-  }
-  if (is.character(val) && length(val) == 1L) {
-    if (is.null(data) || !val %in% names(data)) {
-      cli::cli_abort("{.arg outcome} {.val {val}} is not a column of the data the model was fitted on.")
-    }
-    val <- data[[val]]
-  }
-  if (!is.null(data) && length(val) == nrow(data) && length(fit$rows) != nrow(data)) {
-    val <- val[fit$rows]
-  }
-  check_outcome(val, fit$n)
-}
+#' @export
+model_label.causallib_ipw <- function(fit) "inverse probability weighting"

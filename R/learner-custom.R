@@ -74,14 +74,20 @@ learner_description <- function(learner) {
 
 #' @export
 learner_fit.causallib_lrn_custom <- function(learner, x, y, weights = NULL,
-                                             intercept = FALSE, ...) {
+                                             intercept = FALSE, offset = NULL, ...) {
+  if (!is.null(offset)) {
+    cli::cli_abort(c(
+      "The {.val {learner$name}} learner cannot use {.code offset()} terms.",
+      i = "Use {.fn lrn_glm}, or drop the offset from the formula."
+    ))
+  }
   model <- learner$fit(learner$prepare(x), y, weights)
   structure(list(model = model, learner = learner, levels = levels(y)),
             class = "causallib_custom_fit")
 }
 
 #' @export
-learner_predict.causallib_custom_fit <- function(object, x, ...) {
+learner_predict.causallib_custom_fit <- function(object, x, offset = NULL, ...) {
   lrn <- object$learner
   pred <- lrn$predict(object$model, lrn$prepare(x))
   if (is.null(object$levels)) return(check_mean_prediction(pred, nrow(x), lrn$name))

@@ -102,6 +102,9 @@ glm_penalty <- function(learner, x, intercept = FALSE) {
 #' @param weights Optional non-negative prior (sampling) weights.
 #' @param intercept Fit an intercept that is not a column of `x`? (The
 #'   built-in learner then never copies `x` to add one.)
+#' @param offset `NULL`, or a known part of the linear predictor per row
+#'   (the `offset()` terms of a formula). Only [lrn_glm()] takes offsets,
+#'   and for a treatment only with two levels.
 #' @param object A fitted learner, as returned by `learner_fit()`.
 #' @param ... Unused.
 #' @return `learner_fit()`: a fitted learner; `learner_predict()`: a vector
@@ -117,28 +120,29 @@ glm_penalty <- function(learner, x, intercept = FALSE) {
 #' head(learner_predict(om, x))
 #' @export
 #' @keywords internal
-learner_fit <- function(learner, x, y, weights = NULL, intercept = FALSE, ...) {
+learner_fit <- function(learner, x, y, weights = NULL, intercept = FALSE, offset = NULL, ...) {
   UseMethod("learner_fit")
 }
 
 #' @rdname learner_fit
 #' @export
-learner_predict <- function(object, x, ...) {
+learner_predict <- function(object, x, offset = NULL, ...) {
   UseMethod("learner_predict")
 }
 
 #' @export
 learner_fit.causallib_lrn_glm <- function(learner, x, y, weights = NULL,
-                                          intercept = FALSE, ...) {
+                                          intercept = FALSE, offset = NULL, ...) {
   storage.mode(x) <- "double"
   intercept <- isTRUE(intercept)
   pen <- glm_penalty(learner, x, intercept)
   if (!is.null(weights)) weights <- as.double(weights)
+  if (!is.null(offset)) offset <- as.double(offset)
   if (is.factor(y)) {
-    return(fit_glm_treatment(learner, x, y, weights, pen, intercept))
+    return(fit_glm_treatment(learner, x, y, weights, pen, intercept, offset))
   }
   check_glm_response(y, learner$family)
-  res <- .Call(C_ffi_glm_fit, x, intercept, as.double(y), weights, NULL,
+  res <- .Call(C_ffi_glm_fit, x, intercept, as.double(y), weights, offset,
                glm_family_codes[[learner$family]], learner$maxit, learner$epsilon,
                pen, causallib_threads())
   names(res$coefficients) <- design_names(x, intercept)
@@ -148,11 +152,17 @@ learner_fit.causallib_lrn_glm <- function(learner, x, y, weights = NULL,
   structure(res, class = "causallib_glm_fit")
 }
 
-fit_glm_treatment <- function(learner, x, y, weights, pen, intercept) {
+fit_glm_treatment <- function(learner, x, y, weights, pen, intercept, offset) {
   lev <- levels(y)
+  if (length(lev) > 2L && !is.null(offset)) {
+    cli::cli_abort(c(
+      "An {.code offset()} in a treatment model needs a binary treatment; this one has {length(lev)} levels.",
+      i = "A multinomial model has one linear predictor per level, so a single offset is ambiguous: add the variable as a covariate instead."
+    ))
+  }
   if (length(lev) == 2L) {
     res <- .Call(C_ffi_glm_fit, x, intercept, as.double(unclass(y) == 2L), weights,
-                 NULL, glm_family_codes[["binomial"]], learner$maxit,
+                 offset, glm_family_codes[["binomial"]], learner$maxit,
                  learner$epsilon, pen, causallib_threads())
     names(res$coefficients) <- design_names(x, intercept)
     res$fitted <- cbind(1 - res$fitted, res$fitted)
@@ -200,8 +210,8 @@ check_glm_result <- function(res, what) {
 }
 
 #' @export
-learner_predict.causallib_glm_fit <- function(object, x, ...) {
-  eta <- linear_predictor(object, x)
+learner_predict.causallib_glm_fit <- function(object, x, offset = NULL, ...) {
+  eta <- linear_predictor(object, x, offset)
   if (is.null(object$levels)) {
     return(glm_linkinv(object$family, drop(eta)))
   }
@@ -217,13 +227,17 @@ learner_predict.causallib_glm_fit <- function(object, x, ...) {
   probs
 }
 
-# X beta (one column per linear predictor), with aliased coefficients as 0
-# and the fit's implicit intercept, if any, added.
-linear_predictor <- function(object, x) {
+# X beta + offset (one column per linear predictor), with aliased
+# coefficients as 0 and the fit's implicit intercept, if any, added.
+linear_predictor <- function(object, x, offset = NULL) {
   beta <- as.matrix(object$coefficients)
   beta[is.na(beta)] <- 0
-  if (!isTRUE(object$intercept)) return(x %*% beta)
-  sweep(x %*% beta[-1L, , drop = FALSE], 2L, beta[1L, ], `+`)
+  eta <- if (!isTRUE(object$intercept)) {
+    x %*% beta
+  } else {
+    sweep(x %*% beta[-1L, , drop = FALSE], 2L, beta[1L, ], `+`)
+  }
+  if (is.null(offset)) eta else eta + offset
 }
 
 #' @export

@@ -13,27 +13,55 @@
 #' estimate_effect(fit)
 marginal_outcome <- function(formula, data, weights = NULL, na_action = "fail") {
   check_formula(formula)
-  if (length(all.vars(formula[[3L]])) != 1L) {
+  treatment <- all.vars(formula[[3L]])
+  if (length(treatment) != 1L) {
     cli::cli_abort("{.arg formula} must be {.code outcome ~ treatment} with a single treatment variable.")
   }
-  fr <- build_frame(formula, data, weights, na_action, parent.frame())
-  y <- check_outcome(stats::model.response(fr$frame), nrow(fr$frame))
-  a <- as_treatment(fr$frame[[2L]], "treatment")
-  weights <- check_weights(fr$weights, length(a))
+  d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
+  a <- as_treatment(eval(formula[[3L]], d$design$vars, environment(formula)), "treatment")
+  y <- check_outcome(d$response, length(a))
+  fit <- marginal_engine(y, a, d$weights)
+  fit$treatment_name <- treatment
+  with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
+}
+
+marginal_engine <- function(y, a, weights) {
+  weights <- check_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   structure(list(
     y = y, treatment = a, levels = levels(a), sampling_weights = weights,
-    n = length(y), call = match.call(), rows = fr$rows, na.action = fr$omitted,
-    estimand = "unadjusted"
+    n = length(y), rows = seq_along(y), estimand = "unadjusted"
   ), class = c("causallib_marginal_outcome", "causallib_outcome_model", "causallib_model"))
 }
 
 #' @export
-print.causallib_marginal_outcome <- function(x, ...) {
-  cat("<causallib_marginal_outcome> unadjusted comparison of", length(x$levels),
-      "treatment levels,", x$n, "observations\n")
-  invisible(x)
+refit.causallib_marginal_outcome <- function(fit, case_weights = NULL, rows = NULL,
+                                             learner = NULL) {
+  if (!is.null(learner)) cli::cli_abort("{.fn marginal_outcome} has no learner to replace.")
+  u <- refit_units(fit, case_weights, rows)
+  out <- marginal_engine(fit$y[u$rows], fit$treatment[u$rows], u$weights)
+  out$treatment_name <- fit$treatment_name
+  keep_front_end(out, fit, u$rows)
 }
+
+#' @export
+means.causallib_marginal_outcome <- function(fit, y = NULL) {
+  sw <- sw_or_one(fit)
+  mu <- arm_sums(sw * fit$y, fit$treatment) / arm_sums(sw, fit$treatment)
+  stats::setNames(mu, fit$levels)
+}
+
+#' @export
+estfun_parts.causallib_marginal_outcome <- function(fit, y = NULL) {
+  sw <- sw_or_one(fit)
+  mu <- means(fit)
+  a <- fit$treatment
+  list(Psi = arm_spread(sw * (fit$y - mu[as.integer(a)]), a),
+       D_mm = diag(-arm_sums(sw, a), length(mu)))
+}
+
+#' @export
+model_label.causallib_marginal_outcome <- function(fit) "unadjusted comparison"
 
 #' Predictions of the unadjusted comparison
 #'
@@ -53,35 +81,10 @@ print.causallib_marginal_outcome <- function(x, ...) {
 #' predict(fit, newdata = nhefs[1:3, ])
 predict.causallib_marginal_outcome <- function(object, newdata = NULL,
                                                type = "potential_outcomes", ...) {
+  rlang::check_dots_empty()
   rlang::arg_match0(type, "potential_outcomes", "type")
   if (!is.null(newdata)) check_data_frame(newdata, "newdata")
   n <- if (is.null(newdata)) object$n else nrow(newdata)
-  sw <- sw_or_one(object)
-  means <- arm_sums(sw * object$y, object$treatment) / arm_sums(sw, object$treatment)
+  means <- means(object)
   matrix(means, n, length(means), byrow = TRUE, dimnames = list(NULL, object$levels))
-}
-
-#' @rdname estimate_outcomes
-#' @export
-estimate_outcomes.causallib_marginal_outcome <- function(fit, outcome = NULL, se = "sandwich",
-                                                         R = 1000, conf_level = 0.95, ...) {
-  se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
-  sw <- sw_or_one(fit)
-  a <- fit$treatment
-  mass <- arm_sums(sw, a)
-  mu <- arm_sums(sw * fit$y, a) / mass
-  names(mu) <- fit$levels
-  V <- reps <- NULL
-  if (se == "sandwich") {
-    Psi <- arm_spread(sw * (fit$y - mu[as.integer(a)]), a)
-    V <- stacked_vcov(NULL, NULL, Psi, diag(-mass, length(mu)))
-    dimnames(V) <- list(fit$levels, fit$levels)
-  }
-  if (se == "bootstrap") {
-    reps <- run_bootstrap(fit$n, R, function(counts) {
-      crossprod(counts, arm_spread(sw * fit$y, a)) / crossprod(counts, arm_spread(sw, a))
-    })
-    colnames(reps) <- fit$levels
-  }
-  new_causal_estimate(mu, V, reps, se, conf_level, fit)
 }

@@ -91,17 +91,37 @@ matching <- function(formula, data, distance = "propensity", k = 1, caliper = NU
                      replace = TRUE, estimand = "ATT", learner = lrn_glm(),
                      weights = NULL, na_action = "fail") {
   spec <- matching_spec(distance, k, caliper, replace, estimand)
-  fr <- build_frame(formula, data, weights, na_action, parent.frame())
-  a <- as_treatment(stats::model.response(fr$frame), "treatment")
+  d <- new_design(formula, data, weights = weights, na_action = na_action, env = parent.frame())
+  a <- as_treatment(d$response, "treatment")
   if (nlevels(a) != 2L) {
     cli::cli_abort("{.arg formula} must have a binary treatment for matching; {.code {format(formula[[2L]])}} has {nlevels(a)} levels.")
   }
-  x <- design_matrix(fr$terms, fr$frame)
-  fit <- matching_engine(x, a, spec, learner, fr$weights)
+  fit <- matching_engine(d$x, a, d$offset, spec, learner, d$weights)
   inform_unmatched(fit)
-  fit$match_pairs$focal_row <- fr$rows[fit$match_pairs$focal_row]
-  fit$match_pairs$matched_row <- fr$rows[fit$match_pairs$matched_row]
-  with_frame_info(fit, fr, x, data, match.call())
+  fit$match_pairs$focal_row <- d$rows[fit$match_pairs$focal_row]
+  fit$match_pairs$matched_row <- d$rows[fit$match_pairs$matched_row]
+  fit$treatment_expr <- formula[[2L]]
+  with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
+}
+
+#' @describeIn matching Matrix interface: `x` is a numeric covariate matrix
+#'   (with an intercept column if the propensity model should have one) and
+#'   `a` the binary treatment.
+#' @param x A numeric covariate matrix.
+#' @param a The binary treatment.
+#' @export
+matching_fit <- function(x, a, distance = "propensity", k = 1, caliper = NULL,
+                         replace = TRUE, estimand = "ATT", learner = lrn_glm(),
+                         weights = NULL) {
+  spec <- matching_spec(distance, k, caliper, replace, estimand)
+  x <- check_matrix(x)
+  a <- as_treatment(a, "a")
+  if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
+  if (nlevels(a) != 2L) cli::cli_abort("{.arg a} must be binary for matching; it has {nlevels(a)} levels.")
+  fit <- matching_engine(x, a, NULL, spec, learner, weights)
+  inform_unmatched(fit)
+  fit$call <- match.call()
+  fit
 }
 
 matching_spec <- function(distance, k, caliper, replace, estimand) {
@@ -121,7 +141,7 @@ matching_spec <- function(distance, k, caliper, replace, estimand) {
       cli::cli_abort("{.arg caliper} must be a single positive number (standard deviations of the propensity score).")
     }
   }
-  if (!rlang::is_bool(replace)) cli::cli_abort("{.arg replace} must be {.code TRUE} or {.code FALSE}.")
+  check_bool(replace, "replace")
   if (estimand == "ATE" && !replace) {
     cli::cli_abort(c(
       "{.code estimand = \"ATE\"} needs {.code replace = TRUE}.",
@@ -132,14 +152,14 @@ matching_spec <- function(distance, k, caliper, replace, estimand) {
        estimand = estimand)
 }
 
-# The propensity model and the matching on the design x.
-matching_engine <- function(x, a, spec, learner, weights) {
+# The propensity model (with the design's offset) and the matching on the
+# design x. Pairs are in rows of x.
+matching_engine <- function(x, a, offset, spec, learner, weights) {
   check_learner(learner)
   weights <- check_weights(weights, length(a))
   check_arms_nonempty(a, weights)
-  lf <- learner_fit(learner, x, a, weights)
-  P <- if (inherits(lf, "causallib_glm_fit")) lf$fitted else learner_predict(lf, x)
-  check_propensity(P, length(a), levels(a))
+  ps <- fit_propensity(learner, x, a, weights, offset, FALSE)
+  P <- ps$propensity
   caliper <- if (is.null(spec$caliper)) Inf else spec$caliper * stats::sd(P[, 2L])
   m <- run_matching(x, a, P, spec, caliper, weights)
   if (!any(m$weights > 0)) {
@@ -148,17 +168,50 @@ matching_engine <- function(x, a, spec, learner, weights) {
       i = if (is.finite(caliper)) "Widen {.arg caliper}."
     ))
   }
-  n <- length(a)
   structure(list(
-    weights = m$weights, ip_weights = m$weights, dw_deta = matrix(0, n, 1L),
-    propensity = P, treatment = a, levels = levels(a), estimand = spec$estimand,
-    target = ipw_target(spec$estimand, levels(a), NULL), stabilize = FALSE,
-    clip = c(0, 1), truncate = NULL, cap = NA_real_, n_clipped = 0L,
-    learner = learner, learner_fit = lf, x = x, intercept = FALSE,
-    sampling_weights = weights, n = n, data = NULL, rows = seq_len(n),
+    weights = m$weights, ip_weights = m$weights, propensity = P, treatment = a,
+    levels = levels(a), estimand = spec$estimand,
+    target = ipw_target(spec$estimand, levels(a), NULL), learner = learner,
+    learner_fit = ps$learner_fit, x = x, offset = offset, intercept = FALSE,
+    sampling_weights = weights, n = length(a), rows = seq_along(a),
     match_pairs = m$pairs, n_unmatched = m$n_unmatched, caliper_distance = caliper,
     spec = spec
-  ), class = c("causallib_matching", "causallib_ipw", "causallib_weight_model", "causallib_model"))
+  ), class = c("causallib_matching", "causallib_weight_model", "causallib_model"))
+}
+
+# Matching is not a weighted estimator: a bootstrap resample that draws a
+# unit twice matches both copies. So case weights must be whole numbers, the
+# units are repeated that often, matched, and each unit's matching weights
+# summed over its copies (the Hajek means are those of the repeated data).
+#' @export
+refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, learner = NULL) {
+  rows <- if (is.null(rows)) seq_len(fit$n) else as.integer(rows)
+  counts <- if (is.null(case_weights)) rep(1L, length(rows)) else rep_len(case_weights, fit$n)[rows]
+  if (anyNA(counts) || any(counts < 0) || any(counts != round(counts))) {
+    cli::cli_abort("Matching is refitted on whole-number case weights (frequencies), not {.val {utils::head(counts[counts != round(counts)], 1)}}.")
+  }
+  copies <- rep.int(rows, counts)
+  m <- matching_engine(fit$x[copies, , drop = FALSE], fit$treatment[copies], fit$offset[copies],
+                       fit$spec, learner %||% fit$learner, fit$sampling_weights[copies])
+  unit <- match(copies, rows)
+  first <- match(seq_along(rows), unit)
+  out <- m
+  out$weights <- out$ip_weights <- arm_sums(m$weights, factor(unit, levels = seq_along(rows)))
+  out$propensity <- m$propensity[first, , drop = FALSE]
+  undrawn <- is.na(first)
+  if (any(undrawn)) {
+    out$propensity[undrawn, ] <- learner_predict(
+      m$learner_fit, fit$x[rows[undrawn], , drop = FALSE], fit$offset[rows[undrawn]])
+  }
+  out$treatment <- fit$treatment[rows]
+  out$x <- fit$x[rows, , drop = FALSE]
+  out$offset <- fit$offset[rows]
+  out$sampling_weights <- fit$sampling_weights[rows]
+  out$n <- length(rows)
+  data_row <- fit$rows[rows]
+  out$match_pairs$focal_row <- data_row[unit[m$match_pairs$focal_row]]
+  out$match_pairs$matched_row <- data_row[unit[m$match_pairs$matched_row]]
+  keep_front_end(out, fit, rows)
 }
 
 # Matching weights, the matched pairs (model rows) and the number of
@@ -238,101 +291,21 @@ inform_unmatched <- function(fit) {
 }
 
 #' @export
-print.causallib_matching <- function(x, ...) {
-  s <- x$spec
-  cat("<causallib_matching> nearest-neighbour matching on the",
-      if (s$distance == "propensity") "propensity score," else "Mahalanobis distance,",
-      x$estimand, "\n")
-  cat("k = ", s$k, ", ", if (s$replace) "with" else "without", " replacement",
-      if (!is.null(s$caliper)) paste0(", caliper ", s$caliper, " SD (",
-                                      signif(x$caliper_distance, 3), ")"), "\n", sep = "")
-  w <- x$weights * sw_or_one(x)
-  tab <- data.frame(
-    level = x$levels, n = as.vector(table(x$treatment)),
-    matched = as.vector(tapply(x$weights > 0, x$treatment, sum)),
-    ess = round(as.vector(tapply(w, x$treatment, function(v) sum(v)^2 / sum(v^2))), 1)
-  )
-  print(tab, row.names = FALSE)
-  if (x$n_unmatched > 0) cat(x$n_unmatched, "focal units without a match (weight 0)\n")
-  if (length(x$na.action)) cat(length(x$na.action), "rows with missing values were dropped\n")
-  invisible(x)
-}
+default_se.causallib_matching <- function(fit) "bootstrap"
 
-#' @rdname matching
-#' @param fit A [matching()] fit.
-#' @param outcome The outcome: a column name of the fitted data (string or
-#'   bare name) or a numeric vector.
-#' @param se `"bootstrap"` (default), or `"none"`; `"sandwich"` is an error.
-#' @param R Number of bootstrap replicates.
-#' @param conf_level Confidence level.
-#' @param ... Unused.
 #' @export
-estimate_outcomes.causallib_matching <- function(fit, outcome = NULL, se = "bootstrap",
-                                                 R = 1000, conf_level = 0.95, ...) {
-  se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
+check_se_available.causallib_matching <- function(fit, se) {
   if (se == "sandwich") {
     cli::cli_abort(c(
       "The sandwich standard error does not hold for matching weights.",
       i = "Use {.code se = \"bootstrap\"}, which re-runs the matching on each resample, or {.code se = \"none\"}."
     ))
   }
-  y <- resolve_outcome(fit, rlang::enquo(outcome))
-  reps <- if (se == "bootstrap") matching_bootstrap(fit, y, R)
-  new_causal_estimate(matched_means(fit, y), NULL, reps, se, conf_level, fit)
-}
-
-# Weighted (Hajek) outcome means per arm.
-matched_means <- function(fit, y) {
-  mass <- (fit$sampling_weights %||% 1) * fit$weights
-  mu <- arm_sums(mass * y, fit$treatment) / arm_sums(mass, fit$treatment)
-  names(mu) <- fit$levels
-  mu
-}
-
-matching_bootstrap <- function(fit, y, R) {
-  reps <- run_bootstrap(fit$n, R, function(counts) {
-    t(apply(counts, 2L, function(cnt) resample_means(fit, y, rep.int(seq_len(fit$n), cnt))))
-  })
-  colnames(reps) <- fit$levels
-  reps
-}
-
-# The means with the propensity model and the matching refitted on the
-# rows of a resample; NA when they cannot be refitted (e.g. an arm is
-# missing).  Warnings of the refits (e.g. non-convergence) are muffled so
-# that R replicates do not repeat them.
-resample_means <- function(fit, y, rows) {
-  tryCatch(suppressWarnings(matched_means(refit_matching(fit, rows), y[rows])),
-           error = function(e) rep(NA_real_, length(fit$levels)))
-}
-
-refit_matching <- function(fit, rows) {
-  m <- matching_engine(fit$x[rows, , drop = FALSE], fit$treatment[rows], fit$spec,
-                       fit$learner, fit$sampling_weights[rows])
-  m$fitted_rows <- rows
-  m
+  invisible(se)
 }
 
 #' @export
-evaluation_spec.causallib_matching <- function(fit) {
-  spec <- NextMethod()
-  spec$refit <- function(rows) refit_matching(fit, rows)
-  spec$predict <- function(model, rows) matching_predictions(fit, model, rows)
-  spec
-}
-
-# A model's own weights for the rows it was fitted on; other rows are
-# matched among themselves with the model's propensities and caliper width.
-matching_predictions <- function(fit, model, rows) {
-  out <- weight_predictions(fit, model, rows)
-  out$weight <- if (identical(as.integer(rows), as.integer(model$fitted_rows %||% seq_len(fit$n)))) {
-    model$weights
-  } else {
-    run_matching(fit$x[rows, , drop = FALSE], fit$treatment[rows], out$propensity,
-                fit$spec, model$caliper_distance, fit$sampling_weights[rows])$weights
-  }
-  out
-}
+model_label.causallib_matching <- function(fit) "nearest-neighbour matching"
 
 #' @rdname matching
 #' @param object A [matching()] fit.
@@ -341,15 +314,20 @@ matching_predictions <- function(fit, model, rows) {
 #'   exist for the fitted data only).
 #' @export
 predict.causallib_matching <- function(object, newdata = NULL, type = "propensity", ...) {
+  rlang::check_dots_empty()
   type <- rlang::arg_match0(type, c("propensity", "weights"), "type")
-  if (type == "weights" && !is.null(newdata)) {
+  if (type == "propensity") return(weight_model_propensity(object, newdata))
+  if (!is.null(newdata)) {
     cli::cli_abort(c(
       "Matching weights exist only for the units that were matched.",
       i = "Refit {.fn matching} on {.arg newdata}, or predict {.code type = \"propensity\"}."
     ))
   }
-  NextMethod()
+  object$weights
 }
+
+#' @export
+weights.causallib_matching <- function(object, ...) object$weights
 
 #' The matched sample
 #'
@@ -371,11 +349,16 @@ matched_data <- function(fit, name = "weights") {
   if (!inherits(fit, "causallib_matching")) {
     cli::cli_abort("{.arg fit} must be a {.fn matching} fit, not {.obj_type_friendly {fit}}.")
   }
-  if (!rlang::is_string(name) || name %in% names(fit$data)) {
+  if (!rlang::is_string(name)) {
+    cli::cli_abort("{.arg name} must be a single string that is not already a column of the data.")
+  }
+  data <- fit_data(fit)
+  if (is.null(data)) cli::cli_abort("{.fn matched_data} needs a fit from the formula interface {.fn matching}.")
+  if (name %in% names(data)) {
     cli::cli_abort("{.arg name} must be a single string that is not already a column of the data.")
   }
   keep <- fit$weights > 0
-  out <- fit$data[fit$rows[keep], , drop = FALSE]
+  out <- data[fit$rows[keep], , drop = FALSE]
   out[[name]] <- fit$weights[keep]
   out
 }

@@ -10,11 +10,11 @@
 # Score multipliers and Hessian of a fitted GLM-type learner.
 #   R: n x m matrix, score_i = x_i * R[i, b] for block b
 #   H, kept, penalty_score: see glm_score_hessian()
-glm_score_parts <- function(fit, x, y, weights = NULL) {
+glm_score_parts <- function(fit, x, y, weights = NULL, offset = NULL) {
   n <- nrow(x)
   sw <- weights %||% 1
   if (is.null(fit$levels)) {
-    eta <- drop(linear_predictor(fit, x))
+    eta <- drop(linear_predictor(fit, x, offset))
     R <- matrix(sw * (y - glm_linkinv(fit$family, eta)), n, 1L)
   } else if (length(fit$levels) == 2L) {
     R <- matrix(sw * ((as.integer(y) == 2L) - fit$fitted[, 2L]), n, 1L)

@@ -29,130 +29,139 @@
 #' estimate_effect(fit)
 standardization <- function(formula, data, treatment, stratified = FALSE,
                             learner = NULL, weights = NULL, na_action = "fail") {
+  check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
-  fr <- build_frame(formula, data, weights, na_action, parent.frame())
-  y <- check_outcome(stats::model.response(fr$frame), nrow(fr$frame))
-  a <- as_treatment(fr$frame[[treatment]], "treatment")
-  weights <- check_weights(fr$weights, length(a))
+  d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
+  a <- as_treatment(d$design$vars[[treatment]], "treatment")
+  y <- check_outcome(d$response, length(a))
+  fit <- std_engine(d$design, d$x, d$offset, a, y, check_bool(stratified, "stratified"),
+                    learner, d$weights)
+  with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
+}
+
+#' @describeIn standardization Matrix interface: `x` is a numeric covariate
+#'   matrix, `a` the treatment and `y` the outcome; the outcome model's design
+#'   is the treatment's indicators followed by `x` (`stratified = FALSE`), or
+#'   `x` alone in each arm.
+#' @param x A numeric covariate matrix (or data frame of numeric columns).
+#' @param a The treatment: a factor, or numeric, logical or character codes.
+#' @param y The outcome, numeric or logical.
+#' @export
+standardization_fit <- function(x, a, y, stratified = FALSE, learner = NULL, weights = NULL) {
+  x <- check_matrix(x)
+  a <- as_treatment(a, "a")
+  if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
+  y <- check_outcome(y, length(a), "y")
+  cols <- make.names(c(".y", ".treatment", colnames(x)), unique = TRUE)
+  vars <- stats::setNames(data.frame(y, a, x), cols)
+  f <- stats::reformulate(cols[-1L], response = cols[1L], env = baseenv())
+  d <- new_design(f, vars, ".treatment", env = baseenv())
+  fit <- std_engine(d$design, d$x, d$offset, a, y, check_bool(stratified, "stratified"),
+                    learner, weights)
+  fit$call <- match.call()
+  fit
+}
+
+# An outcome model of y on the design (the covariate design when
+# stratified), fitted with sampling weights times any prior weights (the IP
+# weights of weighted standardization), and its potential outcomes averaged
+# over the population weights (the target population of a weight model;
+# everyone when NULL).
+std_engine <- function(design, x, offset, a, y, stratified, learner, weights,
+                       prior_weights = NULL, population = NULL) {
+  weights <- check_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   learner <- learner %||% default_outcome_learner(y)
   check_learner(learner)
-
-  fit <- list(treatment_name = treatment, treatment = a, levels = levels(a), y = y,
-              stratified = isTRUE(stratified), learner = learner,
-              sampling_weights = weights, n = length(y), call = match.call(),
-              rows = fr$rows, na.action = fr$omitted, estimand = "ATE")
-  fit$terms <- if (fit$stratified) covariate_terms(fr$terms, treatment) else fr$terms
-  fit$xlevels <- stats::.getXlevels(fit$terms, fr$frame)
-  x <- design_matrix(fit$terms, fr$frame)
-  fit$contrasts <- attr(x, "contrasts")
+  fit <- list(design = design, treatment = a, levels = levels(a),
+              treatment_name = design$treatment, y = y, stratified = stratified,
+              learner = learner, sampling_weights = weights, prior_weights = prior_weights,
+              population = population, n = length(y), rows = seq_along(y), estimand = "ATE")
+  if (stratified) {
+    fit$covariates <- covariate_design(design)
+    cx <- design_x(fit$covariates)
+    x <- cx$x
+    offset <- cx$offset
+  }
   fit$x <- x
-  fit$frame <- fr$frame
-  fit$learner_fit <- fit_outcome_learners(fit)
-  fit$potential_outcomes <- std_predict(fit, fr$frame)
+  fit$offset <- offset
   class(fit) <- c("causallib_standardization", "causallib_outcome_model", "causallib_model")
+  fit$learner_fit <- fit_outcome_learners(fit)
+  fit$potential_outcomes <- std_potential_outcomes(fit)
   fit
+}
+
+# The weights the outcome learner is fitted with.
+std_fit_weights <- function(fit) {
+  if (is.null(fit$prior_weights)) return(fit$sampling_weights)
+  (fit$sampling_weights %||% 1) * fit$prior_weights
+}
+
+# The weights its potential outcomes are averaged with.
+std_average_weights <- function(fit) {
+  sw <- sw_or_one(fit)
+  if (is.null(fit$population)) sw else sw * fit$population
 }
 
 # The outcome learner (one per arm when stratified) fitted to fit$x, fit$y.
 fit_outcome_learners <- function(fit) {
-  if (!fit$stratified) return(learner_fit(fit$learner, fit$x, fit$y, fit$sampling_weights))
+  w <- std_fit_weights(fit)
+  if (!fit$stratified) {
+    return(learner_fit(fit$learner, fit$x, fit$y, w, offset = fit$offset))
+  }
   lapply(seq_along(fit$levels), function(k) {
     rows <- as.integer(fit$treatment) == k
-    learner_fit(fit$learner, fit$x[rows, , drop = FALSE], fit$y[rows], fit$sampling_weights[rows])
+    learner_fit(fit$learner, fit$x[rows, , drop = FALSE], fit$y[rows], w[rows],
+                offset = fit$offset[rows])
   })
-}
-
-treatment_name <- function(quo, formula) {
-  if (rlang::quo_is_missing(quo) || rlang::quo_is_null(quo)) {
-    cli::cli_abort("{.arg treatment} is required: name the treatment variable of {.arg formula}.")
-  }
-  expr <- rlang::quo_get_expr(quo)
-  name <- if (is.character(expr)) expr else if (rlang::is_symbol(expr)) rlang::as_string(expr) else NA
-  if (length(name) != 1L || is.na(name)) {
-    cli::cli_abort("{.arg treatment} must be a single variable name.")
-  }
-  if (!name %in% all.vars(formula[[3L]])) {
-    cli::cli_abort("{.arg treatment} {.val {name}} does not appear on the right-hand side of {.arg formula}.")
-  }
-  name
 }
 
 default_outcome_learner <- function(y) {
   lrn_glm(if (all(y %in% c(0, 1))) "binomial" else "gaussian")
 }
 
-# Terms of the covariates alone: every term involving the treatment dropped.
-covariate_terms <- function(terms, treatment) {
-  fac <- attr(terms, "factors")
-  involves <- if (treatment %in% rownames(fac)) fac[treatment, ] > 0 else logical(ncol(fac))
-  if (all(involves)) {
-    tt <- stats::terms(stats::update(stats::formula(terms), . ~ 1))
-    attr(tt, "predvars") <- NULL
-    return(tt)
-  }
-  if (!any(involves)) return(terms)
-  stats::drop.terms(terms, which(involves), keep.response = TRUE)
+# The designs (matrix and offset) the learners predict the potential
+# outcomes from, for raw variables `data`: one per treatment level (the
+# treatment set to it), or the covariate design shared by the arms' models.
+std_designs <- function(fit, data = fit$design$vars) {
+  if (fit$stratified) return(list(design_x(fit$covariates, data)))
+  design_levels(fit$design, fit$levels, data)
 }
 
-# Frame with the treatment set to level k for everyone, of the same type as
-# the observed treatment column.
-set_treatment <- function(frame, name, level) {
-  col <- frame[[name]]
-  frame[[name]] <- if (is.factor(col)) {
-    factor(rep(level, nrow(frame)), levels = levels(col))
-  } else if (is.logical(col)) {
-    rep(as.logical(level), nrow(frame))
-  } else if (is.numeric(col)) {
-    rep(as.numeric(level), nrow(frame))
-  } else {
-    rep(level, nrow(frame))
-  }
-  frame
-}
-
-# Design matrix per treatment level (the S-learner's counterfactual designs).
-counterfactual_designs <- function(fit, frame) {
-  lapply(fit$levels, function(lev) {
-    design_matrix(fit$terms, set_treatment(frame, fit$treatment_name, lev), fit$contrasts)
-  })
-}
-
-# n x K matrix of predicted potential outcomes for the units of `frame`.
-std_predict <- function(fit, frame) {
-  designs <- if (fit$stratified) {
-    list(design_matrix(fit$terms, frame, fit$contrasts))
-  } else {
-    counterfactual_designs(fit, frame)
-  }
-  out <- potential_outcome_matrix(fit$learner_fit, designs, fit$stratified)
-  colnames(out) <- fit$levels
-  out
-}
-
-# Predictions of the fitted learner(s) `lf`: of each arm's model on one
-# shared design (stratified), or of one model on each arm's counterfactual
-# design.
-potential_outcome_matrix <- function(lf, designs, stratified) {
-  n <- nrow(designs[[1L]])
-  out <- if (stratified) {
-    vapply(lf, learner_predict, numeric(n), x = designs[[1L]])
-  } else {
-    vapply(designs, learner_predict, numeric(n), object = lf)
-  }
-  matrix(out, n)
+# n x K matrix of predicted potential outcomes for the units of `data`.
+std_potential_outcomes <- function(fit, data = fit$design$vars) {
+  designs <- std_designs(fit, data)
+  n <- nrow(designs[[1L]]$x)
+  out <- vapply(seq_along(fit$levels), function(k) {
+    if (fit$stratified) {
+      learner_predict(fit$learner_fit[[k]], designs[[1L]]$x, designs[[1L]]$offset)
+    } else {
+      learner_predict(fit$learner_fit, designs[[k]]$x, designs[[k]]$offset)
+    }
+  }, numeric(n))
+  matrix(out, n, dimnames = list(NULL, fit$levels))
 }
 
 #' @export
-print.causallib_standardization <- function(x, ...) {
-  cat("<causallib_standardization> outcome-model standardization",
-      if (x$stratified) "(one model per treatment level)" else "(one model with the treatment)", "\n")
-  cat("Treatment:", x$treatment_name, "with levels", paste(x$levels, collapse = ", "), "\n")
-  print(x$learner)
-  cat("Observations:", x$n, "\n")
-  if (length(x$na.action)) cat(length(x$na.action), "rows with missing values were dropped\n")
-  invisible(x)
+refit.causallib_standardization <- function(fit, case_weights = NULL, rows = NULL,
+                                            learner = NULL) {
+  u <- refit_units(fit, case_weights, rows)
+  r <- u$rows
+  design <- design_rows(fit$design, r)
+  x <- if (fit$stratified) NULL else fit$x[r, , drop = FALSE]
+  out <- std_engine(design, x, fit$offset[r], fit$treatment[r], fit$y[r], fit$stratified,
+                    learner %||% fit$learner, u$weights, fit$prior_weights[r], fit$population[r])
+  keep_front_end(out, fit, r)
 }
+
+#' @export
+means.causallib_standardization <- function(fit, y = NULL) {
+  w <- std_average_weights(fit)
+  colSums(w * fit$potential_outcomes) / sum(w)
+}
+
+#' @export
+model_label.causallib_standardization <- function(fit) "standardization"
 
 #' Predicted potential outcomes of an outcome model
 #'
@@ -171,104 +180,80 @@ print.causallib_standardization <- function(x, ...) {
 #' predict(fit, newdata = nhefs[1:3, ])
 predict.causallib_standardization <- function(object, newdata = NULL,
                                               type = "potential_outcomes", ...) {
+  rlang::check_dots_empty()
   rlang::arg_match0(type, "potential_outcomes", "type")
   if (is.null(newdata)) return(object$potential_outcomes)
-  std_predict(object, std_newdata_frame(object, newdata))
+  std_potential_outcomes(object, outcome_newdata(object, newdata))
 }
 
-# The model frame of newdata for an outcome model; the treatment column is
-# optional, since predictions set it to each level in turn.
-std_newdata_frame <- function(object, newdata) {
-  check_data_frame(newdata, "newdata")
-  if (!object$treatment_name %in% names(newdata)) {
-    newdata[[object$treatment_name]] <- object$frame[[object$treatment_name]][1L]
+# New data for an outcome model: needs the formula's variables, except the
+# treatment, which predictions set to each level in turn.
+outcome_newdata <- function(object, newdata) {
+  if (is.null(object$design$vars)) {
+    cli::cli_abort("{.arg newdata} needs a model fitted through a formula.")
   }
-  frame <- new_frame(object$terms, newdata, object$xlevels)
-  if (!object$treatment_name %in% names(frame)) {
-    frame[[object$treatment_name]] <- newdata[[object$treatment_name]]
-  }
-  frame
+  design_newdata(object$design, newdata)
 }
 
-#' @rdname estimate_outcomes
+# The stacked outcome-model and standardization equations.
 #' @export
-estimate_outcomes.causallib_standardization <- function(fit, outcome = NULL, se = "sandwich",
-                                                        R = 1000, conf_level = 0.95, ...) {
-  se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
-  sw <- sw_or_one(fit)
-  mu <- colSums(sw * fit$potential_outcomes) / sum(sw)
-  V <- reps <- NULL
-  if (se == "sandwich") V <- std_sandwich(fit, mu)
-  if (se == "bootstrap") reps <- std_bootstrap(fit, R)
-  new_causal_estimate(mu, V, reps, se, conf_level, fit)
-}
-
-std_sandwich <- function(fit, mu) {
-  sw <- sw_or_one(fit)
+estfun_parts.causallib_standardization <- function(fit, y = NULL) {
+  if (!is.null(fit$prior_weights)) {
+    cli::cli_abort(c(
+      "Sandwich standard errors of an outcome model fitted with estimated weights are not available.",
+      i = "Use {.code se = \"bootstrap\"}."
+    ))
+  }
+  w_avg <- std_average_weights(fit)
+  mu <- means(fit)
   K <- length(fit$levels)
-  Yhat <- fit$potential_outcomes
-  Psi <- sw * sweep(Yhat, 2L, mu)
-  D_mm <- diag(-sum(sw), K)
+  Psi <- w_avg * sweep(fit$potential_outcomes, 2L, mu)
+  D_mm <- diag(-sum(w_avg), K)
+  sw <- fit$sampling_weights
   if (fit$stratified) {
     lapply(fit$learner_fit, require_glm_learner)
     a <- as.integer(fit$treatment)
     parts <- lapply(seq_len(K), function(k) {
-      glm_score_parts(fit$learner_fit[[k]], fit$x, fit$y, sw * (a == k))
+      glm_score_parts(fit$learner_fit[[k]], fit$x, fit$y, sw_or_one(fit) * (a == k), fit$offset)
     })
     score <- bind_score_parts(parts)
     # Arm k's mean depends only on arm k's model: block b, target k is
     # nonzero for b == k alone.
     C <- matrix(0, fit$n, K * K)
     for (k in seq_len(K)) {
-      C[, (k - 1L) * K + k] <- sw * mean_derivative(fit$learner_fit[[k]], fit$x)
+      C[, (k - 1L) * K + k] <- w_avg * mean_derivative(fit$learner_fit[[k]], fit$x, fit$offset)
     }
-    V <- stacked_vcov(fit$x, score, Psi, D_mm, C = C)
-  } else {
-    lf <- fit$learner_fit
-    require_glm_learner(lf)
-    score <- glm_score_parts(lf, fit$x, fit$y, fit$sampling_weights)
-    D_mb <- do.call(rbind, lapply(counterfactual_designs(fit, fit$frame), function(xk) {
-      t(xt_mat(xk, sw * mean_derivative(lf, xk)))
-    }))
-    V <- stacked_vcov(fit$x, score, Psi, D_mm, D_mb = D_mb)
+    return(list(x = fit$x, score = score, Psi = Psi, D_mm = D_mm, C = C))
   }
-  dimnames(V) <- list(fit$levels, fit$levels)
-  V
+  lf <- fit$learner_fit
+  require_glm_learner(lf)
+  score <- glm_score_parts(lf, fit$x, fit$y, sw, fit$offset)
+  D_mb <- do.call(rbind, lapply(std_designs(fit), function(dk) {
+    t(xt_mat(dk$x, w_avg * mean_derivative(lf, dk$x, dk$offset)))
+  }))
+  list(x = fit$x, score = score, Psi = Psi, D_mm = D_mm, D_mb = D_mb)
 }
 
 # d mean / d eta of a fitted GLM learner at the rows of x.
-mean_derivative <- function(lf, x) {
-  glm_mu_eta(lf$family, drop(linear_predictor(lf, x)))
+mean_derivative <- function(lf, x, offset = NULL) {
+  glm_mu_eta(lf$family, drop(linear_predictor(lf, x, offset)))
 }
 
-std_bootstrap <- function(fit, R) {
+# The C bootstrap refits the GLM(s) and averages their predictions on the
+# counterfactual designs; offsets, prior or population weights and other
+# learners refit in R.
+#' @export
+boot_description.causallib_standardization <- function(fit, y = NULL) {
   lfs <- if (fit$stratified) fit$learner_fit else list(fit$learner_fit)
   glm <- all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit"))
-  designs <- if (fit$stratified) list(fit$x) else counterfactual_designs(fit, fit$frame)
-  refit <- if (glm) {
-    function(counts) std_bootstrap_glm(fit, designs, counts)
-  } else {
-    function(counts) bootstrap_in_r(counts, length(fit$levels), std_replicate,
-                                    fit = fit, designs = designs)
+  if (!glm || !is.null(fit$offset) || !is.null(fit$prior_weights) || !is.null(fit$population)) {
+    return(NULL)
   }
-  reps <- run_bootstrap(fit$n, R, refit)
-  colnames(reps) <- fit$levels
-  reps
-}
-
-std_bootstrap_glm <- function(fit, designs, counts) {
   lrn <- fit$learner
-  .Call(C_ffi_std_bootstrap, fit$x, FALSE, fit$y, sw_or_one(fit), as.integer(fit$treatment),
-        length(fit$levels), fit$stratified, if (fit$stratified) NULL else designs, counts,
-        glm_family_codes[[lrn$family]], lrn$maxit, lrn$epsilon,
-        glm_penalty(lrn, fit$x), causallib_threads())
-}
-
-# Standardized means of one resample (frequency counts): the learner(s)
-# refitted in R with case weights counts * sampling weights, and their
-# predictions averaged with the same weights.
-std_replicate <- function(counts, fit, designs) {
-  fit$sampling_weights <- counts * sw_or_one(fit)
-  po <- potential_outcome_matrix(fit_outcome_learners(fit), designs, fit$stratified)
-  colSums(fit$sampling_weights * po) / sum(fit$sampling_weights)
+  designs <- if (!fit$stratified) lapply(std_designs(fit), `[[`, "x")
+  list(routine = C_ffi_std_bootstrap, args = list(
+    X = fit$x, intercept = FALSE, y = fit$y, sw = sw_or_one(fit), a = as.integer(fit$treatment),
+    K = length(fit$levels), stratified = fit$stratified, designs = designs, counts = NULL,
+    family = glm_family_codes[[lrn$family]], maxit = lrn$maxit, epsilon = lrn$epsilon,
+    penalty = glm_penalty(lrn, fit$x), nthreads = NULL))
 }

@@ -21,8 +21,7 @@ check_event_codes <- function(formula, data, env) {
 
 # The Surv response of a model frame, checked: right-censored, finite
 # non-negative times, events coded 0/1.
-survival_response <- function(frame) {
-  y <- stats::model.response(frame)
+survival_response <- function(y) {
   if (!inherits(y, "Surv")) {
     cli::cli_abort("The left-hand side of {.arg formula} must be {.code Surv(time, event)}.")
   }
@@ -130,54 +129,48 @@ check_arm_events <- function(status, a, weights, model) {
   }
 }
 
-# Model frame, survival response, treatment and sampling weights of a
+# The design, survival response, treatment and sampling weights of a
 # survival formula; `treatment` names the treatment variable.
 survival_setup <- function(formula, data, treatment, weights, na_action, env) {
   check_formula(formula)
   check_data_frame(data)
   check_event_codes(formula, data, env)
-  fr <- build_frame(formula, data, weights, na_action, env)
-  sv <- survival_response(fr$frame)
-  a <- as_treatment(fr$frame[[treatment]], "treatment")
-  sw <- check_weights(fr$weights, length(a))
+  d <- new_design(formula, data, treatment, weights, na_action, env)
+  sv <- survival_response(d$response)
+  a <- as_treatment(d$design$vars[[treatment]], "treatment")
+  sw <- check_weights(d$weights, length(a))
   check_arms_nonempty(a, sw)
-  c(fr, sv, list(a = a, sw = sw, n = length(a), treatment_name = treatment,
-                 data = data[fr$rows, , drop = FALSE]))
+  list(d = d, time = sv$time, status = sv$status, a = a, sw = sw, n = length(a),
+       treatment_name = treatment)
 }
 
 # The person-time description of a setup on a period grid.
-person_time <- function(setup, breaks, time_terms) {
-  dt <- discretize_time(setup$time, setup$status, breaks)
-  c(dt, list(arm = setup$a, f = period_terms(time_terms, dt$n_periods)))
+person_time <- function(time, status, a, breaks, time_terms) {
+  dt <- discretize_time(time, status, breaks)
+  c(dt, list(arm = a, f = period_terms(time_terms, dt$n_periods)))
 }
 
-# The weight model's IP weights, refitted with the frequency multipliers
-# `mult` (1 for the original data, bootstrap counts for a replicate).
-ip_weights <- function(weight_model, mult) {
-  if (is.null(weight_model)) return(1)
-  if (identical(mult, 1)) return(weight_model$weights)
-  wm <- weight_model
-  refit <- ipw_engine(wm$x, wm$treatment, wm$estimand, wm$stabilize, wm$clip, wm$truncate,
-                      wm$learner, (wm$sampling_weights %||% 1) * mult,
-                      wm$levels[wm$target], intercept = wm$intercept)
-  refit$weights
-}
-
-# A fitted ipw() weight model for the rows of a survival setup, or a
-# formula for one.
-resolve_weight_model <- function(weight_model, setup) {
+# A fitted weight model for the people of a survival fit, or a formula for
+# an ipw() one fitted on the same rows of `data` with the same weights.
+resolve_weight_model <- function(weight_model, setup, data, env) {
   if (is.null(weight_model)) return(NULL)
   if (inherits(weight_model, "formula")) {
-    weight_model <- ipw(weight_model, data = setup$data, weights = setup$sw)
+    holder <- new.env(parent = env)
+    holder$data <- data[setup$d$rows, , drop = FALSE]
+    holder$weights <- setup$sw
+    environment(weight_model) <- env
+    weight_model <- eval(rlang::call2(ipw, weight_model, data = quote(data),
+                                      weights = quote(weights)), holder)
+    weight_model$call[[1L]] <- quote(ipw)
   }
-  if (!inherits(weight_model, "causallib_ipw")) {
-    cli::cli_abort("{.arg weight_model} must be a fitted {.fn ipw} model or a formula {.code treatment ~ covariates}.")
+  if (!inherits(weight_model, "causallib_weight_model")) {
+    cli::cli_abort("{.arg weight_model} must be a fitted {.fn ipw} or {.fn matching} model or a formula {.code treatment ~ covariates}.")
   }
   if (weight_model$n != setup$n || !identical(weight_model$levels, levels(setup$a)) ||
       any(weight_model$treatment != setup$a)) {
     cli::cli_abort(c(
       "{.arg weight_model} was not fitted on the same people and treatment as the survival model.",
-      i = "Fit it with {.fn ipw} on the same rows of {.arg data}."
+      i = "Fit it on the same rows of {.arg data}."
     ))
   }
   weight_model

@@ -15,7 +15,7 @@
 #' the Kaplan-Meier curve is then computed on the period grid.
 #'
 #' @section Intervals:
-#' * `se = "influence"` (the default for Kaplan-Meier curves without a
+#' * `se = "sandwich"` (the default for Kaplan-Meier curves without a
 #'   censoring model): the infinitesimal-jackknife (influence-function)
 #'   standard error of each weighted Kaplan-Meier curve, the weighted
 #'   analogue of Greenwood's formula, with intervals on the log-survival
@@ -28,7 +28,7 @@
 #' @param formula `Surv(time, event) ~ treatment`.
 #' @param method `"km"` or `"pooled_logistic"`.
 #' @param learner The hazard learner of the pooled-logistic models.
-#' @param se `"influence"`, `"bootstrap"` or `"none"`; `NULL` picks the
+#' @param se `"sandwich"`, `"bootstrap"` or `"none"`; `NULL` picks the
 #'   default described under Intervals.
 #' @inheritParams survival_standardization
 #' @return A `causal_survival` object; see [estimate_effect.causal_survival()]
@@ -51,41 +51,33 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
   method <- rlang::arg_match0(method, c("km", "pooled_logistic"), "method")
   check_formula(formula)
   treatment <- all.vars(formula[[3L]])
-  if (length(treatment) != 1L) {
+  if (length(treatment) != 1L || !identical(formula[[3L]], as.name(treatment))) {
     cli::cli_abort("The right-hand side of {.arg formula} must be the treatment alone, as in {.code Surv(time, event) ~ treatment}.")
   }
   exact_km <- method == "km" && is.null(censoring_model)
-  se <- se %||% (if (exact_km) "influence" else "bootstrap")
-  se <- rlang::arg_match0(se, c("influence", "bootstrap", "none"), "se")
-  if (se == "influence" && !exact_km) {
-    cli::cli_abort("{.code se = \"influence\"} is available for Kaplan-Meier curves without a {.arg censoring_model}; use {.code se = \"bootstrap\"}.")
+  se <- se %||% (if (exact_km) "sandwich" else "bootstrap")
+  se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
+  if (se == "sandwich" && !exact_km) {
+    cli::cli_abort("{.code se = \"sandwich\"} is available for Kaplan-Meier curves without a {.arg censoring_model}; use {.code se = \"bootstrap\"}.")
   }
-  setup <- survival_setup(formula, data, treatment, weights, na_action, parent.frame())
-  wm <- resolve_weight_model(weight_model, setup)
+  env <- parent.frame()
+  setup <- survival_setup(formula, data, treatment, weights, na_action, env)
+  wm <- resolve_weight_model(weight_model, setup, data, env)
   check_arm_events(setup$status, setup$a, setup$sw, method)
-  spec <- if (exact_km) km_spec(setup) else grid_spec(setup, method, time_terms, breaks, learner, censoring_model)
-  pipeline <- function(mult) spec$curves(mult, ip_weights(wm, mult))
-  point <- pipeline(1)
-  reps <- if (se == "bootstrap") survival_replicates(setup$n, R, pipeline) else NULL
-  new_causal_survival(
-    times = spec$times, survival = point$survival, std_error = if (se == "influence") point$std_error,
-    replicates = reps, se_type = se, conf_level = conf_level, levels = levels(setup$a),
-    estimator = if (is.null(wm)) "unadjusted" else "IP weighting",
-    estimand = if (is.null(wm)) "unadjusted" else wm$estimand, method = method,
-    setup = setup, breaks = spec$breaks, call = match.call(), models = point$models,
-    weight_model = wm, spec = spec, marginal = TRUE
-  )
+  if (!exact_km) check_hazard_learner(learner)
+  fit <- new_survival_fit(setup, method = if (exact_km) "km" else paste0("grid_", method),
+                          marginal = TRUE, stratified = FALSE, weight_model = wm,
+                          learner = learner, breaks = breaks, time_terms = time_terms,
+                          censoring_model = censoring_model, data = data, env = env)
+  fit$estimator <- if (is.null(wm)) "unadjusted" else "IP weighting"
+  if (is.null(wm)) fit$estimand <- "unadjusted"
+  finish_survival_fit(fit, se, R, conf_level, match.call(), nrow(data))
 }
 
-# Weighted Kaplan-Meier curves per arm at every distinct time; NA after an
-# arm's last time.
-km_spec <- function(setup) {
-  times <- sort(unique(setup$time))
-  curves <- function(mult, ipw) {
-    w <- rep_len((setup$sw %||% 1) * mult * ipw, setup$n)
-    c(km_curves(setup$time, setup$status, w, setup$a, times), list(models = NULL))
-  }
-  list(curves = curves, times = times, breaks = NULL, arm_curves = marginal_arm_curves)
+# Weighted Kaplan-Meier curves per arm at every distinct time, with their
+# infinitesimal-jackknife standard errors; NA after an arm's last time.
+km_fit_curves <- function(fit, avg, ipw) {
+  c(km_curves(fit$time, fit$status, avg * ipw, fit$treatment, fit$times), list(models = NULL))
 }
 
 # Weighted Kaplan-Meier curves per level of the factor a at `times`
@@ -93,7 +85,7 @@ km_spec <- function(setup) {
 # last time.
 km_curves <- function(time, status, w, a, times) {
   K <- nlevels(a)
-  km <- .Call(C_ffi_km, time, status, w, as.integer(a) - 1L, K)
+  km <- .Call(C_ffi_km, time, status, as.double(w), as.integer(a) - 1L, K)
   steps <- lapply(seq_len(K) - 1L, function(k) {
     rows <- km$stratum == k
     if (!any(rows)) return(list(survival = rep(NA_real_, length(times)), std_error = rep(NA_real_, length(times))))
@@ -106,34 +98,23 @@ km_curves <- function(time, status, w, a, times) {
        std_error = do.call(rbind, lapply(steps, `[[`, "std_error")))
 }
 
-# The curves of a marginal (IP-weighted) fit do not depend on the people
-# they are evaluated on.
-marginal_arm_curves <- function(result, rows, w) result$survival
-
 # Curves on the period grid: a Kaplan-Meier curve with time-varying
 # (censoring) weights, or a pooled-logistic hazard model of the treatment.
-grid_spec <- function(setup, method, time_terms, breaks, learner, censoring_model) {
-  check_hazard_learner(learner)
-  pt <- person_time(setup, breaks, time_terms)
-  xc <- if (!is.null(censoring_model)) censoring_design(censoring_model, setup$data, setup$a)
-  dummies <- treatment_dummies(setup$a)
-  K <- nlevels(setup$a)
-  arm <- as.integer(setup$a) - 1L
-  curves <- function(mult, ipw) {
-    avg <- rep_len((setup$sw %||% 1) * mult, setup$n)
-    w <- avg * ipw
-    cens <- censoring_for_fit(if (!is.null(xc)) censoring_weights_spec(xc, pt, avg, learner), K)
-    if (method == "km") {
-      tab <- .Call(C_ffi_pt_risk_table, arm, K, pt$last, pt$status, w, cens, pt$n_periods)
-      surv <- t(apply(1 - tab$events / tab$at_risk, 1L, cumprod))
-      surv[!is.finite(surv)] <- NA_real_
-      return(list(survival = matrix(surv, K), models = list(censoring = cens)))
-    }
-    fit <- pt_fit(dummies, pt, w, TRUE, learner, cens)
-    lp <- matrix(pt_person_lp(fit, diag(1, K)[, -1L, drop = FALSE]), 1L)
-    surv <- .Call(C_ffi_discrete_survival, lp, pt_period_table(fit, pt$f), 1, causallib_threads())
-    list(survival = surv, models = list(hazard = fit, censoring = cens))
+grid_curves <- function(fit, avg, ipw) {
+  pt <- fit$pt
+  K <- length(fit$levels)
+  w <- avg * ipw
+  cens <- censoring_for_fit(if (!is.null(fit$xc)) censoring_weights_spec(fit$xc, pt, avg, fit$learner), K)
+  if (fit$method == "grid_km") {
+    tab <- .Call(C_ffi_pt_risk_table, as.integer(fit$treatment) - 1L, K, pt$last, pt$status,
+                 as.double(w), cens, pt$n_periods)
+    surv <- t(apply(1 - tab$events / tab$at_risk, 1L, cumprod))
+    surv[!is.finite(surv)] <- NA_real_
+    return(list(survival = matrix(surv, K), models = list(censoring = cens)))
   }
-  list(curves = curves, times = pt$breaks[-1L], breaks = pt$breaks,
-       arm_curves = marginal_arm_curves)
+  dummies <- treatment_dummies(fit$treatment)
+  hz <- pt_fit(dummies, pt, w, TRUE, fit$learner, cens)
+  lp <- matrix(pt_person_lp(hz, diag(1, K)[, -1L, drop = FALSE]), 1L)
+  surv <- .Call(C_ffi_discrete_survival, lp, pt_period_table(hz, pt$f), 1, causallib_threads())
+  list(survival = surv, models = list(hazard = hz, censoring = cens))
 }

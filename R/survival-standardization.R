@@ -81,86 +81,103 @@ survival_standardization <- function(formula, data, treatment, time_terms = ~ ti
                                      model = "pooled_logistic", breaks = NULL, weights = NULL,
                                      se = "bootstrap", R = 200, conf_level = 0.95,
                                      na_action = "fail") {
+  check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
   model <- rlang::arg_match0(model, c("pooled_logistic", "cox"), "model")
-  se <- rlang::arg_match0(se, c("bootstrap", "none"), "se")
-  setup <- survival_setup(formula, data, treatment, weights, na_action, parent.frame())
-  wm <- resolve_weight_model(weight_model, setup)
-  check_arm_events(setup$status, setup$a, setup$sw, model)
-  spec <- if (model == "cox") {
-    if (!is.null(censoring_model)) {
-      cli::cli_abort("{.arg censoring_model} is available for {.code model = \"pooled_logistic\"} only.")
-    }
-    cox_spec(setup, isTRUE(stratified))
-  } else {
-    check_hazard_learner(learner)
-    pooled_spec(setup, time_terms, breaks, learner, isTRUE(stratified), censoring_model)
+  se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
+  if (se == "sandwich") {
+    cli::cli_abort(c(
+      "Sandwich intervals for standardized survival curves are not available yet.",
+      i = "Use {.code se = \"bootstrap\"}."
+    ))
   }
-  pipeline <- function(mult) spec$curves(mult, ip_weights(wm, mult))
-  point <- pipeline(1)
-  reps <- if (se == "bootstrap") survival_replicates(setup$n, R, pipeline) else NULL
-  new_causal_survival(
-    times = spec$times, survival = point$survival, replicates = reps,
-    se_type = se, conf_level = conf_level, levels = levels(setup$a),
-    estimator = if (is.null(wm)) "standardization" else "weighted standardization",
-    estimand = if (is.null(wm)) "ATE" else wm$estimand, method = model, setup = setup,
-    breaks = spec$breaks, call = match.call(), models = point$models, weight_model = wm,
-    spec = spec, marginal = FALSE
-  )
+  stratified <- check_bool(stratified, "stratified")
+  env <- parent.frame()
+  setup <- survival_setup(formula, data, treatment, weights, na_action, env)
+  wm <- resolve_weight_model(weight_model, setup, data, env)
+  check_arm_events(setup$status, setup$a, setup$sw, model)
+  if (model == "cox" && !is.null(censoring_model)) {
+    cli::cli_abort("{.arg censoring_model} is available for {.code model = \"pooled_logistic\"} only.")
+  }
+  if (model == "pooled_logistic") check_hazard_learner(learner)
+  fit <- new_survival_fit(setup, method = model, marginal = FALSE, stratified = stratified,
+                          weight_model = wm, learner = learner, breaks = breaks,
+                          time_terms = time_terms, censoring_model = censoring_model,
+                          data = data, env = env)
+  fit$estimator <- if (is.null(wm)) "standardization" else "weighted standardization"
+  finish_survival_fit(fit, se, R, conf_level, match.call(), nrow(data))
 }
 
-# Model terms of the hazard: the formula's, or the covariates' alone when
-# stratified.
-hazard_terms <- function(setup, stratified) {
-  if (stratified) covariate_terms(setup$terms, setup$treatment_name) else setup$terms
+# Hazard design of a standardization fit: the formula's terms, or the
+# covariates' alone when stratified, without the intercept column (the
+# hazard fitters add their own).
+hazard_design <- function(design, stratified) {
+  if (stratified) design <- covariate_design(design)
+  design
 }
 
 without_intercept <- function(x) x[, colnames(x) != "(Intercept)", drop = FALSE]
 
-pooled_spec <- function(setup, time_terms, breaks, learner, stratified, censoring_model) {
-  pt <- person_time(setup, breaks, time_terms)
-  tt <- hazard_terms(setup, stratified)
-  x <- design_matrix(tt, setup$frame)
-  intercept <- "(Intercept)" %in% colnames(x)
-  x <- without_intercept(x)
-  xcf <- if (!stratified) {
-    lapply(levels(setup$a), function(lev) {
-      without_intercept(design_matrix(tt, set_treatment(setup$frame, setup$treatment_name, lev)))
-    })
-  }
-  xc <- if (!is.null(censoring_model)) censoring_design(censoring_model, setup$data, setup$a)
-  K <- nlevels(setup$a)
+# The person design (matrix and offset, no intercept column) of a hazard
+# design for raw variables `data`, with the treatment set to `level` if given.
+person_design <- function(design, data = design$vars, level = NULL) {
+  dx <- design_x(design, data, level)
+  list(x = without_intercept(dx$x), offset = dx$offset,
+       intercept = "(Intercept)" %in% colnames(dx$x))
+}
+
+# Standardized pooled-logistic curves of a fit: the hazard model(s) fitted
+# with weights avg * ipw and each person's curve under each level averaged
+# with avg * population.
+pooled_curves <- function(fit, avg, ipw) {
+  pt <- fit$pt
+  n <- fit$n
+  K <- length(fit$levels)
   nt <- causallib_threads()
-  curves <- function(mult, ipw) {
-    avg <- rep_len((setup$sw %||% 1) * mult, setup$n)
-    w <- avg * ipw
-    cens <- if (!is.null(xc)) censoring_weights_spec(xc, pt, avg, learner)
-    if (!stratified) {
-      fit <- pt_fit(x, pt, w, TRUE, learner, censoring_for_fit(cens, K), intercept)
-      lp <- vapply(xcf, function(z) pt_person_lp(fit, z), numeric(setup$n))
-      surv <- .Call(C_ffi_discrete_survival, matrix(lp, setup$n), pt_period_table(fit, pt$f), avg, nt)
-      return(list(survival = surv, models = list(hazard = fit, censoring = cens)))
-    }
-    fits <- lapply(seq_len(K), function(k) {
-      keep <- as.integer(setup$a) == k
-      pt_fit(x[keep, , drop = FALSE], subset_person_time(pt, keep), w[keep], FALSE, learner,
-             censoring_for_fit(cens, 1L, keep), intercept)
-    })
-    surv <- t(vapply(fits, function(fit) {
-      .Call(C_ffi_discrete_survival, matrix(pt_person_lp(fit, x)), pt_period_table(fit, pt$f), avg, nt)
-    }, numeric(pt$n_periods)))
-    list(survival = surv, models = list(hazard = fits, censoring = cens))
+  w <- avg * ipw
+  cens <- if (!is.null(fit$xc)) censoring_weights_spec(fit$xc, pt, avg, fit$learner)
+  pd <- person_design(fit$hazard)
+  check_no_offset(pd$offset, "pooled_logistic")
+  avg_pop <- avg * (fit$population %||% 1)
+  if (!fit$stratified) {
+    hz <- pt_fit(pd$x, pt, w, TRUE, fit$learner, censoring_for_fit(cens, K), pd$intercept)
+    lp <- vapply(fit$levels, function(lev) pt_person_lp(hz, person_design(fit$hazard, level = lev)$x),
+                 numeric(n))
+    surv <- .Call(C_ffi_discrete_survival, matrix(lp, n), pt_period_table(hz, pt$f), avg_pop, nt)
+    return(list(survival = surv, models = list(hazard = hz, censoring = cens)))
   }
-  # Mean predicted curve of the people `rows` of each arm under that arm.
-  arm_curves <- function(result, rows, w) {
-    per_arm_curves(setup$a, rows, w, pt$n_periods, function(k, sel) {
-      fit <- if (stratified) result$models$hazard[[k]] else result$models$hazard
-      tab <- pt_period_table(fit, pt$f)
-      .Call(C_ffi_discrete_survival, matrix(pt_person_lp(fit, x[sel, , drop = FALSE])),
-            tab[if (stratified) 1L else k, , drop = FALSE], w[sel], nt)
-    })
+  hz <- lapply(seq_len(K), function(k) {
+    keep <- as.integer(fit$treatment) == k
+    pt_fit(pd$x[keep, , drop = FALSE], subset_person_time(pt, keep), w[keep], FALSE, fit$learner,
+           censoring_for_fit(cens, 1L, keep), pd$intercept)
+  })
+  surv <- t(vapply(hz, function(h) {
+    .Call(C_ffi_discrete_survival, matrix(pt_person_lp(h, pd$x)), pt_period_table(h, pt$f),
+          avg_pop, nt)
+  }, numeric(pt$n_periods)))
+  list(survival = surv, models = list(hazard = hz, censoring = cens))
+}
+
+check_no_offset <- function(offset, model) {
+  if (!is.null(offset)) {
+    cli::cli_abort(c(
+      "{.code offset()} terms in the hazard formula are not available for {.code model = \"{model}\"} yet.",
+      i = "Use {.code model = \"cox\"}, or add the variable as a covariate."
+    ))
   }
-  list(curves = curves, times = pt$breaks[-1L], breaks = pt$breaks, arm_curves = arm_curves)
+}
+
+# Mean predicted curve of the people `rows` of each arm under that arm
+# (K x m; NA for an arm without people), weighted by w.
+pooled_arm_curves <- function(fit, model, rows, w) {
+  pd <- person_design(fit$hazard)
+  nt <- causallib_threads()
+  per_arm_curves(fit$treatment, rows, w, fit$pt$n_periods, function(k, sel) {
+    hz <- if (fit$stratified) model$models$hazard[[k]] else model$models$hazard
+    tab <- pt_period_table(hz, fit$pt$f)
+    .Call(C_ffi_discrete_survival, matrix(pt_person_lp(hz, pd$x[sel, , drop = FALSE])),
+          tab[if (fit$stratified) 1L else k, , drop = FALSE], w[sel], nt)
+  })
 }
 
 # K x m matrix whose row k is curve(k, sel) for the people sel of `rows` in
@@ -180,65 +197,68 @@ subset_person_time <- function(pt, keep) {
   pt
 }
 
-cox_spec <- function(setup, stratified) {
-  tt <- hazard_terms(setup, stratified)
-  x <- without_intercept(design_matrix(tt, setup$frame))
-  xcf <- if (!stratified) {
-    lapply(levels(setup$a), function(lev) {
-      without_intercept(design_matrix(tt, set_treatment(setup$frame, setup$treatment_name, lev)))
-    })
-  }
-  times <- sort(unique(c(setup$time[setup$status == 1L], max(setup$time))))
-  K <- nlevels(setup$a)
+# Standardized Cox curves: exp(-H0(t) exp(lp)) of every person under each
+# level, averaged with avg * population.
+cox_curves <- function(fit, avg, ipw) {
+  n <- fit$n
+  K <- length(fit$levels)
   nt <- causallib_threads()
-  curves <- function(mult, ipw) {
-    avg <- rep_len((setup$sw %||% 1) * mult, setup$n)
-    w <- avg * ipw
-    if (!stratified) {
-      fit <- cox_fit(x, setup$time, setup$status, w, times)
-      lp <- vapply(xcf, function(z) cox_lp(fit, z), numeric(setup$n))
-      surv <- .Call(C_ffi_cox_survival, matrix(lp, setup$n), fit$H0, avg, nt)
-      return(list(survival = surv, models = list(hazard = fit)))
-    }
-    fits <- lapply(seq_len(K), function(k) {
-      keep <- as.integer(setup$a) == k
-      cox_fit(x[keep, , drop = FALSE], setup$time[keep], setup$status[keep], w[keep], times)
-    })
-    surv <- t(vapply(fits, function(fit) {
-      .Call(C_ffi_cox_survival, matrix(cox_lp(fit, x)), fit$H0, avg, nt)
-    }, numeric(length(times))))
-    list(survival = surv, models = list(hazard = fits))
+  w <- avg * ipw
+  avg_pop <- avg * (fit$population %||% 1)
+  pd <- person_design(fit$hazard)
+  if (!fit$stratified) {
+    hz <- cox_fit(pd$x, pd$offset, fit$time, fit$status, w, fit$times)
+    lp <- vapply(fit$levels, function(lev) {
+      cd <- person_design(fit$hazard, level = lev)
+      cox_lp(hz, cd$x, cd$offset)
+    }, numeric(n))
+    surv <- .Call(C_ffi_cox_survival, matrix(lp, n), hz$H0, avg_pop, nt)
+    return(list(survival = surv, models = list(hazard = hz)))
   }
-  arm_curves <- function(result, rows, w) {
-    per_arm_curves(setup$a, rows, w, length(times), function(k, sel) {
-      fit <- if (stratified) result$models$hazard[[k]] else result$models$hazard
-      .Call(C_ffi_cox_survival, matrix(cox_lp(fit, x[sel, , drop = FALSE])), fit$H0, w[sel], nt)
-    })
-  }
-  list(curves = curves, times = times, breaks = NULL, arm_curves = arm_curves)
+  hz <- lapply(seq_len(K), function(k) {
+    keep <- as.integer(fit$treatment) == k
+    cox_fit(pd$x[keep, , drop = FALSE], pd$offset[keep], fit$time[keep], fit$status[keep],
+            w[keep], fit$times)
+  })
+  surv <- t(vapply(hz, function(h) {
+    .Call(C_ffi_cox_survival, matrix(cox_lp(h, pd$x, pd$offset)), h$H0, avg_pop, nt)
+  }, numeric(length(fit$times))))
+  list(survival = surv, models = list(hazard = hz))
 }
 
-# A weighted Cox model (Efron ties) and its baseline cumulative hazard at
-# covariates 0 on the time grid.  coxph() needs positive weights, so people
-# with weight 0 (not drawn in a bootstrap replicate) are left out.
-cox_fit <- function(x, time, status, w, grid) {
+cox_arm_curves <- function(fit, model, rows, w) {
+  pd <- person_design(fit$hazard)
+  nt <- causallib_threads()
+  per_arm_curves(fit$treatment, rows, w, length(fit$times), function(k, sel) {
+    hz <- if (fit$stratified) model$models$hazard[[k]] else model$models$hazard
+    .Call(C_ffi_cox_survival, matrix(cox_lp(hz, pd$x[sel, , drop = FALSE], pd$offset[sel])),
+          hz$H0, w[sel], nt)
+  })
+}
+
+# A weighted Cox model (Efron ties) with an optional offset and its baseline
+# cumulative hazard at covariates 0 (and offset 0) on the time grid.
+# coxph() needs positive weights, so people with weight 0 (not drawn in a
+# bootstrap replicate) are left out.
+cox_fit <- function(x, offset, time, status, w, grid) {
   keep <- w > 0
   xk <- x[keep, , drop = FALSE]
+  off <- if (is.null(offset)) numeric(sum(keep)) else offset[keep]
   sv <- survival::Surv(time[keep], status[keep])
   model <- if (ncol(xk)) {
-    survival::coxph(sv ~ xk, weights = w[keep], ties = "efron")
+    survival::coxph(sv ~ xk + offset(off), weights = w[keep], ties = "efron")
   } else {
-    survival::coxph(sv ~ 1, weights = w[keep], ties = "efron")
+    survival::coxph(sv ~ offset(off), weights = w[keep], ties = "efron")
   }
   b <- stats::coef(model)
   b[is.na(b)] <- 0
-  sf <- survival::survfit(model, se.fit = FALSE)
-  centre <- if (length(b)) sum(b * model$means) else 0
-  cumhaz <- c(0, sf$cumhaz * exp(-centre))
+  sf <- survival::survfit(model, newdata = data.frame(off = 0, xk = I(matrix(0, 1L, ncol(xk)))),
+                          se.fit = FALSE)
+  cumhaz <- c(0, sf$cumhaz)
   list(model = model, coef = b, H0 = cumhaz[findInterval(grid, sf$time) + 1L])
 }
 
-cox_lp <- function(fit, x) {
-  if (ncol(x) == 0L) return(numeric(nrow(x)))
-  drop(x %*% fit$coef)
+cox_lp <- function(fit, x, offset = NULL) {
+  lp <- if (ncol(x) == 0L) numeric(nrow(x)) else drop(x %*% fit$coef)
+  if (is.null(offset)) lp else lp + offset
 }

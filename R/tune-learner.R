@@ -32,19 +32,21 @@
 #' tuned
 tune_learner <- function(fit, grid, scorer = NULL, cv = 5) {
   learners <- learner_grid(grid)
-  spec <- evaluation_spec(fit)
-  scorer <- scorer %||% if (spec$type == "weight") "smd" else "rmse"
+  type <- evaluation_type(fit)
+  if (!type %in% c("weight", "outcome")) {
+    cli::cli_abort("{.fn tune_learner} tunes weight models ({.fn ipw}, {.fn matching}) and {.fn standardization} models.")
+  }
+  scorer <- scorer %||% if (type == "weight") "smd" else "rmse"
   score_of <- resolve_scorer(scorer)
-  check_number(cv, "cv", min = 2, max = spec$n)
-  splits <- evaluation_splits(spec$n, cv, NULL)
+  check_number(cv, "cv", min = 2, max = fit$n)
+  splits <- evaluation_splits(fit$n, cv, NULL)
   evaluations <- lapply(learners, function(l) {
-    candidate <- with_learner(fit, l)
-    evaluate_splits(candidate, evaluation_spec(candidate), splits, "cv")
+    evaluate_splits(refit(fit, learner = l), splits, "cv")
   })
   scores <- vapply(evaluations, score_of, numeric(1))
   best <- which.min(scores)
   structure(list(
-    best = with_learner(fit, learners[[best]]),
+    best = refit(fit, learner = learners[[best]]),
     scores = data.frame(candidate = seq_along(learners),
                         learner = vapply(learners, learner_label, character(1)),
                         score = scores, stringsAsFactors = FALSE),
@@ -83,28 +85,6 @@ resolve_scorer <- function(scorer) {
     calibration = function(ev) validation_mean(ev, "ici"),
     deviance = function(ev) validation_mean(ev, "mean_deviance"),
     function(ev) validation_mean(ev, scorer))
-}
-
-# The model refitted on all its data with another learner.
-with_learner <- function(fit, learner) {
-  check_learner(learner)
-  if (inherits(fit, "causallib_ipw")) {
-    out <- if (inherits(fit, "causallib_matching")) {
-      matching_engine(fit$x, fit$treatment, fit$spec, learner, fit$sampling_weights)
-    } else {
-      ipw_engine(fit$x, fit$treatment, fit$estimand, fit$stabilize, fit$clip, fit$truncate,
-                 learner, fit$sampling_weights, fit$levels[fit$target], intercept = fit$intercept)
-    }
-    out[frame_info_fields] <- fit[frame_info_fields]
-    return(out)
-  }
-  if (inherits(fit, "causallib_standardization")) {
-    fit$learner <- learner
-    fit$learner_fit <- fit_outcome_learners(fit)
-    fit$potential_outcomes <- std_predict(fit, fit$frame)
-    return(fit)
-  }
-  cli::cli_abort("{.fn tune_learner} tunes {.fn ipw} and {.fn standardization} models.")
 }
 
 learner_label <- function(learner) {

@@ -173,9 +173,7 @@ test_that("the AIPW bootstrap in C equals the R refitting loop", {
   c_reps <- estimate_outcomes(fit, se = "bootstrap", R = 4)$replicates
   set.seed(5)
   counts <- bootstrap_counts(250, 4)
-  r_reps <- t(apply(counts, 2L, function(cn) {
-    dr_replicate(fit, fit$outcome_model, fit$weight_model, cn)
-  }))
+  r_reps <- bootstrap_replicates(fit, counts, engine = "r")
   expect_equal(unname(c_reps), unname(r_reps), tolerance = 1e-8)
 })
 

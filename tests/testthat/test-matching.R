@@ -249,7 +249,7 @@ test_that("bad input gets a clear error", {
   expect_snapshot(error = TRUE, matching(a ~ x1, data = d, distance = "euclid"))
   expect_snapshot(error = TRUE, matching(a3 ~ x1, data = transform(d, a3 = a + (x1 > 1))))
   fit <- matching(a ~ x1, data = d)
-  expect_snapshot(error = TRUE, estimate_effect(fit, outcome = y))
+  expect_snapshot(error = TRUE, estimate_effect(fit, outcome = y, se = "sandwich"))
   expect_snapshot(error = TRUE, predict(fit, newdata = d, type = "weights"))
   expect_snapshot(error = TRUE, matched_data(ipw(a ~ x1, data = d)))
 })

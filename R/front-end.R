@@ -1,0 +1,60 @@
+# What every formula front end shares: the bookkeeping that lets a fit
+# find its data again, predict for new data and name the rows it used.
+
+# A fit with the formula front end's fields: its call, the environment the
+# call's data expression is evaluated in, its design, the rows of the data
+# it used and those it dropped for missing values.
+with_front_end <- function(fit, d, call, env, n_data) {
+  fit$call <- call
+  fit$env <- env
+  fit$design <- d$design
+  fit$rows <- d$rows
+  fit$na.action <- d$omitted
+  fit$n_data <- n_data
+  fit
+}
+
+# The data a formula-fitted model was fitted on, found again through its
+# call (as insight::get_data() does), or NULL for matrix fits.
+fit_data <- function(fit) {
+  expr <- fit$call$data
+  if (is.null(expr) || is.null(fit$env)) return(NULL)
+  data <- tryCatch(eval(expr, fit$env), error = function(e) NULL)
+  text <- rlang::expr_deparse(expr)
+  if (!is.data.frame(data)) {
+    cli::cli_abort(c(
+      "The data the model was fitted on ({.code {text}}) can no longer be found.",
+      i = "Give the outcome as a vector of the fitted rows."
+    ))
+  }
+  if (nrow(data) != fit$n_data) {
+    cli::cli_abort(c(
+      "The data the model was fitted on ({.code {text}}) has changed: it has {nrow(data)} rows, the model was fitted on {fit$n_data}.",
+      i = "Refit the model, or give the outcome as a vector of the fitted rows."
+    ))
+  }
+  data
+}
+
+# The outcome for a weight model: a column of the fitted data named by a
+# string or a bare name, or a vector over the rows of the data or the fitted
+# units.
+resolve_outcome <- function(fit, quo) {
+  if (rlang::quo_is_null(quo)) {
+    cli::cli_abort("{.arg outcome} is required: name the outcome column of the data or give a numeric vector.")
+  }
+  expr <- rlang::quo_get_expr(quo)
+  data <- if (rlang::is_symbol(expr) || is.character(expr)) fit_data(fit)
+  name <- if (rlang::is_symbol(expr)) rlang::as_string(expr) else if (is.character(expr)) expr
+  val <- if (!is.null(name) && !is.null(data) && length(name) == 1L && name %in% names(data)) {
+    data[[name]]
+  } else {
+    rlang::eval_tidy(quo)
+  }
+  if (is.character(val) && length(val) == 1L) {
+    cli::cli_abort("{.arg outcome} {.val {val}} is not a column of the data the model was fitted on.")
+  }
+  n_data <- fit$n_data %||% fit$n
+  if (length(val) == n_data && n_data != fit$n) val <- val[fit$rows]
+  check_outcome(val, fit$n)
+}

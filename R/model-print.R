@@ -1,0 +1,85 @@
+# Printing fitted models: one layout for every model -- estimator, estimand,
+# treatment, outcome, observations, standard errors -- then what is
+# particular to the model (print_details()).
+
+#' @export
+print.causallib_model <- function(x, ...) {
+  cat(capitalize(model_label(x)), "\n")
+  cat("Estimand:", estimand_label(x), "\n")
+  cat("Treatment:", x$treatment_name %||% rlang::expr_deparse(x$treatment_expr %||% quote(a)),
+      "with levels", paste(x$levels, collapse = ", "), "\n")
+  cat("Outcome:", outcome_label(x), "\n")
+  dropped <- length(x$na.action)
+  cat("Observations: ", x$n, if (dropped) paste0(" (", dropped, " rows with missing values dropped)"),
+      "\n", sep = "")
+  cat("Standard errors:", default_se(x), "by default\n")
+  print_details(x)
+  invisible(x)
+}
+
+print_details <- function(x, ...) {
+  UseMethod("print_details")
+}
+
+#' @export
+print_details.default <- function(x, ...) invisible()
+
+estimand_label <- function(x) {
+  switch(x$estimand,
+    ATE = "ATE (average treatment effect, everyone)",
+    ATT = paste0("ATT (average effect in the treated, level ", x$levels[x$target %||% length(x$levels)], ")"),
+    ATC = paste0("ATC (average effect in the controls, level ", x$levels[x$target %||% 1L], ")"),
+    ATO = "ATO (average effect in the overlap population)",
+    unadjusted = "none (unadjusted comparison)",
+    x$estimand)
+}
+
+outcome_label <- function(x) {
+  name <- x$design$response %||% x$outcome_model$design$response
+  if (inherits(x, "causallib_weight_model")) return("given at estimation")
+  name %||% "y"
+}
+
+capitalize <- function(text) paste0(toupper(substring(text, 1L, 1L)), substring(text, 2L))
+
+#' @export
+print_details.causallib_ipw <- function(x, ...) {
+  print(weight_summary(x), row.names = FALSE)
+  o <- x$options
+  extras <- c(if (o$stabilize) "stabilized", if (x$n_clipped > 0) paste(x$n_clipped, "propensities clipped"),
+              if (!is.null(o$truncate)) paste0("truncated at the ", o$truncate, " quantile"))
+  if (length(extras)) cat("Weights:", paste(extras, collapse = "; "), "\n")
+}
+
+#' @export
+print_details.causallib_matching <- function(x, ...) {
+  s <- x$spec
+  cat("Matching: ", s$k, " nearest on the ",
+      if (s$distance == "propensity") "propensity score" else "Mahalanobis distance", ", ",
+      if (s$replace) "with" else "without", " replacement",
+      if (!is.null(s$caliper)) paste0(", caliper ", s$caliper, " SD (",
+                                      signif(x$caliper_distance, 3), ")"), "\n", sep = "")
+  w <- x$weights * sw_or_one(x)
+  tab <- data.frame(
+    level = x$levels, n = as.vector(table(x$treatment)),
+    matched = as.vector(tapply(x$weights > 0, x$treatment, sum)),
+    ess = round(as.vector(tapply(w, x$treatment, function(v) sum(v)^2 / sum(v^2))), 1)
+  )
+  print(tab, row.names = FALSE)
+  if (x$n_unmatched > 0) cat(x$n_unmatched, "focal units without a match (weight 0)\n")
+}
+
+#' @export
+print_details.causallib_standardization <- function(x, ...) {
+  cat(if (x$stratified) "One outcome model per treatment level:" else "One outcome model with the treatment:", "")
+  print(x$learner)
+}
+
+#' @export
+print_details.causallib_dr <- function(x, ...) {
+  cat("Outcome model:", model_label(x$outcome_model), "with ")
+  print(x$outcome_model$learner)
+  cat("Weight model:", model_label(x$weight_model), "with ")
+  print(x$weight_model$learner)
+  if (!is.null(x$crossfit)) cat("Nuisance models cross-fitted on", x$crossfit, "folds\n")
+}

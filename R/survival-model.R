@@ -1,0 +1,143 @@
+# The fitted survival models: what survival_ipw() and
+# survival_standardization() share. A fit keeps its people (times, events,
+# treatment, sampling weights), its designs, its weight model and its
+# settings; survival_curves() computes the curves from them, so that refit()
+# (bootstrap replicates, cross-validation folds) recomputes them the same way.
+#
+# method: "km" (weighted Kaplan-Meier at every distinct time), "grid_km"
+# (Kaplan-Meier on the period grid with censoring weights),
+# "grid_pooled_logistic" (an IP-weighted pooled-logistic model of the
+# treatment), "pooled_logistic" and "cox" (standardized hazard models).
+
+new_survival_fit <- function(setup, method, marginal, stratified, weight_model, learner,
+                             breaks, time_terms, censoring_model, data, env) {
+  fit <- list(
+    method = method, marginal = marginal, stratified = stratified,
+    time = setup$time, status = setup$status, treatment = setup$a, levels = levels(setup$a),
+    sampling_weights = setup$sw, n = setup$n, treatment_name = setup$treatment_name,
+    weight_model = weight_model, learner = learner, rows = setup$d$rows,
+    na.action = setup$d$omitted,
+    estimand = if (is.null(weight_model)) "ATE" else weight_model$estimand
+  )
+  if (!marginal) fit$hazard <- hazard_design(setup$d$design, stratified)
+  if (method %in% c("km", "cox")) {
+    fit$times <- if (method == "km") {
+      sort(unique(setup$time))
+    } else {
+      sort(unique(c(setup$time[setup$status == 1L], max(setup$time))))
+    }
+  } else {
+    fit$pt <- person_time(setup$time, setup$status, setup$a, breaks, time_terms)
+    fit$times <- fit$pt$breaks[-1L]
+    fit$breaks <- fit$pt$breaks
+  }
+  if (!is.null(censoring_model)) {
+    fit$xc <- censoring_design(censoring_model, data[setup$d$rows, , drop = FALSE], setup$a, env)
+  }
+  class(fit) <- c("causal_survival", "causallib_survival", "causallib_model")
+  fit
+}
+
+# The fit's curves and models, with its standard errors or bootstrap
+# replicates.
+finish_survival_fit <- function(fit, se, R, conf_level, call, n_data) {
+  check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
+  fit <- with_curves(fit)
+  fit$call <- call
+  fit$env <- NULL
+  fit$n_data <- n_data
+  fit$se_type <- se
+  fit$conf_level <- conf_level
+  if (se != "sandwich") fit$std_error <- NULL
+  if (se == "bootstrap") {
+    boot <- run_bootstrap(fit, NULL, R)
+    fit$replicates <- array(boot$replicates,
+                            c(nrow(boot$replicates), length(fit$levels), length(fit$times)))
+    fit$failed <- boot$failed
+  }
+  fit
+}
+
+# The fit with its population weights (the weight model's target
+# population, for standardization), curves, standard errors and models.
+with_curves <- function(fit) {
+  wm <- fit$weight_model
+  ipw <- if (is.null(wm)) 1 else wm$weights
+  if (!fit$marginal && !is.null(wm)) fit$population <- target_population(wm)
+  avg <- sw_or_one(fit)
+  res <- switch(fit$method,
+    km = km_fit_curves(fit, avg, ipw),
+    grid_km = , grid_pooled_logistic = grid_curves(fit, avg, ipw),
+    pooled_logistic = pooled_curves(fit, avg, ipw),
+    cox = cox_curves(fit, avg, ipw))
+  fit$survival <- res$survival
+  dimnames(fit$survival) <- list(fit$levels, NULL)
+  fit$std_error <- res$std_error
+  fit$models <- res$models
+  fit$ipw <- rep_len(ipw, fit$n)
+  fit
+}
+
+# The people `rows` of the fit, with sampling weights times case weights,
+# and its weight model refitted on the same people: the curves recomputed.
+#' @export
+refit.causallib_survival <- function(fit, case_weights = NULL, rows = NULL, learner = NULL) {
+  if (!is.null(learner)) cli::cli_abort("Refit a survival model with another learner through its call.")
+  u <- refit_units(fit, case_weights, rows)
+  r <- u$rows
+  out <- fit
+  for (f in c("time", "status", "treatment")) out[[f]] <- fit[[f]][r]
+  out$sampling_weights <- u$weights
+  out$n <- length(r)
+  out$rows <- fit$rows[r]
+  if (!is.null(fit$weight_model)) {
+    out$weight_model <- refit(fit$weight_model, case_weights = case_weights, rows = rows)
+  }
+  if (!is.null(fit$hazard)) out$hazard <- design_rows(fit$hazard, r)
+  if (!is.null(fit$pt)) {
+    out$pt <- subset_person_time(fit$pt, r)
+  }
+  if (!is.null(fit$xc)) out$xc <- fit$xc[r, , drop = FALSE]
+  out[c("replicates", "std_error", "failed")] <- list(NULL)
+  with_curves(out)
+}
+
+# The curves, K arms by m times, as one vector (column-major).
+#' @export
+means.causallib_survival <- function(fit, y = NULL) as.vector(fit$survival)
+
+#' @export
+default_se.causallib_survival <- function(fit) fit$se_type
+
+#' @export
+model_label.causallib_survival <- function(fit) paste(fit$estimator, "survival")
+
+#' @export
+evaluation_type.causallib_survival <- function(fit) "survival"
+
+# IP-weighted fits are compared with IP-weighted Kaplan-Meier curves, the
+# weights of the units `rows` from the (refitted) model's weight model.
+#' @export
+evaluation_predictions.causallib_survival <- function(fit, model, rows) {
+  weight <- if (fit$marginal && !is.null(fit$weight_model)) {
+    evaluation_predictions(fit$weight_model, model$weight_model, rows)$weight
+  } else {
+    1
+  }
+  data.frame(treatment = fit$treatment[rows], sw = sw_or_one(fit)[rows], weight = weight)
+}
+
+#' @export
+statistic_kind.causallib_survival <- function(fit) "curves"
+
+# The model's curve of each arm for the people `rows` (weights w), and their
+# Kaplan-Meier curves.
+evaluation_curves <- function(fit, model, rows, w) {
+  curves <- switch(fit$method,
+    pooled_logistic = pooled_arm_curves(fit, model, rows, w),
+    cox = cox_arm_curves(fit, model, rows, w),
+    model$survival)
+  list(model = curves,
+       km = km_curves(fit$time[rows], fit$status[rows], w[rows], fit$treatment[rows],
+                      fit$times)$survival)
+}
