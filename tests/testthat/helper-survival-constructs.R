@@ -212,8 +212,11 @@ ref_pooled_logistic <- function(formula, data, treatment, time_terms = ~ time + 
     f <- stats::as.formula(paste("y_ ~", rhs), env = environment(formula))
     pf <- stats::as.formula(paste("~", rhs_text(formula)), env = environment(formula))
     tt <- person_level_terms(f, pf, data)
-    suppressWarnings(stats::glm(tt, family = stats::binomial(), data = long[rows, , drop = FALSE],
-                                weights = pw_, control = ctl_tight))
+    # glm() warns about non-integer successes under prior weights
+    fit <- suppressWarnings(stats::glm(tt, family = stats::binomial(), data = long[rows, , drop = FALSE],
+                                       weights = pw_, control = ctl_tight))
+    stopifnot(fit$converged)
+    fit
   }
   fits <- if (stratified) {
     rhs <- paste(covariate_rhs(formula, treatment), "+", tt_rhs)
@@ -301,9 +304,9 @@ multinomial_probabilities <- function(X, a, tol = 1e-13) {
     }
     step <- solve(H, g)
     B <- B + matrix(step, p)
-    if (max(abs(step)) < tol) break
+    if (max(abs(step)) < tol) return(probs(B))
   }
-  probs(B)
+  stop("the multinomial reference did not converge")
 }
 
 # Propensity matrix (n x K, columns the treatment levels) of the formula
@@ -317,7 +320,9 @@ ref_propensity <- function(formula, data) {
     d <- data
     d$top_ <- as.numeric(af == lev[2L])
     f <- stats::update(formula, top_ ~ .)
-    p <- stats::fitted(stats::glm(f, stats::binomial(), d, control = ctl_tight))
+    fit <- stats::glm(f, stats::binomial(), d, control = ctl_tight)
+    stopifnot(fit$converged)
+    p <- stats::fitted(fit)
     return(cbind(1 - p, p))
   }
   mf <- stats::model.frame(formula, data)
