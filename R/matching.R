@@ -181,8 +181,10 @@ matching_engine <- function(x, a, offset, spec, learner, weights) {
 
 # Matching is not a weighted estimator: a bootstrap resample that draws a
 # unit twice matches both copies. So case weights must be whole numbers, the
-# units are repeated that often, matched, and each unit's matching weights
-# summed over its copies (the Hajek means are those of the repeated data).
+# units are repeated that often and matched; each unit's weight is then the
+# mean of its copies' matching weights, so that with the case weights as
+# sampling weights (as in every refit) the Hajek means, balance and curves
+# are those of the repeated data.
 #' @export
 refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, learner = NULL) {
   rows <- if (is.null(rows)) seq_len(fit$n) else as.integer(rows)
@@ -196,7 +198,8 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
   unit <- match(copies, rows)
   first <- match(seq_along(rows), unit)
   out <- m
-  out$weights <- out$ip_weights <- arm_sums(m$weights, factor(unit, levels = seq_along(rows)))
+  sums <- arm_sums(m$weights, factor(unit, levels = seq_along(rows)))
+  out$weights <- out$ip_weights <- ifelse(counts > 0, sums / pmax(counts, 1), 0)
   out$propensity <- m$propensity[first, , drop = FALSE]
   undrawn <- is.na(first)
   if (any(undrawn)) {
@@ -206,7 +209,8 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
   out$treatment <- fit$treatment[rows]
   out$x <- fit$x[rows, , drop = FALSE]
   out$offset <- fit$offset[rows]
-  out$sampling_weights <- fit$sampling_weights[rows]
+  out$sampling_weights <- if (is.null(case_weights) && is.null(fit$sampling_weights)) NULL else
+    sw_or_one(fit)[rows] * counts
   out$n <- length(rows)
   data_row <- fit$rows[rows]
   out$match_pairs$focal_row <- data_row[unit[m$match_pairs$focal_row]]

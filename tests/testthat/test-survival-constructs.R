@@ -332,23 +332,34 @@ bootstrap_cases <- list(
                                   treatment = "a", weight_model = ipw(a ~ x, data = d, learner = lrn_tight()),
                                   learner = lrn_tight(), breaks = 0:8, ...)
        },
+       # Refits keep the fitted spline basis (its knots are part of the
+       # model's specification, as in predict()), so the reference uses the
+       # full-data knots on every resample.
        ref = function(dr, times) {
+         basis <- splines::ns(sim2$age, 3)
+         dr$age_ns <- predict(basis, dr$age)
          w <- ref_ip_weights(ref_propensity(a ~ x, dr), dr$a)
-         ref_pooled_logistic(Surv(time, event) ~ a + splines::ns(age, 3) + x, dr, "a", breaks = 0:8,
+         ref_pooled_logistic(Surv(time, event) ~ a + age_ns + x, dr, "a", breaks = 0:8,
                              prior = w)
        }),
-  list(id = "survival_standardization cox + ipw(a ~ x + z), colon/factor", data = colo, seed = 35,
+  list(id = "survival_standardization cox + ipw(a ~ x + z), colon/factor",
+       data = transform(colo, unit_id = seq_len(nrow(colo))), seed = 35,
        fit = function(d, ...) {
          survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
                                   weight_model = ipw(a ~ x + z, data = d, learner = lrn_tight()),
                                   model = "cox", ...)
        },
-       # Duplicated rows are tied times, which Efron's approximation treats
-       # differently from one row with a case weight: the resample is the
-       # expanded data, as for every other case.
+       # Bootstrap counts enter every refit as case weights. A Cox model with
+       # tied times is the one place this differs from duplicating rows
+       # (Efron's approximation counts two copies as two tied deaths), so the
+       # reference is the resample collapsed to one row per unit weighted by
+       # its count; the weight model is fitted on the resample itself.
        ref = function(dr, times) {
          w <- ref_ip_weights(ref_propensity(a ~ x + z, dr), dr$a)
-         ref_cox(Surv(time, event) ~ a + x + z, dr, "a", case_w = w, times = times)
+         first <- !duplicated(dr$unit_id)
+         count <- tabulate(match(dr$unit_id, dr$unit_id[first]), sum(first))
+         ref_cox(Surv(time, event) ~ a + x + z, dr[first, , drop = FALSE], "a",
+                 case_w = w[first] * count, avg_w = count, times = times)
        })
 )
 
