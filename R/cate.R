@@ -310,6 +310,7 @@ print_details.causallib_cate <- function(x, ...) {
 #' set.seed(1)
 #' estimate_effect(fit, R = 50)
 predict.causallib_cate <- function(object, newdata = NULL, type = "cate", ...) {
+  rlang::check_dots_empty()
   type <- rlang::arg_match0(type, c("cate", "potential_outcomes"), "type")
   if (type == "potential_outcomes" && object$method != "xlearner") {
     cli::cli_abort("{.code type = \"potential_outcomes\"} is available for {.fn xlearner} fits only.")

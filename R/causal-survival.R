@@ -124,6 +124,7 @@ tidy.causal_survival <- function(x, conf.level = x$conf_level, ...) {
 #' estimate_effect(km, times = 120, contrast = "risk_ratio")
 estimate_effect.causal_survival <- function(fit, times, contrast = "risk_difference",
                                             reference = NULL, conf_level = fit$conf_level, ...) {
+  rlang::check_dots_empty()
   contrast <- rlang::arg_match0(contrast, names(survival_contrasts), "contrast")
   times <- check_times(fit, times)
   ref <- if (is.null(reference)) 1L else match(as.character(reference), fit$levels)

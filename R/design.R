@@ -34,12 +34,13 @@ new_design <- function(formula, data, treatment = NULL, weights = NULL, na_actio
     cli::cli_abort("{.arg weights} has length {length(weights)}, but {.arg data} has {nrow(data)} rows.")
   }
   vars <- stats::get_all_vars(formula, data)
-  rows <- complete_rows(formula, vars, weights, na_action)
+  mf <- stats::model.frame(formula, vars, na.action = stats::na.pass, drop.unused.levels = TRUE)
+  rows <- complete_rows(mf, weights, na_action)
   if (length(rows) < nrow(vars)) {
     vars <- vars[rows, , drop = FALSE]
     if (!is.null(weights)) weights <- weights[rows]
+    mf <- stats::model.frame(formula, vars, na.action = stats::na.pass, drop.unused.levels = TRUE)
   }
-  mf <- stats::model.frame(formula, vars, drop.unused.levels = TRUE)
   terms <- attr(mf, "terms")
   rhs <- stats::delete.response(terms)
   x <- stats::model.matrix(rhs, mf)
@@ -62,10 +63,10 @@ expand_dot <- function(formula, data) {
   expanded
 }
 
-# Rows of `vars` without missing values in the formula's variables or the
-# weights; with na_action "fail" any such row is an error naming the columns.
-complete_rows <- function(formula, vars, weights, na_action) {
-  mf <- stats::model.frame(formula, vars, na.action = stats::na.pass)
+# Rows of the model frame mf without missing values in the formula's
+# variables or the weights; with na_action "fail" any such row is an error
+# naming the columns.
+complete_rows <- function(mf, weights, na_action) {
   bad <- !stats::complete.cases(mf)
   if (!is.null(weights)) bad <- bad | is.na(weights)
   if (any(bad) && na_action == "fail") {
