@@ -60,15 +60,16 @@ sim_constructs <- function(type = "bin", n = 400, seed = 1) {
 }
 
 # MatchIt's lalonde (not shipped with causallib) with a binary outcome
-# employed78 and an offset column o, and `treat` recoded to the given type
-# (bin, fac2, lgl or chr).
-lalonde_data <- function(type = "bin") {
+# employed78, an offset column o (seeded noise, so that no covariate can
+# absorb it), and `treat` recoded to the given type (bin, fac2, lgl or chr).
+lalonde_typed <- function(type = "bin") {
+  testthat::skip_if_not_installed("MatchIt")
   e <- new.env()
   utils::data("lalonde", package = "MatchIt", envir = e)
   d <- e$lalonde
   rownames(d) <- NULL
   d$employed78 <- as.numeric(d$re78 > 0)
-  d$o <- (d$age - mean(d$age)) / 20
+  d$o <- withr::with_seed(3, stats::rnorm(nrow(d), sd = 0.5))
   if (type != "bin") d$treat <- treatment_recoders[[type]](d$treat)
   d
 }
@@ -145,6 +146,7 @@ ref_stratified_po <- function(cov_formula, data, treatment, levels, family = "ga
 #   IF_i(beta) = bread %*% estfun_i (sandwich's conventions for lm and glm
 #   with a fixed dispersion), V = sum_i IF_i IF_i' / n^2.
 ref_sandwich_se <- function(model, data, treatment, levels) {
+  testthat::skip_if_not_installed("sandwich")
   stopifnot(!anyNA(stats::coef(model)))
   fam <- stats::family(model)
   n <- stats::nobs(model)
@@ -175,6 +177,7 @@ ref_propensity <- function(formula, data, treatment, weights = NULL) {
                                   control = stats::glm.control(epsilon = 1e-14, maxit = 100)))
     cbind(1 - p, p)
   } else {
+    testthat::skip_if_not_installed("nnet")
     stats::fitted(nnet::multinom(formula, data = data, weights = .sw, trace = FALSE,
                                  maxit = 10000, reltol = 1e-15, abstol = 1e-15))
   }

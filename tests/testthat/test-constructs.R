@@ -67,6 +67,14 @@ lalonde_constructs <- data.frame(
 )
 lalonde_types <- c("bin", "fac2", "lgl", "chr")
 
+# The bundled nhefs, sparingly: one outcome and one propensity case.
+nhefs_outcome_case <- list(
+  label = "nhefs | I(qsmk*smokeintensity) | bin | gaussian", source = "nhefs", type = "bin",
+  treatment = "qsmk", family = "gaussian",
+  formula = wt82_71 ~ qsmk + I(qsmk * smokeintensity) + smokeintensity + sex + race + age +
+    education + wt71,
+  covariates = wt82_71 ~ smokeintensity + sex + race + age + education + wt71)
+
 expand_types <- function(types, available) {
   switch(types, all = available, numeric = intersect(numeric_types, available), types)
 }
@@ -94,11 +102,14 @@ outcome_cases <- local({
         formula = stats::as.formula(r$formula), covariates = stats::as.formula(r$covariates))
     }
   }
-  rows
+  c(rows, list(nhefs_outcome_case))
 })
 
 case_data <- function(case) {
-  if (case$source == "lalonde") lalonde_data(case$type) else sim_constructs(case$type)
+  switch(case$source,
+    lalonde = lalonde_typed(case$type),
+    nhefs = nhefs_complete(),
+    sim_constructs(case$type))
 }
 
 # The learner asked for explicitly only where the default (binomial for a
@@ -213,7 +224,10 @@ ipw_cases <- local({
         formula = stats::as.formula(r$formula), outcome = r$outcome)
     }
   }
-  rows
+  c(rows, list(list(
+    label = "nhefs | poly + ns + factor | bin", source = "nhefs", type = "bin",
+    treatment = "qsmk", outcome = "wt82_71",
+    formula = qsmk ~ poly(age, 2) + splines::ns(smokeintensity, 3) + sex + race + education)))
 })
 
 for (case in ipw_cases) {
@@ -368,7 +382,7 @@ for (type in c("bin", "fac3", "chr")) {
 }
 
 test_that("a character treatment works in standardization(), ipw() and aipw()", {
-  d <- lalonde_data("chr")
+  d <- lalonde_typed("chr")
   lev <- c("control", "treated")
   f <- re78 ~ treat + age + educ + race
   ref <- ref_po(lm(f, data = d), d, "treat", lev)
@@ -442,7 +456,7 @@ test_that("non-logical flags are refused, naming the argument", {
 })
 
 test_that("estimate_effect() on a matching fit works with its default se", {
-  d <- lalonde_data()
+  d <- lalonde_typed()
   fit <- matching(treat ~ age + educ, data = d)
   set.seed(2)
   eff <- estimate_effect(fit, outcome = re78, R = 20)
