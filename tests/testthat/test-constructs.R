@@ -52,7 +52,7 @@ outcome_lhs <- c(gaussian = "y", binomial = "yb", poisson = "count")
 # Outcome models on lalonde (treatment `treat`, recoded to each type).
 lalonde_constructs <- data.frame(
   construct = c("I(treat*age)", "treat*age + factor", "poly + factor", "I(treat*age)",
-                "a + offset(o)"),
+                "offset(o)"),
   family = c("gaussian", "gaussian", "gaussian", "binomial", "gaussian"),
   formula = c("re78 ~ treat + I(treat * age) + educ",
               "re78 ~ treat * age + educ + race + married",
