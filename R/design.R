@@ -218,7 +218,7 @@ treatment_name <- function(quo, formula, arg = "treatment") {
   if (length(name) != 1L || is.na(name)) {
     cli::cli_abort("{.arg {arg}} must be a single variable name, such as {.code {arg} = a}.")
   }
-  rhs <- all.vars(stats::delete.response(stats::terms(formula)))
+  rhs <- all.vars(formula[[length(formula)]])
   if (!"." %in% rhs && !name %in% rhs) {
     cli::cli_abort("{.arg {arg}} {.val {name}} does not appear on the right-hand side of {.arg formula}.")
   }

@@ -107,10 +107,12 @@ dr_means <- function(method, Q, W, y, a, sw) {
 }
 
 # TMLE: one logistic fluctuation per level along 1{A = a} / e_a(X), on the
-# outcome scaled to [0, 1].
+# outcome scaled to [0, 1] by the range of the units that count (those with
+# positive weight: a bootstrap resample's own range).
 tmle_means <- function(Q, W, y, a, sw) {
-  lo <- min(0, y)
-  hi <- max(1, y)
+  counted <- y[rep_len(sw, length(y)) > 0]
+  lo <- min(0, counted)
+  hi <- max(1, counted)
   ys <- (y - lo) / (hi - lo)
   bound <- 1e-6
   Qs <- pmin(pmax((Q - lo) / (hi - lo), bound), 1 - bound)

@@ -53,6 +53,7 @@ ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
   a <- as_treatment(d$response, "treatment")
   fit <- ipw_engine(d$x, a, d$offset, FALSE, opts, treated, learner, d$weights)
   fit$treatment_expr <- formula[[2L]]
+  fit$treatment_name <- rlang::expr_deparse(formula[[2L]])
   with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
 }
 
@@ -142,9 +143,13 @@ refit.causallib_ipw <- function(fit, case_weights = NULL, rows = NULL, learner =
   keep_front_end(out, fit, r)
 }
 
-# A refit keeps the front end of the fit it came from (its rows mapped).
+# A refit keeps the front end of the fit it came from (its rows mapped, and
+# its design unless the refit has its own, restricted to its rows).
 keep_front_end <- function(out, fit, rows) {
-  for (f in c("call", "env", "design", "n_data", "treatment_expr")) out[[f]] <- fit[[f]]
+  for (f in c("call", "env", "n_data", "treatment_expr", "treatment_name", "na.action")) {
+    out[[f]] <- fit[[f]]
+  }
+  out$design <- out$design %||% fit$design
   out$rows <- fit$rows[rows]
   out
 }

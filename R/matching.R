@@ -101,6 +101,7 @@ matching <- function(formula, data, distance = "propensity", k = 1, caliper = NU
   fit$match_pairs$focal_row <- d$rows[fit$match_pairs$focal_row]
   fit$match_pairs$matched_row <- d$rows[fit$match_pairs$matched_row]
   fit$treatment_expr <- formula[[2L]]
+  fit$treatment_name <- rlang::expr_deparse(formula[[2L]])
   with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
 }
 

@@ -78,7 +78,8 @@ fit_outcome <- function(fit, quo) {
 
 #' @export
 fit_outcome.default <- function(fit, quo) {
-  if (!rlang::quo_is_null(quo)) {
+  given <- !rlang::quo_is_null(quo) && !is.null(tryCatch(rlang::eval_tidy(quo), error = function(e) TRUE))
+  if (given) {
     cli::cli_abort(c(
       "{.arg outcome} is for weight models; {model_label(fit)} models know their outcome.",
       i = "Drop {.arg outcome}."
@@ -262,7 +263,7 @@ bootstrap_replicates <- function(fit, counts, outcome = NULL, engine = "auto") {
   storage.mode(counts) <- "integer"
   desc <- if (engine != "r") boot_description(fit, y)
   if (engine == "c" && is.null(desc)) {
-    cli::cli_abort("{model_label(fit)} has no C bootstrap for this fit.")
+    cli::cli_abort("{.code engine = \"c\"}: {model_label(fit)} has no C bootstrap engine for this fit.")
   }
   replicate_statistics(fit, y, counts, desc)$statistics
 }

@@ -95,7 +95,7 @@ yearly_breaks <- function(years) 365.25 * (0:years)
 
 # The levels of a treatment column: a factor's levels, otherwise the sorted
 # distinct values (FALSE before TRUE).
-treatment_levels <- function(a) {
+surv_treatment_levels <- function(a) {
   if (is.factor(a)) levels(droplevels(a)) else as.character(sort(unique(a)))
 }
 
@@ -197,7 +197,7 @@ ref_pooled_logistic <- function(formula, data, treatment, time_terms = ~ time + 
   breaks <- breaks %or% default_breaks(sv$time)
   dt <- discretize_reference(sv$time, sv$event, breaks)
   a <- data[[treatment]]
-  lev <- treatment_levels(a)
+  lev <- surv_treatment_levels(a)
   K <- length(lev)
   tt_rhs <- rhs_text(time_terms)
   person <- data
@@ -254,7 +254,7 @@ ref_cox <- function(formula, data, treatment, stratified = FALSE, case_w = NULL,
   sv <- surv_columns(formula, data)
   times <- times %or% sort(unique(c(sv$time[sv$event == 1], max(sv$time))))
   a <- data[[treatment]]
-  lev <- treatment_levels(a)
+  lev <- surv_treatment_levels(a)
   data$cw_ <- case_w %or% rep(1, n)
   avg_rows <- avg_rows %or% seq_len(n)
   avg_w <- rep_len(avg_w %or% 1, n)
@@ -312,9 +312,9 @@ multinomial_probabilities <- function(X, a, tol = 1e-13) {
 # Propensity matrix (n x K, columns the treatment levels) of the formula
 # `a ~ covariates`: glm() for two levels (offsets included), the
 # multinomial model otherwise.
-ref_propensity <- function(formula, data) {
+surv_ref_propensity <- function(formula, data) {
   a <- data[[all.vars(formula[[2L]])]]
-  lev <- treatment_levels(a)
+  lev <- surv_treatment_levels(a)
   af <- factor(as.character(a), levels = lev)
   if (length(lev) == 2L) {
     d <- data
@@ -333,7 +333,7 @@ ref_propensity <- function(formula, data) {
 # IP weights of a propensity matrix: 1 / p_a (ATE) or p_t / p_a (ATT, t the
 # last level).
 ref_ip_weights <- function(P, a, estimand = "ATE") {
-  lev <- treatment_levels(a)
+  lev <- surv_treatment_levels(a)
   k <- match(as.character(a), lev)
   own <- P[cbind(seq_along(k), k)]
   if (estimand == "ATE") 1 / own else P[, length(lev)] / own
@@ -341,7 +341,7 @@ ref_ip_weights <- function(P, a, estimand = "ATE") {
 
 # Weighted Kaplan-Meier curve of each level (survfit() per arm).
 ref_km <- function(time, event, a, w) {
-  lev <- treatment_levels(a)
+  lev <- surv_treatment_levels(a)
   stats::setNames(lapply(lev, function(l) {
     rows <- as.character(a) == l & w > 0
     survival::survfit(survival::Surv(time[rows], event[rows]) ~ 1, weights = w[rows])

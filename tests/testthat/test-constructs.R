@@ -424,11 +424,10 @@ test_that("an unknown argument to a doubly robust or CATE front end is an error"
       ps_standardization(y ~ a + x1, weight_model = a ~ x1, data = d, treatment = a, ...)
     }
   )
+  # no `...` in any front end: R's own "unused argument" error names it
   for (name in names(fronts)) {
-    expect_error(fronts[[name]](crosfit = 5), regexp = "crosfit", class = "rlang_error",
-                 info = name)
+    expect_error(fronts[[name]](crosfit = 5), regexp = "unused argument.*crosfit", info = name)
   }
-  # no `...` here: R's own "unused argument" error names it
   expect_error(rlearner(y ~ a + x1, data = d, treatment = a, crosfit = 3), regexp = "crosfit")
 })
 

@@ -244,8 +244,8 @@ test_that("weighted standardization reports its weight model's estimand and stan
     )), cs$id)
     if (is.null(fit)) next
     expect_identical(fit$estimand, cs$estimand, info = cs$id)
-    w <- ref_ip_weights(ref_propensity(cs$ps, d), d$a, cs$estimand)
-    lev <- treatment_levels(d$a)
+    w <- ref_ip_weights(surv_ref_propensity(cs$ps, d), d$a, cs$estimand)
+    lev <- surv_treatment_levels(d$a)
     rows <- if (cs$estimand == "ATT") which(as.character(d$a) == lev[length(lev)]) else seq_len(nrow(d))
     ref <- if (cs$model == "cox") {
       ref_cox(cs$formula, d, "a", case_w = w, avg_rows = rows)
@@ -286,7 +286,7 @@ test_that("IP-weighted Kaplan-Meier curves equal survfit() with glm()-derived we
     }, cs$id)
     if (is.null(fit)) next
     expect_identical(fit$estimand, cs$estimand, info = cs$id)
-    w <- ref_ip_weights(ref_propensity(cs$ps, d), d$a, cs$estimand)
+    w <- ref_ip_weights(surv_ref_propensity(cs$ps, d), d$a, cs$estimand)
     ref <- ref_km(d$time, d$event, d$a, w)
     expect_equal(rownames(fit$survival), names(ref), info = cs$id)
     for (lev in names(ref)) {
@@ -322,7 +322,7 @@ bootstrap_cases <- list(
                                   learner = lrn_tight(), breaks = 0:8, ...)
        },
        ref = function(dr, times) {
-         w <- ref_ip_weights(ref_propensity(a ~ x, dr), dr$a)
+         w <- ref_ip_weights(surv_ref_propensity(a ~ x, dr), dr$a)
          ref_pooled_logistic(Surv(time, event) ~ a + x + z, dr, "a", breaks = 0:8, prior = w)
        }),
   list(id = "survival_standardization pooled + ipw(a ~ x), a + splines::ns(age, 3) + x, sim2",
@@ -338,7 +338,7 @@ bootstrap_cases <- list(
        ref = function(dr, times) {
          basis <- splines::ns(sim2$age, 3)
          dr$age_ns <- predict(basis, dr$age)
-         w <- ref_ip_weights(ref_propensity(a ~ x, dr), dr$a)
+         w <- ref_ip_weights(surv_ref_propensity(a ~ x, dr), dr$a)
          ref_pooled_logistic(Surv(time, event) ~ a + age_ns + x, dr, "a", breaks = 0:8,
                              prior = w)
        }),
@@ -355,7 +355,7 @@ bootstrap_cases <- list(
        # reference is the resample collapsed to one row per unit weighted by
        # its count; the weight model is fitted on the resample itself.
        ref = function(dr, times) {
-         w <- ref_ip_weights(ref_propensity(a ~ x + z, dr), dr$a)
+         w <- ref_ip_weights(surv_ref_propensity(a ~ x + z, dr), dr$a)
          first <- !duplicated(dr$unit_id)
          count <- tabulate(match(dr$unit_id, dr$unit_id[first]), sum(first))
          ref_cox(Surv(time, event) ~ a + x + z, dr[first, , drop = FALSE], "a",
