@@ -90,14 +90,7 @@ rlearner <- function(formula, data, treatment, outcome_learner = NULL,
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
   d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
-  nlev <- nlevels(as_treatment(d$design$vars[[treatment]], "treatment"))
-  if (nlev != 2L) {
-    cli::cli_abort(c(
-      "{.fn rlearner} needs a binary {.arg treatment}; {.val {treatment}} has {nlev} levels.",
-      i = "Use {.fn xlearner} for a treatment with more levels."
-    ))
-  }
-  check_number(crossfit, "crossfit", min = 2, max = length(d$response))
+  check_rlearner(d, crossfit)
   learners <- cate_learners(outcome_learner, effect_learner, propensity_learner, d$response)
   fit <- cate_engine("rlearner", d, learners, as.integer(crossfit))
   with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
@@ -109,6 +102,50 @@ cate_learners <- function(outcome, effect, propensity, y) {
   check_learner(effect, "effect_learner")
   check_learner(propensity, "propensity_learner")
   list(outcome = outcome, effect = effect, propensity = propensity)
+}
+
+#' @describeIn xlearner Matrix interface: `x` is a numeric covariate matrix,
+#'   `a` the treatment and `y` the outcome.
+#' @param x A numeric covariate matrix (or data frame of numeric columns).
+#' @param a The treatment: a factor, or numeric, logical or character codes.
+#' @param y The outcome, numeric or logical.
+#' @export
+xlearner_fit <- function(x, a, y, outcome_learner = NULL, propensity_learner = lrn_glm(),
+                         effect_learner = lrn_glm("gaussian"), weights = NULL) {
+  d <- matrix_design(x, a, y, weights)
+  learners <- cate_learners(outcome_learner, effect_learner, propensity_learner, d$response)
+  fit <- cate_engine("xlearner", d, learners, NULL)
+  fit$call <- match.call()
+  fit
+}
+
+#' @describeIn rlearner Matrix interface: `x` is a numeric covariate matrix,
+#'   `a` the binary treatment and `y` the outcome.
+#' @param x A numeric covariate matrix (or data frame of numeric columns).
+#' @param a The binary treatment.
+#' @param y The outcome, numeric or logical.
+#' @export
+rlearner_fit <- function(x, a, y, outcome_learner = NULL, propensity_learner = lrn_glm(),
+                         effect_learner = lrn_glm("gaussian"), crossfit = 5, weights = NULL) {
+  d <- matrix_design(x, a, y, weights)
+  check_rlearner(d, crossfit)
+  learners <- cate_learners(outcome_learner, effect_learner, propensity_learner, d$response)
+  fit <- cate_engine("rlearner", d, learners, as.integer(crossfit))
+  fit$call <- match.call()
+  fit
+}
+
+# The R-learner needs a binary treatment and at least two folds.
+check_rlearner <- function(d, crossfit) {
+  treatment <- d$design$treatment
+  nlev <- nlevels(as_treatment(d$design$vars[[treatment]], "treatment"))
+  if (nlev != 2L) {
+    cli::cli_abort(c(
+      "{.fn rlearner} needs a binary {.arg treatment}; {.val {treatment}} has {nlev} levels.",
+      i = "Use {.fn xlearner} for a treatment with more levels."
+    ))
+  }
+  check_number(crossfit, "crossfit", min = 2, max = length(d$response))
 }
 
 # A CATE model of `method` on a design (new_design()): every learner sees

@@ -80,6 +80,21 @@ complete_rows <- function(mf, weights, na_action) {
   which(!bad)
 }
 
+# The design of a matrix interface (standardization_fit(), xlearner_fit(),
+# ...): `.y ~ .treatment + <the columns of x>` on a data frame of them, so
+# that matrix fits run the same engines as formula fits, with the treatment
+# as a bare main effect.
+matrix_design <- function(x, a, y, weights = NULL) {
+  x <- check_matrix(x)
+  a <- as_treatment(a, "a")
+  if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
+  y <- check_outcome(y, nrow(x), "y")
+  cols <- make.names(c(".y", ".treatment", colnames(x)), unique = TRUE)
+  vars <- stats::setNames(data.frame(y, a, x), cols)
+  f <- stats::reformulate(cols[-1L], response = cols[1L], env = baseenv())
+  new_design(f, vars, ".treatment", weights = weights, env = baseenv())
+}
+
 # The model matrix and offset of a design for raw variables `data` (the
 # fitted rows by default), with the treatment set to `level` for everyone
 # when a level is given.

@@ -25,6 +25,18 @@ marginal_outcome <- function(formula, data, weights = NULL, na_action = "fail") 
   with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
 }
 
+#' @describeIn marginal_outcome Vector interface: `y` the outcome and `a` the
+#'   treatment.
+#' @param y The outcome, numeric or logical.
+#' @param a The treatment: a factor, or numeric, logical or character codes.
+#' @export
+marginal_outcome_fit <- function(y, a, weights = NULL) {
+  a <- as_treatment(a, "a")
+  fit <- marginal_engine(check_outcome(y, length(a), "y"), a, weights)
+  fit$call <- match.call()
+  fit
+}
+
 marginal_engine <- function(y, a, weights) {
   weights <- check_weights(weights, length(a))
   check_arms_nonempty(a, weights)

@@ -48,15 +48,9 @@ standardization <- function(formula, data, treatment, stratified = FALSE,
 #' @param y The outcome, numeric or logical.
 #' @export
 standardization_fit <- function(x, a, y, stratified = FALSE, learner = NULL, weights = NULL) {
-  x <- check_matrix(x)
-  a <- as_treatment(a, "a")
-  if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
-  y <- check_outcome(y, length(a), "y")
-  cols <- make.names(c(".y", ".treatment", colnames(x)), unique = TRUE)
-  vars <- stats::setNames(data.frame(y, a, x), cols)
-  f <- stats::reformulate(cols[-1L], response = cols[1L], env = baseenv())
-  d <- new_design(f, vars, ".treatment", env = baseenv())
-  fit <- std_engine(d$design, d$x, d$offset, a, y, check_bool(stratified, "stratified"),
+  d <- matrix_design(x, a, y)
+  a <- as_treatment(d$design$vars$.treatment, "a")
+  fit <- std_engine(d$design, d$x, d$offset, a, d$response, check_bool(stratified, "stratified"),
                     learner, weights)
   fit$call <- match.call()
   fit
