@@ -184,6 +184,7 @@ new_dr <- function(om, wm, method, folds, feature = NULL, call = NULL) {
   }
   fit <- structure(list(
     outcome_model = om, weight_model = wm, method = method, feature = feature,
+    treatment_name = om$treatment_name,
     crossfit = if (!is.null(folds)) max(folds), folds = folds, treatment = om$treatment,
     levels = om$levels, y = om$y, sampling_weights = om$sampling_weights, n = om$n,
     estimand = wm$estimand, call = call, rows = om$rows, na.action = om$na.action

@@ -61,7 +61,7 @@ new_learner <- function(fit, predict, name, settings = list(), prepare = identit
 
 #' @export
 print.causallib_lrn_custom <- function(x, ...) {
-  cat("<causallib learner>", learner_description(x), "\n")
+  cat("Learner:", learner_description(x), "\n")
   invisible(x)
 }
 

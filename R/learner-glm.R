@@ -36,7 +36,7 @@ lrn_glm <- function(family = stats::binomial(), penalty = 0, maxit = 25, epsilon
 
 #' @export
 print.causallib_lrn_glm <- function(x, ...) {
-  cat("<causallib learner> GLM fitted in C:", x$family, "family")
+  cat("Learner: GLM fitted in C,", x$family, "family")
   if (x$penalty > 0) cat(", ridge penalty", format(x$penalty))
   cat("\n")
   invisible(x)

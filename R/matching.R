@@ -315,6 +315,7 @@ model_label.causallib_matching <- function(fit) "nearest-neighbour matching"
 #' @rdname matching
 #' @param object A [matching()] fit.
 #' @param newdata Optional data frame.
+#' @param ... Unused.
 #' @param type `"propensity"` or `"weights"` (the matching weights, which
 #'   exist for the fitted data only).
 #' @export

@@ -71,15 +71,15 @@ print_details.causallib_matching <- function(x, ...) {
 
 #' @export
 print_details.causallib_standardization <- function(x, ...) {
-  cat(if (x$stratified) "One outcome model per treatment level:" else "One outcome model with the treatment:", "")
+  cat(if (x$stratified) "One outcome model per treatment level." else "One outcome model with the treatment.", "")
   print(x$learner)
 }
 
 #' @export
 print_details.causallib_dr <- function(x, ...) {
-  cat("Outcome model:", model_label(x$outcome_model), "with ")
+  cat("Outcome model: ", model_label(x$outcome_model), ". ", sep = "")
   print(x$outcome_model$learner)
-  cat("Weight model:", model_label(x$weight_model), "with ")
+  cat("Weight model: ", model_label(x$weight_model), ". ", sep = "")
   print(x$weight_model$learner)
   if (!is.null(x$crossfit)) cat("Nuisance models cross-fitted on", x$crossfit, "folds\n")
 }

@@ -20,7 +20,17 @@ causallib_threads <- function() {
   }
   limits <- suppressWarnings(as.integer(Sys.getenv(c("OMP_THREAD_LIMIT", "OMP_NUM_THREADS"))))
   limits <- limits[!is.na(limits) & limits > 0]
-  cores <- parallel::detectCores(logical = TRUE)
-  if (is.na(cores)) cores <- 1L
-  as.integer(max(1L, min(c(n, limits, cores))))
+  as.integer(max(1L, min(c(n, limits, machine_cores()))))
+}
+
+# parallel::detectCores() runs a shell command on Linux, which costs more than
+# a small model fit; the machine's core count is read once per session.
+core_count <- new.env(parent = emptyenv())
+
+machine_cores <- function() {
+  if (is.null(core_count$n)) {
+    cores <- parallel::detectCores(logical = TRUE)
+    core_count$n <- if (is.na(cores)) 1L else as.integer(cores)
+  }
+  core_count$n
 }
