@@ -13,6 +13,9 @@
 # uses: treatment dummies, then the covariates of the one-sided formula
 # `censoring_model` (without an intercept: the hazard fitter adds its own).
 censoring_design <- function(censoring_model, data, a, env) {
+  if (is.matrix(censoring_model)) {
+    return(cbind(treatment_dummies(a), check_matrix(censoring_model, length(a), "censoring_model")))
+  }
   d <- new_design(censoring_model, data, env = env, arg = "censoring_model", sides = 1L)
   x <- d$x[, colnames(d$x) != "(Intercept)", drop = FALSE]
   if (!is.null(d$offset)) {

@@ -144,6 +144,27 @@ survival_setup <- function(formula, data, treatment, weights, na_action, env) {
        treatment_name = treatment)
 }
 
+# The data and formula of the matrix interfaces of the survival models:
+# `Surv(.time, .event) ~ .treatment (+ the columns of x)`.
+survival_matrix_data <- function(x, a, time, event, covariates) {
+  a <- as_treatment(a, "a")
+  n <- length(a)
+  if (length(time) != n || length(event) != n) {
+    cli::cli_abort("{.arg time} and {.arg event} must have the length of {.arg a} ({n}).")
+  }
+  data <- data.frame(.time = as.double(time), .event = event, .treatment = a)
+  rhs <- ".treatment"
+  if (covariates) {
+    x <- check_matrix(x, n)
+    cols <- make.names(c(names(data), colnames(x)), unique = TRUE)[-(1:3)]
+    data[cols] <- as.data.frame(x)
+    rhs <- c(rhs, cols)
+  }
+  formula <- stats::as.formula(paste("survival::Surv(.time, .event) ~", paste(rhs, collapse = " + ")),
+                               env = baseenv())
+  list(data = data, formula = formula)
+}
+
 # The person-time description of a setup on a period grid.
 person_time <- function(time, status, a, breaks, time_terms) {
   dt <- discretize_time(time, status, breaks)

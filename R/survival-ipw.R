@@ -48,20 +48,48 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
                          time_terms = ~ time + I(time^2), breaks = NULL,
                          censoring_model = NULL, learner = lrn_glm(), weights = NULL,
                          se = NULL, R = 200, conf_level = 0.95, na_action = "fail") {
-  method <- rlang::arg_match0(method, c("km", "pooled_logistic"), "method")
   check_formula(formula)
   treatment <- all.vars(formula[[3L]])
   if (length(treatment) != 1L || !identical(formula[[3L]], as.name(treatment))) {
-    cli::cli_abort("The right-hand side of {.arg formula} must be the treatment alone, as in {.code Surv(time, event) ~ treatment}.")
+    cli::cli_abort(c(
+      "The right-hand side of {.arg formula} must be the treatment variable alone, as in {.code Surv(time, event) ~ treatment}.",
+      i = "The treatment may be numeric, logical, character or a factor; adjust for covariates through {.arg weight_model}."
+    ))
   }
+  env <- parent.frame()
+  setup <- survival_setup(formula, data, treatment, weights, na_action, env)
+  fit <- survival_ipw_engine(setup, data, env, weight_model, method, time_terms, breaks,
+                             censoring_model, learner, se)
+  finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(data))
+}
+
+#' @describeIn survival_ipw Vector interface: `a` the treatment, `time` and
+#'   `event` the follow-up. A `censoring_model` is then a numeric matrix of
+#'   the covariates of censoring, and a `weight_model` a fit of the same
+#'   units, such as [ipw_fit()].
+#' @param a The treatment: a factor, or numeric, logical or character codes.
+#' @param time,event Follow-up times and event indicators (0 or 1).
+#' @export
+survival_ipw_fit <- function(a, time, event, weight_model = NULL, method = "km",
+                             time_terms = ~ time + I(time^2), breaks = NULL,
+                             censoring_model = NULL, learner = lrn_glm(), weights = NULL,
+                             se = NULL, R = 200, conf_level = 0.95) {
+  m <- survival_matrix_data(NULL, a, time, event, FALSE)
+  setup <- survival_setup(m$formula, m$data, ".treatment", weights, "fail", baseenv())
+  fit <- survival_ipw_engine(setup, m$data, baseenv(), weight_model, method, time_terms, breaks,
+                             censoring_model, learner, se)
+  finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(m$data))
+}
+
+survival_ipw_engine <- function(setup, data, env, weight_model, method, time_terms, breaks,
+                                censoring_model, learner, se) {
+  method <- rlang::arg_match0(method, c("km", "pooled_logistic"), "method")
   exact_km <- method == "km" && is.null(censoring_model)
   se <- se %||% (if (exact_km) "sandwich" else "bootstrap")
   se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   if (se == "sandwich" && !exact_km) {
     cli::cli_abort("{.code se = \"sandwich\"} is available for Kaplan-Meier curves without a {.arg censoring_model}; use {.code se = \"bootstrap\"}.")
   }
-  env <- parent.frame()
-  setup <- survival_setup(formula, data, treatment, weights, na_action, env)
   wm <- resolve_weight_model(weight_model, setup, data, env)
   check_arm_events(setup$status, setup$a, setup$sw, method)
   if (!exact_km) check_hazard_learner(learner)
@@ -71,7 +99,8 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
                           censoring_model = censoring_model, data = data, env = env)
   fit$estimator <- if (is.null(wm)) "unadjusted" else "IP weighting"
   if (is.null(wm)) fit$estimand <- "unadjusted"
-  finish_survival_fit(fit, se, R, conf_level, match.call(), nrow(data))
+  fit$se_type <- se
+  fit
 }
 
 # Weighted Kaplan-Meier curves per arm at every distinct time, with their

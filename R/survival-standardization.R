@@ -83,6 +83,37 @@ survival_standardization <- function(formula, data, treatment, time_terms = ~ ti
                                      na_action = "fail") {
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
+  env <- parent.frame()
+  setup <- survival_setup(formula, data, treatment, weights, na_action, env)
+  fit <- survival_std_engine(setup, data, env, time_terms, learner, stratified, weight_model,
+                             censoring_model, model, breaks, se, R, conf_level)
+  finish_survival_fit(fit, se, R, conf_level, match.call(), nrow(data))
+}
+
+#' @describeIn survival_standardization Matrix interface: `x` is a numeric
+#'   covariate matrix, `a` the treatment, `time` and `event` the follow-up;
+#'   the hazard's terms are the treatment and the columns of `x`. A
+#'   `censoring_model` is then a numeric matrix of the covariates of censoring,
+#'   and a `weight_model` a fit of the same units, such as [ipw_fit()].
+#' @param x A numeric covariate matrix.
+#' @param a The treatment: a factor, or numeric, logical or character codes.
+#' @param time,event Follow-up times and event indicators (0 or 1).
+#' @export
+survival_standardization_fit <- function(x, a, time, event, time_terms = ~ time + I(time^2),
+                                         learner = lrn_glm(), stratified = FALSE,
+                                         weight_model = NULL, censoring_model = NULL,
+                                         model = "pooled_logistic", breaks = NULL,
+                                         weights = NULL, se = "bootstrap", R = 200,
+                                         conf_level = 0.95) {
+  m <- survival_matrix_data(x, a, time, event, TRUE)
+  setup <- survival_setup(m$formula, m$data, ".treatment", weights, "fail", baseenv())
+  fit <- survival_std_engine(setup, m$data, baseenv(), time_terms, learner, stratified,
+                             weight_model, censoring_model, model, breaks, se, R, conf_level)
+  finish_survival_fit(fit, se, R, conf_level, match.call(), nrow(m$data))
+}
+
+survival_std_engine <- function(setup, data, env, time_terms, learner, stratified, weight_model,
+                                censoring_model, model, breaks, se, R, conf_level) {
   model <- rlang::arg_match0(model, c("pooled_logistic", "cox"), "model")
   se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   if (se == "sandwich") {
@@ -92,8 +123,6 @@ survival_standardization <- function(formula, data, treatment, time_terms = ~ ti
     ))
   }
   stratified <- check_bool(stratified, "stratified")
-  env <- parent.frame()
-  setup <- survival_setup(formula, data, treatment, weights, na_action, env)
   wm <- resolve_weight_model(weight_model, setup, data, env)
   check_arm_events(setup$status, setup$a, setup$sw, model)
   if (model == "cox" && !is.null(censoring_model)) {
@@ -105,7 +134,7 @@ survival_standardization <- function(formula, data, treatment, time_terms = ~ ti
                           time_terms = time_terms, censoring_model = censoring_model,
                           data = data, env = env)
   fit$estimator <- if (is.null(wm)) "standardization" else "weighted standardization"
-  finish_survival_fit(fit, se, R, conf_level, match.call(), nrow(data))
+  fit
 }
 
 # Hazard design of a standardization fit: the formula's terms, or the
