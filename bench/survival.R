@@ -200,17 +200,19 @@ breakdown <- function(d) {
     mem[[name]] <<- sum(g[, 6]) - sum(g0[, 2])
     val
   }
-  setup <- step("model frame + response + checks (survival_setup)",
+  setup <- step("design + response + checks (survival_setup)",
                 ns$survival_setup(surv_formula, d$df, "a", NULL, "fail", globalenv()))
-  pt <- step("person-time grid (person_time)", ns$person_time(setup, NULL, ~ time + I(time^2)))
-  tt <- setup$terms
-  x <- step("person design (model.matrix)", ns$without_intercept(ns$design_matrix(tt, setup$frame)))
-  xcf <- step("counterfactual designs a = 0, 1 (2 x model.matrix)", lapply(levels(setup$a), function(lev) {
-    ns$without_intercept(ns$design_matrix(tt, ns$set_treatment(setup$frame, "a", lev)))
+  pt <- step("person-time grid (person_time)",
+             ns$person_time(setup$time, setup$status, setup$a, NULL, ~ time + I(time^2)))
+  design <- setup$d$design
+  pd <- step("person design (design_x)", ns$person_design(design))
+  x <- pd$x
+  xcf <- step("counterfactual designs a = 0, 1 (2 x design_x)", lapply(levels(setup$a), function(lev) {
+    ns$person_design(design, level = lev)$x
   }))
   w <- rep(1, setup$n)
   fit <- step("C pooled-logistic fit (pt_fit)",
-              ns$pt_fit(x, pt, w, TRUE, lrn_glm(), NULL, TRUE))
+              ns$pt_fit(x, pt, w, TRUE, lrn_glm(), NULL, pd$intercept))
   lp <- step("person linear predictors (pt_person_lp)",
              vapply(xcf, function(z) ns$pt_person_lp(fit, z), numeric(setup$n)))
   surv <- step("curves (C_ffi_discrete_survival)",
@@ -218,7 +220,7 @@ breakdown <- function(d) {
                      w, causallib_threads()))
   total <- step("whole call survival_standardization(se = \"none\")", methods$causallib(d))
   list(steps = steps, mem = mem, iterations = fit$iter %||% NA,
-       sizes = c(frame = as.numeric(utils::object.size(setup$frame)),
+       sizes = c(frame = as.numeric(utils::object.size(design$vars)),
                  x = as.numeric(utils::object.size(x)),
                  xcf = as.numeric(utils::object.size(xcf))) / 2^20,
        s = surv[, TMAX])
@@ -390,7 +392,7 @@ bd_lines <- function() {
             fmt(vapply(bd$steps, `[[`, 0, "elapsed"), 2), fmt(vapply(bd$steps, `[[`, 0, "cpu"), 2),
             fmt(unlist(bd$mem), 0)),
     "",
-    sprintf("Object sizes: model frame %.0f MB, person design %.0f MB, counterfactual designs %.0f MB. The C fit took %s Newton iterations. Breakdown S(%d) = %.8f, %.8f.",
+    sprintf("Object sizes: raw variables %.0f MB, person design %.0f MB, counterfactual designs %.0f MB. The C fit took %s Newton iterations. Breakdown S(%d) = %.8f, %.8f.",
             bd$sizes[["frame"]], bd$sizes[["x"]], bd$sizes[["xcf"]], format(bd$iterations), TMAX, bd$s[1], bd$s[2]))
 }
 
