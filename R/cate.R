@@ -267,8 +267,7 @@ learner_roles <- c(outcome = "Outcome learner:", effect = "Effect learner:",
 #' @export
 print_details.causallib_cate <- function(x, ...) {
   for (role in names(x$learners)) {
-    cat(learner_roles[[role]], "")
-    print(x$learners[[role]])
+    cat(learner_roles[[role]], learner_label(x$learners[[role]]), fill = TRUE)
   }
   if (!is.null(x$crossfit)) cat("Cross-fitting:", x$crossfit, "folds\n")
   cat("Distribution of the CATE:\n")

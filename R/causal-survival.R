@@ -21,8 +21,7 @@ rmst_at <- function(x, times, surv = x$survival) {
 
 #' @export
 print.causal_survival <- function(x, digits = 3, ...) {
-  cat(capitalize(x$estimator), "survival curves,", method_label(x$method), "\n")
-  cat("Treatment:", x$treatment_name, "with levels", paste(x$levels, collapse = ", "), "\n")
+  print_model_header(x, paste0(capitalize(model_label(x)), " curves, ", method_label(x$method)))
   sw <- sw_or_one(x)
   tab <- data.frame(level = x$levels, n = round(arm_sums(sw, x$treatment), 1),
                     events = round(arm_sums(sw * x$status, x$treatment), 1))
@@ -32,8 +31,6 @@ print.causal_survival <- function(x, digits = 3, ...) {
   dimnames(s) <- list(x$levels, format(show, trim = TRUE))
   cat("Survival at times ", paste(format(show, trim = TRUE), collapse = ", "), ":\n", sep = "")
   print(round(s, digits))
-  cat("Intervals:", interval_label(x), "\n")
-  if (length(x$na.action)) cat(length(x$na.action), "rows with missing values were dropped\n")
   invisible(x)
 }
 
@@ -45,7 +42,7 @@ method_label <- function(method) {
 
 interval_label <- function(x) {
   switch(x$se_type,
-    sandwich = "influence-function (infinitesimal jackknife) standard errors, log-survival scale",
+    sandwich = "influence function (infinitesimal jackknife), intervals on the log-survival scale",
     bootstrap = paste0("bootstrap, ", dim(x$replicates)[1L], " replicates, percentile"),
     none = "none")
 }
@@ -155,9 +152,7 @@ estimate_effect.causal_survival <- function(fit, times, contrast = "risk_differe
     V <- influence_vcov(fit, f, contrast, times, others, ref)
     dimnames(V) <- list(names(est), names(est))
   }
-  info <- list(estimator = paste(fit$estimator, "survival"), estimand = fit$estimand, n = fit$n,
-               call = fit$call)
-  out <- new_causal_estimate(est, V, reps, fit$se_type, conf_level, info, scale = f$scale)
+  out <- new_causal_estimate(est, V, reps, fit$se_type, conf_level, fit, scale = f$scale)
   out$contrast <- contrast
   out$reference <- fit$levels[ref]
   out

@@ -36,9 +36,8 @@
 autoplot.causal_evaluation <- function(object, type = NULL, ...) {
   type <- type %||% evaluation_types_for(object)[1L]
   data <- evaluation_data(object, type)
-  title <- paste0(object$type, " model, ", switch(object$method,
-    cv = paste0(length(object$models), "-fold cross-validation"),
-    bootstrap = paste(length(object$models), "bootstrap samples"), "in-sample"))
+  title <- paste0(capitalize(model_label(object$fit)), ", evaluated ",
+                  evaluation_method_label(object))
   evaluation_plot(data, type, title)
 }
 

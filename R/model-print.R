@@ -1,21 +1,47 @@
-# Printing fitted models: one layout for every model -- estimator, estimand,
-# treatment, outcome, observations, standard errors -- then what is
-# particular to the model (print_details()).
+# Printing fitted models: one header for every model -- estimator,
+# estimand, treatment, outcome, observations, standard errors -- then what
+# is particular to the model (print_details()). Estimates, evaluations and
+# tunings print the same header for the model they came from.
 
 #' @export
 print.causallib_model <- function(x, ...) {
-  cat(capitalize(model_label(x)), "\n")
-  cat("Estimand:", estimand_label(x), "\n")
-  cat("Treatment:", x$treatment_name %||% rlang::expr_deparse(x$treatment_expr %||% quote(a)),
-      "with levels", paste(x$levels, collapse = ", "), "\n")
-  cat("Outcome:", outcome_label(x), "\n")
-  dropped <- length(x$na.action)
-  cat("Observations: ", x$n, if (dropped) paste0(" (", dropped, " rows with missing values dropped)"),
-      "\n", sep = "")
-  cat("Standard errors:", default_se(x), "by default\n")
+  print_model_header(x)
   print_details(x)
   invisible(x)
 }
+
+# What a fitted model is, as named lines: Estimator, Estimand, Treatment,
+# Outcome, Observations.
+model_header <- function(x, outcome = outcome_label(x)) {
+  dropped <- length(x$na.action)
+  c(Estimator = model_label(x),
+    Estimand = estimand_label(x),
+    Treatment = paste(treatment_label(x), "with levels", paste(x$levels, collapse = ", ")),
+    Outcome = outcome,
+    Observations = paste0(x$n, if (dropped) paste0(" (", dropped, " rows with missing values dropped)")))
+}
+
+# The header of a model under `title` (its estimator by default), ending
+# with how its standard errors are computed.
+print_model_header <- function(x, title = capitalize(model_label(x))) {
+  header <- model_header(x)
+  cat_header(header[names(header) != "Estimator"], se_label(x), title)
+}
+
+cat_header <- function(header, se, title = NULL) {
+  lines <- c(title, paste0(names(header), ": ", header), paste("Standard errors:", se))
+  cat(lines, sep = "\n")
+}
+
+se_label <- function(x) {
+  UseMethod("se_label")
+}
+
+#' @export
+se_label.default <- function(x) paste(default_se(x), "by default")
+
+#' @export
+se_label.causallib_survival <- function(x) interval_label(x)
 
 print_details <- function(x, ...) {
   UseMethod("print_details")
@@ -35,9 +61,19 @@ estimand_label <- function(x) {
 }
 
 outcome_label <- function(x) {
-  name <- x$design$response %||% x$outcome_model$design$response
   if (inherits(x, "causallib_weight_model")) return("given at estimation")
-  name %||% "y"
+  x$design$response %||% x$outcome_model$design$response %||% x$hazard$response %||%
+    formula_response(x$call$formula) %||% "y"
+}
+
+treatment_label <- function(x) {
+  x$treatment_name %||% x$outcome_model$treatment_name %||%
+    rlang::expr_deparse(x$treatment_expr %||% quote(a))
+}
+
+# The left-hand side of a formula written in a call, or NULL.
+formula_response <- function(f) {
+  if (rlang::is_call(f, "~", n = 2L)) rlang::expr_deparse(f[[2L]])
 }
 
 capitalize <- function(text) paste0(toupper(substring(text, 1L, 1L)), substring(text, 2L))
@@ -71,15 +107,15 @@ print_details.causallib_matching <- function(x, ...) {
 
 #' @export
 print_details.causallib_standardization <- function(x, ...) {
-  cat(if (x$stratified) "One outcome model per treatment level:" else "One outcome model with the treatment:", "")
-  print(x$learner)
+  cat(if (x$stratified) "One outcome model per treatment level:" else "One outcome model with the treatment:",
+      learner_label(x$learner), fill = TRUE)
 }
 
 #' @export
 print_details.causallib_dr <- function(x, ...) {
-  cat("Outcome model:", model_label(x$outcome_model), "with ")
-  print(x$outcome_model$learner)
-  cat("Weight model:", model_label(x$weight_model), "with ")
-  print(x$weight_model$learner)
+  cat("Outcome model:", model_label(x$outcome_model), "with", learner_label(x$outcome_model$learner),
+      fill = TRUE)
+  cat("Weight model:", model_label(x$weight_model), "with", learner_label(x$weight_model$learner),
+      fill = TRUE)
   if (!is.null(x$crossfit)) cat("Nuisance models cross-fitted on", x$crossfit, "folds\n")
 }
