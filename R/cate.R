@@ -270,10 +270,7 @@ print_details.causallib_cate <- function(x, ...) {
     cat(learner_roles[[role]], learner_label(x$learners[[role]]), fill = TRUE)
   }
   if (!is.null(x$crossfit)) cat("Cross-fitting:", x$crossfit, "folds\n")
-  cat("Distribution of the CATE:\n")
-  q <- t(apply(x$cate, 2L, stats::quantile, names = FALSE))
-  dimnames(q) <- list(colnames(x$cate), c("min", "q25", "median", "q75", "max"))
-  print(signif(q, 4))
+  print_tables(summary_tables(x), digits = 4)
 }
 
 #' Conditional and average effects of a CATE model

@@ -21,16 +21,8 @@ rmst_at <- function(x, times, surv = x$survival) {
 
 #' @export
 print.causal_survival <- function(x, digits = 3, ...) {
-  print_model_header(x, paste0(capitalize(model_label(x)), " curves, ", method_label(x$method)))
-  sw <- sw_or_one(x)
-  tab <- data.frame(level = x$levels, n = round(arm_sums(sw, x$treatment), 1),
-                    events = round(arm_sums(sw * x$status, x$treatment), 1))
-  print(tab, row.names = FALSE)
-  show <- unique(x$times[pmax(1L, round(length(x$times) * c(0.25, 0.5, 0.75, 1)))])
-  s <- survival_at(x, show)
-  dimnames(s) <- list(x$levels, format(show, trim = TRUE))
-  cat("Survival at times ", paste(format(show, trim = TRUE), collapse = ", "), ":\n", sep = "")
-  print(round(s, digits))
+  print_model_header(x)
+  print_tables(summary_tables(x), digits)
   invisible(x)
 }
 

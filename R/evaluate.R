@@ -132,7 +132,7 @@ refit_on_data <- function(fit, data) {
 
 #' @export
 print.causal_evaluation <- function(x, ...) {
-  print_model_header(x$fit, paste0(capitalize(model_label(x$fit)), ", evaluated ",
+  print_model_header(x$fit, paste0(model_title(x$fit), ", evaluated ",
                                    evaluation_method_label(x)))
   summary_tab <- stats::aggregate(value ~ phase + treatment + metric, data = x$metrics, FUN = mean)
   wide <- stats::reshape(summary_tab, idvar = c("metric", "treatment"), timevar = "phase",

@@ -36,7 +36,7 @@
 autoplot.causal_evaluation <- function(object, type = NULL, ...) {
   type <- type %||% evaluation_types_for(object)[1L]
   data <- evaluation_data(object, type)
-  title <- paste0(capitalize(model_label(object$fit)), ", evaluated ",
+  title <- paste0(model_title(object$fit), ", evaluated ",
                   evaluation_method_label(object))
   evaluation_plot(data, type, title)
 }

@@ -21,11 +21,24 @@ model_header <- function(x, outcome = outcome_label(x)) {
     Observations = paste0(x$n, if (dropped) paste0(" (", dropped, " rows with missing values dropped)")))
 }
 
-# The header of a model under `title` (its estimator by default), ending
-# with how its standard errors are computed.
-print_model_header <- function(x, title = capitalize(model_label(x))) {
+# The header of a model under `title`, ending with how its standard errors
+# are computed.
+print_model_header <- function(x, title = model_title(x)) {
   header <- model_header(x)
   cat_header(header[names(header) != "Estimator"], se_label(x), title)
+}
+
+# The first line of a model's header.
+model_title <- function(x) {
+  UseMethod("model_title")
+}
+
+#' @export
+model_title.default <- function(x) capitalize(model_label(x))
+
+#' @export
+model_title.causallib_survival <- function(x) {
+  paste0(capitalize(model_label(x)), " curves, ", method_label(x$method))
 }
 
 cat_header <- function(header, se, title = NULL) {
@@ -95,11 +108,10 @@ print_details.causallib_matching <- function(x, ...) {
       if (s$replace) "with" else "without", " replacement",
       if (!is.null(s$caliper)) paste0(", caliper ", s$caliper, " SD (",
                                       signif(x$caliper_distance, 3), ")"), "\n", sep = "")
-  w <- x$weights * sw_or_one(x)
   tab <- data.frame(
     level = x$levels, n = as.vector(table(x$treatment)),
     matched = as.vector(tapply(x$weights > 0, x$treatment, sum)),
-    ess = round(as.vector(tapply(w, x$treatment, function(v) sum(v)^2 / sum(v^2))), 1)
+    ess = round(effective_sizes(x), 1)
   )
   print(tab, row.names = FALSE)
   if (x$n_unmatched > 0) cat(x$n_unmatched, "focal units without a match (weight 0)\n")

@@ -98,7 +98,7 @@ learner_label <- function(learner) {
 #' @export
 print.causallib_tuning <- function(x, ...) {
   print_model_header(x$best, paste0(
-    capitalize(model_label(x$best)), " with the best of ", nrow(x$scores),
+    model_title(x$best), " with the best of ", nrow(x$scores),
     " candidate learners: ", x$scorer, " (lower is better) ",
     evaluation_method_label(x$evaluations[[1L]])))
   tab <- x$scores
