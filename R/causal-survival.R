@@ -199,7 +199,8 @@ influence_vcov <- function(fit, f, contrast, times, others, ref) {
 #' [tidy.causal_survival()]'s data frame (so the numbers can be checked).
 #' With `type = "survival"`, the model's curve of each arm against the
 #' arm's Kaplan-Meier curve instead (see [autoplot.causal_evaluation()]).
-#' Needs the ggplot2 package.
+#' `plot()` draws the same plot ([plot.causallib_model()]). Needs the
+#' ggplot2 package.
 #'
 #' @param object A `causal_survival` object.
 #' @param type `NULL` for the causal curves, or an evaluation plot type.
@@ -212,7 +213,13 @@ influence_vcov <- function(fit, f, contrast, times, others, ref) {
 #'   ggplot2::autoplot(km)
 #' }
 autoplot.causal_survival <- function(object, type = NULL, ...) {
-  if (!is.null(type)) return(autoplot.causal_evaluation(evaluate(object), type))
+  rlang::check_dots_empty()
+  model_plot(object, type)
+}
+
+#' @export
+model_plot.causallib_survival <- function(object, type = NULL) {
+  if (!is.null(type)) return(NextMethod())
   rlang::check_installed("ggplot2", "to plot survival curves.")
   d <- tidy(object)
   d <- d[!is.na(d$survival), , drop = FALSE]

@@ -458,3 +458,98 @@ print_tables <- function(tables, digits, gap = FALSE) {
     print(format(tables[[title]], digits = digits), row.names = FALSE)
   }
 }
+
+# ---- plots --------------------------------------------------------------------------
+
+#' @rdname autoplot.causal_evaluation
+#' @export
+plot.causallib_model <- function(x, type = NULL, ...) {
+  rlang::check_dots_empty()
+  p <- model_plot(x, type)
+  print(p)
+  invisible(p)
+}
+
+# The one plot builder of fitted models, which autoplot() returns and
+# plot() draws: the evaluation plots by default (the model evaluated
+# in-sample), the causal curves of survival models, and the distributions
+# of CATE models and unadjusted comparisons.
+model_plot <- function(object, type = NULL) {
+  UseMethod("model_plot")
+}
+
+#' @export
+model_plot.default <- function(object, type = NULL) {
+  autoplot.causal_evaluation(evaluate(object), type)
+}
+
+#' @export
+model_plot.causallib_cate <- function(object, type = NULL) {
+  rlang::arg_match0(type %||% "cate", "cate", "type")
+  data <- distribution_data(object)
+  plot_distribution(data, paste0(capitalize(model_label(object)), ": distribution of the CATE"),
+                    "Conditional average treatment effect")
+}
+
+#' @export
+model_plot.causallib_marginal_outcome <- function(object, type = NULL) {
+  rlang::arg_match0(type %||% "outcome", "outcome", "type")
+  plot_distribution(distribution_data(object), "Outcome by treatment level", outcome_label(object))
+}
+
+#' Data of the distribution plots
+#'
+#' The histograms that `autoplot()` draws for a CATE model (of the units'
+#' conditional average treatment effects, one per contrast with the
+#' reference level) and for an unadjusted comparison (of the outcome, one
+#' per treatment level), so that the numbers can be checked or drawn
+#' another way. Counts are numbers of units; `mean` is the group's
+#' (sampling-weighted) mean: the average effect of [estimate_effect()] for
+#' a CATE model, the group mean of [estimate_outcomes()] for an unadjusted
+#' comparison.
+#'
+#' @param fit A fitted [xlearner()], [rlearner()] or [marginal_outcome()].
+#' @return A data frame with columns `group` (a contrast such as `"1 vs
+#'   0"`, or a treatment level), `bin_mid`, `bin_width`, `count` and `mean`.
+#' @export
+#' @examples
+#' fit <- xlearner(wt82_71 ~ qsmk + sex + age + wt71, data = nhefs,
+#'                 treatment = qsmk, na_action = "omit")
+#' head(distribution_data(fit))
+#' if (requireNamespace("ggplot2", quietly = TRUE)) plot(fit)
+distribution_data <- function(fit) {
+  if (inherits(fit, "causallib_cate")) {
+    contrasts <- colnames(fit$cate)
+    values <- as.vector(fit$cate)
+    groups <- factor(rep(contrasts, each = fit$n), levels = contrasts)
+    mean <- cate_average(fit$cate, sw_or_one(fit))
+  } else if (inherits(fit, "causallib_marginal_outcome")) {
+    values <- fit$y
+    groups <- fit$treatment
+    mean <- means(fit)
+  } else {
+    gave <- if (inherits(fit, "causallib_model")) {
+      "You gave a model of {model_label(fit)}."
+    } else {
+      "You gave {.obj_type_friendly {fit}}."
+    }
+    cli::cli_abort(c(
+      "{.arg fit} must be a fitted {.fn xlearner}, {.fn rlearner} or {.fn marginal_outcome}.",
+      x = gave
+    ))
+  }
+  bins <- group_histogram(values, groups)
+  bins$mean <- unname(mean)[match(bins$group, levels(groups))]
+  bins
+}
+
+plot_distribution <- function(data, title, xlab) {
+  rlang::check_installed("ggplot2", "to plot distributions.")
+  means <- unique(data[c("group", "mean")])
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$bin_mid, y = .data$count, width = .data$bin_width)) +
+    ggplot2::geom_col(fill = "grey60") +
+    ggplot2::geom_vline(ggplot2::aes(xintercept = .data$mean), data = means, linetype = "dashed") +
+    ggplot2::labs(x = xlab, y = "Count", title = title)
+  if (nrow(means) > 1L) p <- p + ggplot2::facet_wrap(ggplot2::vars(.data$group), ncol = 1L)
+  p
+}

@@ -291,3 +291,83 @@ test_that("summary() prints the header, the coefficient tables and the class ext
     summary(ipw(qsmk ~ sex + age, data = d, learner = custom_learner()))
   })
 })
+
+layers <- function(p) ggplot2::ggplot_build(p)$data
+
+test_that("plot() draws exactly the plot autoplot() builds, for every model", {
+  skip_if_not_installed("ggplot2")
+  grDevices::pdf(NULL)
+  withr::defer(grDevices::dev.off())
+  d <- nhefs_complete()
+  wm <- ipw(qsmk ~ sex + age + wt71, data = d)
+  om <- standardization(wt82_71 ~ qsmk + sex + age + wt71, data = d, treatment = qsmk)
+  cases <- list(
+    list(wm, NULL), list(wm, "weights"), list(matching(qsmk ~ sex + age + wt71, data = d), "balance"),
+    list(om, "residuals"), list(aipw(om, wm), "roc"),
+    list(marginal_outcome(wt82_71 ~ qsmk, data = d), NULL),
+    list(xlearner(wt82_71 ~ qsmk + sex + age, data = d, treatment = qsmk), NULL),
+    list(survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs), NULL),
+    list(survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs), "survival")
+  )
+  for (case in cases) {
+    built <- ggplot2::autoplot(case[[1L]], type = case[[2L]])
+    drawn <- expect_invisible(plot(case[[1L]], type = case[[2L]]))
+    expect_s3_class(drawn, "ggplot")
+    expect_identical(layers(drawn), layers(built))
+    expect_identical(drawn$labels, built$labels)
+  }
+  expect_error(plot(wm, bins = 3), class = "rlib_error_dots_nonempty")
+  expect_error(ggplot2::autoplot(wm, bins = 3), class = "rlib_error_dots_nonempty")
+})
+
+test_that("plotted numbers are those of the plot's data path", {
+  skip_if_not_installed("ggplot2")
+  d <- nhefs_complete()
+  wm <- ipw(qsmk ~ sex + age + wt71, data = d)
+  bal <- evaluation_data(evaluate(wm), "balance")
+  points <- layers(ggplot2::autoplot(wm, type = "balance"))[[2L]]
+  expect_equal(sort(points$x), sort(abs(bal$smd)))
+
+  km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
+  curves <- tidy(km)
+  curves <- curves[!is.na(curves$survival), ]
+  steps <- layers(ggplot2::autoplot(km))[[2L]]
+  expect_equal(steps$y[order(steps$group, steps$x)],
+               curves$survival[order(curves$treatment, curves$time)])
+
+  xl <- xlearner(wt82_71 ~ qsmk + sex + age, data = d, treatment = qsmk)
+  dist <- distribution_data(xl)
+  cols <- layers(ggplot2::autoplot(xl))
+  expect_equal(cols[[1L]]$y, dist$count)
+  expect_equal(cols[[2L]]$xintercept, unname(estimate_effect(xl, se = "none")$estimate))
+
+  mo <- marginal_outcome(wt82_71 ~ qsmk, data = d)
+  cols <- layers(ggplot2::autoplot(mo))
+  expect_equal(cols[[2L]]$xintercept, unname(estimate_outcomes(mo, se = "none")$estimate))
+  expect_equal(sum(cols[[1L]]$y), nrow(d))
+})
+
+test_that("distribution_data() holds the histograms of the CATEs and outcomes", {
+  d <- nhefs_complete()
+  xl <- xlearner(wt82_71 ~ qsmk + sex + age, data = d, treatment = qsmk)
+  dist <- distribution_data(xl)
+  expect_named(dist, c("group", "bin_mid", "bin_width", "count", "mean"))
+  h <- graphics::hist(predict(xl), breaks = pretty(range(predict(xl)), n = 30), plot = FALSE)
+  expect_equal(dist$count, h$counts)
+  expect_equal(dist$bin_mid, h$mids)
+  expect_identical(unique(dist$group), "1 vs 0")
+
+  d3 <- nhefs
+  d3$exercise <- factor(d3$exercise)
+  mo <- marginal_outcome(smokeintensity ~ exercise, data = d3, weights = d3$wt71)
+  dist <- distribution_data(mo)
+  expect_identical(unique(dist$group), levels(d3$exercise))
+  expect_equal(tapply(dist$count, dist$group, sum)[levels(d3$exercise)],
+               table(d3$exercise), ignore_attr = TRUE)
+  expect_equal(unique(dist$mean), as.vector(tapply(d3$wt71 * d3$smokeintensity, d3$exercise, sum) /
+                                              tapply(d3$wt71, d3$exercise, sum)))
+  expect_snapshot(error = TRUE, {
+    distribution_data(ipw(qsmk ~ sex, data = d))
+    ggplot2::autoplot(xl, type = "balance")
+  })
+})
