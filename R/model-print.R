@@ -75,13 +75,25 @@ estimand_label <- function(x) {
 
 outcome_label <- function(x) {
   if (inherits(x, "causallib_weight_model")) return("given at estimation")
-  x$design$response %||% x$outcome_model$design$response %||% x$hazard$response %||%
+  if (!is.null(x$outcome_model)) return(outcome_label(x$outcome_model))
+  matrix_argument(x, "y") %||% x$design$response %||% x$hazard$response %||%
     formula_response(x$call$formula) %||% "y"
 }
 
 treatment_label <- function(x) {
-  x$treatment_name %||% x$outcome_model$treatment_name %||%
+  if (!is.null(x$outcome_model)) return(treatment_label(x$outcome_model))
+  matrix_argument(x, "a") %||% x$treatment_name %||%
     rlang::expr_deparse(x$treatment_expr %||% quote(a))
+}
+
+# What a model fitted through a matrix interface was given as its argument
+# `arg` (the treatment `a`, the outcome `y`), or NULL.
+matrix_argument <- function(x, arg) {
+  fn <- x$call[[1L]]
+  if (!rlang::is_symbol(fn) || !as.character(fn) %in% c("ipw_fit", "matching_fit", "standardization_fit")) {
+    return(NULL)
+  }
+  if (!is.null(x$call[[arg]])) rlang::as_label(x$call[[arg]])
 }
 
 # The left-hand side of a formula written in a call, or NULL.

@@ -371,3 +371,34 @@ test_that("distribution_data() holds the histograms of the CATEs and outcomes", 
     ggplot2::autoplot(xl, type = "balance")
   })
 })
+
+test_that("every printed header says what the model is, without internal class names", {
+  d <- nhefs_complete()
+  wm <- ipw(qsmk ~ sex + age + wt71, data = d)
+  om <- standardization(wt82_71 ~ qsmk + sex + age + wt71, data = d, treatment = qsmk)
+  km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
+  set.seed(1)
+  objects <- list(
+    wm, matching(qsmk ~ sex + age + wt71, data = d), om,
+    marginal_outcome(wt82_71 ~ qsmk, data = d), aipw(om, wm), ps_standardization(om, wm),
+    xlearner(wt82_71 ~ qsmk + sex + age, data = d, treatment = qsmk), km,
+    standardization_fit(as.matrix(d[c("age", "wt71")]), d$qsmk, d$wt82_71),
+    estimate_effect(wm, outcome = wt82_71), estimate_outcomes(om), summary(estimate_effect(om)),
+    estimate_effect(km, times = 120), evaluate(om),
+    tune_learner(wm, data.frame(penalty = c(0, 1)), cv = 2),
+    summary(wm), summary(km)
+  )
+  for (obj in objects) {
+    out <- utils::capture.output(print(obj))
+    expect_false(any(grepl("<causal", out, fixed = TRUE)), info = out[1L])
+    for (field in c("Estimand", "Treatment", "Outcome", "Observations", "Standard errors")) {
+      expect_true(any(startsWith(out, paste0(field, ": "))), info = paste(out[1L], field))
+    }
+  }
+  expect_snapshot({
+    aipw(om, wm)
+    estimate_effect(wm, outcome = "wt82_71")
+    evaluate(wm)
+    standardization_fit(as.matrix(d[c("age", "wt71")]), d$qsmk, d$wt82_71)
+  })
+})
