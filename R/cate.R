@@ -31,7 +31,7 @@
 #'   treatment given the covariates.
 #' @inheritParams standardization
 #' @return An object of class `causallib_cate`: see [predict.causallib_cate()]
-#'   for the CATEs and [estimate_effect.causallib_cate()] for their average.
+#'   for the CATEs and [estimate_effect()] for their average.
 #' @references Künzel SR, Sekhon JS, Bickel PJ, Yu B (2019). Metalearners for
 #'   estimating heterogeneous treatment effects using machine learning.
 #'   *Proceedings of the National Academy of Sciences* 116(10), 4156-4165.
@@ -73,7 +73,7 @@ xlearner <- function(formula, data, treatment, outcome_learner = NULL,
 #' @param crossfit Number of cross-fitting folds.
 #' @inheritParams xlearner
 #' @return An object of class `causallib_cate`: see [predict.causallib_cate()]
-#'   for the CATEs and [estimate_effect.causallib_cate()] for their average.
+#'   for the CATEs and [estimate_effect()] for their average.
 #' @references Nie X, Wager S (2021). Quasi-oracle estimation of
 #'   heterogeneous treatment effects. *Biometrika* 108(2), 299-319.
 #' @seealso [xlearner()]
@@ -284,14 +284,10 @@ print_details.causallib_cate <- function(x, ...) {
 #' on a resample drawn with R's random number generator, so [set.seed()]
 #' reproduces the interval.
 #'
-#' @param object,fit A fitted [xlearner()] or [rlearner()].
+#' @param object A fitted [xlearner()] or [rlearner()].
 #' @param newdata Optional data frame with the covariates (the treatment and
 #'   outcome columns are not needed).
 #' @param type `"cate"`, or `"potential_outcomes"` (X-learner only).
-#' @param contrast Only `"diff"`: the CATE is a difference.
-#' @param se `"bootstrap"` or `"none"`.
-#' @param R Number of bootstrap replicates.
-#' @param conf_level Confidence level.
 #' @param ... Unused.
 #' @return `predict()`: for `"cate"`, a vector (binary treatment) or a matrix
 #'   with one column per non-reference level (named like `"2 vs 1"`); for
