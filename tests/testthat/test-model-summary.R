@@ -17,21 +17,6 @@ expect_coef_table <- function(tab, ref, tolerance = 1e-6) {
 ctl_summary <- glm.control(epsilon = 1e-14, maxit = 100)
 lrn_exact <- function(family = binomial()) lrn_glm(family, epsilon = 1e-12, maxit = 100)
 
-# A learner wrapping lm() / glm() in R: a learner without coefficients of its own.
-custom_learner <- function() {
-  lrn_custom(
-    fit = function(x, y, weights) {
-      family <- if (is.factor(y)) stats::quasibinomial() else stats::gaussian()
-      stats::glm(y ~ x - 1, family = family, weights = weights)
-    },
-    predict = function(object, x) {
-      beta <- stats::coef(object)
-      drop(object$family$linkinv(x %*% beta))
-    },
-    name = "glm in R"
-  )
-}
-
 sim_poisson <- function(n = 500, seed = 3) {
   withr::local_seed(seed)
   d <- sim_confounded(n, seed)
@@ -220,8 +205,8 @@ test_that("models without coefficients say so and what to use instead", {
     coef(marginal_outcome(y ~ a, data = d))
     tidy(xlearner(y ~ a + x1, data = d, treatment = a))
     coef(survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs))
-    coef(ipw(a ~ x1 + x2, data = d, learner = custom_learner()))
-    tidy(standardization(y ~ a + x1, data = d, treatment = a, learner = custom_learner()))
+    coef(ipw(a ~ x1 + x2, data = d, learner = glm_custom()))
+    tidy(standardization(y ~ a + x1, data = d, treatment = a, learner = glm_custom()))
   })
 })
 
@@ -288,7 +273,7 @@ test_that("summary() prints the header, the coefficient tables and the class ext
     summary(survival_standardization(Surv(survtime, death) ~ qsmk + sex + age, data = nhefs,
                                      treatment = qsmk, se = "none"))
     summary(ipw(factor(exercise) ~ sex + age, data = d))
-    summary(ipw(qsmk ~ sex + age, data = d, learner = custom_learner()))
+    summary(ipw(qsmk ~ sex + age, data = d, learner = glm_custom()))
   })
 })
 
