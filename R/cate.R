@@ -304,14 +304,10 @@ learner_roles <- c(outcome = "Outcome learner:", effect = "Effect learner:",
 #' @export
 print_details.causallib_cate <- function(x, ...) {
   for (role in names(x$learners)) {
-    cat(learner_roles[[role]], "")
-    print(x$learners[[role]])
+    cat(learner_roles[[role]], learner_label(x$learners[[role]]), fill = TRUE)
   }
   if (!is.null(x$crossfit)) cat("Cross-fitting:", x$crossfit, "folds\n")
-  cat("Distribution of the CATE:\n")
-  q <- t(apply(x$cate, 2L, stats::quantile, names = FALSE))
-  dimnames(q) <- list(colnames(x$cate), c("min", "q25", "median", "q75", "max"))
-  print(signif(q, 4))
+  print_tables(summary_tables(x), digits = 4)
 }
 
 #' Conditional and average effects of a CATE model

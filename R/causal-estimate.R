@@ -16,9 +16,11 @@ new_causal_estimate <- function(estimate, vcov, replicates, se_type, conf_level,
   ), class = "causal_estimate")
 }
 
-model_info <- function(fit) {
+# What an estimate keeps of the model it came from: the model's printed
+# header (with the outcome it was estimated for) and the fields of glance().
+model_info <- function(fit, outcome = outcome_label(fit)) {
   list(estimator = model_label(fit), estimand = fit$estimand %||% "ATE",
-       n = fit$n, call = fit$call)
+       n = fit$n, call = fit$call, header = model_header(fit, outcome))
 }
 
 `%||%` <- function(x, y) if (is.null(x)) y else x
@@ -68,21 +70,18 @@ describe_estimate <- function(x) {
     bootstrap = paste0("bootstrap, ", nrow(x$replicates), " replicates, percentile intervals"),
     influence = "influence function",
     none = "none")
+  if (x$scale == "log" && x$se_type != "none") se <- paste(se, "(std.error on the log scale)")
   c(what = what, se = se)
 }
 
 #' @export
 print.causal_estimate <- function(x, digits = 4, ...) {
   d <- describe_estimate(x)
-  info <- x$fit_info
-  cat(d[["what"]], "-", info$estimator, "-", info$estimand, "\n")
+  cat_header(x$fit_info$header, d[["se"]], d[["what"]])
   tab <- estimate_table(x)
   show <- tab[, c("term", "estimate", "std.error", "conf.low", "conf.high", "p.value")]
   names(show)[4:5] <- paste0(c("lower ", "upper "), format(100 * x$conf_level), "%")
   print(format(show, digits = digits), row.names = FALSE)
-  cat("Standard errors:", d[["se"]])
-  if (x$scale == "log") cat(" (std.error on the log scale)")
-  cat("\n")
   invisible(x)
 }
 
@@ -164,16 +163,15 @@ nobs.causal_estimate <- function(object, ...) object$fit_info$n
 summary.causal_estimate <- function(object, ...) {
   structure(list(table = tidy(object), glance = glance(object),
                  description = describe_estimate(object), outcomes = object$outcomes,
-                 call = object$fit_info$call),
+                 call = object$fit_info$call, header = object$fit_info$header),
             class = "summary.causal_estimate")
 }
 
 #' @export
 print.summary.causal_estimate <- function(x, digits = 4, ...) {
   if (!is.null(x$call)) cat("Call: ", paste(deparse(x$call), collapse = "\n"), "\n\n", sep = "")
-  g <- x$glance
-  cat("Estimator:", g$estimator, " Estimand:", g$estimand, " Observations:", g$nobs, "\n")
-  cat("Standard errors:", x$description[["se"]], "\n\n")
+  cat_header(x$header, x$description[["se"]])
+  cat("\n")
   if (!is.null(x$outcomes)) {
     cat("Potential outcome means:\n")
     print(format(tidy(x$outcomes)[, c("term", "estimate", "std.error", "conf.low", "conf.high")],

@@ -21,19 +21,8 @@ rmst_at <- function(x, times, surv = x$survival) {
 
 #' @export
 print.causal_survival <- function(x, digits = 3, ...) {
-  cat(capitalize(x$estimator), "survival curves,", method_label(x$method), "\n")
-  cat("Treatment:", x$treatment_name, "with levels", paste(x$levels, collapse = ", "), "\n")
-  sw <- sw_or_one(x)
-  tab <- data.frame(level = x$levels, n = round(arm_sums(sw, x$treatment), 1),
-                    events = round(arm_sums(sw * x$status, x$treatment), 1))
-  print(tab, row.names = FALSE)
-  show <- unique(x$times[pmax(1L, round(length(x$times) * c(0.25, 0.5, 0.75, 1)))])
-  s <- survival_at(x, show)
-  dimnames(s) <- list(x$levels, format(show, trim = TRUE))
-  cat("Survival at times ", paste(format(show, trim = TRUE), collapse = ", "), ":\n", sep = "")
-  print(round(s, digits))
-  cat("Intervals:", interval_label(x), "\n")
-  if (length(x$na.action)) cat(length(x$na.action), "rows with missing values were dropped\n")
+  print_model_header(x)
+  print_tables(summary_tables(x), digits)
   invisible(x)
 }
 
@@ -45,7 +34,7 @@ method_label <- function(method) {
 
 interval_label <- function(x) {
   switch(x$se_type,
-    sandwich = "influence-function (infinitesimal jackknife) standard errors, log-survival scale",
+    sandwich = "influence function (infinitesimal jackknife), intervals on the log-survival scale",
     bootstrap = paste0("bootstrap, ", dim(x$replicates)[1L], " replicates, percentile"),
     none = "none")
 }
@@ -156,9 +145,7 @@ estimate_effect.causal_survival <- function(fit, times, contrast = "risk_differe
     V <- influence_vcov(fit, f, contrast, times, others, ref)
     dimnames(V) <- list(names(est), names(est))
   }
-  info <- list(estimator = paste(fit$estimator, "survival"), estimand = fit$estimand, n = fit$n,
-               call = fit$call)
-  out <- new_causal_estimate(est, V, reps, fit$se_type, conf_level, info, scale = f$scale)
+  out <- new_causal_estimate(est, V, reps, fit$se_type, conf_level, fit, scale = f$scale)
   out$contrast <- contrast
   out$reference <- fit$levels[ref]
   out
@@ -213,7 +200,8 @@ influence_vcov <- function(fit, f, contrast, times, others, ref) {
 #' [tidy.causal_survival()]'s data frame (so the numbers can be checked).
 #' With `type = "survival"`, the model's curve of each arm against the
 #' arm's Kaplan-Meier curve instead (see [autoplot.causal_evaluation()]).
-#' Needs the ggplot2 package.
+#' `plot()` draws the same plot ([plot.causallib_model()]). Needs the
+#' ggplot2 package.
 #'
 #' @param object A `causal_survival` object.
 #' @param type `NULL` for the causal curves, or an evaluation plot type.
@@ -226,7 +214,13 @@ influence_vcov <- function(fit, f, contrast, times, others, ref) {
 #'   ggplot2::autoplot(km)
 #' }
 autoplot.causal_survival <- function(object, type = NULL, ...) {
-  if (!is.null(type)) return(autoplot.causal_evaluation(evaluate(object), type))
+  rlang::check_dots_empty()
+  model_plot(object, type)
+}
+
+#' @export
+model_plot.causallib_survival <- function(object, type = NULL) {
+  if (!is.null(type)) return(NextMethod())
   rlang::check_installed("ggplot2", "to plot survival curves.")
   d <- tidy(object)
   d <- d[!is.na(d$survival), , drop = FALSE]

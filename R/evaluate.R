@@ -132,17 +132,22 @@ refit_on_data <- function(fit, data) {
 
 #' @export
 print.causal_evaluation <- function(x, ...) {
-  n_folds <- length(x$models)
-  cat("<causal_evaluation> of", if (x$type == "outcome") "an" else "a", x$type, "model,", switch(x$method,
-    cv = paste0(n_folds, "-fold cross-validation"),
-    bootstrap = paste(n_folds, "bootstrap samples"),
-    "in-sample"), "\n")
+  print_model_header(x$fit, paste0(model_title(x$fit), ", evaluated ",
+                                   evaluation_method_label(x)))
   summary_tab <- stats::aggregate(value ~ phase + treatment + metric, data = x$metrics, FUN = mean)
   wide <- stats::reshape(summary_tab, idvar = c("metric", "treatment"), timevar = "phase",
                          direction = "wide")
   names(wide) <- sub("^value\\.", "", names(wide))
   wide <- wide[order(wide$metric, wide$treatment), , drop = FALSE]
-  cat("Metrics (mean over folds):\n")
+  cat(if (length(x$models) > 1L) "Metrics (mean over folds):\n" else "Metrics:\n")
   print(format(wide, digits = 3), row.names = FALSE)
   invisible(x)
+}
+
+evaluation_method_label <- function(ev) {
+  n_folds <- length(ev$models)
+  switch(ev$method,
+    cv = paste0("by ", n_folds, "-fold cross-validation"),
+    bootstrap = paste("on", n_folds, "bootstrap samples"),
+    "in-sample")
 }

@@ -17,12 +17,20 @@
 #'   `"calibration"`, each arm separately.
 #' * doubly robust models: all of the above but the binary-outcome plots.
 #' * survival models: `"survival"`, the model's curve of each arm against
-#'   the arm's Kaplan-Meier curve (IP-weighted for IP-weighted models).
+#'   the arm's Kaplan-Meier curve (IP-weighted for IP-weighted models); by
+#'   default the causal curves ([autoplot.causal_survival()]).
+#' * CATE models ([xlearner()], [rlearner()]): `"cate"`, the distribution of
+#'   the units' CATEs; unadjusted comparisons ([marginal_outcome()]):
+#'   `"outcome"`, the distribution of the outcome in each arm. Each with its
+#'   (sampling-weighted) mean; the data are [distribution_data()]'s.
 #'
-#' @param object A `causal_evaluation` from [evaluate()], or a fitted model.
+#' `plot()` of a fitted model draws the plot `autoplot()` returns (one
+#' builder makes both) and returns it invisibly.
+#'
+#' @param object,x A `causal_evaluation` from [evaluate()], or a fitted model.
 #' @param type The plot type; by default the first available for the model.
 #' @param ... Unused.
-#' @return A ggplot object.
+#' @return A ggplot object (invisibly for `plot()`).
 #' @exportS3Method ggplot2::autoplot
 #' @examples
 #' if (requireNamespace("ggplot2", quietly = TRUE)) {
@@ -32,18 +40,20 @@
 #'   ggplot2::autoplot(ev, type = "balance")
 #'   ggplot2::autoplot(ev, type = "roc")
 #'   ggplot2::autoplot(fit, type = "weights")
+#'   plot(fit, type = "balance")
 #' }
 autoplot.causal_evaluation <- function(object, type = NULL, ...) {
+  rlang::check_dots_empty()
   type <- type %||% evaluation_types_for(object)[1L]
   data <- evaluation_data(object, type)
-  title <- paste0(object$type, " model, ", switch(object$method,
-    cv = paste0(length(object$models), "-fold cross-validation"),
-    bootstrap = paste(length(object$models), "bootstrap samples"), "in-sample"))
+  title <- paste0(model_title(object$fit), ", evaluated ",
+                  evaluation_method_label(object))
   evaluation_plot(data, type, title)
 }
 
 #' @rdname autoplot.causal_evaluation
 #' @exportS3Method ggplot2::autoplot
 autoplot.causallib_model <- function(object, type = NULL, ...) {
-  autoplot.causal_evaluation(evaluate(object), type)
+  rlang::check_dots_empty()
+  model_plot(object, type)
 }

@@ -150,13 +150,21 @@ weights_plot_data <- function(ev) {
   lev <- levels(p$treatment)
   do.call(rbind, lapply(unique(p$phase), function(ph) {
     part <- p[p$phase == ph, , drop = FALSE]
-    breaks <- pretty(range(part$weight), n = 30)
-    do.call(rbind, lapply(lev, function(l) {
-      h <- graphics::hist(part$weight[part$treatment == l], breaks = breaks, plot = FALSE)
-      sign <- if (length(lev) == 2L && l == lev[1L]) -1 else 1
-      data.frame(treatment = l, bin_mid = h$mids, bin_width = diff(h$breaks),
-                 count = sign * h$counts, fold = 0L, phase = ph, stringsAsFactors = FALSE)
-    }))
+    bins <- group_histogram(part$weight, part$treatment)
+    if (length(lev) == 2L) bins$count[bins$group == lev[1L]] <- -bins$count[bins$group == lev[1L]]
+    names(bins)[1L] <- "treatment"
+    cbind(bins, fold = 0L, phase = ph, stringsAsFactors = FALSE)
+  }))
+}
+
+# Histograms of v in each group of the factor g on shared breaks: `group`,
+# `bin_mid`, `bin_width` and `count` (the number of units).
+group_histogram <- function(v, g) {
+  breaks <- pretty(range(v), n = 30)
+  do.call(rbind, lapply(levels(g), function(l) {
+    h <- graphics::hist(v[g == l], breaks = breaks, plot = FALSE)
+    data.frame(group = l, bin_mid = h$mids, bin_width = diff(h$breaks), count = h$counts,
+               stringsAsFactors = FALSE)
   }))
 }
 

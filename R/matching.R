@@ -318,6 +318,7 @@ model_label.causallib_matching <- function(fit) "nearest-neighbour matching"
 #' @param ... Unused.
 #' @param type `"propensity"` or `"weights"` (the matching weights, which
 #'   exist for the fitted data only).
+#' @param ... Unused.
 #' @export
 predict.causallib_matching <- function(object, newdata = NULL, type = "propensity", ...) {
   rlang::check_dots_empty()

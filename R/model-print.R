@@ -1,21 +1,60 @@
-# Printing fitted models: one layout for every model -- estimator, estimand,
-# treatment, outcome, observations, standard errors -- then what is
-# particular to the model (print_details()).
+# Printing fitted models: one header for every model -- estimator,
+# estimand, treatment, outcome, observations, standard errors -- then what
+# is particular to the model (print_details()). Estimates, evaluations and
+# tunings print the same header for the model they came from.
 
 #' @export
 print.causallib_model <- function(x, ...) {
-  cat(capitalize(model_label(x)), "\n")
-  cat("Estimand:", estimand_label(x), "\n")
-  cat("Treatment:", x$treatment_name %||% rlang::expr_deparse(x$treatment_expr %||% quote(a)),
-      "with levels", paste(x$levels, collapse = ", "), "\n")
-  cat("Outcome:", outcome_label(x), "\n")
-  dropped <- length(x$na.action)
-  cat("Observations: ", x$n, if (dropped) paste0(" (", dropped, " rows with missing values dropped)"),
-      "\n", sep = "")
-  cat("Standard errors:", default_se(x), "by default\n")
+  print_model_header(x)
   print_details(x)
   invisible(x)
 }
+
+# What a fitted model is, as named lines: Estimator, Estimand, Treatment,
+# Outcome, Observations.
+model_header <- function(x, outcome = outcome_label(x)) {
+  dropped <- length(x$na.action)
+  c(Estimator = model_label(x),
+    Estimand = estimand_label(x),
+    Treatment = paste(treatment_label(x), "with levels", paste(x$levels, collapse = ", ")),
+    Outcome = outcome,
+    Observations = paste0(x$n, if (dropped) paste0(" (", dropped, " rows with missing values dropped)")))
+}
+
+# The header of a model under `title`, ending with how its standard errors
+# are computed.
+print_model_header <- function(x, title = model_title(x)) {
+  header <- model_header(x)
+  cat_header(header[names(header) != "Estimator"], se_label(x), title)
+}
+
+# The first line of a model's header.
+model_title <- function(x) {
+  UseMethod("model_title")
+}
+
+#' @export
+model_title.default <- function(x) capitalize(model_label(x))
+
+#' @export
+model_title.causallib_survival <- function(x) {
+  paste0(capitalize(model_label(x)), " curves, ", method_label(x$method))
+}
+
+cat_header <- function(header, se, title = NULL) {
+  lines <- c(title, paste0(names(header), ": ", header), paste("Standard errors:", se))
+  cat(lines, sep = "\n")
+}
+
+se_label <- function(x) {
+  UseMethod("se_label")
+}
+
+#' @export
+se_label.default <- function(x) paste(default_se(x), "by default")
+
+#' @export
+se_label.causallib_survival <- function(x) interval_label(x)
 
 print_details <- function(x, ...) {
   UseMethod("print_details")
@@ -35,9 +74,31 @@ estimand_label <- function(x) {
 }
 
 outcome_label <- function(x) {
-  name <- x$design$response %||% x$outcome_model$design$response
   if (inherits(x, "causallib_weight_model")) return("given at estimation")
-  name %||% "y"
+  if (!is.null(x$outcome_model)) return(outcome_label(x$outcome_model))
+  matrix_argument(x, "y") %||% x$design$response %||% x$hazard$response %||%
+    formula_response(x$call$formula) %||% "y"
+}
+
+treatment_label <- function(x) {
+  if (!is.null(x$outcome_model)) return(treatment_label(x$outcome_model))
+  matrix_argument(x, "a") %||% x$treatment_name %||%
+    rlang::expr_deparse(x$treatment_expr %||% quote(a))
+}
+
+# What a model fitted through a matrix interface was given as its argument
+# `arg` (the treatment `a`, the outcome `y`), or NULL.
+matrix_argument <- function(x, arg) {
+  fn <- x$call[[1L]]
+  if (!rlang::is_symbol(fn) || !as.character(fn) %in% c("ipw_fit", "matching_fit", "standardization_fit")) {
+    return(NULL)
+  }
+  if (!is.null(x$call[[arg]])) rlang::as_label(x$call[[arg]])
+}
+
+# The left-hand side of a formula written in a call, or NULL.
+formula_response <- function(f) {
+  if (rlang::is_call(f, "~", n = 2L)) rlang::expr_deparse(f[[2L]])
 }
 
 capitalize <- function(text) paste0(toupper(substring(text, 1L, 1L)), substring(text, 2L))
@@ -59,11 +120,10 @@ print_details.causallib_matching <- function(x, ...) {
       if (s$replace) "with" else "without", " replacement",
       if (!is.null(s$caliper)) paste0(", caliper ", s$caliper, " SD (",
                                       signif(x$caliper_distance, 3), ")"), "\n", sep = "")
-  w <- x$weights * sw_or_one(x)
   tab <- data.frame(
     level = x$levels, n = as.vector(table(x$treatment)),
     matched = as.vector(tapply(x$weights > 0, x$treatment, sum)),
-    ess = round(as.vector(tapply(w, x$treatment, function(v) sum(v)^2 / sum(v^2))), 1)
+    ess = round(effective_sizes(x), 1)
   )
   print(tab, row.names = FALSE)
   if (x$n_unmatched > 0) cat(x$n_unmatched, "focal units without a match (weight 0)\n")
@@ -71,15 +131,15 @@ print_details.causallib_matching <- function(x, ...) {
 
 #' @export
 print_details.causallib_standardization <- function(x, ...) {
-  cat(if (x$stratified) "One outcome model per treatment level." else "One outcome model with the treatment.", "")
-  print(x$learner)
+  cat(if (x$stratified) "One outcome model per treatment level:" else "One outcome model with the treatment:",
+      learner_label(x$learner), fill = TRUE)
 }
 
 #' @export
 print_details.causallib_dr <- function(x, ...) {
-  cat("Outcome model: ", model_label(x$outcome_model), ". ", sep = "")
-  print(x$outcome_model$learner)
-  cat("Weight model: ", model_label(x$weight_model), ". ", sep = "")
-  print(x$weight_model$learner)
+  cat("Outcome model:", model_label(x$outcome_model), "with", learner_label(x$outcome_model$learner),
+      fill = TRUE)
+  cat("Weight model:", model_label(x$weight_model), "with", learner_label(x$weight_model$learner),
+      fill = TRUE)
   if (!is.null(x$crossfit)) cat("Nuisance models cross-fitted on", x$crossfit, "folds\n")
 }

@@ -124,7 +124,7 @@ estimate_outcomes.causallib_model <- function(fit, outcome = NULL, se = NULL, R 
     ))
   }
   est <- model_estimate(fit, rlang::enquo(outcome), se, R, conf_level)
-  new_causal_estimate(est$value, est$vcov, est$replicates, est$se, conf_level, fit,
+  new_causal_estimate(est$value, est$vcov, est$replicates, est$se, conf_level, est$info,
                       failed = est$failed)
 }
 
@@ -143,7 +143,7 @@ estimate_effect.causallib_model <- function(fit, outcome = NULL, contrast = "dif
       cli::cli_abort("{.arg reference} of {model_label(fit)} is the first treatment level, {.val {fit$levels[1L]}}.")
     }
     est <- model_estimate(fit, rlang::enquo(outcome), se, R, conf_level)
-    out <- new_causal_estimate(est$value, est$vcov, est$replicates, est$se, conf_level, fit,
+    out <- new_causal_estimate(est$value, est$vcov, est$replicates, est$se, conf_level, est$info,
                                failed = est$failed)
     out$contrast <- "diff"
     out$reference <- fit$levels[1L]
@@ -172,7 +172,16 @@ model_estimate <- function(fit, outcome_quo, se, R, conf_level) {
     colnames(reps) <- names(value)
     failed <- boot$failed
   }
-  list(value = value, vcov = V, replicates = reps, se = se, failed = failed)
+  list(value = value, vcov = V, replicates = reps, se = se, failed = failed,
+       info = model_info(fit, estimated_outcome_label(fit, outcome_quo)))
+}
+
+# The outcome an estimate is of: the one the user named for a weight
+# model, the model's own otherwise.
+estimated_outcome_label <- function(fit, quo) {
+  if (rlang::quo_is_null(quo)) return(outcome_label(fit))
+  expr <- rlang::quo_get_expr(quo)
+  if (rlang::is_string(expr)) expr else rlang::as_label(expr)
 }
 
 resolve_se <- function(fit, se) {

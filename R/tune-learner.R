@@ -97,8 +97,10 @@ learner_label <- function(learner) {
 
 #' @export
 print.causallib_tuning <- function(x, ...) {
-  cat("<causallib_tuning>", nrow(x$scores), "candidate learners scored by", x$scorer,
-      "(lower is better)\n")
+  print_model_header(x$best, paste0(
+    model_title(x$best), " with the best of ", nrow(x$scores),
+    " candidate learners: ", x$scorer, " (lower is better) ",
+    evaluation_method_label(x$evaluations[[1L]])))
   tab <- x$scores
   tab$best <- ifelse(tab$candidate == x$best_index, "*", "")
   print(tab, row.names = FALSE)

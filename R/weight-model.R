@@ -87,13 +87,19 @@ sw_or_one <- function(fit) {
   if (is.null(fit$sampling_weights)) rep(1, fit$n) else fit$sampling_weights
 }
 
+# Effective sample size of each arm: (sum w)^2 / sum w^2 of the weights
+# times the sampling weights.
+effective_sizes <- function(fit) {
+  w <- fit$weights * sw_or_one(fit)
+  arm_sums(w, fit$treatment)^2 / arm_sums(w^2, fit$treatment)
+}
+
 # Effective sample size, minimum and maximum weight of each arm.
 weight_summary <- function(fit) {
-  w <- fit$weights * sw_or_one(fit)
   a <- fit$treatment
   data.frame(
     level = fit$levels, n = as.vector(table(a)),
-    ess = round(as.vector(tapply(w, a, function(v) sum(v)^2 / sum(v^2))), 1),
+    ess = round(effective_sizes(fit), 1),
     min_weight = signif(as.vector(tapply(fit$weights, a, min)), 3),
     max_weight = signif(as.vector(tapply(fit$weights, a, max)), 3)
   )

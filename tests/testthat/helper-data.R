@@ -32,3 +32,21 @@ num_jacobian <- function(f, theta, h = 1e-6) {
   }
   J
 }
+
+# A learner wrapping glm(): the same model as lrn_glm(), fitted in R.
+# quasibinomial: the same fit as binomial without its warning on
+# non-integer case weights.
+glm_custom <- function() {
+  lrn_custom(
+    fit = function(x, y, weights) {
+      family <- if (is.factor(y)) stats::quasibinomial() else stats::gaussian()
+      stats::glm(y ~ x - 1, family = family, weights = weights)
+    },
+    predict = function(object, x) {
+      beta <- stats::coef(object)
+      beta[is.na(beta)] <- 0
+      drop(object$family$linkinv(x %*% beta))
+    },
+    name = "glm"
+  )
+}
