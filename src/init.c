@@ -1,4 +1,5 @@
-/* Registration of every .Call entry point (see ?getDLLRegisteredRoutines). */
+/* Registration of every .Call entry point (see ?getDLLRegisteredRoutines);
+ * the entry points are in ffi.c. */
 #define R_NO_REMAP
 #include <R.h>
 #include <Rinternals.h>

@@ -1,0 +1,12 @@
+#ifndef CAUSALLIB_THREADS_H
+#define CAUSALLIB_THREADS_H
+
+#include "cl.h"
+
+/* The one decision of how many OpenMP threads a parallel region uses:
+ * the requested count (the R option causallib.threads, passed in), capped
+ * by OMP_THREAD_LIMIT and by the number of independent units of work.
+ * Always at least 1.  Results never depend on it. */
+int cl_threads(int requested, cl_len units);
+
+#endif
