@@ -4,6 +4,7 @@
 #include <R.h>
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
+#include "threads.h"
 
 SEXP ffi_arm_spread(SEXP, SEXP, SEXP);
 SEXP ffi_match_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -65,4 +66,5 @@ void R_init_causallib(DllInfo *dll)
     R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
     R_useDynamicSymbols(dll, FALSE);
     R_forceSymbols(dll, TRUE);
+    cl_threads_guard_forks();
 }

@@ -1,9 +1,40 @@
-/* Thread counts: every parallel region asks cl_threads(). */
+/*
+ * Thread counts.  GNU OpenMP keeps a pool of worker threads that a forked
+ * child does not inherit (fork() copies only the calling thread), so a
+ * parallel region in the child of a process that has used the pool can wait
+ * forever for threads that do not exist.  Forked children are what
+ * parallel::mclapply() and future's multicore plan run R code in; as
+ * data.table does, a pthread_atfork() handler marks the child, and every
+ * parallel region in it then runs on the calling thread alone.  Results do
+ * not depend on the number of threads, so the child computes the same
+ * numbers.
+ */
 #include "threads.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+#if defined(_OPENMP) && !defined(_WIN32)
+#include <pthread.h>
+#define CL_FORK_GUARD 1
+#endif
+
+static volatile int forked_child = 0;
+
+#ifdef CL_FORK_GUARD
+static void mark_forked_child(void)
+{
+    forked_child = 1;
+}
+#endif
+
+void cl_threads_guard_forks(void)
+{
+#ifdef CL_FORK_GUARD
+    pthread_atfork(NULL, NULL, mark_forked_child);
+#endif
+}
 
 /*
  * Inputs:  requested (threads asked for; < 1 counts as 1), units (how many
@@ -15,6 +46,7 @@ int cl_threads(int requested, cl_len units)
 {
     int nt = requested;
 #ifdef _OPENMP
+    if (forked_child) nt = 1;
     int limit = omp_get_thread_limit();
     if (limit > 0 && nt > limit) nt = limit;
 #else
