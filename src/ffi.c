@@ -221,20 +221,22 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
  *            cens NULL or list(lc double(n), cc K x Tmax double,
  *                              ln double(n) or NULL, cn K x Tmax or NULL),
  *            maxit int, epsilon double, penalty double(P) or NULL,
- *            nthreads int)
+ *            nthreads int, offset double(n) or NULL: added to the linear
+ *            predictor of every person-period row of the person)
  * -> list(coefficients (P; [intercept?, X, F, F by arm 1..K-1 if interact];
  *         NA where aliased), aliased, deviance, iter, converged, rank,
  *         information (P x P), score (P), rows, events, separation, failed)
  * Work: pt_fit_work_size(data, model, nthreads) doubles, P ints.            */
 SEXP ffi_pt_fit(SEXP X, SEXP intercept, SEXP F, SEXP arm, SEXP K, SEXP interact,
                 SEXP last, SEXP status, SEXP w, SEXP cens, SEXP maxit,
-                SEXP epsilon, SEXP penalty, SEXP nthreads)
+                SEXP epsilon, SEXP penalty, SEXP nthreads, SEXP offset)
 {
     cp_design d = arg_design(X, arg_flag(intercept, "intercept"), "X");
     const double *Fp = arg_finite(F, "F", -1);
     int Tmax = arg_int_dim(arg_nrow(F), "`F`'s rows"), q = arg_ncol(F);
     pt_data data = arg_pt_data(arm, K, last, status, w, cens, d.n, Tmax);
-    pt_model model = {&d, Fp, q, arg_flag(interact, "interact") && data.K > 1};
+    pt_model model = {&d, Fp, q, arg_flag(interact, "interact") && data.K > 1,
+                      arg_finite_or_null(offset, "offset", d.n)};
     cl_len P64 = d.p + arg_mul(q, model.interact ? data.K : 1, "the period terms");
     int P = arg_int_dim(P64, "the coefficients");
     arg_mul(P, P, "the information matrix");

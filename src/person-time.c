@@ -3,11 +3,11 @@
  * model) without the long person-period table.
  *
  * Row (i, t) has linear predictor eta_it = lp_i + c[arm_i, t]: a person part
- * lp_i = x_i'beta_x computed once per person, and a K x Tmax table c of the
- * period and arm-by-period terms.  One pass over persons per Newton step
- * accumulates, for each person, S0_i = sum_t prior v, S1_i = sum_t prior v F_t
- * and g_i = sum_t prior (y - mu) (v = mu (1 - mu)), and for each (arm,
- * period) W = sum prior v and G = sum prior (y - mu).  The information
+ * lp_i = offset_i + x_i'beta_x computed once per person, and a K x Tmax
+ * table c of the period and arm-by-period terms.  One pass over persons per
+ * Newton step accumulates, for each person, S0_i = sum_t prior v,
+ * S1_i = sum_t prior v F_t and g_i = sum_t prior (y - mu) (v = mu (1 - mu)),
+ * and for each (arm, period) W = sum prior v and G = sum prior (y - mu).  The information
  * matrix is then assembled from blocks: the person block and the person-by-
  * period cross blocks from one weighted cross-product X' diag(S0) [X, M]
  * with M = [S1 per block, g], the period blocks from W.  Time is
@@ -148,7 +148,8 @@ static void pass_chunk(const void *ctx, cl_len from, cl_len to,
     memset(acc, 0, sizeof(double) * table_len(data));
     for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
-        for (int i = 0; i < len; i++) lp[i] = 0.0;
+        const double *off = ws->model->offset;
+        for (int i = 0; i < len; i++) lp[i] = off ? off[r0 + i] : 0.0;
         for (int j = 0; j < pd; j++) {
             const double *xj = cp_column(d, j);
             double b = ws->blin[j];

@@ -23,11 +23,13 @@ typedef struct {
 } pt_data;
 
 /* Row (i, t) of the pooled logistic design is [d row i, F row t, and when
- * interact is 1, F row t in the block of arm a = 1..K-1 if arm[i] == a]. */
+ * interact is 1, F row t in the block of arm a = 1..K-1 if arm[i] == a];
+ * its linear predictor adds offset[i]. */
 typedef struct {
     const cp_design *d;    /* n x pd person design (implicit intercept) */
     const double *F;       /* Tmax x q period design, column-major */
     int q, interact;       /* interact is 0 when K == 1 */
+    const double *offset;  /* n per-person offsets, or NULL */
 } pt_model;
 
 typedef struct {
