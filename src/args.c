@@ -9,18 +9,22 @@
 
 _Static_assert(sizeof(cl_len) == sizeof(R_xlen_t), "cl_len must be R_xlen_t");
 
+/* Rows of x: its first dimension, or its length if not a matrix. */
 cl_len arg_nrow(SEXP x)
 {
     if (!Rf_isMatrix(x)) return Rf_xlength(x);
     return Rf_nrows(x);
 }
 
+/* Columns of x: its second dimension, or 1 if not a matrix. */
 int arg_ncol(SEXP x)
 {
     if (!Rf_isMatrix(x)) return 1;
     return Rf_ncols(x);
 }
 
+/* a * b (a, b >= 0), erroring instead of exceeding R_XLEN_T_MAX, which
+ * also keeps every size_t sum of a few such products from wrapping. */
 cl_len arg_mul(cl_len a, cl_len b, const char *what)
 {
     if (a < 0 || b < 0 || (a > 0 && b > R_XLEN_T_MAX / a))
@@ -28,12 +32,14 @@ cl_len arg_mul(cl_len a, cl_len b, const char *what)
     return a * b;
 }
 
+/* v as an int (an R matrix dimension), or an error. */
 int arg_int_dim(cl_len v, const char *what)
 {
     if (v < 0 || v > INT_MAX) Rf_error("internal error: %s is too large", what);
     return (int) v;
 }
 
+/* Errors unless x has length len (len < 0: any length). */
 static void check_length(SEXP x, const char *arg, cl_len len)
 {
     if (len >= 0 && Rf_xlength(x) != len)
@@ -41,6 +47,7 @@ static void check_length(SEXP x, const char *arg, cl_len len)
                  (double) Rf_xlength(x), (double) len);
 }
 
+/* x (double, length len or any when len < 0) as a pointer. */
 const double *arg_double(SEXP x, const char *arg, cl_len len)
 {
     if (TYPEOF(x) != REALSXP)
@@ -49,6 +56,7 @@ const double *arg_double(SEXP x, const char *arg, cl_len len)
     return REAL_RO(x);
 }
 
+/* x (integer, length len or any when len < 0) as a pointer. */
 const int *arg_int(SEXP x, const char *arg, cl_len len)
 {
     if (TYPEOF(x) != INTSXP)
@@ -57,11 +65,13 @@ const int *arg_int(SEXP x, const char *arg, cl_len len)
     return INTEGER_RO(x);
 }
 
+/* The error for a missing or infinite value of arg. */
 NORET void arg_abort_nonfinite(const char *arg)
 {
     Rf_error("internal error: `%s` has a missing or infinite value", arg);
 }
 
+/* x as arg_double() reads it, every value finite. */
 const double *arg_finite(SEXP x, const char *arg, cl_len len)
 {
     const double *v = arg_double(x, arg, len);
@@ -69,11 +79,13 @@ const double *arg_finite(SEXP x, const char *arg, cl_len len)
     return v;
 }
 
+/* NULL for R's NULL, else arg_finite(). */
 const double *arg_finite_or_null(SEXP x, const char *arg, cl_len len)
 {
     return Rf_isNull(x) ? NULL : arg_finite(x, arg, len);
 }
 
+/* Weights: finite, >= 0, and with positive_sum summing to more than 0. */
 const double *arg_weights(SEXP x, const char *arg, cl_len len, int positive_sum)
 {
     const double *v = arg_finite(x, arg, len);
@@ -88,6 +100,10 @@ const double *arg_weights(SEXP x, const char *arg, cl_len len, int positive_sum)
     return v;
 }
 
+/*
+ * Inputs:  a (integer, length n) holding codes first .. first + K - 1.
+ * Returns: the codes 0-based, n ints of R_alloc() memory.
+ */
 int *arg_codes(SEXP a, const char *arg, cl_len n, int first, int K)
 {
     const int *v = arg_int(a, arg, n);
@@ -102,6 +118,8 @@ int *arg_codes(SEXP a, const char *arg, cl_len n, int first, int K)
     return codes;
 }
 
+/* Rows 1..n of an integer vector (at most INT_MAX long), 0-based in
+ * R_alloc() memory; with ascending, strictly increasing. */
 int *arg_rows(SEXP rows, const char *arg, int n, int ascending)
 {
     cl_len len = Rf_xlength(rows);
@@ -114,6 +132,11 @@ int *arg_rows(SEXP rows, const char *arg, int n, int ascending)
     return r;
 }
 
+/*
+ * Inputs:  counts, an integer matrix with n rows.
+ * Outputs: *R, its columns.
+ * Returns: the counts, each non-negative, each column summing to n.
+ */
 const int *arg_counts(SEXP counts, cl_len n, int *R)
 {
     const int *c = arg_int(counts, "counts", -1);
@@ -135,6 +158,7 @@ const int *arg_counts(SEXP counts, cl_len n, int *R)
     return c;
 }
 
+/* A single number x as an int in lo..hi. */
 int arg_scalar_int(SEXP x, const char *arg, int lo, int hi)
 {
     if (Rf_xlength(x) != 1 || (TYPEOF(x) != INTSXP && TYPEOF(x) != REALSXP))
@@ -145,6 +169,7 @@ int arg_scalar_int(SEXP x, const char *arg, int lo, int hi)
     return v;
 }
 
+/* A single finite number x as a double. */
 double arg_scalar_double(SEXP x, const char *arg)
 {
     if (Rf_xlength(x) != 1 || (TYPEOF(x) != INTSXP && TYPEOF(x) != REALSXP))
@@ -154,6 +179,7 @@ double arg_scalar_double(SEXP x, const char *arg)
     return v;
 }
 
+/* TRUE or FALSE (a single logical or number, not NA) as 1 or 0. */
 int arg_flag(SEXP x, const char *arg)
 {
     int type = TYPEOF(x);
@@ -163,11 +189,14 @@ int arg_flag(SEXP x, const char *arg)
     return v;
 }
 
+/* The thread count asked for, 1..1024 (cl_threads() decides the rest). */
 int arg_nthreads(SEXP x)
 {
     return arg_scalar_int(x, "nthreads", 1, 1024);
 }
 
+/* The design of a double matrix X with an implicit intercept column when
+ * intercept is 1, X's values unchecked. */
 cp_design arg_design_unchecked(SEXP X, int intercept, const char *arg)
 {
     const double *x = arg_double(X, arg, -1);
@@ -177,6 +206,7 @@ cp_design arg_design_unchecked(SEXP X, int intercept, const char *arg)
     return d;
 }
 
+/* The design of a finite double matrix X (see arg_design_unchecked()). */
 cp_design arg_design(SEXP X, int intercept, const char *arg)
 {
     cp_design d = arg_design_unchecked(X, intercept, arg);
@@ -184,6 +214,8 @@ cp_design arg_design(SEXP X, int intercept, const char *arg)
     return d;
 }
 
+/* K designs from a list of finite double matrices, each of like's
+ * dimensions; R_alloc() memory. */
 cp_design *arg_designs(SEXP list, int intercept, const cp_design *like, int K,
                        const char *arg)
 {
@@ -199,6 +231,7 @@ cp_design *arg_designs(SEXP list, int intercept, const cp_design *like, int K,
     return d;
 }
 
+/* A glm_spec for p coefficients (see args.h). */
 glm_spec arg_glm_spec(int family, SEXP maxit, SEXP epsilon, SEXP penalty, int p,
                       int nthreads)
 {
@@ -214,6 +247,7 @@ glm_spec arg_glm_spec(int family, SEXP maxit, SEXP epsilon, SEXP penalty, int p,
     return spec;
 }
 
+/* A glm_spec from list(family, maxit, epsilon, penalty), one thread. */
 glm_spec arg_glm_spec_list(SEXP spec, int p, const char *arg)
 {
     if (TYPEOF(spec) != VECSXP || Rf_xlength(spec) != 4)
@@ -222,6 +256,7 @@ glm_spec arg_glm_spec_list(SEXP spec, int p, const char *arg)
                         VECTOR_ELT(spec, 1), VECTOR_ELT(spec, 2), VECTOR_ELT(spec, 3), p, 1);
 }
 
+/* IP weight options for K levels (see args.h). */
 ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K)
 {
     const double *cl = arg_finite(clip, "clip", 2);
@@ -237,6 +272,14 @@ ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K
     return o;
 }
 
+/*
+ * Inputs:  arm (int(n), 0..K-1), K, last (int(n), 0..Tmax), status (int(n),
+ *          0/1, 1 only with last >= 1), w (double(n) >= 0), cens (NULL or
+ *          list(lc (n), cc (K x Tmax), ln (n) or NULL, cn (K x Tmax) or
+ *          NULL), finite).
+ * Returns: the person-time data, pointing into the arguments (arm into
+ *          R_alloc() memory).
+ */
 pt_data arg_pt_data(SEXP arm, SEXP K, SEXP last, SEXP status, SEXP w, SEXP cens,
                     cl_len n, int Tmax)
 {

@@ -15,10 +15,6 @@
 #include "multinom.h"
 #include "threads.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /* ---- IPW ----------------------------------------------------------------- */
 
 /* Workspace of boot_weights(). */
@@ -28,6 +24,7 @@ static size_t weights_work(cl_len n, int p, int K)
     return fit + (size_t) n * 3 + (size_t) (K - 1) * p + 3 * (size_t) K;
 }
 
+/* Doubles and ints of work for one ipw_boot_replicate(). */
 void ipw_boot_work_size(const ipw_boot *b, size_t *wlen, size_t *ilen)
 {
     const boot_data *d = b->d;
@@ -97,6 +94,7 @@ static size_t outcomes_work(cl_len n, int p)
     return glm_work_size(n, p, 1) + 4 * (size_t) n + (size_t) p;
 }
 
+/* Doubles and ints of work for one std_boot_replicate(). */
 void std_boot_work_size(const std_boot *b, size_t *wlen, size_t *ilen)
 {
     const boot_data *d = b->d;
@@ -215,10 +213,7 @@ void boot_run(boot_replicate_fn replicate, const void *ctx, const int *counts,
     (void) nt;
 #endif
     for (int r = 0; r < R; r++) {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        int tid = cl_thread_id();
         double *m = mu + (size_t) tid * K;
         ok[r] = replicate(ctx, counts + (size_t) r * n, m, work + wlen * tid,
                           iwork + ilen * tid);

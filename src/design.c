@@ -16,10 +16,6 @@
 #include "design.h"
 #include "threads.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #define MAX_CHUNKS 64
 #define MIN_CHUNK_ROWS 4096
 #define MAX_PARTIAL_DOUBLES 4194304.0 /* 32 MB of chunk partial sums */
@@ -34,6 +30,7 @@ cl_len cp_chunks(cl_len n, int p, int m)
     return k < 1 ? 1 : k;
 }
 
+/* Column j (0-based) of d, or NULL for the implicit intercept. */
 const double *cp_column(const cp_design *d, int j)
 {
     if (d->intercept) return j == 0 ? NULL : d->X + (size_t) (j - 1) * d->n;
@@ -45,6 +42,10 @@ const double *cp_column(const cp_design *d, int j)
  * prefetchers follow well. */
 #define PREFETCH_ROWS 512
 
+/*
+ * Inputs:  d, rows [r0, r0 + len).
+ * Output:  xb (len x p, column-major): those rows, ones for the intercept.
+ */
 void cp_copy_rows(const cp_design *d, cl_len r0, int len, double *xb)
 {
     int ahead = r0 + PREFETCH_ROWS + len <= d->n;
@@ -110,10 +111,7 @@ void cp_reduce(cl_len n, cl_len nchunk, int nthreads, size_t len, size_t scratch
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
         for (cl_len c = 0; c < nchunk; c++) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
+            int tid = cl_thread_id();
             chunk(ctx, c * n / nchunk, (c + 1) * n / nchunk, partial + (size_t) c * len,
                   scratch + (size_t) tid * scratch_len);
         }
@@ -307,6 +305,7 @@ static void chunk_upper(const void *ctx_, cl_len from, cl_len to,
     }
 }
 
+/* Doubles of work for wcrossprod_xt(). */
 size_t wcrossprod_xt_work_size(cl_len n, int p, int m, int nthreads)
 {
     cl_len nchunk = cp_chunks(n, p, p + m);
@@ -329,6 +328,7 @@ void wcrossprod_xt(const cp_design *d, const double *w, const double *M, int m,
     cp_symmetrize(out, p);
 }
 
+/* Doubles of work for wcrossprod(). */
 size_t wcrossprod_work_size(cl_len n, int p, int nthreads)
 {
     return wcrossprod_xt_work_size(n, p, 0, nthreads);
@@ -342,6 +342,7 @@ void wcrossprod(const cp_design *d, const double *w, double *out, int nthreads,
     wcrossprod_xt(d, w, NULL, 0, out, nthreads, work);
 }
 
+/* A (p x p): the upper triangle copied into the lower. */
 void cp_symmetrize(double *A, int p)
 {
     for (int j = 0; j < p; j++)
@@ -352,6 +353,7 @@ void cp_symmetrize(double *A, int p)
 
 typedef struct { const cp_design *d; const double *M; int m; } xtm_ctx;
 
+/* Rows [from, to): acc (p x m) = X' M over them (a cp_chunk_fn). */
 static void chunk_xt_mat(const void *ctx_, cl_len from, cl_len to,
                          double *acc, double *scratch)
 {
@@ -382,6 +384,7 @@ static void chunk_xt_mat(const void *ctx_, cl_len from, cl_len to,
     }
 }
 
+/* Doubles of work for xt_mat(). */
 size_t xt_mat_work_size(cl_len n, int p, int m, int nthreads)
 {
     cl_len nchunk = cp_chunks(n, p, m);

@@ -44,6 +44,28 @@ static void na_where(double *x, const int *flag, size_t len)
     for (size_t e = 0; e < len; e++) if (flag[e]) x[e] = NA_REAL;
 }
 
+/* out[at .. at + 5] = rank, iter, converged, deviance, boundary, failed. */
+static void set_newton_info(SEXP out, int at, const newton_info *info)
+{
+    SET_VECTOR_ELT(out, at, Rf_ScalarInteger(info->rank));
+    SET_VECTOR_ELT(out, at + 1, Rf_ScalarInteger(info->iter));
+    SET_VECTOR_ELT(out, at + 2, Rf_ScalarLogical(info->converged));
+    SET_VECTOR_ELT(out, at + 3, Rf_ScalarReal(info->deviance));
+    SET_VECTOR_ELT(out, at + 4, Rf_ScalarLogical(info->boundary));
+    SET_VECTOR_ELT(out, at + 5, Rf_ScalarLogical(info->failed));
+}
+
+/* list(a = x, b = y), x and y protected by the caller. */
+static SEXP named_pair(const char *a, SEXP x, const char *b, SEXP y)
+{
+    const char *names[] = {a, b, ""};
+    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
+    SET_VECTOR_ELT(out, 0, x);
+    SET_VECTOR_ELT(out, 1, y);
+    UNPROTECT(1);
+    return out;
+}
+
 /* A logical vector from len int flags. */
 static SEXP logicals(const int *flag, size_t len)
 {
@@ -152,12 +174,7 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
     SET_VECTOR_ELT(out, 1, eta);
     SET_VECTOR_ELT(out, 2, mu);
     SET_VECTOR_ELT(out, 3, logicals(aliased, p));
-    SET_VECTOR_ELT(out, 4, Rf_ScalarInteger(info.rank));
-    SET_VECTOR_ELT(out, 5, Rf_ScalarInteger(info.iter));
-    SET_VECTOR_ELT(out, 6, Rf_ScalarLogical(info.converged));
-    SET_VECTOR_ELT(out, 7, Rf_ScalarReal(info.deviance));
-    SET_VECTOR_ELT(out, 8, Rf_ScalarLogical(info.boundary));
-    SET_VECTOR_ELT(out, 9, Rf_ScalarLogical(info.failed));
+    set_newton_info(out, 4, &info);
     SET_VECTOR_ELT(out, 10, xtwx);
     UNPROTECT(nprot);
     return out;
@@ -203,12 +220,7 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
     SET_VECTOR_ELT(out, 0, B);
     SET_VECTOR_ELT(out, 1, P);
     SET_VECTOR_ELT(out, 2, logicals(aliased, p));
-    SET_VECTOR_ELT(out, 3, Rf_ScalarInteger(info.rank));
-    SET_VECTOR_ELT(out, 4, Rf_ScalarInteger(info.iter));
-    SET_VECTOR_ELT(out, 5, Rf_ScalarLogical(info.converged));
-    SET_VECTOR_ELT(out, 6, Rf_ScalarReal(info.deviance));
-    SET_VECTOR_ELT(out, 7, Rf_ScalarLogical(info.boundary));
-    SET_VECTOR_ELT(out, 8, Rf_ScalarLogical(info.failed));
+    set_newton_info(out, 3, &info);
     UNPROTECT(nprot);
     return out;
 }
@@ -295,11 +307,7 @@ SEXP ffi_pt_risk_table(SEXP arm, SEXP K, SEXP last, SEXP status, SEXP w,
     SEXP at_risk = PROTECT(Rf_allocMatrix(REALSXP, data.K, T)); nprot++;
     SEXP events = PROTECT(Rf_allocMatrix(REALSXP, data.K, T)); nprot++;
     pt_risk_table(&data, REAL(at_risk), REAL(events), counts, 1, work);
-
-    const char *names[] = {"at_risk", "events", ""};
-    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
-    SET_VECTOR_ELT(out, 0, at_risk);
-    SET_VECTOR_ELT(out, 1, events);
+    SEXP out = named_pair("at_risk", at_risk, "events", events);
     UNPROTECT(nprot);
     return out;
 }
@@ -381,10 +389,7 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
     if (qc > 0) { xtc = PROTECT(Rf_allocMatrix(REALSXP, p, qc)); nprot++; }
     stacked_meat(&d, r, m, psi, K, cp, qc, nt, REAL(meat), qc > 0 ? REAL(xtc) : NULL,
                  work, check_interrupt);
-    const char *names[] = {"meat", "xtc", ""};
-    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
-    SET_VECTOR_ELT(out, 0, meat);
-    SET_VECTOR_ELT(out, 1, xtc);
+    SEXP out = named_pair("meat", meat, "xtc", xtc);
     UNPROTECT(nprot);
     return out;
 }
@@ -422,10 +427,7 @@ SEXP ffi_ipw_meat(SEXP X, SEXP intercept, SEXP a, SEXP P, SEXP sw, SEXP w,
     SEXP meat = PROTECT(Rf_allocMatrix(REALSXP, q, q)); nprot++;
     SEXP D = PROTECT(Rf_allocMatrix(REALSXP, K, (K - 1) * p)); nprot++;
     if (ipw_meat(&in, nt, REAL(meat), REAL(D), work)) arg_abort_nonfinite("X");
-    const char *names[] = {"meat", "D", ""};
-    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
-    SET_VECTOR_ELT(out, 0, meat);
-    SET_VECTOR_ELT(out, 1, D);
+    SEXP out = named_pair("meat", meat, "D", D);
     UNPROTECT(nprot);
     return out;
 }

@@ -20,6 +20,7 @@
 #define MTHRESH -30.0
 #define INVEPS (1.0 / DBL_EPSILON)
 
+/* The mean at linear predictor eta, as family$linkinv. */
 double glm_linkinv(int family, double eta)
 {
     switch (family) {
@@ -36,6 +37,7 @@ double glm_linkinv(int family, double eta)
     }
 }
 
+/* d mu / d eta at eta, as family$mu.eta. */
 double glm_mu_eta(int family, double eta)
 {
     switch (family) {
@@ -52,6 +54,7 @@ double glm_mu_eta(int family, double eta)
     }
 }
 
+/* The variance function at mu, as family$variance. */
 double glm_variance(int family, double mu)
 {
     switch (family) {
@@ -61,6 +64,7 @@ double glm_variance(int family, double mu)
     }
 }
 
+/* The linear predictor at mean mu, as family$linkfun. */
 static double linkfun(int family, double mu)
 {
     switch (family) {
@@ -70,11 +74,13 @@ static double linkfun(int family, double mu)
     }
 }
 
+/* y log(y / mu), 0 at y = 0. */
 static double ylogy(double y, double mu)
 {
     return y > 0 ? y * log(y / mu) : 0.0;
 }
 
+/* A unit's deviance residual, as family$dev.resids. */
 static double dev_resid(int family, double y, double mu, double wt)
 {
     switch (family) {
@@ -87,6 +93,7 @@ static double dev_resid(int family, double y, double mu, double wt)
     }
 }
 
+/* A unit's starting mean, as family$initialize. */
 static double mu_start(int family, double y, double wt)
 {
     switch (family) {
@@ -102,6 +109,7 @@ static double mu_start(int family, double y, double wt)
 /* Scratch of one thread in a pass: cached rows, weighted rows, z, w. */
 #define PASS_SCRATCH(p) ((2 * (size_t) (p) + 2) * CP_BLOCK_ROWS)
 
+/* Doubles of work for irls_pass(). */
 static size_t pass_work_size(cl_len n, int p, int nthreads)
 {
     cl_len nchunk = cp_chunks(n, p, p);

@@ -61,6 +61,8 @@ static const R_CallMethodDef call_methods[] = {
     {NULL, NULL, 0}
 };
 
+/* On loading: the routines of the table, no lookup by name, and the fork
+ * guard of threads.c. */
 void R_init_causallib(DllInfo *dll)
 {
     R_registerRoutines(dll, NULL, call_methods, NULL, NULL);

@@ -44,6 +44,8 @@ void km_group_strata(const double *time, const int *strata, cl_len n, int K,
 
 #define KM_RUN 32
 
+/* out (na + nb) = the runs a (na) and b (nb), sorted by time, merged
+ * stably. */
 static void merge_runs(const km_key *a, cl_len na, const km_key *b, cl_len nb,
                        km_key *out)
 {

@@ -106,6 +106,7 @@ static int next_left(match_work *w, int j)
     return uf_root(w->up_left, j + 1) - 1;
 }
 
+/* Pool position pos leaves both views of the sorted pool. */
 static void sorted_pool_remove(match_work *w, int pos)
 {
     int r = w->rank_right[pos], l = w->rank_left[pos];

@@ -35,6 +35,8 @@ void multinom_probs(const cp_design *d, int K, const double *B, double *P)
     }
 }
 
+/* -2 log-likelihood of the levels a (n, 0..K-1) at the probabilities P
+ * (n x K), weighted by prior (n or NULL). */
 static double multinom_deviance(const double *P, cl_len n, const int *a,
                                 const double *prior)
 {

@@ -123,11 +123,14 @@ double newton_penalty(const double *beta, int q, const double *penalty,
     return s;
 }
 
+/* Doubles of work for newton_fit() with q coefficients: H, L (q x q),
+ * the solve's q x q + q, g, the solution and the previous coefficients. */
 size_t newton_work_size(int q)
 {
     return 3 * (size_t) q * q + 4 * (size_t) q;
 }
 
+/* glm()'s convergence rule. */
 static int converged(double obj, double obj_old, double epsilon)
 {
     return fabs(obj - obj_old) / (fabs(obj) + 0.1) < epsilon;

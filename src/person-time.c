@@ -28,6 +28,7 @@
 /* glm.fit()'s rule for "fitted probabilities numerically 0 or 1". */
 #define SEP_EPS (10 * DBL_EPSILON)
 
+/* Coefficients of the pooled logistic model. */
 int pt_ncoef(const pt_data *data, const pt_model *model)
 {
     return model->d->p + model->q * (1 + (model->interact ? data->K - 1 : 0));
@@ -48,6 +49,7 @@ static size_t table_len(const pt_data *data)
     return 2 * (size_t) data->K * data->Tmax + 2;
 }
 
+/* Chunks of persons of both passes. */
 static cl_len pass_chunks(const pt_data *data)
 {
     return cp_chunks(data->n, 1, (int) table_len(data));
@@ -80,6 +82,7 @@ static void risk_chunk(const void *ctx, cl_len from, cl_len to,
     }
 }
 
+/* Doubles of work for the risk table's reduction. */
 static size_t risk_reduce_size(const pt_data *data, int nthreads)
 {
     cl_len nchunk = pass_chunks(data);
@@ -191,6 +194,8 @@ static void pass_chunk(const void *ctx, cl_len from, cl_len to,
     acc[2 * kt + 1] = nsep;
 }
 
+/* Scratch doubles per thread of a Newton pass: the persons' linear
+ * predictors of a row block and one person's S1. */
 static size_t pass_scratch(const pt_model *model)
 {
     return CP_BLOCK_ROWS + (size_t) model->q;
@@ -286,6 +291,7 @@ static double pt_objective(void *ctx, const double *beta)
     return ws->dev + newton_penalty(beta, ws->P, ws->penalty, ws->P);
 }
 
+/* Columns of M: the period coefficients and the score. */
 static size_t n_cols_M(const pt_data *data, const pt_model *model)
 {
     return (size_t) (pt_ncoef(data, model) - model->d->p) + 1;
@@ -301,6 +307,7 @@ static size_t pass_work_size(const pt_data *data, const pt_model *model, int nth
     return pass_work > risk_work ? pass_work : risk_work;
 }
 
+/* Doubles of work for pt_fit(). */
 size_t pt_fit_work_size(const pt_data *data, const pt_model *model, int nthreads)
 {
     const cl_len n = data->n;

@@ -115,6 +115,7 @@ static size_t ipw_meat_len(int p, int K)
  * one product of two multipliers. */
 #define IPW_SCRATCH(p, K) ((2 * (size_t) (p) + (K) + 2 * (size_t) ((K) - 1) * (K)) * CP_BLOCK_ROWS)
 
+/* Rows [from, to): acc (ipw_meat_len()) as above (a cp_chunk_fn). */
 static void ipw_meat_chunk(const void *ctx_, cl_len from, cl_len to,
                            double *acc, double *scratch)
 {
@@ -163,6 +164,7 @@ static void ipw_meat_chunk(const void *ctx_, cl_len from, cl_len to,
     tss[K] = bad;
 }
 
+/* Doubles of work for ipw_meat(). */
 size_t ipw_meat_work_size(cl_len n, int p, int K, int nthreads)
 {
     cl_len nchunk = cp_chunks(n, p, (int) (ipw_meat_len(p, K) / p));

@@ -26,6 +26,7 @@
  * product then neither overflows nor underflows and is off by a few ulps. */
 #define SC_SPLIT_MAX 300.0
 
+/* S (len) divided by the total of the weights w (n). */
 static void divide_by_total(double *S, size_t len, const double *w, cl_len n)
 {
     double total = 0.0;
@@ -79,6 +80,7 @@ static void ds_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
     }
 }
 
+/* Doubles of work for discrete_survival(). */
 size_t discrete_survival_work_size(cl_len n, int K, int Tmax, int nthreads)
 {
     cl_len nchunk = cp_chunks(n, K, Tmax);
@@ -145,6 +147,7 @@ static void cox_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
     }
 }
 
+/* Doubles of work for cox_survival(). */
 size_t cox_survival_work_size(cl_len n, int K, int m, int nthreads)
 {
     cl_len nchunk = cp_chunks(n, K, m);

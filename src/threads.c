@@ -23,12 +23,14 @@
 static volatile int forked_child = 0;
 
 #ifdef CL_FORK_GUARD
+/* pthread_atfork() child handler: runs in the child after fork(). */
 static void mark_forked_child(void)
 {
     forked_child = 1;
 }
 #endif
 
+/* Registers mark_forked_child() (once, from R_init_causallib). */
 void cl_threads_guard_forks(void)
 {
 #ifdef CL_FORK_GUARD
@@ -54,4 +56,13 @@ int cl_threads(int requested, cl_len units)
 #endif
     if (units < nt) nt = (int) units;
     return nt < 1 ? 1 : nt;
+}
+
+int cl_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
 }

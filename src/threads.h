@@ -10,6 +10,9 @@
  * Always at least 1.  Results never depend on it. */
 int cl_threads(int requested, cl_len units);
 
+/* The calling thread's number in its parallel region, 0 outside one. */
+int cl_thread_id(void);
+
 /* Registers the fork handler behind cl_threads() (once, from
  * R_init_causallib). */
 void cl_threads_guard_forks(void);

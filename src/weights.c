@@ -114,6 +114,7 @@ cl_len ipw_weights(const double *P, cl_len n, int K, const int *a,
     return nclipped;
 }
 
+/* qsort() order of doubles. */
 static int cmp_double(const void *x, const void *y)
 {
     double u = *(const double *) x, v = *(const double *) y;
