@@ -32,6 +32,15 @@ static int *ints(size_t len)
     return (int *) R_alloc(len > 0 ? len : 1, sizeof(int));
 }
 
+/* The coefficients q = (K - 1) p of a model of K levels (K = 2: one linear
+ * predictor) on p columns, after checking that its q x q system fits. */
+static int coef_size(int p, int K)
+{
+    cl_len q = arg_mul(K - 1, p, "the coefficients");
+    arg_mul(q, q, "the Newton system");
+    return arg_int_dim(q, "the coefficients");
+}
+
 /* The kernels' interrupt hook, called outside parallel regions. */
 static void check_interrupt(void)
 {
@@ -149,7 +158,7 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
     glm_spec spec = arg_glm_spec(arg_scalar_int(family, "family", 0, 2), maxit, epsilon,
                                  penalty, p, arg_nthreads(nthreads));
     spec.interrupt = check_interrupt;
-    arg_mul(p, p, "`X`'s cross-product");
+    coef_size(p, 2);
     double *work = doubles(glm_work_size(n, p, spec.nthreads));
     int *aliased = ints(p);
 
@@ -199,8 +208,7 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
     glm_spec spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, p,
                                  arg_nthreads(nthreads));
     spec.interrupt = check_interrupt;
-    int q = arg_int_dim(arg_mul(K - 1, p, "the coefficients"), "the coefficients");
-    arg_mul(q, q, "the Hessian");
+    int q = coef_size(p, K);
     arg_mul(n, K, "the fitted probabilities");
     double *work = doubles(multinom_work_size(n, p, K, spec.nthreads));
     int *qaliased = ints(q);
@@ -251,8 +259,8 @@ SEXP ffi_pt_fit(SEXP X, SEXP intercept, SEXP F, SEXP arm, SEXP K, SEXP interact,
                       arg_finite_or_null(offset, "offset", d.n)};
     cl_len P64 = d.p + arg_mul(q, model.interact ? data.K : 1, "the period terms");
     int P = arg_int_dim(P64, "the coefficients");
-    arg_mul(P, P, "the information matrix");
-    arg_mul(d.n, P - d.p + 2, "the per-person sums");
+    coef_size(P, 2);
+    arg_mul(d.n, (cl_len) P - d.p + 2, "the per-person sums");
     glm_spec spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, P,
                                  arg_nthreads(nthreads));
     spec.interrupt = check_interrupt;
@@ -379,8 +387,8 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
     int nt = arg_nthreads(nthreads);
     int q = arg_int_dim(arg_mul(m, p, "the meat") + K, "the meat");
     arg_mul(q, q, "the meat");
-    arg_mul(n, K + qc, "the target terms");
-    arg_mul(p, p + K + qc, "the cross-products");
+    arg_mul(n, (cl_len) K + qc, "the target terms");
+    arg_mul(p, (cl_len) p + K + qc, "the cross-products");
     double *work = doubles(stacked_meat_work_size(n, p, K, qc, nt));
 
     int nprot = 0;
@@ -441,6 +449,7 @@ static SEXP bootstrap(boot_replicate_fn replicate, const void *ctx, SEXP counts,
 {
     int R;
     const int *cnt = arg_counts(counts, n, &R);
+    arg_mul(n, (cl_len) K + 2, "the bootstrap's n x K workspace");
     int nt = cl_threads(nthreads, R);
     double *work = doubles(arg_mul((cl_len) wlen, nt, "the bootstrap's workspace"));
     int *iwork = ints(arg_mul((cl_len) ilen, nt, "the bootstrap's workspace"));
@@ -482,6 +491,7 @@ SEXP ffi_ipw_bootstrap(SEXP X, SEXP intercept, SEXP a, SEXP K, SEXP y, SEXP sw,
     boot_arms(&d, a, K, sw);
     d.y = arg_finite(y, "y", d.x.n);
     d.spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, d.x.p, 1);
+    coef_size(d.x.p, d.K);
     ipw_boot b = {&d, arg_ipw_opts(arg_scalar_int(estimand, "estimand", 0, 3), target,
                                   clip, truncate, d.K)};
     size_t wlen, ilen;
@@ -507,6 +517,7 @@ SEXP ffi_std_bootstrap(SEXP X, SEXP intercept, SEXP y, SEXP sw, SEXP a, SEXP K,
     d.y = arg_finite(y, "y", d.x.n);
     d.spec = arg_glm_spec(arg_scalar_int(family, "family", 0, 2), maxit, epsilon, penalty,
                           d.x.p, 1);
+    coef_size(d.x.p, 2);
     std_boot b = {&d, NULL, arg_flag(stratified, "stratified")};
     if (!b.stratified) b.xcf = arg_designs(Xcf, icpt, &d.x, d.K, "Xcf");
     size_t wlen, ilen;
@@ -537,6 +548,8 @@ SEXP ffi_aipw_bootstrap(SEXP Xw, SEXP intercept_w, SEXP a, SEXP K, SEXP sw,
     if (dout.x.n != dw.x.n) Rf_error("internal error: `Xo` must have the rows of `Xw`");
     dout.y = arg_finite(y, "y", dw.x.n);
     dout.spec = arg_glm_spec_list(ospec, dout.x.p, "ospec");
+    coef_size(dw.x.p, dw.K);
+    coef_size(dout.x.p, 2);
     aipw_boot b = {&dw, &dout, NULL, arg_flag(stratified, "stratified"),
                    arg_ipw_opts(EST_ATE, target, clip, truncate, dw.K)};
     if (!b.stratified) b.xcf = arg_designs(Xcf, 0, &dout.x, dw.K, "Xcf");
