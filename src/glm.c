@@ -160,7 +160,7 @@ static void block_eta(const double *restrict xb, int len, int p,
     }
 }
 
-/* Rows [from, to): eta, mu and the deviance at beta (NA coefficients as 0;
+/* Rows [from, to): eta, mu and the deviance at beta (aliased coefficients as 0;
  * beta NULL: at glm()'s starting values, also checking that X is finite),
  * and this chunk's part of the next IRLS system (see SYS_LEN). */
 static void pass_chunk(const void *ctx_, cl_len from, cl_len to, double *sys,
