@@ -272,6 +272,25 @@ ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K
     return o;
 }
 
+/* The arms and sampling weights of a bootstrap (see args.h). */
+void arg_boot_arms(boot_data *d, SEXP a, SEXP K, SEXP sw)
+{
+    d->K = arg_scalar_int(K, "K", 2, 10000);
+    d->a = arg_codes(a, "a", d->x.n, 1, d->K);
+    d->sw = arg_finite(sw, "sw", d->x.n);
+}
+
+/* Persons' linear predictors and weights (see args.h). */
+int arg_lp_weights(SEXP lp, SEXP w, cl_len *n, const double **wt)
+{
+    arg_finite(lp, "lp", -1);
+    int K = arg_ncol(lp);
+    if (K < 1) Rf_error("internal error: `lp` needs at least one column");
+    *n = arg_nrow(lp);
+    *wt = arg_weights(w, "w", *n, 1);
+    return K;
+}
+
 /*
  * Inputs:  arm (int(n), 0..K-1), K, last (int(n), 0..Tmax), status (int(n),
  *          0/1, 1 only with last >= 1), w (double(n) >= 0), cens (NULL or

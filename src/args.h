@@ -13,6 +13,7 @@
 #include "glm.h"
 #include "weights.h"
 #include "person-time.h"
+#include "bootstrap.h"
 
 /* Shapes.  A plain vector counts as one column. */
 cl_len arg_nrow(SEXP x);
@@ -69,6 +70,12 @@ glm_spec arg_glm_spec_list(SEXP spec, int p, const char *arg);
 /* IP weight options: the estimand's code, target level 1..K (returned
  * 0-based), clip double(2) finite, truncate double(1) in (0, 1] or NA. */
 ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K);
+/* The treatment codes a (1..K, returned 0-based), K (2..10000) and sampling
+ * weights sw of a bootstrap whose design is already in d->x. */
+void arg_boot_arms(boot_data *d, SEXP a, SEXP K, SEXP sw);
+/* Persons' linear predictors lp (a finite n x K double matrix, K >= 1) and
+ * weights w (n, >= 0, positive sum): returns K, sets *n and *wt. */
+int arg_lp_weights(SEXP lp, SEXP w, cl_len *n, const double **wt);
 /* Person-time data of n persons and Tmax periods (see person-time.h). */
 pt_data arg_pt_data(SEXP arm, SEXP K, SEXP last, SEXP status, SEXP w, SEXP cens,
                     cl_len n, int Tmax);

@@ -466,15 +466,6 @@ static SEXP bootstrap(boot_replicate_fn replicate, const void *ctx, SEXP counts,
     return out;
 }
 
-/* The treatment codes a (1..K), K and sampling weights sw of a bootstrap
- * whose design is already in d. */
-static void boot_arms(boot_data *d, SEXP a, SEXP K, SEXP sw)
-{
-    d->K = arg_scalar_int(K, "K", 2, 10000);
-    d->a = arg_codes(a, "a", d->x.n, 1, d->K);
-    d->sw = arg_finite(sw, "sw", d->x.n);
-}
-
 /* ffi_ipw_bootstrap(X n x q double finite, intercept lgl (p = q +
  *   intercept), a int(n) 1..K, K int, y double(n), sw double(n),
  *   counts int n x R (columns summing to n), estimand int, target int 1..K,
@@ -488,7 +479,7 @@ SEXP ffi_ipw_bootstrap(SEXP X, SEXP intercept, SEXP a, SEXP K, SEXP y, SEXP sw,
                        SEXP nthreads)
 {
     boot_data d = {.x = arg_design(X, arg_flag(intercept, "intercept"), "X")};
-    boot_arms(&d, a, K, sw);
+    arg_boot_arms(&d, a, K, sw);
     d.y = arg_finite(y, "y", d.x.n);
     d.spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, d.x.p, 1);
     coef_size(d.x.p, d.K);
@@ -513,7 +504,7 @@ SEXP ffi_std_bootstrap(SEXP X, SEXP intercept, SEXP y, SEXP sw, SEXP a, SEXP K,
 {
     int icpt = arg_flag(intercept, "intercept");
     boot_data d = {.x = arg_design(X, icpt, "X")};
-    boot_arms(&d, a, K, sw);
+    arg_boot_arms(&d, a, K, sw);
     d.y = arg_finite(y, "y", d.x.n);
     d.spec = arg_glm_spec(arg_scalar_int(family, "family", 0, 2), maxit, epsilon, penalty,
                           d.x.p, 1);
@@ -541,7 +532,7 @@ SEXP ffi_aipw_bootstrap(SEXP Xw, SEXP intercept_w, SEXP a, SEXP K, SEXP sw,
                         SEXP nthreads)
 {
     boot_data dw = {.x = arg_design(Xw, arg_flag(intercept_w, "intercept_w"), "Xw")};
-    boot_arms(&dw, a, K, sw);
+    arg_boot_arms(&dw, a, K, sw);
     dw.spec = arg_glm_spec_list(wspec, dw.x.p, "wspec");
     boot_data dout = dw;
     dout.x = arg_design(Xo, 0, "Xo");
@@ -671,29 +662,20 @@ SEXP ffi_km(SEXP time, SEXP status, SEXP w, SEXP strata, SEXP K)
     return out;
 }
 
-/* lp: a finite n x K double matrix, K >= 1; returns K. */
-static int arg_lp(SEXP lp)
-{
-    arg_finite(lp, "lp", -1);
-    int K = arg_ncol(lp);
-    if (K < 1) Rf_error("internal error: `lp` needs at least one column");
-    return K;
-}
-
 /* ffi_discrete_survival(lp n x K double finite, ctab K x Tmax double
  *                       finite, w double(n) >= 0 with a positive sum,
  *                       nthreads) -> K x Tmax
  * Work: discrete_survival_work_size(n, K, Tmax, nthreads) doubles.          */
 SEXP ffi_discrete_survival(SEXP lp, SEXP ctab, SEXP w, SEXP nthreads)
 {
-    int K = arg_lp(lp);
-    cl_len n = arg_nrow(lp);
+    cl_len n;
+    const double *wt;
+    int K = arg_lp_weights(lp, w, &n, &wt);
     const double *ct = arg_finite(ctab, "ctab", -1);
     if (!Rf_isMatrix(ctab) || arg_nrow(ctab) != K)
         Rf_error("internal error: `ctab` must be a matrix with %d rows", K);
     int Tmax = arg_ncol(ctab);
     if (Tmax < 1) Rf_error("internal error: `ctab` needs at least one column");
-    const double *wt = arg_weights(w, "w", n, 1);
     int nt = arg_nthreads(nthreads);
     double *work = doubles(discrete_survival_work_size(n, K, Tmax, nt));
 
@@ -709,15 +691,15 @@ SEXP ffi_discrete_survival(SEXP lp, SEXP ctab, SEXP w, SEXP nthreads)
  * Work: cox_survival_work_size(n, K, m, nthreads) doubles.                  */
 SEXP ffi_cox_survival(SEXP lp, SEXP H0, SEXP w, SEXP nthreads)
 {
-    int K = arg_lp(lp);
-    cl_len n = arg_nrow(lp);
+    cl_len n;
+    const double *wt;
+    int K = arg_lp_weights(lp, w, &n, &wt);
     const double *h = arg_finite(H0, "H0", -1);
     cl_len m = Rf_xlength(H0);
     if (m < 1 || m > INT_MAX) Rf_error("internal error: `H0` must have 1 to %d values", INT_MAX);
     for (cl_len j = 0; j < m; j++)
         if (h[j] < 0 || (j > 0 && h[j] < h[j - 1]))
             Rf_error("internal error: `H0` must be non-negative and non-decreasing");
-    const double *wt = arg_weights(w, "w", n, 1);
     int nt = arg_nthreads(nthreads);
     double *work = doubles(cox_survival_work_size(n, K, (int) m, nt));
 
