@@ -4,8 +4,10 @@
 # a person part from the person design and a table over arms and periods.
 
 # pt: list(last, status, arm (factor), n_periods, f (period terms)).
-# x: person design without intercept column; interact: arm x period terms.
-pt_fit <- function(x, pt, w, interact, learner, cens = NULL, intercept = TRUE) {
+# x: person design without intercept column; interact: arm x period terms;
+# offset: NULL or one value per person, added to each of its periods' logits.
+pt_fit <- function(x, pt, w, interact, learner, cens = NULL, intercept = TRUE,
+                   offset = NULL) {
   check_hazard_learner(learner)
   K <- if (interact) nlevels(pt$arm) else 1L
   arm <- if (interact) as.integer(pt$arm) - 1L else integer(length(pt$last))
@@ -15,7 +17,7 @@ pt_fit <- function(x, pt, w, interact, learner, cens = NULL, intercept = TRUE) {
   penalty <- if (learner$penalty > 0) c(if (intercept) 0, rep(learner$penalty, length(names) - intercept))
   res <- .Call(C_ffi_pt_fit, x, intercept, f, arm, K, interact, pt$last, pt$status,
                as.double(w), cens, learner$maxit, learner$epsilon, penalty,
-               causallib_threads())
+               causallib_threads(), offset)
   names(res$coefficients) <- names
   if (!res$converged) {
     cli::cli_warn("The pooled-logistic hazard model did not converge in {learner$maxit} iterations.")

@@ -2,31 +2,25 @@
  * Generalized linear models by iteratively reweighted least squares, the
  * algorithm of stats::glm.fit(): same starting values, same working weights,
  * same convergence rule |dev - dev_old| / (|dev| + 0.1) < epsilon, and the
- * same step-halving when the deviance is not finite.  The weighted least
- * squares step solves the normal equations X'WX b = X'Wz with the cache-
- * blocked cross-product kernel and LAPACK's Cholesky (dpotrf/dpotrs).
+ * same step-halving when the deviance is not finite (newton.c's NEWTON_IRLS
+ * rule).  Each pass over X gives the deviance at the current coefficients
+ * and the next weighted least-squares system X'WX b = X'Wz, from the cache-
+ * blocked cross-product kernels of design.c.
  *
  * Columns that are linearly dependent on earlier columns are aliased once,
- * on the first iteration's X'WX, and get NA coefficients, as glm() does.
+ * on the first iteration's X'WX, and get NaN coefficients (NA in R), as
+ * glm() does.  Plain C: calls newton.c and design.c.
  */
-#define R_NO_REMAP
-#define USE_FC_LEN_T
 #include <math.h>
 #include <string.h>
 #include <float.h>
-#include <R_ext/Lapack.h>
-#ifndef FCONE
-#define FCONE
-#endif
 #include "glm.h"
-#include "crossprod.h"
-#include "ffi-checks.h"
 
 #define THRESH 30.0
 #define MTHRESH -30.0
 #define INVEPS (1.0 / DBL_EPSILON)
-#define ALIAS_TOL 1e-10
 
+/* The mean at linear predictor eta, as family$linkinv. */
 double glm_linkinv(int family, double eta)
 {
     switch (family) {
@@ -43,6 +37,7 @@ double glm_linkinv(int family, double eta)
     }
 }
 
+/* d mu / d eta at eta, as family$mu.eta. */
 double glm_mu_eta(int family, double eta)
 {
     switch (family) {
@@ -59,6 +54,7 @@ double glm_mu_eta(int family, double eta)
     }
 }
 
+/* The variance function at mu, as family$variance. */
 double glm_variance(int family, double mu)
 {
     switch (family) {
@@ -68,6 +64,7 @@ double glm_variance(int family, double mu)
     }
 }
 
+/* The linear predictor at mean mu, as family$linkfun. */
 static double linkfun(int family, double mu)
 {
     switch (family) {
@@ -77,11 +74,13 @@ static double linkfun(int family, double mu)
     }
 }
 
+/* y log(y / mu), 0 at y = 0. */
 static double ylogy(double y, double mu)
 {
     return y > 0 ? y * log(y / mu) : 0.0;
 }
 
+/* A unit's deviance residual, as family$dev.resids. */
 static double dev_resid(int family, double y, double mu, double wt)
 {
     switch (family) {
@@ -94,6 +93,7 @@ static double dev_resid(int family, double y, double mu, double wt)
     }
 }
 
+/* A unit's starting mean, as family$initialize. */
 static double mu_start(int family, double y, double wt)
 {
     switch (family) {
@@ -103,80 +103,25 @@ static double mu_start(int family, double y, double wt)
     }
 }
 
-/* Left-looking Cholesky of the symmetric p x p matrix A (upper triangle used)
- * into its upper triangle, skipping columns whose squared residual norm falls
- * below tol times their original squared norm.  Returns the rank. */
-int chol_alias(double *A, int p, int *aliased, double tol)
-{
-    int rank = 0;
-    for (int j = 0; j < p; j++) {
-        double *aj = A + (size_t) j * p;
-        double d0 = aj[j];
-        for (int k = 0; k < j; k++) {
-            if (aliased[k]) continue;
-            double s = aj[k];
-            const double *ak = A + (size_t) k * p;
-            for (int l = 0; l < k; l++) if (!aliased[l]) s -= ak[l] * aj[l];
-            aj[k] = s / ak[k];
-        }
-        double d = d0;
-        for (int k = 0; k < j; k++) if (!aliased[k]) d -= aj[k] * aj[k];
-        if (!(d0 > 0) || !(d > tol * d0)) {
-            aliased[j] = 1;
-        } else {
-            aliased[j] = 0;
-            aj[j] = sqrt(d);
-            rank++;
-        }
-    }
-    return rank;
-}
-
-/* Solve A x = b over the non-aliased columns with LAPACK; x is NA elsewhere.
- * work: p * p + p doubles.  Returns LAPACK's info (0 on success). */
-int chol_solve_kept(const double *A, int p, const int *aliased,
-                    const double *b, double *x, double *work)
-{
-    int r = 0;
-    for (int j = 0; j < p; j++) if (!aliased[j]) r++;
-    double *Ar = work, *br = work + (size_t) r * r;
-    int jj = 0;
-    for (int j = 0; j < p; j++) {
-        if (aliased[j]) continue;
-        int kk = 0;
-        for (int k = 0; k < p; k++) {
-            if (aliased[k]) continue;
-            Ar[(size_t) jj * r + kk] = A[(size_t) j * p + k];
-            kk++;
-        }
-        br[jj++] = b[j];
-    }
-    int info = 0, one = 1;
-    if (r > 0) {
-        F77_CALL(dpotrf)("U", &r, Ar, &r, &info FCONE);
-        if (info == 0) F77_CALL(dpotrs)("U", &r, &one, Ar, &r, br, &r, &info FCONE);
-    }
-    jj = 0;
-    for (int j = 0; j < p; j++) x[j] = aliased[j] ? NA_REAL : br[jj++];
-    return info;
-}
-
 /* The IRLS system of a pass: X'WX (p x p), X'Wz (p), the deviance and the
  * number of row blocks with a non-finite value of X (first pass only). */
 #define SYS_LEN(p) ((size_t) (p) * (p) + (p) + 2)
 /* Scratch of one thread in a pass: cached rows, weighted rows, z, w. */
 #define PASS_SCRATCH(p) ((2 * (size_t) (p) + 2) * CP_BLOCK_ROWS)
 
-static size_t pass_work_size(R_xlen_t n, int p, int nthreads)
+/* Doubles of work for irls_pass(). */
+static size_t pass_work_size(cl_len n, int p, int nthreads)
 {
-    R_xlen_t nchunk = cp_chunks(n, p, p);
-    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), SYS_LEN(p),
+    cl_len nchunk = cp_chunks(n, p, p);
+    return cp_reduce_work_size(nchunk, nthreads, SYS_LEN(p),
                                PASS_SCRATCH(p));
 }
 
-size_t glm_work_size(R_xlen_t n, int p, int nthreads)
+/* Doubles of work for glm_irls(): the pass's system, the coefficients of a
+ * pass, Newton's work, and the pass's reduction. */
+size_t glm_work_size(cl_len n, int p, int nthreads)
 {
-    return 3 * (size_t) p * p + 4 * (size_t) p + 2 + pass_work_size(n, p, nthreads);
+    return SYS_LEN(p) + (size_t) p + newton_work_size(p) + pass_work_size(n, p, nthreads);
 }
 
 typedef struct {
@@ -215,10 +160,10 @@ static void block_eta(const double *restrict xb, int len, int p,
     }
 }
 
-/* Rows [from, to): eta, mu and the deviance at beta (NA coefficients as 0;
+/* Rows [from, to): eta, mu and the deviance at beta (aliased coefficients as 0;
  * beta NULL: at glm()'s starting values, also checking that X is finite),
  * and this chunk's part of the next IRLS system (see SYS_LEN). */
-static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys,
+static void pass_chunk(const void *ctx_, cl_len from, cl_len to, double *sys,
                        double *scratch)
 {
     const pass_ctx *ctx = ctx_;
@@ -230,7 +175,7 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
     double *bz = wb + (size_t) CP_BLOCK_ROWS * p, *bw = bz + CP_BLOCK_ROWS;
     double *A = sys, *b = sys + (size_t) p * p, dev = 0.0, bad = 0.0;
     memset(sys, 0, sizeof(double) * ((size_t) p * p + p));
-    for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+    for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         double *e = eta + r0, *m = mu + r0;
         cp_copy_rows(ctx->d, r0, len, xb);
@@ -243,7 +188,7 @@ static void pass_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *sys
                 e[i] = linkfun(fam, mu_start(fam, y[r0 + i], prior ? prior[r0 + i] : 1.0));
         }
         for (int i = 0; i < len; i++) {
-            R_xlen_t ii = r0 + i;
+            cl_len ii = r0 + i;
             double pw = prior ? prior[ii] : 1.0, me, w = 0.0, z = 0.0;
             double off = offset ? offset[ii] : 0.0;
             if (fam == GLM_BINOMIAL && fabs(e[i]) <= THRESH) {
@@ -287,191 +232,92 @@ static void irls_pass(const cp_design *d, const double *beta,
                       int fam, int nthreads, double *eta, double *mu, double *sys,
                       double *work)
 {
-    R_xlen_t n = d->n;
+    cl_len n = d->n;
     int p = d->p;
-    R_xlen_t nchunk = cp_chunks(n, p, p);
+    cl_len nchunk = cp_chunks(n, p, p);
     pass_ctx ctx = {d, beta, y, prior, offset, fam, eta, mu};
-    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), SYS_LEN(p),
+    cp_reduce(n, nchunk, nthreads, SYS_LEN(p),
               PASS_SCRATCH(p), pass_chunk, &ctx, sys, work);
     cp_symmetrize(sys, p);
 }
 
+/*
+ * Inputs:  d (n x p), beta (p; NaN coefficients are skipped), offset (n or
+ *          NULL), family.
+ * Outputs: eta (n) = offset + X beta, mu (n) = linkinv(eta).
+ */
 void glm_predict(const cp_design *d, const double *beta, const double *offset,
                  int family, double *eta, double *mu)
 {
-    R_xlen_t n = d->n;
-    for (R_xlen_t i = 0; i < n; i++) eta[i] = offset ? offset[i] : 0.0;
-    for (int j = 0; j < d->p; j++) {
-        if (ISNAN(beta[j])) continue;
-        const double *xj = cp_column(d, j);
-        double b = beta[j];
-        if (xj) for (R_xlen_t i = 0; i < n; i++) eta[i] += xj[i] * b;
-        else for (R_xlen_t i = 0; i < n; i++) eta[i] += b;
-    }
-    for (R_xlen_t i = 0; i < n; i++) mu[i] = glm_linkinv(family, eta[i]);
+    cp_xbeta(d, beta, offset, eta);
+    for (cl_len i = 0; i < d->n; i++) mu[i] = glm_linkinv(family, eta[i]);
+}
+
+/* The model of glm_irls() for newton_fit(). */
+typedef struct {
+    const cp_design *d;
+    const double *y, *prior, *offset;
+    const int *aliased;
+    int fam, nthreads;
+    double *eta, *mu, *sys, *beta_lin, *pass_work;
+} irls_model;
+
+/* The deviance at beta, from one pass that also leaves the next system in
+ * sys (aliased coefficients count as 0). */
+static double irls_objective(void *ctx, const double *beta)
+{
+    irls_model *m = ctx;
+    int p = m->d->p;
+    for (int j = 0; j < p; j++) m->beta_lin[j] = m->aliased[j] ? 0.0 : beta[j];
+    irls_pass(m->d, m->beta_lin, m->y, m->prior, m->offset, m->fam, m->nthreads,
+              m->eta, m->mu, m->sys, m->pass_work);
+    return m->sys[(size_t) p * p + p];
+}
+
+/* X'WX and X'Wz of the last pass. */
+static void irls_system(void *ctx, double *H, double *g)
+{
+    const irls_model *m = ctx;
+    size_t pp = (size_t) m->d->p * m->d->p;
+    memcpy(H, m->sys, sizeof(double) * pp);
+    memcpy(g, m->sys + pp, sizeof(double) * m->d->p);
 }
 
 /*
  * Inputs:  d (the n x p design), y (n), prior (n prior weights, or NULL),
  *          offset (n, or NULL), spec.
- * Outputs: beta (p; NA where aliased), eta, mu (n), aliased (p), info
+ * Outputs: beta (p; NaN where aliased), eta, mu (n), aliased (p), info
  *          (info->nonfinite, and nothing else, when X is not finite).
  * Work:    glm_work_size(n, p, spec->nthreads) doubles; on return its
  *          first p * p hold X'WX at the final coefficients.
- * Uses no R API, so it may run inside an OpenMP region with nthreads = 1.
+ * Uses no R API but spec->interrupt, so it may run inside an OpenMP region
+ * with nthreads = 1 and no interrupt.
  */
 void glm_irls(const cp_design *d, const double *y,
               const double *prior, const double *offset, const glm_spec *spec,
               double *beta, double *eta, double *mu, int *aliased,
-              glm_info *info, double *work)
+              newton_info *info, double *work)
 {
-    const int fam = spec->family;
     const int p = d->p;
     size_t pp = (size_t) p * p;
-    /* sys = (A, b, deviance, flag): the IRLS system A beta = b, as irls_pass()
-     * fills it. */
-    double *sys = work, *A = sys, *b = sys + pp;
-    double *L = sys + SYS_LEN(p), *solve_work = L + pp;
-    double *beta_old = solve_work + pp + p, *beta_lin = beta_old + p;
-    double *kernel_work = beta_lin + p;
+    double *sys = work, *beta_lin = sys + SYS_LEN(p);
+    double *newton_work = beta_lin + p, *pass_work = newton_work + newton_work_size(p);
+    irls_model m = {d, y, prior, offset, aliased, spec->family, spec->nthreads,
+                    eta, mu, sys, beta_lin, pass_work};
+    newton_problem pb = {
+        .q = p, .rule = NEWTON_IRLS, .objective = irls_objective,
+        .system = irls_system, .ctx = &m, .penalty = spec->penalty, .npenalty = p,
+        .maxit = spec->maxit, .epsilon = spec->epsilon, .interrupt = spec->interrupt
+    };
 
     memset(info, 0, sizeof(*info));
     /* The first system comes from glm()'s starting values mustart. */
-    irls_pass(d, NULL, y, prior, offset, fam, spec->nthreads, eta, mu, sys,
-              kernel_work);
+    irls_pass(d, NULL, y, prior, offset, spec->family, spec->nthreads, eta, mu, sys,
+              pass_work);
     if (sys[pp + p + 1] > 0) {
         info->nonfinite = 1;
         info->failed = 1;
         return;
     }
-    double dev_old = sys[pp + p], dev = dev_old;
-    int have_old = 0;
-
-    for (int iter = 1; iter <= spec->maxit; iter++) {
-        if (spec->interrupt) spec->interrupt();
-        info->iter = iter;
-        if (spec->penalty)
-            for (int j = 0; j < p; j++) A[(size_t) j * p + j] += spec->penalty[j];
-        if (iter == 1) {
-            memcpy(L, A, sizeof(double) * pp);
-            info->rank = chol_alias(L, p, aliased, ALIAS_TOL);
-        }
-        if (chol_solve_kept(A, p, aliased, b, beta, solve_work) != 0) {
-            info->failed = 1;
-            return;
-        }
-        /* One pass gives eta, mu and the deviance at beta, and the next
-         * system; the system is wasted only on the last iteration. */
-        for (int j = 0; j < p; j++) beta_lin[j] = aliased[j] ? 0.0 : beta[j];
-        irls_pass(d, beta_lin, y, prior, offset, fam, spec->nthreads,
-                  eta, mu, sys, kernel_work);
-        dev = sys[pp + p];
-        /* Step halving toward the previous coefficients while the deviance
-         * is not finite, as glm.fit() does. */
-        for (int h = 0; !R_FINITE(dev) && have_old && h < spec->maxit; h++) {
-            for (int j = 0; j < p; j++) {
-                if (aliased[j]) continue;
-                beta[j] = (beta[j] + beta_old[j]) / 2.0;
-                beta_lin[j] = beta[j];
-            }
-            irls_pass(d, beta_lin, y, prior, offset, fam, spec->nthreads,
-                      eta, mu, sys, kernel_work);
-            dev = sys[pp + p];
-            info->boundary = 1;
-        }
-        if (!R_FINITE(dev)) {
-            info->failed = 1;
-            return;
-        }
-        if (fabs(dev - dev_old) / (fabs(dev) + 0.1) < spec->epsilon) {
-            info->converged = 1;
-            break;
-        }
-        dev_old = dev;
-        memcpy(beta_old, beta, sizeof(double) * p);
-        have_old = 1;
-    }
-    info->deviance = dev;
-}
-
-glm_spec ffi_glm_spec(int family, SEXP maxit, SEXP epsilon, SEXP penalty, int p,
-                      int nthreads)
-{
-    ffi_check_double(penalty, "penalty", p);
-    ffi_check_finite(penalty, "penalty");
-    glm_spec spec = {
-        .family = family,
-        .maxit = ffi_scalar_int(maxit, "maxit", 1, 100000),
-        .epsilon = ffi_scalar_double(epsilon, "epsilon"),
-        .penalty = REAL_RO(penalty),
-        .nthreads = nthreads,
-        .interrupt = NULL
-    };
-    return spec;
-}
-
-/* ---- .Call entry ------------------------------------------------------------
- * ffi_glm_fit(X n x q double, intercept lgl (an implicit first column of
- *             ones: p = q + intercept), y double(n), prior double(n) or NULL,
- *             offset double(n) or NULL, family int (0 gaussian, 1 binomial,
- *             2 poisson), maxit int, epsilon double, penalty double(p),
- *             nthreads int)
- * -> list(coefficients, linear_predictors, fitted, aliased, rank, iter,
- *         converged, deviance, boundary, failed, information = X'WX at the
- *         final coefficients)                                              */
-
-SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
-                 SEXP family, SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
-{
-    /* The first IRLS pass checks that X is finite. */
-    cp_design d = ffi_design_unchecked(X, intercept, "X");
-    R_xlen_t n = d.n;
-    int p = d.p;
-    ffi_check_double(y, "y", n);
-    ffi_check_finite(y, "y");
-    if (!Rf_isNull(prior)) { ffi_check_double(prior, "prior", n); ffi_check_finite(prior, "prior"); }
-    if (!Rf_isNull(offset)) { ffi_check_double(offset, "offset", n); ffi_check_finite(offset, "offset"); }
-    glm_spec spec = ffi_glm_spec(ffi_scalar_int(family, "family", 0, 2), maxit, epsilon,
-                                 penalty, p, ffi_scalar_int(nthreads, "nthreads", 1, 1024));
-    spec.interrupt = R_CheckUserInterrupt;
-    double *work = (double *) R_alloc(glm_work_size(n, p, spec.nthreads), sizeof(double));
-    int *aliased = (int *) R_alloc(p > 0 ? p : 1, sizeof(int));
-
-    int nprot = 0;
-    SEXP beta = PROTECT(Rf_allocVector(REALSXP, p)); nprot++;
-    SEXP eta = PROTECT(Rf_allocVector(REALSXP, n)); nprot++;
-    SEXP mu = PROTECT(Rf_allocVector(REALSXP, n)); nprot++;
-    SEXP alias = PROTECT(Rf_allocVector(LGLSXP, p)); nprot++;
-    SEXP xtwx = PROTECT(Rf_allocMatrix(REALSXP, p, p)); nprot++;
-    glm_info info;
-    glm_irls(&d, REAL_RO(y),
-             Rf_isNull(prior) ? NULL : REAL_RO(prior),
-             Rf_isNull(offset) ? NULL : REAL_RO(offset), &spec,
-             REAL(beta), REAL(eta), REAL(mu), aliased, &info, work);
-    if (info.nonfinite) {
-        UNPROTECT(nprot);
-        ffi_abort_nonfinite("X");
-    }
-    for (int j = 0; j < p; j++) LOGICAL(alias)[j] = aliased[j];
-    /* The last pass left X'WX at the final coefficients at the head of the
-     * IRLS system: for canonical links, the information matrix. */
-    memcpy(REAL(xtwx), work, sizeof(double) * (size_t) p * p);
-
-    const char *names[] = {"coefficients", "linear_predictors", "fitted",
-                           "aliased", "rank", "iter", "converged", "deviance",
-                           "boundary", "failed", "information", ""};
-    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
-    SET_VECTOR_ELT(out, 0, beta);
-    SET_VECTOR_ELT(out, 1, eta);
-    SET_VECTOR_ELT(out, 2, mu);
-    SET_VECTOR_ELT(out, 3, alias);
-    SET_VECTOR_ELT(out, 4, Rf_ScalarInteger(info.rank));
-    SET_VECTOR_ELT(out, 5, Rf_ScalarInteger(info.iter));
-    SET_VECTOR_ELT(out, 6, Rf_ScalarLogical(info.converged));
-    SET_VECTOR_ELT(out, 7, Rf_ScalarReal(info.deviance));
-    SET_VECTOR_ELT(out, 8, Rf_ScalarLogical(info.boundary));
-    SET_VECTOR_ELT(out, 9, Rf_ScalarLogical(info.failed));
-    SET_VECTOR_ELT(out, 10, xtwx);
-    UNPROTECT(nprot);
-    return out;
+    newton_fit(&pb, sys[pp + p], 0, beta, aliased, info, newton_work);
 }

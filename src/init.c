@@ -1,15 +1,17 @@
-/* Registration of every .Call entry point (see ?getDLLRegisteredRoutines). */
+/* Registration of every .Call entry point (see ?getDLLRegisteredRoutines);
+ * the entry points are in ffi.c. */
 #define R_NO_REMAP
 #include <R.h>
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
+#include "threads.h"
 
 SEXP ffi_arm_spread(SEXP, SEXP, SEXP);
 SEXP ffi_match_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_arm_sums(SEXP, SEXP, SEXP);
 SEXP ffi_treatment_codes(SEXP);
 SEXP ffi_pt_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
-                SEXP, SEXP, SEXP, SEXP);
+                SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_pt_risk_table(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_all_finite(SEXP);
 SEXP ffi_km(SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -37,7 +39,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_match_nearest", (DL_FUNC) &ffi_match_nearest, 6},
     {"ffi_arm_sums", (DL_FUNC) &ffi_arm_sums, 3},
     {"ffi_treatment_codes", (DL_FUNC) &ffi_treatment_codes, 1},
-    {"ffi_pt_fit", (DL_FUNC) &ffi_pt_fit, 14},
+    {"ffi_pt_fit", (DL_FUNC) &ffi_pt_fit, 15},
     {"ffi_pt_risk_table", (DL_FUNC) &ffi_pt_risk_table, 7},
     {"ffi_all_finite", (DL_FUNC) &ffi_all_finite, 1},
     {"ffi_km", (DL_FUNC) &ffi_km, 5},
@@ -59,9 +61,12 @@ static const R_CallMethodDef call_methods[] = {
     {NULL, NULL, 0}
 };
 
+/* On loading: the routines of the table, no lookup by name, and the fork
+ * guard of threads.c. */
 void R_init_causallib(DllInfo *dll)
 {
     R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
     R_useDynamicSymbols(dll, FALSE);
     R_forceSymbols(dll, TRUE);
+    cl_threads_guard_forks();
 }

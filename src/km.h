@@ -1,13 +1,14 @@
 #ifndef CAUSALLIB_KM_H
 #define CAUSALLIB_KM_H
 
-#define R_NO_REMAP
-#include <Rinternals.h>
+/* Weighted Kaplan-Meier curves.  Plain C (no R header). */
+
+#include "cl.h"
 
 /* An observation's time and its row in the input. */
 typedef struct {
     double time;
-    R_xlen_t id;
+    cl_len id;
 } km_key;
 
 /* One row per distinct (stratum, time); the kernels write through these. */
@@ -16,11 +17,16 @@ typedef struct {
     double *time, *n_risk, *n_event, *n_censor, *surv, *std_err;
 } km_curve;
 
-void km_group_strata(const double *time, const int *strata, R_xlen_t n, int K,
-                     km_key *keys, R_xlen_t *start);
-void km_sort_times(km_key *keys, R_xlen_t len, km_key *buf);
-R_xlen_t km_count_times(const km_key *keys, R_xlen_t len);
-R_xlen_t km_stratum(const km_key *keys, R_xlen_t len, const int *status,
-                    const double *w, int stratum, const km_curve *out, R_xlen_t row0);
+void km_group_strata(const double *time, const int *strata, cl_len n, int K,
+                     km_key *keys, cl_len *start);
+void km_sort_times(km_key *keys, cl_len len, km_key *buf);
+cl_len km_count_times(const km_key *keys, cl_len len);
+cl_len km_stratum(const km_key *keys, cl_len len, const int *status,
+                    const double *w, int stratum, const km_curve *out, cl_len row0);
+
+cl_len km_sort(const double *time, const int *strata, cl_len n, int K, km_key *keys,
+               cl_len *start, km_key *buf, void (*interrupt)(void));
+void km_curves(const km_key *keys, const cl_len *start, int K, const int *status,
+               const double *w, const km_curve *out, void (*interrupt)(void));
 
 #endif

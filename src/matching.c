@@ -27,14 +27,13 @@
  *   "nearest remaining slot" union-find arrays with path compression.
  * - p > 1: a scan of the pool, O(m p) per focal unit, keeping the k best by
  *   (squared distance, row).
+ *
+ * Plain C.
  */
-#define R_NO_REMAP
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include "matching.h"
-#include "ffi-checks.h"
 
 #define MATCH_INTERRUPT_UNITS 1024
 #define MATCH_TIE_TOL 1e-9
@@ -107,6 +106,7 @@ static int next_left(match_work *w, int j)
     return uf_root(w->up_left, j + 1) - 1;
 }
 
+/* Pool position pos leaves both views of the sorted pool. */
 static void sorted_pool_remove(match_work *w, int pos)
 {
     int r = w->rank_right[pos], l = w->rank_left[pos];
@@ -152,12 +152,12 @@ static int take_sorted(const match_units *u, match_work *w, double s, int take,
 static int take_scan(const match_units *u, match_work *w, int i, int take,
                      double caliper)
 {
-    const double *xi = u->x + (R_xlen_t) i * u->p;
+    const double *xi = u->x + (cl_len) i * u->p;
     double cal2 = caliper * caliper;
     int got = 0;
     for (int j = 0; j < u->n_pool; j++) {
         if (!w->avail[j]) continue;
-        const double *xj = u->x + (R_xlen_t) u->pool[j] * u->p;
+        const double *xj = u->x + (cl_len) u->pool[j] * u->p;
         double d2 = 0.0;
         for (int c = 0; c < u->p; c++) d2 += (xi[c] - xj[c]) * (xi[c] - xj[c]);
         if (d2 > cal2 || (got == take && !nearer(d2, w->best_d[take - 1]))) continue;
@@ -189,13 +189,13 @@ void match_nearest(const match_units *u, int k, double caliper, int replace,
 {
     int sorted = u->p == 1, nf = u->n_focal;
     if (sorted) sorted_pool_init(u, w); else memset(w->avail, 1, (size_t) u->n_pool);
-    for (R_xlen_t c = 0; c < (R_xlen_t) nf * k; c++) {
+    for (cl_len c = 0; c < (cl_len) nf * k; c++) {
         match[c] = -1;
         dist[c] = NAN;
     }
     memset(w->n_got, 0, sizeof(int) * (size_t) nf);
     int rounds = replace ? 1 : k, take = replace ? k : 1;
-    R_xlen_t searched = 0;
+    cl_len searched = 0;
     for (int r = 0; r < rounds; r++) {
         for (int f = 0; f < nf; f++) {
             if (w->n_got[f] < r) continue;
@@ -203,7 +203,7 @@ void match_nearest(const match_units *u, int k, double caliper, int replace,
             int got = sorted ? take_sorted(u, w, u->x[i], take, caliper)
                              : take_scan(u, w, i, take, caliper);
             for (int g = 0; g < got; g++) {
-                R_xlen_t cell = f + (R_xlen_t) (w->n_got[f] + g) * nf;
+                cl_len cell = f + (cl_len) (w->n_got[f] + g) * nf;
                 match[cell] = u->pool[w->best[g]];
                 dist[cell] = w->best_d[g];
             }
@@ -214,107 +214,4 @@ void match_nearest(const match_units *u, int k, double caliper, int replace,
             if (++searched % MATCH_INTERRUPT_UNITS == 0 && interrupt) interrupt();
         }
     }
-}
-
-/* ---- .Call entry -------------------------------------------------------
- * ffi_match_nearest(x double p x n finite, focal int (1-based rows, in
- *                   matching order), pool int (1-based rows, strictly
- *                   ascending), k int >= 1, caliper double > 0 (Inf: none),
- *                   replace TRUE/FALSE)
- *   -> list(match = int n_focal x k, matched rows (1-based) nearest first,
- *           NA where a focal unit got fewer than k;
- *           distance = double n_focal x k, NA likewise)
- * Work: see matching.h.                                                   */
-
-static int *check_rows(SEXP rows, const char *arg, int n, int ascending)
-{
-    ffi_check_int(rows, arg, -1);
-    const int *v = INTEGER_RO(rows);
-    R_xlen_t len = Rf_xlength(rows);
-    int *out = (int *) R_alloc(len > 0 ? (size_t) len : 1, sizeof(int));
-    for (R_xlen_t j = 0; j < len; j++) {
-        if (v[j] == NA_INTEGER || v[j] < 1 || v[j] > n)
-            Rf_error("internal error: `%s` must hold rows between 1 and %d", arg, n);
-        if (ascending && j > 0 && v[j] <= v[j - 1])
-            Rf_error("internal error: `%s` must be strictly ascending", arg);
-        out[j] = v[j] - 1;
-    }
-    return out;
-}
-
-static double check_caliper(SEXP caliper)
-{
-    if (TYPEOF(caliper) != REALSXP || Rf_xlength(caliper) != 1 ||
-        ISNAN(REAL_RO(caliper)[0]) || REAL_RO(caliper)[0] <= 0)
-        Rf_error("internal error: `caliper` must be a positive number or Inf");
-    return REAL_RO(caliper)[0];
-}
-
-static match_work match_work_alloc(const match_units *u, int k)
-{
-    size_t m = (size_t) u->n_pool, m1 = m > 0 ? m : 1;
-    match_work w = {0};
-    if (u->p == 1) {
-        w.keys = (match_key *) R_alloc(m1, sizeof(match_key));
-        w.score = (double *) R_alloc(m1, sizeof(double));
-        w.left = (int *) R_alloc(m1, sizeof(int));
-        w.right = (int *) R_alloc(m1, sizeof(int));
-        w.rank_left = (int *) R_alloc(m1, sizeof(int));
-        w.rank_right = (int *) R_alloc(m1, sizeof(int));
-        w.up_left = (int *) R_alloc(m + 1, sizeof(int));
-        w.up_right = (int *) R_alloc(m + 1, sizeof(int));
-    } else {
-        w.avail = R_alloc(m1, sizeof(char));
-    }
-    w.best = (int *) R_alloc((size_t) k, sizeof(int));
-    w.best_d = (double *) R_alloc((size_t) k, sizeof(double));
-    w.n_got = (int *) R_alloc(u->n_focal > 0 ? (size_t) u->n_focal : 1, sizeof(int));
-    return w;
-}
-
-static void check_interrupt(void)
-{
-    R_CheckUserInterrupt();
-}
-
-SEXP ffi_match_nearest(SEXP x, SEXP focal, SEXP pool, SEXP k, SEXP caliper,
-                       SEXP replace)
-{
-    ffi_check_double(x, "x", -1);
-    if (!Rf_isMatrix(x) || Rf_nrows(x) < 1)
-        Rf_error("internal error: `x` must be a matrix with at least one row");
-    ffi_check_finite(x, "x");
-    int n = Rf_ncols(x);
-    int kk = ffi_scalar_int(k, "k", 1, INT_MAX);
-    double cal = check_caliper(caliper);
-    int rep = Rf_asLogical(replace);
-    if (Rf_xlength(replace) != 1 || rep == NA_LOGICAL)
-        Rf_error("internal error: `replace` must be TRUE or FALSE");
-    if (Rf_xlength(focal) > INT_MAX || Rf_xlength(pool) > INT_MAX)
-        Rf_error("internal error: too many units to match");
-    match_units u = {REAL_RO(x), n, Rf_nrows(x), check_rows(focal, "focal", n, 0),
-                     (int) Rf_xlength(focal), check_rows(pool, "pool", n, 1),
-                     (int) Rf_xlength(pool)};
-    match_work w = match_work_alloc(&u, kk);
-
-    int nprot = 0;
-    const char *names[] = {"match", "distance", ""};
-    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
-    SEXP mt = Rf_allocMatrix(INTSXP, u.n_focal, kk);
-    SET_VECTOR_ELT(out, 0, mt);
-    SEXP dt = Rf_allocMatrix(REALSXP, u.n_focal, kk);
-    SET_VECTOR_ELT(out, 1, dt);
-    int *mp = INTEGER(mt);
-    double *dp = REAL(dt);
-    match_nearest(&u, kk, cal, rep, &w, mp, dp, check_interrupt);
-    for (R_xlen_t c = 0; c < Rf_xlength(mt); c++) {
-        if (mp[c] < 0) {
-            mp[c] = NA_INTEGER;
-            dp[c] = NA_REAL;
-        } else {
-            mp[c]++;
-        }
-    }
-    UNPROTECT(nprot);
-    return out;
 }

@@ -1,8 +1,9 @@
 #ifndef CAUSALLIB_MATCHING_H
 #define CAUSALLIB_MATCHING_H
 
-#define R_NO_REMAP
-#include <Rinternals.h>
+/* Greedy nearest-neighbour matching.  Plain C (no R header). */
+
+#include "cl.h"
 
 /* Units to match: coordinates x (p x n; column i holds unit i, so a unit's
  * coordinates are contiguous), the focal units in matching order and the

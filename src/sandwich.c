@@ -10,58 +10,45 @@
  * together (plus one per [b, c], c > b).  The first pass also gives X' C,
  * from which callers build the derivative of the target equations in the
  * nuisance coefficients, so that needs no pass of its own.
+ *
+ * Plain C: calls design.c.
  */
-#define R_NO_REMAP
 #include <string.h>
-#include "crossprod.h"
-#include "ffi-checks.h"
 #include "sandwich.h"
 
-/* ffi_stacked_meat(X n x q double, intercept lgl (p = q + intercept),
- *                  R n x m double, Psi n x K double,
- *                  C n x q double or NULL, nthreads int)
- * -> list(meat = (m p + K) square matrix, xtc = p x q matrix X'C or NULL)  */
-SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
-                      SEXP nthreads)
+/* Doubles of work for stacked_meat(). */
+size_t stacked_meat_work_size(cl_len n, int p, int K, int qc, int nthreads)
 {
-    cp_design d = ffi_design(X, intercept, "X");
-    ffi_check_double(R, "R", -1);
-    ffi_check_double(Psi, "Psi", -1);
-    R_xlen_t n = d.n;
-    int p = d.p, m = ffi_ncol(R, "R"), K = ffi_ncol(Psi, "Psi");
-    if (ffi_nrow(R, "R") != n || ffi_nrow(Psi, "Psi") != n)
-        Rf_error("internal error: `X`, `R` and `Psi` must have the same rows");
-    int qc = 0;
-    if (!Rf_isNull(C)) {
-        ffi_check_double(C, "C", -1);
-        if (ffi_nrow(C, "C") != n) Rf_error("internal error: `C` must have %.0f rows", (double) n);
-        qc = ffi_ncol(C, "C");
-    }
-    if (m < 1) Rf_error("internal error: `R` needs at least one column");
-    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
-    const double *r = REAL_RO(R), *psi = REAL_RO(Psi);
-    int q = m * p + K, mcols = K + qc;
+    return wcrossprod_xt_work_size(n, p, K + qc, nthreads) + (size_t) n +
+           (size_t) n * (K + qc) + (size_t) p * (p + K + qc);
+}
 
-    double *work = (double *) R_alloc(wcrossprod_xt_work_size(n, p, mcols, nt), sizeof(double));
-    double *v = (double *) R_alloc(n > 0 ? (size_t) n : 1, sizeof(double));
-    double *M = (double *) R_alloc(n > 0 ? (size_t) n * mcols : 1, sizeof(double));
-    double *blk = (double *) R_alloc((size_t) p * (p + mcols), sizeof(double));
-    if (qc > 0) memcpy(M + (size_t) K * n, REAL_RO(C), sizeof(double) * (size_t) n * qc);
-
-    int nprot = 0;
-    SEXP meat = PROTECT(Rf_allocMatrix(REALSXP, q, q)); nprot++;
-    SEXP xtc = R_NilValue;
-    if (qc > 0) { xtc = PROTECT(Rf_allocMatrix(REALSXP, p, qc)); nprot++; }
-    double *o = REAL(meat);
+/*
+ * Inputs:  d (the n x p design), R (n x m score multipliers, m >= 1),
+ *          Psi (n x K target terms), C (n x qc, or qc = 0), nthreads,
+ *          interrupt (between nuisance blocks, or NULL).
+ * Outputs: meat ((m p + K) square); xtc (p x qc: X'C) when qc > 0.
+ * Work:    stacked_meat_work_size(n, p, K, qc, nthreads) doubles.
+ */
+void stacked_meat(const cp_design *d, const double *r, int m, const double *psi, int K,
+                  const double *C, int qc, int nthreads, double *meat, double *xtc,
+                  double *work, void (*interrupt)(void))
+{
+    const cl_len n = d->n;
+    const int p = d->p, q = m * p + K, mcols = K + qc;
+    double *v = work, *M = v + n, *blk = M + (size_t) n * mcols;
+    double *cp_work = blk + (size_t) p * (p + mcols);
+    double *o = meat;
+    if (qc > 0) memcpy(M + (size_t) K * n, C, sizeof(double) * (size_t) n * qc);
     memset(o, 0, sizeof(double) * (size_t) q * q);
     for (int b = 0; b < m; b++) {
         const double *rb = r + (size_t) b * n;
-        for (R_xlen_t i = 0; i < n; i++) v[i] = rb[i] * rb[i];
+        for (cl_len i = 0; i < n; i++) v[i] = rb[i] * rb[i];
         for (int k = 0; k < K; k++)
-            for (R_xlen_t i = 0; i < n; i++)
+            for (cl_len i = 0; i < n; i++)
                 M[(size_t) k * n + i] = rb[i] * psi[(size_t) k * n + i];
         int cols = b == 0 ? mcols : K;
-        wcrossprod_xt(&d, v, M, cols, blk, nt, work);
+        wcrossprod_xt(d, v, M, cols, blk, nthreads, cp_work);
         const double *cross = blk + (size_t) p * p;
         for (int j = 0; j < p; j++) {
             for (int k = 0; k < p; k++)
@@ -73,11 +60,11 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
             }
         }
         if (b == 0 && qc > 0)
-            memcpy(REAL(xtc), cross + (size_t) K * p, sizeof(double) * (size_t) p * qc);
+            memcpy(xtc, cross + (size_t) K * p, sizeof(double) * (size_t) p * qc);
         for (int c = b + 1; c < m; c++) {
             const double *rc = r + (size_t) c * n;
-            for (R_xlen_t i = 0; i < n; i++) v[i] = rb[i] * rc[i];
-            wcrossprod(&d, v, blk, nt, work);
+            for (cl_len i = 0; i < n; i++) v[i] = rb[i] * rc[i];
+            wcrossprod(d, v, blk, nthreads, cp_work);
             for (int j = 0; j < p; j++)
                 for (int k = 0; k < p; k++) {
                     double e = blk[(size_t) k * p + j];
@@ -85,22 +72,16 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
                     o[((size_t) b * p + j) * q + (size_t) c * p + k] = e;
                 }
         }
-        R_CheckUserInterrupt();
+        if (interrupt) interrupt();
     }
     for (int k = 0; k < K; k++)
         for (int l = k; l < K; l++) {
             const double *pk = psi + (size_t) k * n, *pl = psi + (size_t) l * n;
             double s = 0.0;
-            for (R_xlen_t i = 0; i < n; i++) s += pk[i] * pl[i];
+            for (cl_len i = 0; i < n; i++) s += pk[i] * pl[i];
             o[((size_t) m * p + l) * q + (size_t) m * p + k] = s;
             o[((size_t) m * p + k) * q + (size_t) m * p + l] = s;
         }
-    const char *names[] = {"meat", "xtc", ""};
-    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
-    SET_VECTOR_ELT(out, 0, meat);
-    SET_VECTOR_ELT(out, 1, xtc);
-    UNPROTECT(nprot);
-    return out;
 }
 
 /* ---- IPW: the meat straight from the design --------------------------------
@@ -112,7 +93,7 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
  * whose derivatives in eta_b are s_i dw_ib 1[a_i = k] (y_i - mu_k).  Every
  * target term of unit i sits in the column of its arm, so the meat and the
  * cross-derivative come from a few n-vectors in one pass over X, without the
- * n x K matrices of the general path (ffi_stacked_meat):
+ * n x K matrices of the general path (stacked_meat()):
  *   [b, c]   X' diag(R_b R_c) X
  *   [b, k]   X' (R_b psi_k)
  *   [k, k]   sum_i psi_k,i^2   (the target block is diagonal: arms are disjoint)
@@ -134,12 +115,13 @@ static size_t ipw_meat_len(int p, int K)
  * one product of two multipliers. */
 #define IPW_SCRATCH(p, K) ((2 * (size_t) (p) + (K) + 2 * (size_t) ((K) - 1) * (K)) * CP_BLOCK_ROWS)
 
-static void ipw_meat_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to,
+/* Rows [from, to): acc (ipw_meat_len()) as above (a cp_chunk_fn). */
+static void ipw_meat_chunk(const void *ctx_, cl_len from, cl_len to,
                            double *acc, double *scratch)
 {
     const ipw_meat_in *in = ctx_;
     const cp_design *d = in->d;
-    R_xlen_t n = d->n;
+    cl_len n = d->n;
     int p = d->p, K = in->K, m = K - 1, nc = 2 * m * K;
     size_t pp = (size_t) p * p;
     size_t npair = (size_t) m * (m + 1) / 2;
@@ -148,14 +130,14 @@ static void ipw_meat_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to,
     double *rb = wb + (size_t) CP_BLOCK_ROWS * p, *mb = rb + (size_t) CP_BLOCK_ROWS * m;
     double *rr = mb + (size_t) CP_BLOCK_ROWS * nc;
     memset(acc, 0, sizeof(double) * ipw_meat_len(p, K));
-    for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+    for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         cp_copy_rows(d, r0, len, xb);
         bad += cp_nonfinite(xb, (size_t) len * p);
         memset(mb, 0, sizeof(double) * (size_t) len * nc);
         for (int i = 0; i < len; i++) {
-            R_xlen_t ii = r0 + i;
-            int k = in->a[ii] - 1;
+            cl_len ii = r0 + i;
+            int k = in->a[ii];
             double s = in->sw ? in->sw[ii] : 1.0;
             double r = in->y[ii] - in->mu[k];
             double psi = s * in->w[ii] * r;
@@ -182,11 +164,12 @@ static void ipw_meat_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to,
     tss[K] = bad;
 }
 
-size_t ipw_meat_work_size(R_xlen_t n, int p, int K, int nthreads)
+/* Doubles of work for ipw_meat(). */
+size_t ipw_meat_work_size(cl_len n, int p, int K, int nthreads)
 {
-    R_xlen_t nchunk = cp_chunks(n, p, (int) (ipw_meat_len(p, K) / p));
+    cl_len nchunk = cp_chunks(n, p, (int) (ipw_meat_len(p, K) / p));
     return ipw_meat_len(p, K) +
-           cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), ipw_meat_len(p, K),
+           cp_reduce_work_size(nchunk, nthreads, ipw_meat_len(p, K),
                                IPW_SCRATCH(p, K));
 }
 
@@ -197,18 +180,17 @@ size_t ipw_meat_work_size(R_xlen_t n, int p, int K, int nthreads)
  *          of the target equations in the propensity coefficients).
  * Work:    ipw_meat_work_size(n, p, K, nthreads) doubles.
  * Returns 0, or 1 when X has a missing or infinite value.
- * Uses no R API.
  */
 int ipw_meat(const ipw_meat_in *in, int nthreads, double *meat, double *D,
              double *work)
 {
     const cp_design *d = in->d;
-    R_xlen_t n = d->n;
+    cl_len n = d->n;
     int p = d->p, K = in->K, m = K - 1, q = m * p + K;
     size_t pp = (size_t) p * p, len = ipw_meat_len(p, K);
-    R_xlen_t nchunk = cp_chunks(n, p, (int) (len / p));
+    cl_len nchunk = cp_chunks(n, p, (int) (len / p));
     double *sum = work;
-    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), len, IPW_SCRATCH(p, K),
+    cp_reduce(n, nchunk, nthreads, len, IPW_SCRATCH(p, K),
               ipw_meat_chunk, in, sum, work + len);
     const double *xm = sum + (size_t) m * (m + 1) / 2 * pp, *tss = xm + (size_t) p * 2 * m * K;
     if (tss[K] > 0) return 1;
@@ -234,56 +216,4 @@ int ipw_meat(const ipw_meat_in *in, int nthreads, double *meat, double *D,
             }
     for (int k = 0; k < K; k++) meat[((size_t) m * p + k) * q + (size_t) m * p + k] = tss[k];
     return 0;
-}
-
-/* ffi_ipw_meat(X n x q double, intercept lgl (p = q + intercept),
- *              a int(n) coded 1..K, P n x K double, sw double(n) or NULL,
- *              w double(n), dw n x (K - 1) double, y double(n),
- *              mu double(K), nthreads int)
- * -> list(meat = (m p + K) square matrix, D = K x m p matrix), m = K - 1  */
-SEXP ffi_ipw_meat(SEXP X, SEXP intercept, SEXP a, SEXP P, SEXP sw, SEXP w,
-                  SEXP dw, SEXP y, SEXP mu, SEXP nthreads)
-{
-    /* ipw_meat() checks that X is finite in its pass. */
-    cp_design d = ffi_design_unchecked(X, intercept, "X");
-    R_xlen_t n = d.n;
-    int p = d.p;
-    ffi_check_double(P, "P", -1);
-    int K = ffi_ncol(P, "P");
-    if (ffi_nrow(P, "P") != n || K < 2)
-        Rf_error("internal error: `P` must be a %.0f x K matrix, K >= 2", (double) n);
-    ffi_check_finite(P, "P");
-    ffi_check_int(a, "a", n);
-    const int *ap = INTEGER_RO(a);
-    for (R_xlen_t i = 0; i < n; i++)
-        if (ap[i] == NA_INTEGER || ap[i] < 1 || ap[i] > K)
-            Rf_error("internal error: `a` must hold codes 1 to K");
-    if (!Rf_isNull(sw)) { ffi_check_double(sw, "sw", n); ffi_check_finite(sw, "sw"); }
-    ffi_check_double(w, "w", n);
-    ffi_check_finite(w, "w");
-    ffi_check_double(dw, "dw", (R_xlen_t) n * (K - 1));
-    ffi_check_finite(dw, "dw");
-    ffi_check_double(y, "y", n);
-    ffi_check_finite(y, "y");
-    ffi_check_double(mu, "mu", K);
-    ffi_check_finite(mu, "mu");
-    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
-    int q = (K - 1) * p + K;
-
-    ipw_meat_in in = {&d, ap, K, REAL_RO(P), Rf_isNull(sw) ? NULL : REAL_RO(sw),
-                      REAL_RO(w), REAL_RO(dw), REAL_RO(y), REAL_RO(mu)};
-    double *work = (double *) R_alloc(ipw_meat_work_size(n, p, K, nt), sizeof(double));
-    int nprot = 0;
-    SEXP meat = PROTECT(Rf_allocMatrix(REALSXP, q, q)); nprot++;
-    SEXP D = PROTECT(Rf_allocMatrix(REALSXP, K, (K - 1) * p)); nprot++;
-    if (ipw_meat(&in, nt, REAL(meat), REAL(D), work)) {
-        UNPROTECT(nprot);
-        ffi_abort_nonfinite("X");
-    }
-    const char *names[] = {"meat", "D", ""};
-    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
-    SET_VECTOR_ELT(out, 0, meat);
-    SET_VECTOR_ELT(out, 1, D);
-    UNPROTECT(nprot);
-    return out;
 }

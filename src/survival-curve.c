@@ -12,14 +12,13 @@
  * Persons are cut into the fixed chunks of cp_reduce, and within a chunk
  * into blocks of SC_BLOCK whose sums are added in order, so the curves do not
  * depend on the thread count.
+ *
+ * Plain C: calls design.c.
  */
-#define R_NO_REMAP
 #include <math.h>
-#include <limits.h>
 #include <string.h>
 #include "survival-curve.h"
-#include "crossprod.h"
-#include "ffi-checks.h"
+#include "design.h"
 
 #define SC_BLOCK 8
 /* exp(lp + c) is computed as exp(lp) exp(c), one exp per person and arm
@@ -27,10 +26,11 @@
  * product then neither overflows nor underflows and is off by a few ulps. */
 #define SC_SPLIT_MAX 300.0
 
-static void divide_by_total(double *S, size_t len, const double *w, R_xlen_t n)
+/* S (len) divided by the total of the weights w (n). */
+static void divide_by_total(double *S, size_t len, const double *w, cl_len n)
 {
     double total = 0.0;
-    for (R_xlen_t i = 0; i < n; i++) total += w[i];
+    for (cl_len i = 0; i < n; i++) total += w[i];
     for (size_t e = 0; e < len; e++) S[e] /= total;
 }
 
@@ -38,19 +38,19 @@ static void divide_by_total(double *S, size_t len, const double *w, R_xlen_t n)
 
 typedef struct {
     const double *lp, *ctab, *ectab, *w;
-    R_xlen_t n;
+    cl_len n;
     int K, Tmax, split;
 } ds_ctx;
 
 /* acc (K x Tmax) = sum over persons [from, to) of w_i S_i(t) under each arm. */
-static void ds_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *acc,
+static void ds_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
                      double *scratch)
 {
     const ds_ctx *ctx = ctx_;
     int K = ctx->K;
     (void) scratch;
     memset(acc, 0, sizeof(double) * (size_t) K * ctx->Tmax);
-    for (R_xlen_t i0 = from; i0 < to; i0 += SC_BLOCK) {
+    for (cl_len i0 = from; i0 < to; i0 += SC_BLOCK) {
         int len = (int) (to - i0 < SC_BLOCK ? to - i0 : SC_BLOCK);
         for (int a = 0; a < K; a++) {
             const double *lpa = ctx->lp + (size_t) a * ctx->n + i0;
@@ -80,11 +80,12 @@ static void ds_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *acc,
     }
 }
 
-size_t discrete_survival_work_size(R_xlen_t n, int K, int Tmax, int nthreads)
+/* Doubles of work for discrete_survival(). */
+size_t discrete_survival_work_size(cl_len n, int K, int Tmax, int nthreads)
 {
-    R_xlen_t nchunk = cp_chunks(n, K, Tmax);
+    cl_len nchunk = cp_chunks(n, K, Tmax);
     size_t len = (size_t) K * Tmax;
-    return len + cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), len, 0);
+    return len + cp_reduce_work_size(nchunk, nthreads, len, 0);
 }
 
 /*
@@ -92,7 +93,7 @@ size_t discrete_survival_work_size(R_xlen_t n, int K, int Tmax, int nthreads)
  * Output:  S (K x Tmax), S[a,t] = sum_i w_i S_i(t) under a / sum_i w_i.
  * Work:    discrete_survival_work_size(n, K, Tmax, nthreads) doubles.
  */
-void discrete_survival(const double *lp, R_xlen_t n, int K, const double *ctab,
+void discrete_survival(const double *lp, cl_len n, int K, const double *ctab,
                        int Tmax, const double *w, double *S, int nthreads,
                        double *work)
 {
@@ -104,8 +105,8 @@ void discrete_survival(const double *lp, R_xlen_t n, int K, const double *ctab,
         if (fabs(ctab[e]) > SC_SPLIT_MAX) split = 0;
     }
     ds_ctx ctx = {lp, ctab, ectab, w, n, K, Tmax, split};
-    R_xlen_t nchunk = cp_chunks(n, K, Tmax);
-    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), len, 0, ds_chunk, &ctx, S,
+    cl_len nchunk = cp_chunks(n, K, Tmax);
+    cp_reduce(n, nchunk, nthreads, len, 0, ds_chunk, &ctx, S,
               work + len);
     divide_by_total(S, len, w, n);
 }
@@ -114,19 +115,19 @@ void discrete_survival(const double *lp, R_xlen_t n, int K, const double *ctab,
 
 typedef struct {
     const double *lp, *H0, *w;
-    R_xlen_t n;
+    cl_len n;
     int K, m;
 } cox_ctx;
 
 /* acc (K x m) = sum over persons [from, to) of w_i S_i(t_j) under each arm. */
-static void cox_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *acc,
+static void cox_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
                       double *scratch)
 {
     const cox_ctx *ctx = ctx_;
     int K = ctx->K;
     (void) scratch;
     memset(acc, 0, sizeof(double) * (size_t) K * ctx->m);
-    for (R_xlen_t i0 = from; i0 < to; i0 += SC_BLOCK) {
+    for (cl_len i0 = from; i0 < to; i0 += SC_BLOCK) {
         int len = (int) (to - i0 < SC_BLOCK ? to - i0 : SC_BLOCK);
         for (int a = 0; a < K; a++) {
             const double *lpa = ctx->lp + (size_t) a * ctx->n + i0;
@@ -146,10 +147,11 @@ static void cox_chunk(const void *ctx_, R_xlen_t from, R_xlen_t to, double *acc,
     }
 }
 
-size_t cox_survival_work_size(R_xlen_t n, int K, int m, int nthreads)
+/* Doubles of work for cox_survival(). */
+size_t cox_survival_work_size(cl_len n, int K, int m, int nthreads)
 {
-    R_xlen_t nchunk = cp_chunks(n, K, m);
-    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), (size_t) K * m, 0);
+    cl_len nchunk = cp_chunks(n, K, m);
+    return cp_reduce_work_size(nchunk, nthreads, (size_t) K * m, 0);
 }
 
 /*
@@ -158,88 +160,12 @@ size_t cox_survival_work_size(R_xlen_t n, int K, int m, int nthreads)
  * Output:  S (K x m), S[a,j] = sum_i w_i exp(-H0[j] exp(lp[i,a])) / sum_i w_i.
  * Work:    cox_survival_work_size(n, K, m, nthreads) doubles.
  */
-void cox_survival(const double *lp, R_xlen_t n, int K, const double *H0, int m,
+void cox_survival(const double *lp, cl_len n, int K, const double *H0, int m,
                   const double *w, double *S, int nthreads, double *work)
 {
     size_t len = (size_t) K * m;
     cox_ctx ctx = {lp, H0, w, n, K, m};
-    R_xlen_t nchunk = cp_chunks(n, K, m);
-    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), len, 0, cox_chunk, &ctx, S, work);
+    cl_len nchunk = cp_chunks(n, K, m);
+    cp_reduce(n, nchunk, nthreads, len, 0, cox_chunk, &ctx, S, work);
     divide_by_total(S, len, w, n);
-}
-
-/* ---- .Call entries --------------------------------------------------------
- * ffi_discrete_survival(lp n x K double, ctab K x Tmax double, w double(n),
- *                       nthreads) -> K x Tmax
- * ffi_cox_survival(lp n x K double, H0 double(m) non-decreasing >= 0,
- *                  w double(n), nthreads) -> K x m                         */
-
-/* lp must be a finite n x K double matrix, K >= 1; returns K. */
-static int check_lp(SEXP lp)
-{
-    ffi_check_double(lp, "lp", -1);
-    ffi_check_finite(lp, "lp");
-    int K = ffi_ncol(lp, "lp");
-    if (K < 1) Rf_error("internal error: `lp` needs at least one column");
-    return K;
-}
-
-static void check_weights(SEXP w, R_xlen_t n)
-{
-    ffi_check_double(w, "w", n);
-    ffi_check_finite(w, "w");
-    const double *v = REAL_RO(w);
-    double total = 0.0;
-    for (R_xlen_t i = 0; i < n; i++) {
-        if (v[i] < 0) Rf_error("internal error: `w` must be non-negative");
-        total += v[i];
-    }
-    if (!(total > 0)) Rf_error("internal error: `w` must have a positive sum");
-}
-
-SEXP ffi_discrete_survival(SEXP lp, SEXP ctab, SEXP w, SEXP nthreads)
-{
-    int K = check_lp(lp);
-    R_xlen_t n = ffi_nrow(lp, "lp");
-    ffi_check_double(ctab, "ctab", -1);
-    ffi_check_finite(ctab, "ctab");
-    if (!Rf_isMatrix(ctab) || ffi_nrow(ctab, "ctab") != K)
-        Rf_error("internal error: `ctab` must be a matrix with %d rows", K);
-    int Tmax = ffi_ncol(ctab, "ctab");
-    if (Tmax < 1) Rf_error("internal error: `ctab` needs at least one column");
-    check_weights(w, n);
-    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
-
-    int nprot = 0;
-    double *work = (double *) R_alloc(discrete_survival_work_size(n, K, Tmax, nt),
-                                      sizeof(double));
-    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, K, Tmax)); nprot++;
-    discrete_survival(REAL_RO(lp), n, K, REAL_RO(ctab), Tmax, REAL_RO(w), REAL(out),
-                      nt, work);
-    UNPROTECT(nprot);
-    return out;
-}
-
-SEXP ffi_cox_survival(SEXP lp, SEXP H0, SEXP w, SEXP nthreads)
-{
-    int K = check_lp(lp);
-    R_xlen_t n = ffi_nrow(lp, "lp");
-    ffi_check_double(H0, "H0", -1);
-    ffi_check_finite(H0, "H0");
-    R_xlen_t m = Rf_xlength(H0);
-    if (m < 1 || m > INT_MAX) Rf_error("internal error: `H0` must have 1 to %d values", INT_MAX);
-    const double *h = REAL_RO(H0);
-    for (R_xlen_t j = 0; j < m; j++)
-        if (h[j] < 0 || (j > 0 && h[j] < h[j - 1]))
-            Rf_error("internal error: `H0` must be non-negative and non-decreasing");
-    check_weights(w, n);
-    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
-
-    int nprot = 0;
-    double *work = (double *) R_alloc(cox_survival_work_size(n, K, (int) m, nt),
-                                      sizeof(double));
-    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, K, (int) m)); nprot++;
-    cox_survival(REAL_RO(lp), n, K, h, (int) m, REAL_RO(w), REAL(out), nt, work);
-    UNPROTECT(nprot);
-    return out;
 }

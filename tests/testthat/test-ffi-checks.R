@@ -40,3 +40,22 @@ test_that("the one-vector routines error on other types and answer for theirs", 
   expect_s3_class(call_with("ffi_treatment_codes", list()), "error")
   expect_null(call_with("ffi_treatment_codes", NA_real_))
 })
+
+test_that("ffi_pt_fit's offset is NULL or one finite double per person", {
+  n <- 5L
+  args <- list(matrix(c(-1, 0.5, 0, 1, 2)), TRUE, matrix(c(0.5, 1)), integer(n), 1L, FALSE,
+               rep(2L, n), c(1L, 0L, 1L, 0L, 0L), rep(1, n), NULL, 25L, 1e-8, NULL, 1L)
+  fit <- function(offset) {
+    tryCatch(do.call(.Call, c(list(routines$ffi_pt_fit$address), args, list(offset))),
+             error = function(e) structure(conditionMessage(e), class = "error"))
+  }
+  expect_identical(routines$ffi_pt_fit$numParameters, length(args) + 1L)
+  expect_type(fit(NULL)$coefficients, "double")
+  expect_type(fit(rep(0.1, n))$coefficients, "double")
+  for (bad in list("x", 1L, 0.1, rep(0.1, n + 1L), c(rep(0.1, n - 1L), NA),
+                   c(rep(0.1, n - 1L), -Inf), list(), matrix(NA_real_, 2, 2))) {
+    err <- fit(bad)
+    expect_s3_class(err, "error")
+    expect_match(unclass(err), "`offset`")
+  }
+})

@@ -41,10 +41,11 @@ pt_long <- function(s, intercept = TRUE, interact = TRUE, cens = NULL,
 }
 
 pt_fit <- function(s, intercept = TRUE, interact = TRUE, cens = NULL,
-                   penalty = NULL, nthreads = 1L, maxit = 50L, Fm = s$Fm) {
+                   penalty = NULL, nthreads = 1L, maxit = 50L, Fm = s$Fm,
+                   offset = NULL) {
   .Call(causallib:::C_ffi_pt_fit, s$X, intercept, Fm, s$arm, as.integer(s$K),
         interact, s$last, s$status, s$w, cens, as.integer(maxit), 1e-12,
-        penalty, as.integer(nthreads))
+        penalty, as.integer(nthreads), offset)
 }
 
 glm_long <- function(long) {
@@ -191,6 +192,43 @@ test_that("an arm without events is flagged as separated", {
   expect_true(pt_fit(s)$separation)
 })
 
+test_that("a per-person offset enters every period, as offset() in glm() on the long table", {
+  s <- sim_person_time(seed = 14)
+  s$w <- stats::runif(length(s$w), 0.5, 2)
+  off <- stats::rnorm(length(s$last), sd = 0.5)
+  cens <- list(lc = stats::rnorm(length(s$last), -2, 0.3), cc = matrix(0.1, 2, s$Tmax),
+               ln = NULL, cn = NULL)
+  for (args in list(list(), list(intercept = FALSE), list(interact = FALSE), list(cens = cens))) {
+    long <- do.call(pt_long, c(list(s), args))
+    long_off <- off[rep(seq_along(s$last), s$last)]
+    ref <- suppressWarnings(stats::glm(long$y ~ 0 + long$Z + offset(long_off),
+                                       family = stats::binomial(), weights = long$prior,
+                                       control = stats::glm.control(epsilon = 1e-12, maxit = 50)))
+    fit <- do.call(pt_fit, c(list(s, offset = off), args))
+    expect_true(fit$converged)
+    expect_equal(fit$coefficients, unname(coef(ref)), tolerance = 1e-8)
+    expect_equal(fit$deviance, ref$deviance, tolerance = 1e-8)
+    mu <- stats::fitted(ref)
+    expect_equal(fit$information, crossprod(long$Z * sqrt(long$prior * mu * (1 - mu))),
+                 tolerance = 1e-7)
+  }
+  # A zero offset is no offset, to the bit.
+  expect_identical(pt_fit(s, offset = numeric(length(s$last))), pt_fit(s))
+})
+
+test_that("pt_fit() passes its offset to the C fitter", {
+  s <- sim_person_time(seed = 15)
+  colnames(s$X) <- paste0("x", seq_len(ncol(s$X)))
+  colnames(s$Fm) <- c("t1", "t2")
+  off <- stats::rnorm(length(s$last), sd = 0.5)
+  pt <- list(last = s$last, status = s$status, arm = factor(s$arm), n_periods = s$Tmax,
+             f = s$Fm)
+  fit <- causallib:::pt_fit(s$X, pt, s$w, TRUE, lrn_glm(stats::binomial(), epsilon = 1e-12,
+                                                       maxit = 50), offset = off)
+  expect_equal(unname(fit$coefficients), pt_fit(s, offset = off)$coefficients)
+  expect_false(isTRUE(all.equal(unname(fit$coefficients), pt_fit(s)$coefficients)))
+})
+
 test_that("results are identical whatever the thread count", {
   s <- sim_person_time(n = 20000, Tmax = 5, K = 2, seed = 12)
   s$w <- stats::runif(length(s$w), 0.5, 2)
@@ -207,7 +245,7 @@ test_that("the C entry points reject malformed input without crashing", {
     args <- utils::modifyList(list(X = s$X, intercept = TRUE, F = s$Fm, arm = s$arm,
                                    K = 2L, interact = TRUE, last = s$last, status = s$status,
                                    w = s$w, cens = NULL, maxit = 25L, epsilon = 1e-8,
-                                   penalty = NULL, nthreads = 1L), list(...))
+                                   penalty = NULL, nthreads = 1L, offset = NULL), list(...))
     do.call(.Call, c(list(causallib:::C_ffi_pt_fit), unname(args)))
   }
   expect_true(call_fit()$converged)

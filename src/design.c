@@ -8,36 +8,29 @@
  * entry is accumulated from the cached copy.  Rows are also cut into a fixed
  * number of chunks whose partial sums are added in chunk order, so results
  * are bit-for-bit the same whatever the number of threads.
+ *
+ * Plain C: no R header, no R API.  Calls only threads.c.
  */
-#define R_NO_REMAP
+#include <math.h>
 #include <string.h>
-#include "crossprod.h"
-#include "ffi-checks.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "design.h"
+#include "threads.h"
 
 #define MAX_CHUNKS 64
 #define MIN_CHUNK_ROWS 4096
 #define MAX_PARTIAL_DOUBLES 4194304.0 /* 32 MB of chunk partial sums */
 
-R_xlen_t cp_chunks(R_xlen_t n, int p, int m)
+cl_len cp_chunks(cl_len n, int p, int m)
 {
-    R_xlen_t k = n / MIN_CHUNK_ROWS;
+    cl_len k = n / MIN_CHUNK_ROWS;
     double per_chunk = (double) p * (double) m;
-    R_xlen_t k_mem = (R_xlen_t) (MAX_PARTIAL_DOUBLES / (per_chunk > 1 ? per_chunk : 1));
+    cl_len k_mem = (cl_len) (MAX_PARTIAL_DOUBLES / (per_chunk > 1 ? per_chunk : 1));
     if (k > MAX_CHUNKS) k = MAX_CHUNKS;
     if (k > k_mem) k = k_mem;
     return k < 1 ? 1 : k;
 }
 
-int cp_threads(R_xlen_t nchunk, int nthreads)
-{
-    if (nthreads < 1) return 1;
-    return nchunk < nthreads ? (int) nchunk : nthreads;
-}
-
+/* Column j (0-based) of d, or NULL for the implicit intercept. */
 const double *cp_column(const cp_design *d, int j)
 {
     if (d->intercept) return j == 0 ? NULL : d->X + (size_t) (j - 1) * d->n;
@@ -49,7 +42,11 @@ const double *cp_column(const cp_design *d, int j)
  * prefetchers follow well. */
 #define PREFETCH_ROWS 512
 
-void cp_copy_rows(const cp_design *d, R_xlen_t r0, int len, double *xb)
+/*
+ * Inputs:  d, rows [r0, r0 + len).
+ * Output:  xb (len x p, column-major): those rows, ones for the intercept.
+ */
+void cp_copy_rows(const cp_design *d, cl_len r0, int len, double *xb)
 {
     int ahead = r0 + PREFETCH_ROWS + len <= d->n;
     for (int j = 0; j < d->p; j++) {
@@ -67,35 +64,61 @@ void cp_copy_rows(const cp_design *d, R_xlen_t r0, int len, double *xb)
     }
 }
 
-size_t cp_reduce_work_size(R_xlen_t nchunk, int nt, size_t len, size_t scratch_len)
+/*
+ * Inputs:  d (n x p), beta (p; NaN coefficients are skipped, as aliased
+ *          columns), offset (n, or NULL for none).
+ * Output:  eta (n) = offset + X beta, the columns added in order.
+ */
+void cp_xbeta(const cp_design *d, const double *beta, const double *offset,
+              double *eta)
 {
+    cl_len n = d->n;
+    for (cl_len i = 0; i < n; i++) eta[i] = offset ? offset[i] : 0.0;
+    for (int j = 0; j < d->p; j++) {
+        if (isnan(beta[j])) continue;
+        const double *xj = cp_column(d, j);
+        double b = beta[j];
+        if (xj) for (cl_len i = 0; i < n; i++) eta[i] += xj[i] * b;
+        else for (cl_len i = 0; i < n; i++) eta[i] += b;
+    }
+}
+
+/* Doubles of work for cp_reduce() with the same arguments. */
+size_t cp_reduce_work_size(cl_len nchunk, int nthreads, size_t len, size_t scratch_len)
+{
+    int nt = cl_threads(nthreads, nchunk);
     return (nt > 1 ? (size_t) nchunk : 1) * len + (size_t) nt * scratch_len;
 }
 
-/* The one chunked reduction behind every kernel here: chunk() writes len
- * doubles of partial sums for rows [from, to) into its own slot; out gets
- * their sum, added in chunk order whatever the number of threads. */
-void cp_reduce(R_xlen_t n, R_xlen_t nchunk, int nt, size_t len, size_t scratch_len,
+/*
+ * The one chunked reduction behind every streaming kernel: chunk() writes
+ * len doubles of partial sums for rows [from, to) into its own slot; out gets
+ * their sum, added in chunk order whatever the number of threads.
+ * Inputs:  n rows cut into nchunk chunks; nthreads requested; chunk, ctx.
+ * Output:  out (len).
+ * Work:    cp_reduce_work_size(nchunk, nthreads, len, scratch_len) doubles:
+ *          the chunks' partial sums, then scratch_len per thread.
+ * chunk() runs inside the parallel region: it must not call R.
+ */
+void cp_reduce(cl_len n, cl_len nchunk, int nthreads, size_t len, size_t scratch_len,
                cp_chunk_fn chunk, const void *ctx, double *out, double *work)
 {
+    int nt = cl_threads(nthreads, nchunk);
     double *partial = work, *scratch = work + (nt > 1 ? (size_t) nchunk : 1) * len;
     memset(out, 0, sizeof(double) * len);
     if (nt > 1) {
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
-        for (R_xlen_t c = 0; c < nchunk; c++) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
+        for (cl_len c = 0; c < nchunk; c++) {
+            int tid = cl_thread_id();
             chunk(ctx, c * n / nchunk, (c + 1) * n / nchunk, partial + (size_t) c * len,
                   scratch + (size_t) tid * scratch_len);
         }
-        for (R_xlen_t c = 0; c < nchunk; c++)
+        for (cl_len c = 0; c < nchunk; c++)
             for (size_t e = 0; e < len; e++) out[e] += partial[(size_t) c * len + e];
     } else {
-        for (R_xlen_t c = 0; c < nchunk; c++) {
+        for (cl_len c = 0; c < nchunk; c++) {
             chunk(ctx, c * n / nchunk, (c + 1) * n / nchunk, partial, scratch);
             for (size_t e = 0; e < len; e++) out[e] += partial[e];
         }
@@ -243,21 +266,33 @@ int cp_nonfinite(const double *v, size_t len)
     return !(a0 + a1 + a2 + a3 == 0.0);
 }
 
+/* Are the n doubles of v all finite?  Blocks of vectorized, branch-free
+ * checks (cp_nonfinite) stop at the first block with a bad value. */
+int cp_all_finite(const double *v, cl_len n)
+{
+    const cl_len block = 4096;
+    for (cl_len i = 0; i < n; i += block) {
+        cl_len len = n - i < block ? n - i : block;
+        if (cp_nonfinite(v + i, (size_t) len)) return 0;
+    }
+    return 1;
+}
+
 typedef struct { const cp_design *d; const double *w, *M; int m; } wcp_ctx;
 
 /* Rows [from, to): X' diag(w) X (upper triangle) and, from the same cached
  * rows, X' M, into acc = (p x p, p x m). */
-static void chunk_upper(const void *ctx_, R_xlen_t from, R_xlen_t to,
+static void chunk_upper(const void *ctx_, cl_len from, cl_len to,
                         double *acc, double *scratch)
 {
     const wcp_ctx *ctx = ctx_;
     const double *w = ctx->w, *M = ctx->M;
-    R_xlen_t n = ctx->d->n;
+    cl_len n = ctx->d->n;
     int p = ctx->d->p, m = ctx->m;
     double *xb = scratch, *wb = scratch + (size_t) CP_BLOCK_ROWS * p;
     double *xm = acc + (size_t) p * p;
     memset(acc, 0, sizeof(double) * (size_t) p * (p + m));
-    for (R_xlen_t r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+    for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         cp_copy_rows(ctx->d, r0, len, xb);
         const double *wx = xb;
@@ -270,10 +305,11 @@ static void chunk_upper(const void *ctx_, R_xlen_t from, R_xlen_t to,
     }
 }
 
-size_t wcrossprod_xt_work_size(R_xlen_t n, int p, int m, int nthreads)
+/* Doubles of work for wcrossprod_xt(). */
+size_t wcrossprod_xt_work_size(cl_len n, int p, int m, int nthreads)
 {
-    R_xlen_t nchunk = cp_chunks(n, p, p + m);
-    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), (size_t) p * (p + m),
+    cl_len nchunk = cp_chunks(n, p, p + m);
+    return cp_reduce_work_size(nchunk, nthreads, (size_t) p * (p + m),
                                2 * (size_t) CP_BLOCK_ROWS * p);
 }
 
@@ -283,16 +319,17 @@ size_t wcrossprod_xt_work_size(R_xlen_t n, int p, int m, int nthreads)
 void wcrossprod_xt(const cp_design *d, const double *w, const double *M, int m,
                    double *out, int nthreads, double *work)
 {
-    R_xlen_t n = d->n;
+    cl_len n = d->n;
     int p = d->p;
-    R_xlen_t nchunk = cp_chunks(n, p, p + m);
+    cl_len nchunk = cp_chunks(n, p, p + m);
     wcp_ctx ctx = {d, w, M, m};
-    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * (p + m),
+    cp_reduce(n, nchunk, nthreads, (size_t) p * (p + m),
               2 * (size_t) CP_BLOCK_ROWS * p, chunk_upper, &ctx, out, work);
     cp_symmetrize(out, p);
 }
 
-size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads)
+/* Doubles of work for wcrossprod(). */
+size_t wcrossprod_work_size(cl_len n, int p, int nthreads)
 {
     return wcrossprod_xt_work_size(n, p, 0, nthreads);
 }
@@ -305,6 +342,7 @@ void wcrossprod(const cp_design *d, const double *w, double *out, int nthreads,
     wcrossprod_xt(d, w, NULL, 0, out, nthreads, work);
 }
 
+/* A (p x p): the upper triangle copied into the lower. */
 void cp_symmetrize(double *A, int p)
 {
     for (int j = 0; j < p; j++)
@@ -315,7 +353,8 @@ void cp_symmetrize(double *A, int p)
 
 typedef struct { const cp_design *d; const double *M; int m; } xtm_ctx;
 
-static void chunk_xt_mat(const void *ctx_, R_xlen_t from, R_xlen_t to,
+/* Rows [from, to): acc (p x m) = X' M over them (a cp_chunk_fn). */
+static void chunk_xt_mat(const void *ctx_, cl_len from, cl_len to,
                          double *acc, double *scratch)
 {
     const xtm_ctx *ctx = ctx_;
@@ -326,7 +365,7 @@ static void chunk_xt_mat(const void *ctx_, R_xlen_t from, R_xlen_t to,
         for (int j = 0; j < p; j++) {
             const double *xj = cp_column(ctx->d, j);
             double a0 = 0, a1 = 0;
-            R_xlen_t i = from;
+            cl_len i = from;
             if (xj) {
                 for (; i + 1 < to; i += 2) {
                     a0 += xj[i] * mc[i];
@@ -345,10 +384,11 @@ static void chunk_xt_mat(const void *ctx_, R_xlen_t from, R_xlen_t to,
     }
 }
 
-size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads)
+/* Doubles of work for xt_mat(). */
+size_t xt_mat_work_size(cl_len n, int p, int m, int nthreads)
 {
-    R_xlen_t nchunk = cp_chunks(n, p, m);
-    return cp_reduce_work_size(nchunk, cp_threads(nchunk, nthreads), (size_t) p * m, 0);
+    cl_len nchunk = cp_chunks(n, p, m);
+    return cp_reduce_work_size(nchunk, nthreads, (size_t) p * m, 0);
 }
 
 /* out (p x m) = X' M with X the n x p design d and M n x m, column-major.
@@ -356,42 +396,10 @@ size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads)
 void xt_mat(const cp_design *d, const double *M, int m, double *out,
             int nthreads, double *work)
 {
-    R_xlen_t n = d->n;
+    cl_len n = d->n;
     int p = d->p;
-    R_xlen_t nchunk = cp_chunks(n, p, m);
+    cl_len nchunk = cp_chunks(n, p, m);
     xtm_ctx ctx = {d, M, m};
-    cp_reduce(n, nchunk, cp_threads(nchunk, nthreads), (size_t) p * m, 0,
+    cp_reduce(n, nchunk, nthreads, (size_t) p * m, 0,
               chunk_xt_mat, &ctx, out, work);
-}
-
-/* ---- .Call entries --------------------------------------------------------
- * ffi_wcrossprod(X n x q double, intercept lgl, w double(n) or NULL,
- *                nthreads) -> p x p, p = q + intercept
- * ffi_xt_mat(X n x q double, intercept lgl, M n x m double, nthreads)
- *   -> p x m                                                               */
-
-SEXP ffi_wcrossprod(SEXP X, SEXP intercept, SEXP w, SEXP nthreads)
-{
-    cp_design d = ffi_design(X, intercept, "X");
-    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
-    if (!Rf_isNull(w)) ffi_check_double(w, "w", d.n);
-    double *work = (double *) R_alloc(wcrossprod_work_size(d.n, d.p, nt), sizeof(double));
-    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, d.p, d.p));
-    wcrossprod(&d, Rf_isNull(w) ? NULL : REAL_RO(w), REAL(out), nt, work);
-    UNPROTECT(1);
-    return out;
-}
-
-SEXP ffi_xt_mat(SEXP X, SEXP intercept, SEXP M, SEXP nthreads)
-{
-    cp_design d = ffi_design(X, intercept, "X");
-    ffi_check_double(M, "M", -1);
-    int m = ffi_ncol(M, "M");
-    if (ffi_nrow(M, "M") != d.n) Rf_error("internal error: `M` must have %.0f rows", (double) d.n);
-    int nt = ffi_scalar_int(nthreads, "nthreads", 1, 1024);
-    double *work = (double *) R_alloc(xt_mat_work_size(d.n, d.p, m, nt), sizeof(double));
-    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, d.p, m));
-    xt_mat(&d, REAL_RO(M), m, REAL(out), nt, work);
-    UNPROTECT(1);
-    return out;
 }

@@ -1,30 +1,34 @@
-#ifndef CAUSALLIB_CROSSPROD_H
-#define CAUSALLIB_CROSSPROD_H
+#ifndef CAUSALLIB_DESIGN_H
+#define CAUSALLIB_DESIGN_H
+
+/* The bottom of the C core: design matrices and their cross-products, in
+ * plain C (no R header).  Calls only threads.h. */
 
 #include <stddef.h>
-#include <R_ext/Arith.h> /* R_xlen_t */
-#include <Rinternals.h>
+#include "cl.h"
 
 /* A design matrix: the column-major n x (p - intercept) matrix X, preceded
  * by an implicit column of ones when intercept is 1, so that adding an
  * intercept never copies X.  p counts every column. */
 typedef struct {
     const double *X;
-    R_xlen_t n;
+    cl_len n;
     int p, intercept;
 } cp_design;
 
 /* Column j of d, or NULL for the implicit intercept. */
 const double *cp_column(const cp_design *d, int j);
 /* Rows [r0, r0 + len) of d into the column-major len x p block xb. */
-void cp_copy_rows(const cp_design *d, R_xlen_t r0, int len, double *xb);
+void cp_copy_rows(const cp_design *d, cl_len r0, int len, double *xb);
+/* eta (n) = offset + X beta (offset NULL: 0); NaN coefficients are skipped. */
+void cp_xbeta(const cp_design *d, const double *beta, const double *offset,
+              double *eta);
 
 /* Rows are processed in blocks of CP_BLOCK_ROWS (cached copies) within a
  * fixed number of chunks (cp_chunks) whose partial sums are added in order,
  * so results do not depend on the thread count. */
 #define CP_BLOCK_ROWS 64
-R_xlen_t cp_chunks(R_xlen_t n, int p, int m);
-int cp_threads(R_xlen_t nchunk, int nthreads);
+cl_len cp_chunks(cl_len n, int p, int m);
 void cp_block_upper(const double *xb, const double *wb, int len, int p,
                     double *acc);
 /* wb = diag(w) xb over one row block (xb, wb len x p; w len). */
@@ -36,23 +40,27 @@ void cp_block_xtm(const double *xb, int len, int p, const double *M, size_t ldm,
                   int m, double *acc);
 /* 1 if one of the len doubles of v is infinite or missing, else 0. */
 int cp_nonfinite(const double *v, size_t len);
+/* 1 if none of the n doubles of v is infinite or missing, else 0. */
+int cp_all_finite(const double *v, cl_len n);
 void cp_symmetrize(double *A, int p); /* upper triangle into lower */
 
-typedef void (*cp_chunk_fn)(const void *ctx, R_xlen_t from, R_xlen_t to,
+/* The chunked reduction (see design.c): chunk() writes the len partial sums
+ * of rows [from, to) into partial, with scratch_len doubles of scratch. */
+typedef void (*cp_chunk_fn)(const void *ctx, cl_len from, cl_len to,
                             double *partial, double *scratch);
-size_t cp_reduce_work_size(R_xlen_t nchunk, int nt, size_t len, size_t scratch_len);
-void cp_reduce(R_xlen_t n, R_xlen_t nchunk, int nt, size_t len, size_t scratch_len,
+size_t cp_reduce_work_size(cl_len nchunk, int nthreads, size_t len, size_t scratch_len);
+void cp_reduce(cl_len n, cl_len nchunk, int nthreads, size_t len, size_t scratch_len,
                cp_chunk_fn chunk, const void *ctx, double *out, double *work);
 
-size_t wcrossprod_xt_work_size(R_xlen_t n, int p, int m, int nthreads);
+size_t wcrossprod_xt_work_size(cl_len n, int p, int m, int nthreads);
 void wcrossprod_xt(const cp_design *d, const double *w, const double *M, int m,
                    double *out, int nthreads, double *work);
 
-size_t wcrossprod_work_size(R_xlen_t n, int p, int nthreads);
+size_t wcrossprod_work_size(cl_len n, int p, int nthreads);
 void wcrossprod(const cp_design *d, const double *w, double *out, int nthreads,
                 double *work);
 
-size_t xt_mat_work_size(R_xlen_t n, int p, int m, int nthreads);
+size_t xt_mat_work_size(cl_len n, int p, int m, int nthreads);
 void xt_mat(const cp_design *d, const double *M, int m, double *out,
             int nthreads, double *work);
 

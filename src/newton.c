@@ -1,0 +1,243 @@
+/*
+ * One Newton (or IRLS) iteration for every fitter of the package: glm.c
+ * (IRLS, as glm.fit()), multinom.c and person-time.c (damped Newton on the
+ * information matrix).  Each fitter supplies its objective and its system;
+ * here the system is penalized, columns that are linearly dependent on
+ * earlier ones are aliased once (on the first iteration's system, as glm()
+ * aliases them) and keep NaN coefficients, the system is solved over the
+ * other columns with LAPACK's Cholesky, the step is taken and halved as the
+ * fitter's rule says, and convergence is glm()'s relative rule
+ * |obj - obj_old| / (|obj| + 0.1) < epsilon.
+ *
+ * Plain C: the only header from R is the LAPACK interface, for the Fortran
+ * calling convention.
+ */
+#define USE_FC_LEN_T
+#include <math.h>
+#include <string.h>
+#include <R_ext/Lapack.h>
+#ifndef FCONE
+#define FCONE
+#endif
+#include "newton.h"
+
+/* Growth of the objective that NEWTON_DAMPED_FAIL always accepts as
+ * rounding at the optimum. */
+#define DEV_RTOL 1e-12
+
+/*
+ * Left-looking Cholesky that aliases columns, as glm() aliases columns
+ * dependent on earlier ones.
+ * Inputs:  A (p x p, symmetric, upper triangle used), tol.
+ * Outputs: A's upper triangle holds the factor of the kept columns;
+ *          aliased (p): 1 for a column whose squared residual norm falls
+ *          below tol times its original squared norm, else 0.
+ * Returns the rank (columns kept).
+ */
+int chol_alias(double *A, int p, int *aliased, double tol)
+{
+    int rank = 0;
+    for (int j = 0; j < p; j++) {
+        double *aj = A + (size_t) j * p;
+        double d0 = aj[j];
+        for (int k = 0; k < j; k++) {
+            if (aliased[k]) continue;
+            double s = aj[k];
+            const double *ak = A + (size_t) k * p;
+            for (int l = 0; l < k; l++) if (!aliased[l]) s -= ak[l] * aj[l];
+            aj[k] = s / ak[k];
+        }
+        double d = d0;
+        for (int k = 0; k < j; k++) if (!aliased[k]) d -= aj[k] * aj[k];
+        if (!(d0 > 0) || !(d > tol * d0)) {
+            aliased[j] = 1;
+        } else {
+            aliased[j] = 0;
+            aj[j] = sqrt(d);
+            rank++;
+        }
+    }
+    return rank;
+}
+
+/*
+ * Solve A x = b over the kept columns with LAPACK (dpotrf, dpotrs).
+ * Inputs:  A (p x p, symmetric, upper triangle used), aliased (p), b (p).
+ * Output:  x (p), NaN where aliased.
+ * Work:    p * p + p doubles.
+ * Returns LAPACK's info: 0 on success.
+ */
+int chol_solve_kept(const double *A, int p, const int *aliased,
+                    const double *b, double *x, double *work)
+{
+    int r = 0;
+    for (int j = 0; j < p; j++) if (!aliased[j]) r++;
+    double *Ar = work, *br = work + (size_t) r * r;
+    int jj = 0;
+    for (int j = 0; j < p; j++) {
+        if (aliased[j]) continue;
+        int kk = 0;
+        for (int k = 0; k < p; k++) {
+            if (aliased[k]) continue;
+            Ar[(size_t) jj * r + kk] = A[(size_t) j * p + k];
+            kk++;
+        }
+        br[jj++] = b[j];
+    }
+    int info = 0, one = 1;
+    if (r > 0) {
+        F77_CALL(dpotrf)("U", &r, Ar, &r, &info FCONE);
+        if (info == 0) F77_CALL(dpotrs)("U", &r, &one, Ar, &r, br, &r, &info FCONE);
+    }
+    jj = 0;
+    for (int j = 0; j < p; j++) x[j] = aliased[j] ? NAN : br[jj++];
+    return info;
+}
+
+/*
+ * The ridge penalty sum_e lambda_e beta_e^2 / 2 on the Newton system.
+ * Inputs:  beta (q; NaN coefficients are skipped), penalty (lambda_e =
+ *          penalty[e % npenalty]; NULL: none).
+ * Outputs: H (q x q) += diag(lambda); g (q) -= lambda beta unless g is NULL.
+ */
+void newton_penalize(double *H, double *g, const double *beta, int q,
+                     const double *penalty, int npenalty)
+{
+    if (!penalty) return;
+    for (int e = 0; e < q; e++) {
+        double lambda = penalty[e % npenalty];
+        H[(size_t) e * q + e] += lambda;
+        if (g && !isnan(beta[e])) g[e] -= lambda * beta[e];
+    }
+}
+
+/* The penalty's part of the objective: sum_e lambda_e beta_e^2 over the
+ * coefficients that are not NaN (0 without a penalty). */
+double newton_penalty(const double *beta, int q, const double *penalty,
+                      int npenalty)
+{
+    double s = 0.0;
+    if (!penalty) return s;
+    for (int e = 0; e < q; e++)
+        if (!isnan(beta[e])) s += penalty[e % npenalty] * beta[e] * beta[e];
+    return s;
+}
+
+/* Doubles of work for newton_fit() with q coefficients: H, L (q x q),
+ * the solve's q x q + q, g, the solution and the previous coefficients. */
+size_t newton_work_size(int q)
+{
+    return 3 * (size_t) q * q + 4 * (size_t) q;
+}
+
+/* glm()'s convergence rule. */
+static int converged(double obj, double obj_old, double epsilon)
+{
+    return fabs(obj - obj_old) / (fabs(obj) + 0.1) < epsilon;
+}
+
+/* May a damped step with objective obj be taken? */
+static int acceptable(int rule, double obj, double obj_old, double epsilon)
+{
+    if (!isfinite(obj)) return 0;
+    if (rule == NEWTON_DAMPED_KEEP) return obj <= obj_old * (1 + DEV_RTOL);
+    double tol = epsilon > DEV_RTOL ? epsilon : DEV_RTOL;
+    return (obj - obj_old) / (fabs(obj) + 0.1) < tol;
+}
+
+/*
+ * One step from beta (q) with the solution x (q) of the system, under
+ * pb->rule; beta_old (q) holds the previous iterate (IRLS, valid when
+ * have_old) or receives beta (damped rules).
+ * Returns the objective at the new beta.  Sets info->boundary when IRLS
+ * halved; returns NAN and restores beta when NEWTON_DAMPED_FAIL found no
+ * acceptable step (the objective is then re-evaluated there).
+ */
+static double newton_step(const newton_problem *pb, const int *aliased,
+                          const double *x, int have_old, double obj_old,
+                          double *beta, double *beta_old, newton_info *info)
+{
+    const int q = pb->q;
+    double obj;
+    if (pb->rule == NEWTON_IRLS) {
+        memcpy(beta, x, sizeof(double) * q);
+        obj = pb->objective(pb->ctx, beta);
+        for (int h = 0; !isfinite(obj) && have_old && h < pb->maxit; h++) {
+            for (int j = 0; j < q; j++)
+                if (!aliased[j]) beta[j] = (beta[j] + beta_old[j]) / 2.0;
+            obj = pb->objective(pb->ctx, beta);
+            info->boundary = 1;
+        }
+        return obj;
+    }
+    memcpy(beta_old, beta, sizeof(double) * q);
+    double t = 1.0;
+    int h = 0;
+    for (; h <= NEWTON_MAX_HALVINGS; h++, t /= 2.0) {
+        for (int j = 0; j < q; j++)
+            if (!aliased[j]) beta[j] = beta_old[j] + t * x[j];
+        obj = pb->objective(pb->ctx, beta);
+        if (acceptable(pb->rule, obj, obj_old, pb->epsilon)) break;
+    }
+    if (h > NEWTON_MAX_HALVINGS && pb->rule == NEWTON_DAMPED_FAIL) {
+        memcpy(beta, beta_old, sizeof(double) * q);
+        pb->objective(pb->ctx, beta);
+        return NAN;
+    }
+    return obj;
+}
+
+/*
+ * Inputs:  pb; objective_start, the objective at the starting beta, whose
+ *          system pb->system() gives; aliased_given: 1 when the caller has
+ *          filled aliased (and put NaN in beta there), 0 to alias on the
+ *          first system.
+ * In/out:  beta (q): the start, then the fitted coefficients (NaN where
+ *          aliased); aliased (q).
+ * Outputs: info (iter, converged, rank unless aliased_given, boundary,
+ *          failed, deviance = the final objective unless failed).
+ * Work:    newton_work_size(q) doubles.
+ * Calls pb->interrupt once per iteration and no R API otherwise.
+ */
+void newton_fit(const newton_problem *pb, double objective_start, int aliased_given,
+                double *beta, int *aliased, newton_info *info, double *work)
+{
+    const int q = pb->q;
+    const size_t qq = (size_t) q * q;
+    double *H = work, *g = H + qq, *L = g + q, *solve_work = L + qq;
+    double *x = solve_work + qq + q, *beta_old = x + q;
+    double obj_old = objective_start, obj = objective_start;
+    int have_old = 0;
+
+    for (int iter = 1; iter <= pb->maxit; iter++) {
+        if (pb->interrupt) pb->interrupt();
+        info->iter = iter;
+        pb->system(pb->ctx, H, g);
+        newton_penalize(H, pb->rule == NEWTON_IRLS ? NULL : g, beta, q, pb->penalty,
+                        pb->npenalty);
+        if (iter == 1 && !aliased_given) {
+            memcpy(L, H, sizeof(double) * qq);
+            info->rank = chol_alias(L, q, aliased, NEWTON_ALIAS_TOL);
+            for (int j = 0; j < q; j++) if (aliased[j]) beta[j] = NAN;
+        }
+        if (chol_solve_kept(H, q, aliased, g, x, solve_work) != 0) {
+            info->failed = 1;
+            return;
+        }
+        obj = newton_step(pb, aliased, x, have_old, obj_old, beta, beta_old, info);
+        if (!isfinite(obj)) {
+            info->failed = 1;
+            return;
+        }
+        if (converged(obj, obj_old, pb->epsilon)) {
+            info->converged = 1;
+            break;
+        }
+        obj_old = obj;
+        if (pb->rule == NEWTON_IRLS) {
+            memcpy(beta_old, beta, sizeof(double) * q);
+            have_old = 1;
+        }
+    }
+    info->deviance = obj;
+}

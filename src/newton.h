@@ -1,0 +1,75 @@
+#ifndef CAUSALLIB_NEWTON_H
+#define CAUSALLIB_NEWTON_H
+
+/* Newton and IRLS iterations for the GLM, multinomial and person-time
+ * fitters: the aliasing Cholesky, the penalized normal equations, the step
+ * with its halving, the convergence test.  Plain C (no R header); calls
+ * LAPACK and nothing else of this package. */
+
+#include <stddef.h>
+#include "cl.h"
+
+/* What a fit reports. */
+typedef struct {
+    int iter, converged, rank, boundary;
+    int failed;    /* singular system, diverged, or a non-finite design */
+    int nonfinite; /* the design has a missing or infinite value */
+    double deviance;
+} newton_info;
+
+/* How the solution of the system becomes the next coefficients, and what a
+ * step must achieve.  Each rule is the one its fitter has always used; they
+ * differ only where a step is halved. */
+enum newton_rule {
+    /* glm.fit(): the solution of X'WX b = X'Wz is the next iterate; while
+     * the deviance is not finite it is halved toward the previous iterate
+     * (at most maxit times, never on the first iteration) and the fit has
+     * reached the boundary. */
+    NEWTON_IRLS = 0,
+    /* The solution is a step, halved (at most NEWTON_MAX_HALVINGS times)
+     * until the objective is finite and grew by at most 1e-12 of itself;
+     * failing that, the smallest step is kept. */
+    NEWTON_DAMPED_KEEP = 1,
+    /* The solution is a step, halved until the objective is finite and its
+     * relative growth is below the convergence tolerance (at least 1e-12);
+     * failing that, the fit fails at the previous coefficients. */
+    NEWTON_DAMPED_FAIL = 2
+};
+
+#define NEWTON_ALIAS_TOL 1e-10
+#define NEWTON_MAX_HALVINGS 30
+
+/* A model to fit: its objective and system as callbacks on ctx. */
+typedef struct {
+    int q;    /* coefficients */
+    int rule; /* enum newton_rule */
+    /* The objective at beta (q; NaN where aliased), as the convergence test
+     * compares it: the deviance, plus the ridge penalty for damped rules. */
+    double (*objective)(void *ctx, const double *beta);
+    /* H (q x q, both triangles) and g (q), unpenalized, at the beta of the
+     * last objective() call (or at the start): for NEWTON_IRLS X'WX and
+     * X'Wz, otherwise the information and the score.  Must not call R. */
+    void (*system)(void *ctx, double *H, double *g);
+    void *ctx;
+    /* Ridge penalty of coefficient e: penalty[e % npenalty], or NULL. */
+    const double *penalty;
+    int npenalty;
+    int maxit;
+    double epsilon;
+    void (*interrupt)(void); /* once per iteration, or NULL */
+} newton_problem;
+
+int chol_alias(double *A, int p, int *aliased, double tol);
+int chol_solve_kept(const double *A, int p, const int *aliased,
+                    const double *b, double *x, double *work);
+
+void newton_penalize(double *H, double *g, const double *beta, int q,
+                     const double *penalty, int npenalty);
+double newton_penalty(const double *beta, int q, const double *penalty,
+                      int npenalty);
+
+size_t newton_work_size(int q);
+void newton_fit(const newton_problem *pb, double objective_start, int aliased_given,
+                double *beta, int *aliased, newton_info *info, double *work);
+
+#endif
