@@ -44,12 +44,13 @@ check_hazard_learner <- function(learner) {
   }
 }
 
-# Person part of the logit hazard for the person design x.
-pt_person_lp <- function(fit, x) {
+# Person part of the logit hazard for the person design x (and its offset).
+pt_person_lp <- function(fit, x, offset = NULL) {
   b <- fit$coefficients
   b[is.na(b)] <- 0
   idx <- fit$intercept + seq_len(fit$p_person)
   lp <- if (length(idx)) drop(x %*% b[idx]) else numeric(nrow(x))
+  if (!is.null(offset)) lp <- lp + offset
   if (fit$intercept) lp + b[[1L]] else lp
 }
 

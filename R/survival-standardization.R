@@ -166,34 +166,27 @@ pooled_curves <- function(fit, avg, ipw) {
   w <- avg * ipw
   cens <- if (!is.null(fit$xc)) censoring_weights_spec(fit$xc, pt, avg, fit$learner)
   pd <- person_design(fit$hazard)
-  check_no_offset(pd$offset, "pooled_logistic")
   avg_pop <- avg * (fit$population %||% 1)
   if (!fit$stratified) {
-    hz <- pt_fit(pd$x, pt, w, TRUE, fit$learner, censoring_for_fit(cens, K), pd$intercept)
-    lp <- vapply(fit$levels, function(lev) pt_person_lp(hz, person_design(fit$hazard, level = lev)$x),
-                 numeric(n))
+    hz <- pt_fit(pd$x, pt, w, TRUE, fit$learner, censoring_for_fit(cens, K), pd$intercept,
+                 pd$offset)
+    lp <- vapply(fit$levels, function(lev) {
+      cd <- person_design(fit$hazard, level = lev)
+      pt_person_lp(hz, cd$x, cd$offset)
+    }, numeric(n))
     surv <- .Call(C_ffi_discrete_survival, matrix(lp, n), pt_period_table(hz, pt$f), avg_pop, nt)
     return(list(survival = surv, models = list(hazard = hz, censoring = cens)))
   }
   hz <- lapply(seq_len(K), function(k) {
     keep <- as.integer(fit$treatment) == k
     pt_fit(pd$x[keep, , drop = FALSE], subset_person_time(pt, keep), w[keep], FALSE, fit$learner,
-           censoring_for_fit(cens, 1L, keep), pd$intercept)
+           censoring_for_fit(cens, 1L, keep), pd$intercept, pd$offset[keep])
   })
   surv <- t(vapply(hz, function(h) {
-    .Call(C_ffi_discrete_survival, matrix(pt_person_lp(h, pd$x)), pt_period_table(h, pt$f),
-          avg_pop, nt)
+    .Call(C_ffi_discrete_survival, matrix(pt_person_lp(h, pd$x, pd$offset)),
+          pt_period_table(h, pt$f), avg_pop, nt)
   }, numeric(pt$n_periods)))
   list(survival = surv, models = list(hazard = hz, censoring = cens))
-}
-
-check_no_offset <- function(offset, model) {
-  if (!is.null(offset)) {
-    cli::cli_abort(c(
-      "{.code offset()} terms in the hazard formula are not available for {.code model = \"{model}\"} yet.",
-      i = "Use {.code model = \"cox\"}, or add the variable as a covariate."
-    ))
-  }
 }
 
 # Mean predicted curve of the people `rows` of each arm under that arm
@@ -204,7 +197,7 @@ pooled_arm_curves <- function(fit, model, rows, w) {
   per_arm_curves(fit$treatment, rows, w, fit$pt$n_periods, function(k, sel) {
     hz <- if (fit$stratified) model$models$hazard[[k]] else model$models$hazard
     tab <- pt_period_table(hz, fit$pt$f)
-    .Call(C_ffi_discrete_survival, matrix(pt_person_lp(hz, pd$x[sel, , drop = FALSE])),
+    .Call(C_ffi_discrete_survival, matrix(pt_person_lp(hz, pd$x[sel, , drop = FALSE], pd$offset[sel])),
           tab[if (fit$stratified) 1L else k, , drop = FALSE], w[sel], nt)
   })
 }
