@@ -13,7 +13,7 @@ pt_fit <- function(x, pt, w, interact, learner, cens = NULL, intercept = TRUE,
   arm <- if (interact) as.integer(pt$arm) - 1L else integer(length(pt$last))
   f <- pt$f
   names <- c(if (intercept) "(Intercept)", colnames(x), colnames(f),
-             if (K > 1L) paste0(rep(levels(pt$arm)[-1L], each = ncol(f)), ":", colnames(f)))
+             if (K > 1L) paste0(pt$arm_name, rep(levels(pt$arm)[-1L], each = ncol(f)), ":", colnames(f)))
   penalty <- if (learner$penalty > 0) c(if (intercept) 0, rep(learner$penalty, length(names) - intercept))
   res <- .Call(C_ffi_pt_fit, x, intercept, f, arm, K, interact, pt$last, pt$status,
                as.double(w), cens, learner$maxit, learner$epsilon, penalty,

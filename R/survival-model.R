@@ -28,6 +28,7 @@ new_survival_fit <- function(setup, method, marginal, stratified, weight_model, 
     }
   } else {
     fit$pt <- person_time(setup$time, setup$status, setup$a, breaks, time_terms)
+    fit$pt$arm_name <- setup$treatment_name
     fit$times <- fit$pt$breaks[-1L]
     fit$breaks <- fit$pt$breaks
   }
