@@ -352,7 +352,8 @@ void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
     newton_problem pb = {
         .q = P, .rule = NEWTON_DAMPED_FAIL, .objective = pt_objective,
         .system = pt_system, .ctx = &ws, .penalty = spec->penalty, .npenalty = P,
-        .maxit = spec->maxit, .epsilon = spec->epsilon, .interrupt = spec->interrupt
+        .maxit = spec->maxit, .epsilon = spec->epsilon,
+        .scale = newton_weight_scale(data->w, n), .interrupt = spec->interrupt
     };
 
     memset(info, 0, sizeof(*info));

@@ -229,6 +229,28 @@ test_that("pt_fit() passes its offset to the C fitter", {
   expect_false(isTRUE(all.equal(unname(fit$coefficients), pt_fit(s)$coefficients)))
 })
 
+test_that("fits do not depend on the scale of the person weights", {
+  s <- sim_person_time(seed = 6)
+  n <- length(s$w)
+  withr::local_seed(8)
+  s$w <- stats::runif(n, 0.2, 3)
+  cens <- list(lc = stats::rnorm(n, -2, 0.5), cc = matrix(stats::rnorm(2 * s$Tmax, 0, 0.3), 2),
+               ln = stats::rnorm(n, -2, 0.2), cn = matrix(stats::rnorm(2 * s$Tmax, 0, 0.1), 2))
+  for (cn in list(NULL, cens)) {
+    base <- pt_fit(s, cens = cn)
+    for (scale in c(1e-3, 1000)) {
+      big <- s
+      big$w <- scale * s$w
+      scaled <- pt_fit(big, cens = cn)
+      expect_true(scaled$converged)
+      expect_equal(scaled$coefficients, base$coefficients, tolerance = 1e-10)
+      expect_identical(scaled$iter, base$iter)
+      expect_equal(scaled$deviance, scale * base$deviance, tolerance = 1e-10)
+      expect_equal(scaled$information, scale * base$information, tolerance = 1e-10)
+    }
+  }
+})
+
 test_that("results are identical whatever the thread count", {
   s <- sim_person_time(n = 20000, Tmax = 5, K = 2, seed = 12)
   s$w <- stats::runif(length(s$w), 0.5, 2)
