@@ -10,7 +10,7 @@ pt_fit <- function(x, pt, w, interact, learner, cens = NULL, intercept = TRUE,
                    offset = NULL) {
   check_hazard_learner(learner)
   K <- if (interact) nlevels(pt$arm) else 1L
-  arm <- if (interact) as.integer(pt$arm) - 1L else integer(length(pt$last))
+  arm <- if (interact) as.integer(pt$arm) else rep(1L, length(pt$last))
   f <- pt$f
   names <- c(if (intercept) "(Intercept)", colnames(x), colnames(f),
              if (K > 1L) paste0(rep(levels(pt$arm)[-1L], each = ncol(f)), ":", colnames(f)))

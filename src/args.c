@@ -101,19 +101,18 @@ const double *arg_weights(SEXP x, const char *arg, cl_len len, int positive_sum)
 }
 
 /*
- * Inputs:  a (integer, length n) holding codes first .. first + K - 1.
+ * Inputs:  a (integer, length n) holding codes 1..K.
  * Returns: the codes 0-based, n ints of R_alloc() memory.
  */
-int *arg_codes(SEXP a, const char *arg, cl_len n, int first, int K)
+int *arg_codes(SEXP a, const char *arg, cl_len n, int K)
 {
     const int *v = arg_int(a, arg, n);
     int *codes = (int *) R_alloc(n > 0 ? (size_t) n : 1, sizeof(int));
     for (cl_len i = 0; i < n; i++) {
-        /* NA_INTEGER is INT_MIN, below any first. */
-        if (v[i] == NA_INTEGER || v[i] < first || v[i] - first >= K)
-            Rf_error("internal error: `%s` must hold codes %d to %d", arg, first,
-                     first + K - 1);
-        codes[i] = v[i] - first;
+        /* NA_INTEGER is INT_MIN, below 1. */
+        if (v[i] == NA_INTEGER || v[i] < 1 || v[i] > K)
+            Rf_error("internal error: `%s` must hold codes 1 to %d", arg, K);
+        codes[i] = v[i] - 1;
     }
     return codes;
 }
@@ -124,7 +123,7 @@ int *arg_rows(SEXP rows, const char *arg, int n, int ascending)
 {
     cl_len len = Rf_xlength(rows);
     if (len > INT_MAX) Rf_error("internal error: `%s` has too many rows", arg);
-    int *r = arg_codes(rows, arg, len, 1, n);
+    int *r = arg_codes(rows, arg, len, n);
     if (ascending)
         for (cl_len j = 1; j < len; j++)
             if (r[j] <= r[j - 1])
@@ -276,7 +275,7 @@ ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K
 void arg_boot_arms(boot_data *d, SEXP a, SEXP K, SEXP sw)
 {
     d->K = arg_scalar_int(K, "K", 2, 10000);
-    d->a = arg_codes(a, "a", d->x.n, 1, d->K);
+    d->a = arg_codes(a, "a", d->x.n, d->K);
     d->sw = arg_finite(sw, "sw", d->x.n);
 }
 
@@ -292,7 +291,7 @@ int arg_lp_weights(SEXP lp, SEXP w, cl_len *n, const double **wt)
 }
 
 /*
- * Inputs:  arm (int(n), 0..K-1), K, last (int(n), 0..Tmax), status (int(n),
+ * Inputs:  arm (int(n), 1..K), K, last (int(n), 0..Tmax), status (int(n),
  *          0/1, 1 only with last >= 1), w (double(n) >= 0), cens (NULL or
  *          list(lc (n), cc (K x Tmax), ln (n) or NULL, cn (K x Tmax) or
  *          NULL), finite).
@@ -306,7 +305,7 @@ pt_data arg_pt_data(SEXP arm, SEXP K, SEXP last, SEXP status, SEXP w, SEXP cens,
     data.K = arg_scalar_int(K, "K", 1, 1000000);
     if ((double) data.K * Tmax > PT_MAX_TABLE)
         Rf_error("internal error: `K` x `Tmax` must be at most %.0f", PT_MAX_TABLE);
-    data.arm = arg_codes(arm, "arm", n, 0, data.K);
+    data.arm = arg_codes(arm, "arm", n, data.K);
     data.last = arg_int(last, "last", n);
     data.status = arg_int(status, "status", n);
     data.w = arg_weights(w, "w", n, 0);

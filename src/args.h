@@ -34,11 +34,11 @@ const double *arg_weights(SEXP x, const char *arg, cl_len len, int positive_sum)
 /* The error of the finite checks, for kernels that check in their pass. */
 NORET void arg_abort_nonfinite(const char *arg);
 
-/* Codes first .. first + K - 1 of an integer vector of length n, returned
- * 0-based in R_alloc() memory: the one range check for treatment arms,
- * strata, groups and rows.  (Most entry points take codes 1..K from R;
- * ffi_km, ffi_pt_fit, ffi_pt_risk_table and the metrics take 0..K-1.) */
-int *arg_codes(SEXP a, const char *arg, cl_len n, int first, int K);
+/* Codes 1..K of an integer vector of length n (R's factor codes, as
+ * as.integer() of a factor gives them), returned 0-based in R_alloc()
+ * memory: the one range check for treatment arms, strata, groups and
+ * rows.  Every entry point takes codes from R in this one base. */
+int *arg_codes(SEXP a, const char *arg, cl_len n, int K);
 /* Rows 1..n, 0-based; with ascending, strictly increasing. */
 int *arg_rows(SEXP rows, const char *arg, int n, int ascending);
 /* Bootstrap frequency counts: an integer n x R matrix of non-negative

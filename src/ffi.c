@@ -203,7 +203,7 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
     cl_len n = d.n;
     int p = d.p;
     int K = arg_scalar_int(K_, "K", 2, 10000);
-    int *a0 = arg_codes(a, "a", n, 1, K);
+    int *a0 = arg_codes(a, "a", n, K);
     const double *pw = arg_finite_or_null(prior, "prior", n);
     glm_spec spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, p,
                                  arg_nthreads(nthreads));
@@ -236,7 +236,7 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
 /* ---- person-time.c ---------------------------------------------------------- */
 
 /* ffi_pt_fit(X n x p0 double finite, intercept lgl, F Tmax x q double finite,
- *            arm int(n) coded 0..K-1, K int, interact lgl,
+ *            arm int(n) coded 1..K, K int, interact lgl,
  *            last int(n) in 0..Tmax, status int(n) 0/1, w double(n) >= 0,
  *            cens NULL or list(lc double(n), cc K x Tmax double,
  *                              ln double(n) or NULL, cn K x Tmax or NULL),
@@ -296,7 +296,7 @@ SEXP ffi_pt_fit(SEXP X, SEXP intercept, SEXP F, SEXP arm, SEXP K, SEXP interact,
     return out;
 }
 
-/* ffi_pt_risk_table(arm int(n) coded 0..K-1, K int, last int(n) in 0..Tmax,
+/* ffi_pt_risk_table(arm int(n) coded 1..K, K int, last int(n) in 0..Tmax,
  *                   status int(n) 0/1, w double(n) >= 0, cens as in
  *                   ffi_pt_fit, Tmax int)
  * -> list(at_risk K x Tmax, events K x Tmax): prior-weighted sums of the
@@ -336,7 +336,7 @@ SEXP ffi_ipw_weights(SEXP P, SEXP a, SEXP estimand, SEXP target, SEXP clip,
     int K = arg_ncol(P);
     if (K < 2) Rf_error("internal error: `P` needs at least two columns");
     const double *Pp = arg_finite(P, "P", -1);
-    int *a0 = arg_codes(a, "a", n, 1, K);
+    int *a0 = arg_codes(a, "a", n, K);
     ipw_opts o = arg_ipw_opts(arg_scalar_int(estimand, "estimand", 0, 3), target, clip,
                               truncate, K);
     int nt = arg_nthreads(nthreads);
@@ -420,7 +420,7 @@ SEXP ffi_ipw_meat(SEXP X, SEXP intercept, SEXP a, SEXP P, SEXP sw, SEXP w,
     if (arg_nrow(P) != n || K < 2)
         Rf_error("internal error: `P` must be a %.0f x K matrix, K >= 2", (double) n);
     ipw_meat_in in = {
-        .d = &d, .K = K, .P = arg_finite(P, "P", -1), .a = arg_codes(a, "a", n, 1, K),
+        .d = &d, .K = K, .P = arg_finite(P, "P", -1), .a = arg_codes(a, "a", n, K),
         .sw = arg_finite_or_null(sw, "sw", n), .w = arg_finite(w, "w", n),
         .dw = arg_finite(dw, "dw", arg_mul(n, K - 1, "`dw`")), .y = arg_finite(y, "y", n),
         .mu = arg_finite(mu, "mu", K)
@@ -597,7 +597,7 @@ SEXP ffi_arm_sums(SEXP v, SEXP a, SEXP K_)
     const double *vp = arg_double(v, "v", -1);
     cl_len nv = Rf_xlength(v);
     if (nv != n && nv != 1) Rf_error("internal error: `v` must have length 1 or %.0f", (double) n);
-    int *a0 = arg_codes(a, "a", n, 1, K);
+    int *a0 = arg_codes(a, "a", n, K);
 
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocVector(REALSXP, K)); nprot++;
@@ -613,7 +613,7 @@ SEXP ffi_arm_spread(SEXP v, SEXP a, SEXP K_)
     cl_len n = Rf_xlength(a);
     int K = arg_scalar_int(K_, "K", 1, 1000000);
     const double *vp = arg_double(v, "v", n);
-    int *a0 = arg_codes(a, "a", n, 1, K);
+    int *a0 = arg_codes(a, "a", n, K);
 
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocMatrix(REALSXP, arg_int_dim(n, "`a`"), K)); nprot++;
@@ -625,10 +625,10 @@ SEXP ffi_arm_spread(SEXP v, SEXP a, SEXP K_)
 /* ---- km.c, survival-curve.c ------------------------------------------------- */
 
 /* ffi_km(time double(n) >= 0 finite, status int(n) 0/1, w double(n) >= 0,
- *        strata int(n) in 0..K-1, K int >= 1)
+ *        strata int(n) in 1..K, K int >= 1)
  *   -> list(stratum, time, n_risk, n_event, n_censor, surv, std_err), one
  *      element per distinct (stratum, time), ordered by stratum then time;
- *      stratum keeps the 0-based codes given.
+ *      stratum in the codes 1..K given.
  * Work: 2 n keys, K + 1 offsets.                                            */
 SEXP ffi_km(SEXP time, SEXP status, SEXP w, SEXP strata, SEXP K)
 {
@@ -637,7 +637,7 @@ SEXP ffi_km(SEXP time, SEXP status, SEXP w, SEXP strata, SEXP K)
     cl_len n = Rf_xlength(time);
     const int *d = arg_int(status, "status", n);
     const double *wt = arg_weights(w, "w", n, 0);
-    int *s = arg_codes(strata, "strata", n, 0, nstrata);
+    int *s = arg_codes(strata, "strata", n, nstrata);
     for (cl_len i = 0; i < n; i++) {
         if (t[i] < 0) Rf_error("internal error: `time` must be non-negative");
         if (d[i] != 0 && d[i] != 1) Rf_error("internal error: `status` must be 0 or 1");
@@ -658,6 +658,7 @@ SEXP ffi_km(SEXP time, SEXP status, SEXP w, SEXP strata, SEXP K)
                       REAL(VECTOR_ELT(out, 4)), REAL(VECTOR_ELT(out, 5)),
                       REAL(VECTOR_ELT(out, 6))};
     km_curves(keys, start, nstrata, d, wt, &curve, check_interrupt);
+    for (cl_len r = 0; r < nrow; r++) curve.stratum[r]++;
     UNPROTECT(nprot);
     return out;
 }
@@ -816,7 +817,7 @@ SEXP ffi_roc(SEXP score, SEXP pos, SEXP neg)
     return out;
 }
 
-/* ffi_group_moments(X n x p double finite, group int(n) in 0..G-1,
+/* ffi_group_moments(X n x p double finite, group int(n) in 1..G,
  *                   w double(n) >= 0, G int >= 1)
  *   -> list(sum_w (G), sum_w2 (G), mean (G x p), ss (G x p)); mean and ss
  *      are NA for a group of zero weight.
@@ -827,7 +828,7 @@ SEXP ffi_group_moments(SEXP X, SEXP group, SEXP w, SEXP G)
     const double *x = arg_finite(X, "X", -1);
     cl_len n = arg_nrow(X);
     int p = arg_ncol(X);
-    int *gr = arg_codes(group, "group", n, 0, ng);
+    int *gr = arg_codes(group, "group", n, ng);
     const double *wt = arg_weights(w, "w", n, 0);
 
     int nprot = 0;
@@ -848,7 +849,7 @@ SEXP ffi_group_moments(SEXP X, SEXP group, SEXP w, SEXP G)
     return out;
 }
 
-/* ffi_weighted_ks(X n x p double finite, group int(n) 0/1, w double(n) >= 0,
+/* ffi_weighted_ks(X n x p double finite, group int(n) 1/2, w double(n) >= 0,
  *                 each group of positive, finite total weight) -> double(p).
  * Work: 2 n keys.                                                           */
 SEXP ffi_weighted_ks(SEXP X, SEXP group, SEXP w)
@@ -856,13 +857,13 @@ SEXP ffi_weighted_ks(SEXP X, SEXP group, SEXP w)
     const double *x = arg_finite(X, "X", -1);
     cl_len n = arg_nrow(X);
     int p = arg_ncol(X);
-    int *gr = arg_codes(group, "group", n, 0, 2);
+    int *gr = arg_codes(group, "group", n, 2);
     const double *wt = arg_weights(w, "w", n, 0);
     double W[2], W2[2];
     moments_totals(gr, wt, n, 2, W, W2);
     for (int g = 0; g < 2; g++)
         if (!(W[g] > 0 && R_FINITE(W[g])))
-            Rf_error("internal error: group %d must have a positive, finite total weight", g);
+            Rf_error("internal error: group %d must have a positive, finite total weight", g + 1);
 
     met_key *keys = (met_key *) R_alloc(n > 0 ? n : 1, sizeof(met_key));
     met_key *buf = (met_key *) R_alloc(n > 0 ? n : 1, sizeof(met_key));
