@@ -5,6 +5,7 @@
  * internal errors, since R checks what users give.
  */
 #include <limits.h>
+#include <string.h>
 #include "args.h"
 
 _Static_assert(sizeof(cl_len) == sizeof(R_xlen_t), "cl_len must be R_xlen_t");
@@ -330,4 +331,45 @@ pt_data arg_pt_data(SEXP arm, SEXP K, SEXP last, SEXP status, SEXP w, SEXP cens,
     data.ln = arg_finite_or_null(ln, "cens$ln", n);
     data.cn = arg_finite_or_null(cn, "cens$cn", kt);
     return data;
+}
+
+/* The element `name` of the list x. */
+SEXP arg_elt(SEXP x, const char *name, const char *arg)
+{
+    if (TYPEOF(x) != VECSXP) Rf_error("internal error: `%s` must be a list", arg);
+    SEXP names = Rf_getAttrib(x, R_NamesSymbol);
+    for (R_xlen_t e = 0; e < Rf_xlength(x) && !Rf_isNull(names); e++)
+        if (strcmp(CHAR(STRING_ELT(names, e)), name) == 0) return VECTOR_ELT(x, e);
+    Rf_error("internal error: `%s` has no element `%s`", arg, name);
+}
+
+/* K offsets (see args.h). */
+const double *const *arg_offsets(SEXP list, cl_len n, int K, const char *arg)
+{
+    const double **off = (const double **) R_alloc(K > 0 ? (size_t) K : 1, sizeof(double *));
+    int given = !Rf_isNull(list);
+    if (given && (TYPEOF(list) != VECSXP || Rf_xlength(list) != K))
+        Rf_error("internal error: `%s` must be NULL or a list of %d offsets", arg, K);
+    for (int k = 0; k < K; k++)
+        off[k] = given ? arg_finite_or_null(VECTOR_ELT(list, k), arg, n) : NULL;
+    return off;
+}
+
+/* The weight model of a bootstrap (see args.h). */
+int arg_boot_weight_model(SEXP wm, SEXP a, SEXP K, boot_data *d, ipw_opts *o)
+{
+    const char *arg = "weight_model";
+    d->x = arg_design(arg_elt(wm, "X", arg), arg_flag(arg_elt(wm, "intercept", arg), "intercept"),
+                      "weight_model$X");
+    arg_boot_arms(d, a, K, arg_elt(wm, "sw", arg));
+    d->offset = arg_finite_or_null(arg_elt(wm, "offset", arg), "weight_model$offset", d->x.n);
+    if (d->offset && d->K > 2)
+        Rf_error("internal error: a multinomial weight model takes no offset");
+    d->y = NULL;
+    d->spec = arg_glm_spec(GLM_BINOMIAL, arg_elt(wm, "maxit", arg), arg_elt(wm, "epsilon", arg),
+                           arg_elt(wm, "penalty", arg), d->x.p, 1);
+    *o = arg_ipw_opts(arg_scalar_int(arg_elt(wm, "estimand", arg), "estimand", 0, 3),
+                      arg_elt(wm, "target", arg), arg_elt(wm, "clip", arg),
+                      arg_elt(wm, "truncate", arg), d->K);
+    return arg_flag(arg_elt(wm, "stabilize", arg), "stabilize");
 }

@@ -73,6 +73,17 @@ ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K
 /* The treatment codes a (1..K, returned 0-based), K (2..10000) and sampling
  * weights sw of a bootstrap whose design is already in d->x. */
 void arg_boot_arms(boot_data *d, SEXP a, SEXP K, SEXP sw);
+/* The element `name` of the list x (an error when there is none). */
+SEXP arg_elt(SEXP x, const char *name, const char *arg);
+/* K offsets: NULL (none), or a list of K elements each NULL or a finite
+ * double(n); R_alloc() memory. */
+const double *const *arg_offsets(SEXP list, cl_len n, int K, const char *arg);
+/* The weight model of a bootstrap: list(X (n x q double finite), intercept,
+ * offset (NULL or double(n); NULL with K > 2), sw (double(n)), maxit,
+ * epsilon, penalty (NULL or double(p)), estimand (0..3), target (1..K),
+ * clip (double(2)), truncate (double(1) or NA), stabilize (lgl)) with the
+ * treatment codes a (1..K) and K, read into d and o; returns stabilize. */
+int arg_boot_weight_model(SEXP wm, SEXP a, SEXP K, boot_data *d, ipw_opts *o);
 /* Persons' linear predictors lp (a finite n x K double matrix, K >= 1) and
  * weights w (n, >= 0, positive sum): returns K, sets *n and *wt. */
 int arg_lp_weights(SEXP lp, SEXP w, cl_len *n, const double **wt);

@@ -49,7 +49,7 @@ static int boot_weights(const boot_data *d, const double *prior, const int *coun
 
     if (K == 2) {
         for (cl_len i = 0; i < n; i++) ybin[i] = d->a[i] == 1;
-        glm_irls(&d->x, ybin, prior, NULL, &d->spec, beta, eta, P + n,
+        glm_irls(&d->x, ybin, prior, d->offset, &d->spec, beta, eta, P + n,
                  aliased, &info, fit_work);
         for (cl_len i = 0; i < n; i++) P[i] = 1.0 - P[n + i];
     } else {
@@ -104,10 +104,12 @@ void std_boot_work_size(const std_boot *b, size_t *wlen, size_t *ilen)
 
 /* Refit the outcome model with prior weights sw * count and fill Q (n x K)
  * with every unit's predicted outcome under each level.  S-learner: one fit
- * on X, predicted on each counterfactual design Xcf[k].  Stratified: one
- * fit per arm on X (the covariate design), predicted on all units.
+ * on X, predicted on each counterfactual design Xcf[k] with its offset
+ * cf_offset[k].  Stratified: one fit per arm on X (the covariate design),
+ * predicted on all units.
  * Work: outcomes_work() doubles and p ints; returns 0 when a fit failed. */
-static int boot_outcomes(const boot_data *d, const cp_design *Xcf, int stratified,
+static int boot_outcomes(const boot_data *d, const cp_design *Xcf,
+                         const double *const *cf_offset, int stratified,
                          const int *count, double *Q, double *work, int *aliased)
 {
     cl_len n = d->x.n;
@@ -119,12 +121,14 @@ static int boot_outcomes(const boot_data *d, const cp_design *Xcf, int stratifie
         if (stratified || k == 0) {
             for (cl_len i = 0; i < n; i++)
                 prior[i] = d->sw[i] * count[i] * (!stratified || d->a[i] == k);
-            glm_irls(&d->x, d->y, prior, NULL, &d->spec, beta, eta, fit,
+            glm_irls(&d->x, d->y, prior, d->offset, &d->spec, beta, eta, fit,
                      aliased, &info, fit_work);
             if (info.failed || !info.converged) return 0;
         }
-        glm_predict(stratified ? &d->x : &Xcf[k], beta, NULL, d->spec.family, eta,
-                    Q + (size_t) k * n);
+        if (stratified)
+            glm_predict(&d->x, beta, d->offset, d->spec.family, eta, Q + (size_t) k * n);
+        else
+            glm_predict(&Xcf[k], beta, cf_offset[k], d->spec.family, eta, Q + (size_t) k * n);
     }
     return 1;
 }
@@ -138,7 +142,8 @@ int std_boot_replicate(const void *ctx, const int *count, double *mu, double *wo
     const boot_data *d = c->d;
     cl_len n = d->x.n;
     double *Q = work, *fit_work = Q + (size_t) n * d->K;
-    if (!boot_outcomes(d, c->xcf, c->stratified, count, Q, fit_work, aliased)) return 0;
+    if (!boot_outcomes(d, c->xcf, c->cf_offset, c->stratified, count, Q, fit_work, aliased))
+        return 0;
     double total = 0.0;
     for (cl_len i = 0; i < n; i++) total += d->sw[i] * count[i];
     for (int k = 0; k < d->K; k++) {
@@ -175,7 +180,8 @@ int aipw_boot_replicate(const void *ctx, const int *count, double *mu, double *w
     double *rest = Q + (size_t) n * K;
     for (cl_len i = 0; i < n; i++) prior[i] = dw->sw[i] * count[i];
     if (!boot_weights(dw, prior, count, &c->opts, P, w, rest, iwork)) return 0;
-    if (!boot_outcomes(dout, c->xcf, c->stratified, count, Q, rest, iwork)) return 0;
+    if (!boot_outcomes(dout, c->xcf, c->cf_offset, c->stratified, count, Q, rest, iwork))
+        return 0;
     double total = 0.0;
     for (cl_len i = 0; i < n; i++) total += prior[i];
     for (int k = 0; k < K; k++) {

@@ -7,11 +7,13 @@
 #include "glm.h"
 #include "weights.h"
 
-/* One model of a replicate: its design x (n x p), the treatment codes a
- * (n, 0..K-1), sampling weights sw (n), outcome y (n; NULL for a treatment
- * model) and how it is fitted (spec.nthreads 1, no interrupt). */
+/* One model of a replicate: its design x (n x p) and offset (n or NULL;
+ * NULL for a multinomial model), the treatment codes a (n, 0..K-1),
+ * sampling weights sw (n), outcome y (n; NULL for a treatment model) and
+ * how it is fitted (spec.nthreads 1, no interrupt). */
 typedef struct {
     cp_design x;
+    const double *offset;
     const int *a;
     int K;
     const double *y, *sw;
@@ -27,11 +29,13 @@ typedef struct {
 
 /* The standardization bootstrap: the outcome model d refitted, predicted
  * for every unit under each level: on the counterfactual designs xcf (K,
- * the dimensions of d->x) for an S-learner, or per arm when stratified
- * (xcf NULL). */
+ * the dimensions of d->x) with their offsets cf_offset (K, each n or NULL)
+ * for an S-learner, or per arm on d->x and d->offset when stratified (xcf
+ * and cf_offset NULL). */
 typedef struct {
     const boot_data *d;
     const cp_design *xcf;
+    const double *const *cf_offset;
     int stratified;
 } std_boot;
 
@@ -40,6 +44,7 @@ typedef struct {
 typedef struct {
     const boot_data *dw, *dout;
     const cp_design *xcf;
+    const double *const *cf_offset;
     int stratified;
     ipw_opts opts;
 } aipw_boot;

@@ -466,25 +466,20 @@ static SEXP bootstrap(boot_replicate_fn replicate, const void *ctx, SEXP counts,
     return out;
 }
 
-/* ffi_ipw_bootstrap(X n x q double finite, intercept lgl (p = q +
- *   intercept), a int(n) 1..K, K int, y double(n), sw double(n),
- *   counts int n x R (columns summing to n), estimand int, target int 1..K,
- *   clip double(2), truncate double(1) or NA, maxit, epsilon,
- *   penalty double(p) or NULL, nthreads)
- * -> R x K matrix of potential-outcome means (NA rows: model failed)
+/* ffi_ipw_bootstrap(weight_model list (see arg_boot_weight_model() in
+ *   args.h), a int(n) 1..K, K int, y double(n), counts int n x R (columns
+ *   summing to n), nthreads)
+ * -> R x K matrix of potential-outcome means (NA rows: model failed); the
+ *    Hajek means do not depend on stabilization.
  * Work: ipw_boot_work_size() per thread.                                    */
-SEXP ffi_ipw_bootstrap(SEXP X, SEXP intercept, SEXP a, SEXP K, SEXP y, SEXP sw,
-                       SEXP counts, SEXP estimand, SEXP target, SEXP clip,
-                       SEXP truncate, SEXP maxit, SEXP epsilon, SEXP penalty,
+SEXP ffi_ipw_bootstrap(SEXP weight_model, SEXP a, SEXP K, SEXP y, SEXP counts,
                        SEXP nthreads)
 {
-    boot_data d = {.x = arg_design(X, arg_flag(intercept, "intercept"), "X")};
-    arg_boot_arms(&d, a, K, sw);
+    boot_data d;
+    ipw_boot b = {&d};
+    arg_boot_weight_model(weight_model, a, K, &d, &b.opts);
     d.y = arg_finite(y, "y", d.x.n);
-    d.spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, d.x.p, 1);
     coef_size(d.x.p, d.K);
-    ipw_boot b = {&d, arg_ipw_opts(arg_scalar_int(estimand, "estimand", 0, 3), target,
-                                  clip, truncate, d.K)};
     size_t wlen, ilen;
     ipw_boot_work_size(&b, &wlen, &ilen);
     return bootstrap(ipw_boot_replicate, &b, counts, d.x.n, d.K, arg_nthreads(nthreads),
@@ -492,58 +487,73 @@ SEXP ffi_ipw_bootstrap(SEXP X, SEXP intercept, SEXP a, SEXP K, SEXP y, SEXP sw,
 }
 
 /* ffi_std_bootstrap(X n x q double finite, intercept lgl (p = q +
- *   intercept), y double(n), sw double(n), a int(n) 1..K, K int,
- *   stratified lgl, Xcf list of K n x q matrices (S-learner, with the same
- *   intercept) or NULL, counts int n x R (columns summing to n), family int,
- *   maxit, epsilon, penalty double(p) or NULL, nthreads)
+ *   intercept), offset double(n) or NULL, y double(n), sw double(n),
+ *   a int(n) 1..K, K int, stratified lgl, Xcf list of K n x q matrices
+ *   (S-learner, with the same intercept) or NULL, offsets_cf NULL or a list
+ *   of K offsets (NULL or double(n)) of Xcf, counts int n x R (columns
+ *   summing to n), family int, maxit, epsilon, penalty double(p) or NULL,
+ *   nthreads)
  * -> R x K matrix of potential-outcome means (NA rows: model failed)
  * Work: std_boot_work_size() per thread.                                    */
-SEXP ffi_std_bootstrap(SEXP X, SEXP intercept, SEXP y, SEXP sw, SEXP a, SEXP K,
-                       SEXP stratified, SEXP Xcf, SEXP counts, SEXP family,
-                       SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
+SEXP ffi_std_bootstrap(SEXP X, SEXP intercept, SEXP offset, SEXP y, SEXP sw, SEXP a,
+                       SEXP K, SEXP stratified, SEXP Xcf, SEXP offsets_cf, SEXP counts,
+                       SEXP family, SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
 {
     int icpt = arg_flag(intercept, "intercept");
     boot_data d = {.x = arg_design(X, icpt, "X")};
     arg_boot_arms(&d, a, K, sw);
+    d.offset = arg_finite_or_null(offset, "offset", d.x.n);
     d.y = arg_finite(y, "y", d.x.n);
     d.spec = arg_glm_spec(arg_scalar_int(family, "family", 0, 2), maxit, epsilon, penalty,
                           d.x.p, 1);
     coef_size(d.x.p, 2);
-    std_boot b = {&d, NULL, arg_flag(stratified, "stratified")};
-    if (!b.stratified) b.xcf = arg_designs(Xcf, icpt, &d.x, d.K, "Xcf");
+    std_boot b = {&d, NULL, NULL, arg_flag(stratified, "stratified")};
+    if (!b.stratified) {
+        b.xcf = arg_designs(Xcf, icpt, &d.x, d.K, "Xcf");
+        b.cf_offset = arg_offsets(offsets_cf, d.x.n, d.K, "offsets_cf");
+    }
     size_t wlen, ilen;
     std_boot_work_size(&b, &wlen, &ilen);
     return bootstrap(std_boot_replicate, &b, counts, d.x.n, d.K, arg_nthreads(nthreads),
                      wlen, ilen);
 }
 
-/* ffi_aipw_bootstrap(Xw n x qw double finite, intercept_w lgl, a int(n)
- *   1..K, K int, sw double(n), counts int n x R (columns summing to n),
+/* ffi_aipw_bootstrap(Xw n x qw double finite, intercept_w lgl, offset_w
+ *   double(n) or NULL (binary treatment only), a int(n) 1..K, K int,
+ *   sw double(n), counts int n x R (columns summing to n),
  *   target int 1..K, clip double(2), truncate double(1) or NA,
  *   wspec list(family, maxit, epsilon, penalty), Xo n x po double finite
- *   (outcome design, explicit intercept), y double(n), stratified lgl,
- *   Xcf list of K n x po matrices or NULL,
+ *   (outcome design, explicit intercept), offset_o double(n) or NULL,
+ *   y double(n), stratified lgl, Xcf list of K n x po matrices or NULL,
+ *   offsets_cf NULL or a list of K offsets of Xcf,
  *   ospec list(family, maxit, epsilon, penalty), nthreads)
  * -> R x K matrix of AIPW potential-outcome means (NA rows: a fit failed)
  * Work: aipw_boot_work_size() per thread.                                   */
-SEXP ffi_aipw_bootstrap(SEXP Xw, SEXP intercept_w, SEXP a, SEXP K, SEXP sw,
+SEXP ffi_aipw_bootstrap(SEXP Xw, SEXP intercept_w, SEXP offset_w, SEXP a, SEXP K, SEXP sw,
                         SEXP counts, SEXP target, SEXP clip, SEXP truncate, SEXP wspec,
-                        SEXP Xo, SEXP y, SEXP stratified, SEXP Xcf, SEXP ospec,
-                        SEXP nthreads)
+                        SEXP Xo, SEXP offset_o, SEXP y, SEXP stratified, SEXP Xcf,
+                        SEXP offsets_cf, SEXP ospec, SEXP nthreads)
 {
     boot_data dw = {.x = arg_design(Xw, arg_flag(intercept_w, "intercept_w"), "Xw")};
     arg_boot_arms(&dw, a, K, sw);
+    dw.offset = arg_finite_or_null(offset_w, "offset_w", dw.x.n);
+    if (dw.offset && dw.K > 2)
+        Rf_error("internal error: a multinomial weight model takes no offset");
     dw.spec = arg_glm_spec_list(wspec, dw.x.p, "wspec");
     boot_data dout = dw;
     dout.x = arg_design(Xo, 0, "Xo");
     if (dout.x.n != dw.x.n) Rf_error("internal error: `Xo` must have the rows of `Xw`");
+    dout.offset = arg_finite_or_null(offset_o, "offset_o", dw.x.n);
     dout.y = arg_finite(y, "y", dw.x.n);
     dout.spec = arg_glm_spec_list(ospec, dout.x.p, "ospec");
     coef_size(dw.x.p, dw.K);
     coef_size(dout.x.p, 2);
-    aipw_boot b = {&dw, &dout, NULL, arg_flag(stratified, "stratified"),
+    aipw_boot b = {&dw, &dout, NULL, NULL, arg_flag(stratified, "stratified"),
                    arg_ipw_opts(EST_ATE, target, clip, truncate, dw.K)};
-    if (!b.stratified) b.xcf = arg_designs(Xcf, 0, &dout.x, dw.K, "Xcf");
+    if (!b.stratified) {
+        b.xcf = arg_designs(Xcf, 0, &dout.x, dw.K, "Xcf");
+        b.cf_offset = arg_offsets(offsets_cf, dw.x.n, dw.K, "offsets_cf");
+    }
     size_t wlen, ilen;
     aipw_boot_work_size(&b, &wlen, &ilen);
     return bootstrap(aipw_boot_replicate, &b, counts, dw.x.n, dw.K, arg_nthreads(nthreads),
