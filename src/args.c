@@ -373,3 +373,21 @@ int arg_boot_weight_model(SEXP wm, SEXP a, SEXP K, boot_data *d, ipw_opts *o)
                       arg_elt(wm, "truncate", arg), d->K);
     return arg_flag(arg_elt(wm, "stabilize", arg), "stabilize");
 }
+
+/* A pooled-logistic model of the survival bootstrap (see args.h). */
+surv_pt arg_surv_pt(SEXP spec, cl_len n, const double *F, int q, int interact, int K,
+                    cp_design *d, const char *arg)
+{
+    *d = arg_design(arg_elt(spec, "X", arg), arg_flag(arg_elt(spec, "intercept", arg),
+                                                      "intercept"), arg);
+    if (d->n != n) Rf_error("internal error: `%s` must have %.0f rows", arg, (double) n);
+    surv_pt s = {.model = {d, F, q, interact && K > 1, NULL}};
+    s.model.offset = arg_finite_or_null(arg_elt(spec, "offset", arg), "offset", n);
+    cl_len P = d->p + arg_mul(q, s.model.interact ? K : 1, "the period terms");
+    int Pi = arg_int_dim(P, "the coefficients");
+    arg_mul(P, P, "the Newton system");
+    arg_mul(n, P - d->p + 2, "the per-person sums");
+    s.spec = arg_glm_spec(GLM_BINOMIAL, arg_elt(spec, "maxit", arg), arg_elt(spec, "epsilon", arg),
+                          arg_elt(spec, "penalty", arg), Pi, 1);
+    return s;
+}

@@ -84,6 +84,13 @@ const double *const *arg_offsets(SEXP list, cl_len n, int K, const char *arg);
  * clip (double(2)), truncate (double(1) or NA), stabilize (lgl)) with the
  * treatment codes a (1..K) and K, read into d and o; returns stabilize. */
 int arg_boot_weight_model(SEXP wm, SEXP a, SEXP K, boot_data *d, ipw_opts *o);
+/* A pooled-logistic model of the survival bootstrap on n persons and the
+ * period terms F (q columns): list(X (n x p0 double finite), intercept,
+ * offset (NULL or double(n)), penalty (NULL or double(P)), maxit, epsilon),
+ * P its coefficients with interact and K arms.  d receives the person
+ * design, to which the model points. */
+surv_pt arg_surv_pt(SEXP spec, cl_len n, const double *F, int q, int interact, int K,
+                    cp_design *d, const char *arg);
 /* Persons' linear predictors lp (a finite n x K double matrix, K >= 1) and
  * weights w (n, >= 0, positive sum): returns K, sets *n and *wt. */
 int arg_lp_weights(SEXP lp, SEXP w, cl_len *n, const double **wt);

@@ -560,6 +560,120 @@ SEXP ffi_aipw_bootstrap(SEXP Xw, SEXP intercept_w, SEXP offset_w, SEXP a, SEXP K
                      wlen, ilen);
 }
 
+/* ffi_survival_bootstrap(method int (0 km, 1 grid_km, 2 grid_pooled_logistic,
+ *   3 pooled_logistic), a int(n) 1..K, K int, sw double(n) >= 0,
+ *   counts int n x R (columns summing to n), weight_model NULL or a list
+ *   (see arg_boot_weight_model() in args.h), population lgl (standardize
+ *   over the weight model's population),
+ *   km NULL or list(time double(n) >= 0, status int(n) 0/1, times double(m)
+ *     ascending) (method 0),
+ *   grid NULL or list(last int(n), status int(n), F Tmax x q double finite)
+ *     (methods 1-3),
+ *   censoring NULL or list(denominator, numerator: models (see
+ *     arg_surv_pt() in args.h) on the covariates of censoring and on the
+ *     arms' indicators, last int(n), status int(n): the censoring
+ *     person-time),
+ *   hazard NULL or list(model (see arg_surv_pt()), stratified lgl,
+ *     designs NULL or K person designs of the levels (n rows; one row for
+ *     method 2), offsets NULL or their K offsets) (methods 2, 3),
+ *   nthreads)
+ * -> R x (K m) matrix: row r the K x m curves of replicate r, column-major
+ *    (NA where undefined, NA rows where a model failed)
+ * Work: surv_boot_work_size() per thread; km_sort()'s keys once.          */
+SEXP ffi_survival_bootstrap(SEXP method, SEXP a, SEXP K, SEXP sw, SEXP counts,
+                            SEXP weight_model, SEXP population, SEXP km, SEXP grid,
+                            SEXP censoring, SEXP hazard, SEXP nthreads)
+{
+    surv_boot b = {.method = arg_scalar_int(method, "method", SB_KM, SB_POOLED)};
+    b.K = arg_scalar_int(K, "K", 2, 10000);
+    b.n = Rf_xlength(a);
+    b.a = arg_codes(a, "a", b.n, b.K);
+    b.sw = arg_weights(sw, "sw", b.n, 0);
+    int *zero = ints((size_t) b.n);
+    memset(zero, 0, sizeof(int) * (size_t) (b.n > 0 ? b.n : 1));
+    b.zero = zero;
+    arg_mul(b.n, (cl_len) b.K + 3, "the n x K workspace");
+    boot_data wm;
+    if (!Rf_isNull(weight_model)) {
+        b.stabilize = arg_boot_weight_model(weight_model, a, K, &wm, &b.opts);
+        coef_size(wm.x.p, wm.K);
+        b.wm = &wm;
+    }
+    b.population = arg_flag(population, "population") && b.wm;
+    cp_design dc, dn, dh, like;
+    surv_pt denom, numer, hz;
+    if (b.method == SB_KM) {
+        const double *t = arg_finite(arg_elt(km, "time", "km"), "km$time", b.n);
+        b.status = arg_int(arg_elt(km, "status", "km"), "km$status", b.n);
+        SEXP times = arg_elt(km, "times", "km");
+        const double *tm = arg_finite(times, "km$times", -1);
+        b.m = arg_int_dim(Rf_xlength(times), "`km$times`");
+        for (int j = 1; j < b.m; j++)
+            if (tm[j] <= tm[j - 1]) Rf_error("internal error: `km$times` must be ascending");
+        for (cl_len i = 0; i < b.n; i++)
+            if (b.status[i] != 0 && b.status[i] != 1)
+                Rf_error("internal error: `km$status` must be 0 or 1");
+        km_key *keys = (km_key *) R_alloc(b.n > 0 ? b.n : 1, sizeof(km_key));
+        km_key *buf = (km_key *) R_alloc(b.n > 0 ? b.n : 1, sizeof(km_key));
+        cl_len *start = (cl_len *) R_alloc((size_t) b.K + 1, sizeof(cl_len));
+        b.nrow = arg_int_dim(km_sort(t, b.a, b.n, b.K, keys, start, buf, check_interrupt),
+                             "the curves' rows");
+        arg_mul(b.nrow, 6, "the curves' rows");
+        int *at = ints((size_t) arg_mul(b.K, b.m, "the curves"));
+        surv_km_rows(keys, start, b.K, tm, b.m, at);
+        b.keys = keys;
+        b.start = start;
+        b.at = at;
+    } else {
+        SEXP F = arg_elt(grid, "F", "grid");
+        const double *Fp = arg_finite(F, "grid$F", -1);
+        int q = arg_ncol(F);
+        b.m = arg_int_dim(arg_nrow(F), "`grid$F`'s rows");
+        pt_data pd = arg_pt_data(a, K, arg_elt(grid, "last", "grid"),
+                                 arg_elt(grid, "status", "grid"), sw, R_NilValue, b.n, b.m);
+        b.last = pd.last;
+        b.event = pd.status;
+        if (!Rf_isNull(censoring)) {
+            pt_data cd = arg_pt_data(a, K, arg_elt(censoring, "last", "censoring"),
+                                     arg_elt(censoring, "status", "censoring"), sw, R_NilValue,
+                                     b.n, b.m);
+            b.c_last = cd.last;
+            b.c_status = cd.status;
+            denom = arg_surv_pt(arg_elt(censoring, "denominator", "censoring"), b.n, Fp, q, 0, 1,
+                                &dc, "censoring$denominator");
+            numer = arg_surv_pt(arg_elt(censoring, "numerator", "censoring"), b.n, Fp, q, 0, 1,
+                                &dn, "censoring$numerator");
+            b.cens_denom = &denom;
+            b.cens_numer = &numer;
+        }
+        if (b.method != SB_GRID_KM) {
+            b.stratified = arg_flag(arg_elt(hazard, "stratified", "hazard"), "stratified");
+            hz = arg_surv_pt(arg_elt(hazard, "model", "hazard"), b.n, Fp, q, !b.stratified, b.K,
+                             &dh, "hazard$model");
+            b.hazard = &hz;
+            if (!b.stratified) {
+                like = dh;
+                like.n = b.method == SB_GRID_PL ? 1 : b.n;
+                arg_mul(like.n, b.K, "the counterfactual predictors");
+                b.xcf = arg_designs(arg_elt(hazard, "designs", "hazard"), dh.intercept, &like,
+                                    b.K, "hazard$designs");
+                b.cf_offset = arg_offsets(arg_elt(hazard, "offsets", "hazard"), like.n, b.K,
+                                          "hazard$offsets");
+            }
+        }
+    }
+    size_t wlen, ilen;
+    surv_boot_work_size(&b, &wlen, &ilen);
+    int km_ = arg_int_dim(arg_mul(b.K, b.m, "the curves"), "the curves");
+    int nprot = 0;
+    SEXP out = PROTECT(bootstrap(surv_boot_replicate, &b, counts, b.n, km_,
+                                 arg_nthreads(nthreads), wlen, ilen)); nprot++;
+    double *o = REAL(out);
+    for (R_xlen_t e = 0; e < Rf_xlength(out); e++) if (ISNAN(o[e])) o[e] = NA_REAL;
+    UNPROTECT(nprot);
+    return out;
+}
+
 /* ---- treatment.c ------------------------------------------------------------ */
 
 /* ffi_treatment_codes(a double, integer or logical (n))

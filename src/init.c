@@ -32,6 +32,8 @@ SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                        SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_aipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                         SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_survival_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                            SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_arm_spread", (DL_FUNC) &ffi_arm_spread, 3},
@@ -57,6 +59,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 6},
     {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 16},
     {"ffi_aipw_bootstrap", (DL_FUNC) &ffi_aipw_bootstrap, 19},
+    {"ffi_survival_bootstrap", (DL_FUNC) &ffi_survival_bootstrap, 12},
     {NULL, NULL, 0}
 };
 
