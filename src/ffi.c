@@ -476,7 +476,7 @@ SEXP ffi_ipw_bootstrap(SEXP weight_model, SEXP a, SEXP K, SEXP y, SEXP counts,
                        SEXP nthreads)
 {
     boot_data d;
-    ipw_boot b = {&d};
+    ipw_boot b = {.d = &d};
     arg_boot_weight_model(weight_model, a, K, &d, &b.opts);
     d.y = arg_finite(y, "y", d.x.n);
     coef_size(d.x.p, d.K);
