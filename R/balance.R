@@ -56,7 +56,7 @@ balance_stats <- function(x, a, w, sw = NULL) {
   sw <- sw %||% rep(1, length(a))
   contrasts <- if (nlevels(a) == 2L) nlevels(a) else seq_len(nlevels(a))
   rows <- lapply(contrasts, function(k) {
-    g <- as.integer(as.integer(a) == k)
+    g <- 1L + (as.integer(a) == k)
     raw <- group_moments(x, g, sw, 2L)
     adj <- group_moments(x, g, sw * w, 2L)
     v_raw <- group_variances(raw)

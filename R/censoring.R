@@ -51,6 +51,15 @@ censoring_weights_spec <- function(xc, pt, w, learner) {
        ln = pt_person_lp(numer, treatment_dummies(pt$arm)), cn = pt_period_table(numer, pt$f))
 }
 
+# The censoring models of censoring_weights_spec() as the C survival
+# bootstrap refits them, with the censoring person-time.
+censoring_boot_spec <- function(xc, pt, learner) {
+  cpt <- censoring_person_time(pt)
+  list(denominator = pt_boot_model(xc, TRUE, NULL, learner, pt$f, 1L),
+       numerator = pt_boot_model(treatment_dummies(pt$arm), TRUE, NULL, learner, pt$f, 1L),
+       last = cpt$last, status = cpt$status)
+}
+
 # The spec for a fit on persons `keep` (NULL: all) with K arms: the C core
 # looks the period tables up by arm, so they get K identical rows.
 censoring_for_fit <- function(cens, K, keep = NULL) {

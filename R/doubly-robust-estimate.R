@@ -201,14 +201,13 @@ refit.causallib_dr <- function(fit, case_weights = NULL, rows = NULL, learner = 
   new_dr(om, wm, fit$method, folds, fit$feature, fit$call)
 }
 
-# AIPW with built-in learners and no offsets refits both models in C.
+# AIPW with built-in learners refits both models in C.
 #' @export
 boot_description.causallib_dr <- function(fit, y = NULL) {
   om <- fit$outcome_model
   wm <- fit$weight_model
   lfs <- c(list(wm$learner_fit), if (om$stratified) om$learner_fit else list(om$learner_fit))
-  if (fit$method != "aipw" || !all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit")) ||
-      !is.null(om$offset) || !is.null(wm$offset)) {
+  if (fit$method != "aipw" || !all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit"))) {
     return(NULL)
   }
   glm_spec <- function(lrn, x, intercept) {
@@ -217,12 +216,13 @@ boot_description.causallib_dr <- function(fit, y = NULL) {
   wspec <- glm_spec(wm$learner, wm$x, wm$intercept)
   wspec[[1L]] <- glm_family_codes[["binomial"]]
   o <- wm$options
+  cf <- if (!om$stratified) std_designs(om)
   list(routine = C_ffi_aipw_bootstrap, args = list(
-    Xw = wm$x, intercept_w = wm$intercept, a = as.integer(wm$treatment), K = length(fit$levels),
-    sw = as.double(sw_or_one(fit)), counts = NULL, target = wm$target, clip = o$clip,
-    truncate = if (is.null(o$truncate)) NA_real_ else as.double(o$truncate), wspec = wspec,
-    Xo = om$x, yo = om$y, stratified = om$stratified,
-    Xcf = if (!om$stratified) lapply(std_designs(om), `[[`, "x"),
+    Xw = wm$x, intercept_w = wm$intercept, offset_w = wm$offset, a = as.integer(wm$treatment),
+    K = length(fit$levels), sw = as.double(sw_or_one(fit)), counts = NULL, target = wm$target,
+    clip = o$clip, truncate = if (is.null(o$truncate)) NA_real_ else as.double(o$truncate),
+    wspec = wspec, Xo = om$x, offset_o = om$offset, yo = om$y, stratified = om$stratified,
+    Xcf = lapply(cf, `[[`, "x"), offsets_cf = if (!is.null(cf)) lapply(cf, `[[`, "offset"),
     ospec = glm_spec(om$learner, om$x, FALSE), nthreads = NULL))
 }
 

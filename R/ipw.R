@@ -261,19 +261,33 @@ estfun_parts.causallib_ipw <- function(fit, y = NULL) {
 }
 
 # The C bootstrap refits the logistic or multinomial propensity model, the
-# weights and the means; offsets and learners other than lrn_glm() refit in R.
+# weights and the means; learners other than lrn_glm() refit in R.
 #' @export
 boot_description.causallib_ipw <- function(fit, y = NULL) {
-  if (!inherits(fit$learner_fit, "causallib_glm_fit") || !is.null(fit$offset)) return(NULL)
+  wm <- ipw_boot_spec(fit)
+  if (is.null(wm)) return(NULL)
+  list(routine = C_ffi_ipw_bootstrap, args = list(
+    weight_model = wm, a = as.integer(fit$treatment), K = length(fit$levels), y = y,
+    counts = NULL, nthreads = NULL))
+}
+
+# A weight model as the C bootstraps refit it (the `weight_model` list of
+# ffi_ipw_bootstrap and ffi_survival_bootstrap): its design, offset,
+# sampling weights, logistic or multinomial fit and weighting options; NULL
+# for a model the C core cannot refit (matching, learners other than
+# lrn_glm()).
+ipw_boot_spec <- function(fit) {
+  if (!inherits(fit, "causallib_ipw") || !inherits(fit$learner_fit, "causallib_glm_fit")) {
+    return(NULL)
+  }
   lrn <- fit$learner
   o <- fit$options
-  list(routine = C_ffi_ipw_bootstrap, args = list(
-    X = fit$x, intercept = fit$intercept, a = as.integer(fit$treatment), K = length(fit$levels),
-    y = y, sw = sw_or_one(fit), counts = NULL, estimand = ipw_estimands[[fit$estimand]],
-    target = fit$target, clip = o$clip,
-    truncate = if (is.null(o$truncate)) NA_real_ else as.double(o$truncate),
-    maxit = lrn$maxit, epsilon = lrn$epsilon, penalty = glm_penalty(lrn, fit$x, fit$intercept),
-    nthreads = NULL))
+  list(X = fit$x, intercept = fit$intercept, offset = fit$offset, sw = sw_or_one(fit),
+       maxit = lrn$maxit, epsilon = lrn$epsilon,
+       penalty = glm_penalty(lrn, fit$x, fit$intercept),
+       estimand = ipw_estimands[[fit$estimand]], target = fit$target, clip = o$clip,
+       truncate = if (is.null(o$truncate)) NA_real_ else as.double(o$truncate),
+       stabilize = o$stabilize)
 }
 
 require_glm_learner <- function(lf) {

@@ -7,13 +7,24 @@
 #' (baseline-category) logistic regression for more; given an outcome, it
 #' fits the family asked for.
 #'
+#' Weights are sampling weights, not numbers of trials: the starting values
+#' and the convergence test use the weights divided by their mean (over the
+#' units of positive weight), so an unpenalized fit does not change when
+#' every weight is multiplied by a constant (where [stats::glm()]'s binomial
+#' starting values, which read weights as trials, can diverge). It equals
+#' `glm()` for weights of mean 1 and agrees with it to its convergence
+#' tolerance otherwise; deviances are reported on the scale of the weights.
+#'
 #' @param family A family object, family function or name: `binomial`
 #'   (logit link), `gaussian` (identity) or `poisson` (log). Only used for
 #'   outcome models; treatment models are always logistic.
 #' @param penalty Ridge penalty \eqn{\lambda \ge 0}: the fit maximizes
 #'   \eqn{\ell(\beta) - \frac{\lambda}{2}\sum_j \beta_j^2} over every
 #'   coefficient but the intercept, on the summed log-likelihood scale.
-#'   A small penalty (e.g. 1) keeps a model fitted under separation.
+#'   A small penalty (e.g. 1) keeps a model fitted under separation. Since
+#'   the log-likelihood is summed with the weights, a penalized fit depends
+#'   on their scale: multiplying every weight by \eqn{c} acts as dividing
+#'   `penalty` by \eqn{c}.
 #' @param maxit,epsilon Maximum iterations and convergence tolerance, as in
 #'   [stats::glm.control()].
 #' @return A learner: a list of class `causallib_lrn_glm`, used as the

@@ -29,29 +29,29 @@ roc_auc_value <- function(score, pos, neg) {
 #' Weighted moments of each column by group
 #'
 #' @param x A numeric matrix, n x p.
-#' @param group_int Group codes `0` to `G - 1`.
+#' @param group Group codes `1` to `G`.
 #' @param w Non-negative weights.
 #' @param G The number of groups.
 #' @return A list with `sum_w` and `sum_w2` (length `G`), and the `G` x `p`
 #'   matrices `mean` (weighted means) and `ss` (weighted sums of squared
 #'   deviations from them), `NA` for a group of zero weight.
 #' @noRd
-group_moments <- function(x, group_int, w, G) {
+group_moments <- function(x, group, w, G) {
   x <- as.matrix(x)
   storage.mode(x) <- "double"
-  .Call(C_ffi_group_moments, x, as.integer(group_int), as.double(w), as.integer(G))
+  .Call(C_ffi_group_moments, x, as.integer(group), as.double(w), as.integer(G))
 }
 
 #' Weighted two-sample Kolmogorov-Smirnov statistic of each column
 #'
 #' @param x A numeric matrix, n x p.
-#' @param group01 Group codes `0` and `1`, both with positive total weight.
+#' @param group Group codes `1` and `2`, both with positive total weight.
 #' @param w Non-negative weights.
-#' @return The `p` statistics `max_t |F1(t) - F0(t)|` between the weighted
+#' @return The `p` statistics `max_t |F2(t) - F1(t)|` between the weighted
 #'   empirical distribution functions of the two groups.
 #' @noRd
-weighted_ks <- function(x, group01, w) {
+weighted_ks <- function(x, group, w) {
   x <- as.matrix(x)
   storage.mode(x) <- "double"
-  .Call(C_ffi_weighted_ks, x, as.integer(group01), as.double(w))
+  .Call(C_ffi_weighted_ks, x, as.integer(group), as.double(w))
 }

@@ -10,11 +10,11 @@ pt_fit <- function(x, pt, w, interact, learner, cens = NULL, intercept = TRUE,
                    offset = NULL) {
   check_hazard_learner(learner)
   K <- if (interact) nlevels(pt$arm) else 1L
-  arm <- if (interact) as.integer(pt$arm) - 1L else integer(length(pt$last))
+  arm <- if (interact) as.integer(pt$arm) else rep(1L, length(pt$last))
   f <- pt$f
   names <- c(if (intercept) "(Intercept)", colnames(x), colnames(f),
              if (K > 1L) paste0(pt$arm_name, rep(levels(pt$arm)[-1L], each = ncol(f)), ":", colnames(f)))
-  penalty <- if (learner$penalty > 0) c(if (intercept) 0, rep(learner$penalty, length(names) - intercept))
+  penalty <- pt_penalty(learner, length(names), intercept)
   res <- .Call(C_ffi_pt_fit, x, intercept, f, arm, K, interact, pt$last, pt$status,
                as.double(w), cens, learner$maxit, learner$epsilon, penalty,
                causallib_threads(), offset)
@@ -32,6 +32,22 @@ pt_fit <- function(x, pt, w, interact, learner, cens = NULL, intercept = TRUE,
   res$K <- K
   res$p_person <- ncol(x)
   structure(res, class = "causallib_pt_fit")
+}
+
+# The ridge penalties of a pooled-logistic model's P coefficients (none on
+# the intercept), or NULL without a penalty.
+pt_penalty <- function(learner, P, intercept) {
+  if (learner$penalty > 0) c(if (intercept) 0, rep(learner$penalty, P - intercept))
+}
+
+# A pooled-logistic model as the C survival bootstrap refits it (see
+# arg_surv_pt() in src/args.h): the person design x (with an intercept
+# fitted without a column of x) and its offset, and the learner's fit, with
+# `blocks` blocks of period terms f (K with arm-by-period terms, else 1).
+pt_boot_model <- function(x, intercept, offset, learner, f, blocks) {
+  list(X = x, intercept = intercept, offset = offset,
+       penalty = pt_penalty(learner, intercept + ncol(x) + ncol(f) * blocks, intercept),
+       maxit = learner$maxit, epsilon = learner$epsilon)
 }
 
 check_hazard_learner <- function(learner) {

@@ -234,20 +234,21 @@ mean_derivative <- function(lf, x, offset = NULL) {
 }
 
 # The C bootstrap refits the GLM(s) and averages their predictions on the
-# counterfactual designs; offsets, prior or population weights and other
-# learners refit in R.
+# counterfactual designs (with their offsets); prior or population weights
+# and other learners refit in R.
 #' @export
 boot_description.causallib_standardization <- function(fit, y = NULL) {
   lfs <- if (fit$stratified) fit$learner_fit else list(fit$learner_fit)
   glm <- all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit"))
-  if (!glm || !is.null(fit$offset) || !is.null(fit$prior_weights) || !is.null(fit$population)) {
+  if (!glm || !is.null(fit$prior_weights) || !is.null(fit$population)) {
     return(NULL)
   }
   lrn <- fit$learner
-  designs <- if (!fit$stratified) lapply(std_designs(fit), `[[`, "x")
+  cf <- if (!fit$stratified) std_designs(fit)
   list(routine = C_ffi_std_bootstrap, args = list(
-    X = fit$x, intercept = FALSE, y = fit$y, sw = sw_or_one(fit), a = as.integer(fit$treatment),
-    K = length(fit$levels), stratified = fit$stratified, designs = designs, counts = NULL,
-    family = glm_family_codes[[lrn$family]], maxit = lrn$maxit, epsilon = lrn$epsilon,
-    penalty = glm_penalty(lrn, fit$x), nthreads = NULL))
+    X = fit$x, intercept = FALSE, offset = fit$offset, y = fit$y, sw = sw_or_one(fit),
+    a = as.integer(fit$treatment), K = length(fit$levels), stratified = fit$stratified,
+    designs = lapply(cf, `[[`, "x"), offsets = if (!is.null(cf)) lapply(cf, `[[`, "offset"),
+    counts = NULL, family = glm_family_codes[[lrn$family]], maxit = lrn$maxit,
+    epsilon = lrn$epsilon, penalty = glm_penalty(lrn, fit$x), nthreads = NULL))
 }

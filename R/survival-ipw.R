@@ -114,8 +114,8 @@ km_fit_curves <- function(fit, avg, ipw) {
 # last time.
 km_curves <- function(time, status, w, a, times) {
   K <- nlevels(a)
-  km <- .Call(C_ffi_km, time, status, as.double(w), as.integer(a) - 1L, K)
-  steps <- lapply(seq_len(K) - 1L, function(k) {
+  km <- .Call(C_ffi_km, time, status, as.double(w), as.integer(a), K)
+  steps <- lapply(seq_len(K), function(k) {
     rows <- km$stratum == k
     if (!any(rows)) return(list(survival = rep(NA_real_, length(times)), std_error = rep(NA_real_, length(times))))
     j <- findInterval(times, km$time[rows])
@@ -135,7 +135,7 @@ grid_curves <- function(fit, avg, ipw) {
   w <- avg * ipw
   cens <- censoring_for_fit(if (!is.null(fit$xc)) censoring_weights_spec(fit$xc, pt, avg, fit$learner), K)
   if (fit$method == "grid_km") {
-    tab <- .Call(C_ffi_pt_risk_table, as.integer(fit$treatment) - 1L, K, pt$last, pt$status,
+    tab <- .Call(C_ffi_pt_risk_table, as.integer(fit$treatment), K, pt$last, pt$status,
                  as.double(w), cens, pt$n_periods)
     surv <- t(apply(1 - tab$events / tab$at_risk, 1L, cumprod))
     surv[!is.finite(surv)] <- NA_real_

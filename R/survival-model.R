@@ -103,6 +103,50 @@ refit.causallib_survival <- function(fit, case_weights = NULL, rows = NULL, lear
   with_curves(out)
 }
 
+# The C bootstrap (ffi_survival_bootstrap) refits the weight model (ipw()
+# with lrn_glm()), the censoring models and the hazard model of the
+# built-in methods in each replicate and recomputes the curves, as
+# with_curves() does; Cox models and weight models it cannot refit
+# (matching(), other learners) refit in R.
+#' @export
+boot_description.causallib_survival <- function(fit, y = NULL) {
+  wm <- fit$weight_model
+  wspec <- ipw_boot_spec(wm)
+  if (fit$method == "cox" || (!is.null(wm) && is.null(wspec))) return(NULL)
+  list(routine = C_ffi_survival_bootstrap, args = list(
+    method = match(fit$method, survival_boot_methods) - 1L, a = as.integer(fit$treatment),
+    K = length(fit$levels), sw = sw_or_one(fit), counts = NULL, weight_model = wspec,
+    population = !fit$marginal && !is.null(wm),
+    km = if (fit$method == "km") list(time = fit$time, status = fit$status, times = fit$times),
+    grid = if (!is.null(fit$pt)) list(last = fit$pt$last, status = fit$pt$status, F = fit$pt$f),
+    censoring = if (!is.null(fit$xc)) censoring_boot_spec(fit$xc, fit$pt, fit$learner),
+    hazard = hazard_boot_spec(fit), nthreads = NULL))
+}
+
+survival_boot_methods <- c("km", "grid_km", "grid_pooled_logistic", "pooled_logistic")
+
+# The hazard model of a fit as the C bootstrap refits it, with the person
+# designs (and offsets) of the levels its curves average over: every
+# person's under each level (standardization, unless stratified), or the
+# level's indicators alone (IP-weighted pooled logistic). NULL without one.
+hazard_boot_spec <- function(fit) {
+  K <- length(fit$levels)
+  if (fit$method == "grid_pooled_logistic") {
+    levels_x <- diag(1, K)[, -1L, drop = FALSE]
+    return(list(
+      model = pt_boot_model(treatment_dummies(fit$treatment), TRUE, NULL, fit$learner, fit$pt$f, K),
+      stratified = FALSE, designs = lapply(seq_len(K), function(k) levels_x[k, , drop = FALSE]),
+      offsets = NULL))
+  }
+  if (fit$method != "pooled_logistic") return(NULL)
+  pd <- person_design(fit$hazard)
+  cf <- if (!fit$stratified) lapply(fit$levels, function(lev) person_design(fit$hazard, level = lev))
+  list(model = pt_boot_model(pd$x, pd$intercept, pd$offset, fit$learner, fit$pt$f,
+                             if (fit$stratified) 1L else K),
+       stratified = fit$stratified, designs = lapply(cf, `[[`, "x"),
+       offsets = if (!is.null(cf)) lapply(cf, `[[`, "offset"))
+}
+
 # The curves, K arms by m times, as one vector (column-major).
 #' @export
 means.causallib_survival <- function(fit, y = NULL) as.vector(fit$survival)

@@ -41,7 +41,7 @@ simulate <- function(n, seed = SEED) {
 }
 
 fit <- function(s) {
-  .Call(causallib:::C_ffi_pt_fit, s$X, TRUE, s$Fm, s$arm, 2L, TRUE, s$last,
+  .Call(causallib:::C_ffi_pt_fit, s$X, TRUE, s$Fm, s$arm + 1L, 2L, TRUE, s$last,
         s$status, s$w, NULL, 25L, 1e-8, NULL, THREADS)
 }
 

@@ -5,6 +5,7 @@
  * internal errors, since R checks what users give.
  */
 #include <limits.h>
+#include <string.h>
 #include "args.h"
 
 _Static_assert(sizeof(cl_len) == sizeof(R_xlen_t), "cl_len must be R_xlen_t");
@@ -101,19 +102,18 @@ const double *arg_weights(SEXP x, const char *arg, cl_len len, int positive_sum)
 }
 
 /*
- * Inputs:  a (integer, length n) holding codes first .. first + K - 1.
+ * Inputs:  a (integer, length n) holding codes 1..K.
  * Returns: the codes 0-based, n ints of R_alloc() memory.
  */
-int *arg_codes(SEXP a, const char *arg, cl_len n, int first, int K)
+int *arg_codes(SEXP a, const char *arg, cl_len n, int K)
 {
     const int *v = arg_int(a, arg, n);
     int *codes = (int *) R_alloc(n > 0 ? (size_t) n : 1, sizeof(int));
     for (cl_len i = 0; i < n; i++) {
-        /* NA_INTEGER is INT_MIN, below any first. */
-        if (v[i] == NA_INTEGER || v[i] < first || v[i] - first >= K)
-            Rf_error("internal error: `%s` must hold codes %d to %d", arg, first,
-                     first + K - 1);
-        codes[i] = v[i] - first;
+        /* NA_INTEGER is INT_MIN, below 1. */
+        if (v[i] == NA_INTEGER || v[i] < 1 || v[i] > K)
+            Rf_error("internal error: `%s` must hold codes 1 to %d", arg, K);
+        codes[i] = v[i] - 1;
     }
     return codes;
 }
@@ -124,7 +124,7 @@ int *arg_rows(SEXP rows, const char *arg, int n, int ascending)
 {
     cl_len len = Rf_xlength(rows);
     if (len > INT_MAX) Rf_error("internal error: `%s` has too many rows", arg);
-    int *r = arg_codes(rows, arg, len, 1, n);
+    int *r = arg_codes(rows, arg, len, n);
     if (ascending)
         for (cl_len j = 1; j < len; j++)
             if (r[j] <= r[j - 1])
@@ -276,7 +276,7 @@ ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K
 void arg_boot_arms(boot_data *d, SEXP a, SEXP K, SEXP sw)
 {
     d->K = arg_scalar_int(K, "K", 2, 10000);
-    d->a = arg_codes(a, "a", d->x.n, 1, d->K);
+    d->a = arg_codes(a, "a", d->x.n, d->K);
     d->sw = arg_finite(sw, "sw", d->x.n);
 }
 
@@ -292,7 +292,7 @@ int arg_lp_weights(SEXP lp, SEXP w, cl_len *n, const double **wt)
 }
 
 /*
- * Inputs:  arm (int(n), 0..K-1), K, last (int(n), 0..Tmax), status (int(n),
+ * Inputs:  arm (int(n), 1..K), K, last (int(n), 0..Tmax), status (int(n),
  *          0/1, 1 only with last >= 1), w (double(n) >= 0), cens (NULL or
  *          list(lc (n), cc (K x Tmax), ln (n) or NULL, cn (K x Tmax) or
  *          NULL), finite).
@@ -306,7 +306,7 @@ pt_data arg_pt_data(SEXP arm, SEXP K, SEXP last, SEXP status, SEXP w, SEXP cens,
     data.K = arg_scalar_int(K, "K", 1, 1000000);
     if ((double) data.K * Tmax > PT_MAX_TABLE)
         Rf_error("internal error: `K` x `Tmax` must be at most %.0f", PT_MAX_TABLE);
-    data.arm = arg_codes(arm, "arm", n, 0, data.K);
+    data.arm = arg_codes(arm, "arm", n, data.K);
     data.last = arg_int(last, "last", n);
     data.status = arg_int(status, "status", n);
     data.w = arg_weights(w, "w", n, 0);
@@ -331,4 +331,63 @@ pt_data arg_pt_data(SEXP arm, SEXP K, SEXP last, SEXP status, SEXP w, SEXP cens,
     data.ln = arg_finite_or_null(ln, "cens$ln", n);
     data.cn = arg_finite_or_null(cn, "cens$cn", kt);
     return data;
+}
+
+/* The element `name` of the list x. */
+SEXP arg_elt(SEXP x, const char *name, const char *arg)
+{
+    if (TYPEOF(x) != VECSXP) Rf_error("internal error: `%s` must be a list", arg);
+    SEXP names = Rf_getAttrib(x, R_NamesSymbol);
+    for (R_xlen_t e = 0; e < Rf_xlength(x) && !Rf_isNull(names); e++)
+        if (strcmp(CHAR(STRING_ELT(names, e)), name) == 0) return VECTOR_ELT(x, e);
+    Rf_error("internal error: `%s` has no element `%s`", arg, name);
+}
+
+/* K offsets (see args.h). */
+const double *const *arg_offsets(SEXP list, cl_len n, int K, const char *arg)
+{
+    const double **off = (const double **) R_alloc(K > 0 ? (size_t) K : 1, sizeof(double *));
+    int given = !Rf_isNull(list);
+    if (given && (TYPEOF(list) != VECSXP || Rf_xlength(list) != K))
+        Rf_error("internal error: `%s` must be NULL or a list of %d offsets", arg, K);
+    for (int k = 0; k < K; k++)
+        off[k] = given ? arg_finite_or_null(VECTOR_ELT(list, k), arg, n) : NULL;
+    return off;
+}
+
+/* The weight model of a bootstrap (see args.h). */
+int arg_boot_weight_model(SEXP wm, SEXP a, SEXP K, boot_data *d, ipw_opts *o)
+{
+    const char *arg = "weight_model";
+    d->x = arg_design(arg_elt(wm, "X", arg), arg_flag(arg_elt(wm, "intercept", arg), "intercept"),
+                      "weight_model$X");
+    arg_boot_arms(d, a, K, arg_elt(wm, "sw", arg));
+    d->offset = arg_finite_or_null(arg_elt(wm, "offset", arg), "weight_model$offset", d->x.n);
+    if (d->offset && d->K > 2)
+        Rf_error("internal error: a multinomial weight model takes no offset");
+    d->y = NULL;
+    d->spec = arg_glm_spec(GLM_BINOMIAL, arg_elt(wm, "maxit", arg), arg_elt(wm, "epsilon", arg),
+                           arg_elt(wm, "penalty", arg), d->x.p, 1);
+    *o = arg_ipw_opts(arg_scalar_int(arg_elt(wm, "estimand", arg), "estimand", 0, 3),
+                      arg_elt(wm, "target", arg), arg_elt(wm, "clip", arg),
+                      arg_elt(wm, "truncate", arg), d->K);
+    return arg_flag(arg_elt(wm, "stabilize", arg), "stabilize");
+}
+
+/* A pooled-logistic model of the survival bootstrap (see args.h). */
+surv_pt arg_surv_pt(SEXP spec, cl_len n, const double *F, int q, int interact, int K,
+                    cp_design *d, const char *arg)
+{
+    *d = arg_design(arg_elt(spec, "X", arg), arg_flag(arg_elt(spec, "intercept", arg),
+                                                      "intercept"), arg);
+    if (d->n != n) Rf_error("internal error: `%s` must have %.0f rows", arg, (double) n);
+    surv_pt s = {.model = {d, F, q, interact && K > 1, NULL}};
+    s.model.offset = arg_finite_or_null(arg_elt(spec, "offset", arg), "offset", n);
+    cl_len P = d->p + arg_mul(q, s.model.interact ? K : 1, "the period terms");
+    int Pi = arg_int_dim(P, "the coefficients");
+    arg_mul(P, P, "the Newton system");
+    arg_mul(n, P - d->p + 2, "the per-person sums");
+    s.spec = arg_glm_spec(GLM_BINOMIAL, arg_elt(spec, "maxit", arg), arg_elt(spec, "epsilon", arg),
+                          arg_elt(spec, "penalty", arg), Pi, 1);
+    return s;
 }

@@ -34,11 +34,11 @@ const double *arg_weights(SEXP x, const char *arg, cl_len len, int positive_sum)
 /* The error of the finite checks, for kernels that check in their pass. */
 NORET void arg_abort_nonfinite(const char *arg);
 
-/* Codes first .. first + K - 1 of an integer vector of length n, returned
- * 0-based in R_alloc() memory: the one range check for treatment arms,
- * strata, groups and rows.  (Most entry points take codes 1..K from R;
- * ffi_km, ffi_pt_fit, ffi_pt_risk_table and the metrics take 0..K-1.) */
-int *arg_codes(SEXP a, const char *arg, cl_len n, int first, int K);
+/* Codes 1..K of an integer vector of length n (R's factor codes, as
+ * as.integer() of a factor gives them), returned 0-based in R_alloc()
+ * memory: the one range check for treatment arms, strata, groups and
+ * rows.  Every entry point takes codes from R in this one base. */
+int *arg_codes(SEXP a, const char *arg, cl_len n, int K);
 /* Rows 1..n, 0-based; with ascending, strictly increasing. */
 int *arg_rows(SEXP rows, const char *arg, int n, int ascending);
 /* Bootstrap frequency counts: an integer n x R matrix of non-negative
@@ -73,6 +73,24 @@ ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K
 /* The treatment codes a (1..K, returned 0-based), K (2..10000) and sampling
  * weights sw of a bootstrap whose design is already in d->x. */
 void arg_boot_arms(boot_data *d, SEXP a, SEXP K, SEXP sw);
+/* The element `name` of the list x (an error when there is none). */
+SEXP arg_elt(SEXP x, const char *name, const char *arg);
+/* K offsets: NULL (none), or a list of K elements each NULL or a finite
+ * double(n); R_alloc() memory. */
+const double *const *arg_offsets(SEXP list, cl_len n, int K, const char *arg);
+/* The weight model of a bootstrap: list(X (n x q double finite), intercept,
+ * offset (NULL or double(n); NULL with K > 2), sw (double(n)), maxit,
+ * epsilon, penalty (NULL or double(p)), estimand (0..3), target (1..K),
+ * clip (double(2)), truncate (double(1) or NA), stabilize (lgl)) with the
+ * treatment codes a (1..K) and K, read into d and o; returns stabilize. */
+int arg_boot_weight_model(SEXP wm, SEXP a, SEXP K, boot_data *d, ipw_opts *o);
+/* A pooled-logistic model of the survival bootstrap on n persons and the
+ * period terms F (q columns): list(X (n x p0 double finite), intercept,
+ * offset (NULL or double(n)), penalty (NULL or double(P)), maxit, epsilon),
+ * P its coefficients with interact and K arms.  d receives the person
+ * design, to which the model points. */
+surv_pt arg_surv_pt(SEXP spec, cl_len n, const double *F, int q, int interact, int K,
+                    cp_design *d, const char *arg);
 /* Persons' linear predictors lp (a finite n x K double matrix, K >= 1) and
  * weights w (n, >= 0, positive sum): returns K, sets *n and *wt. */
 int arg_lp_weights(SEXP lp, SEXP w, cl_len *n, const double **wt);

@@ -203,7 +203,7 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
     cl_len n = d.n;
     int p = d.p;
     int K = arg_scalar_int(K_, "K", 2, 10000);
-    int *a0 = arg_codes(a, "a", n, 1, K);
+    int *a0 = arg_codes(a, "a", n, K);
     const double *pw = arg_finite_or_null(prior, "prior", n);
     glm_spec spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, p,
                                  arg_nthreads(nthreads));
@@ -236,7 +236,7 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
 /* ---- person-time.c ---------------------------------------------------------- */
 
 /* ffi_pt_fit(X n x p0 double finite, intercept lgl, F Tmax x q double finite,
- *            arm int(n) coded 0..K-1, K int, interact lgl,
+ *            arm int(n) coded 1..K, K int, interact lgl,
  *            last int(n) in 0..Tmax, status int(n) 0/1, w double(n) >= 0,
  *            cens NULL or list(lc double(n), cc K x Tmax double,
  *                              ln double(n) or NULL, cn K x Tmax or NULL),
@@ -296,7 +296,7 @@ SEXP ffi_pt_fit(SEXP X, SEXP intercept, SEXP F, SEXP arm, SEXP K, SEXP interact,
     return out;
 }
 
-/* ffi_pt_risk_table(arm int(n) coded 0..K-1, K int, last int(n) in 0..Tmax,
+/* ffi_pt_risk_table(arm int(n) coded 1..K, K int, last int(n) in 0..Tmax,
  *                   status int(n) 0/1, w double(n) >= 0, cens as in
  *                   ffi_pt_fit, Tmax int)
  * -> list(at_risk K x Tmax, events K x Tmax): prior-weighted sums of the
@@ -336,7 +336,7 @@ SEXP ffi_ipw_weights(SEXP P, SEXP a, SEXP estimand, SEXP target, SEXP clip,
     int K = arg_ncol(P);
     if (K < 2) Rf_error("internal error: `P` needs at least two columns");
     const double *Pp = arg_finite(P, "P", -1);
-    int *a0 = arg_codes(a, "a", n, 1, K);
+    int *a0 = arg_codes(a, "a", n, K);
     ipw_opts o = arg_ipw_opts(arg_scalar_int(estimand, "estimand", 0, 3), target, clip,
                               truncate, K);
     int nt = arg_nthreads(nthreads);
@@ -420,7 +420,7 @@ SEXP ffi_ipw_meat(SEXP X, SEXP intercept, SEXP a, SEXP P, SEXP sw, SEXP w,
     if (arg_nrow(P) != n || K < 2)
         Rf_error("internal error: `P` must be a %.0f x K matrix, K >= 2", (double) n);
     ipw_meat_in in = {
-        .d = &d, .K = K, .P = arg_finite(P, "P", -1), .a = arg_codes(a, "a", n, 1, K),
+        .d = &d, .K = K, .P = arg_finite(P, "P", -1), .a = arg_codes(a, "a", n, K),
         .sw = arg_finite_or_null(sw, "sw", n), .w = arg_finite(w, "w", n),
         .dw = arg_finite(dw, "dw", arg_mul(n, K - 1, "`dw`")), .y = arg_finite(y, "y", n),
         .mu = arg_finite(mu, "mu", K)
@@ -466,25 +466,20 @@ static SEXP bootstrap(boot_replicate_fn replicate, const void *ctx, SEXP counts,
     return out;
 }
 
-/* ffi_ipw_bootstrap(X n x q double finite, intercept lgl (p = q +
- *   intercept), a int(n) 1..K, K int, y double(n), sw double(n),
- *   counts int n x R (columns summing to n), estimand int, target int 1..K,
- *   clip double(2), truncate double(1) or NA, maxit, epsilon,
- *   penalty double(p) or NULL, nthreads)
- * -> R x K matrix of potential-outcome means (NA rows: model failed)
+/* ffi_ipw_bootstrap(weight_model list (see arg_boot_weight_model() in
+ *   args.h), a int(n) 1..K, K int, y double(n), counts int n x R (columns
+ *   summing to n), nthreads)
+ * -> R x K matrix of potential-outcome means (NA rows: model failed); the
+ *    Hajek means do not depend on stabilization.
  * Work: ipw_boot_work_size() per thread.                                    */
-SEXP ffi_ipw_bootstrap(SEXP X, SEXP intercept, SEXP a, SEXP K, SEXP y, SEXP sw,
-                       SEXP counts, SEXP estimand, SEXP target, SEXP clip,
-                       SEXP truncate, SEXP maxit, SEXP epsilon, SEXP penalty,
+SEXP ffi_ipw_bootstrap(SEXP weight_model, SEXP a, SEXP K, SEXP y, SEXP counts,
                        SEXP nthreads)
 {
-    boot_data d = {.x = arg_design(X, arg_flag(intercept, "intercept"), "X")};
-    arg_boot_arms(&d, a, K, sw);
+    boot_data d;
+    ipw_boot b = {.d = &d};
+    arg_boot_weight_model(weight_model, a, K, &d, &b.opts);
     d.y = arg_finite(y, "y", d.x.n);
-    d.spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, d.x.p, 1);
     coef_size(d.x.p, d.K);
-    ipw_boot b = {&d, arg_ipw_opts(arg_scalar_int(estimand, "estimand", 0, 3), target,
-                                  clip, truncate, d.K)};
     size_t wlen, ilen;
     ipw_boot_work_size(&b, &wlen, &ilen);
     return bootstrap(ipw_boot_replicate, &b, counts, d.x.n, d.K, arg_nthreads(nthreads),
@@ -492,62 +487,191 @@ SEXP ffi_ipw_bootstrap(SEXP X, SEXP intercept, SEXP a, SEXP K, SEXP y, SEXP sw,
 }
 
 /* ffi_std_bootstrap(X n x q double finite, intercept lgl (p = q +
- *   intercept), y double(n), sw double(n), a int(n) 1..K, K int,
- *   stratified lgl, Xcf list of K n x q matrices (S-learner, with the same
- *   intercept) or NULL, counts int n x R (columns summing to n), family int,
- *   maxit, epsilon, penalty double(p) or NULL, nthreads)
+ *   intercept), offset double(n) or NULL, y double(n), sw double(n),
+ *   a int(n) 1..K, K int, stratified lgl, Xcf list of K n x q matrices
+ *   (S-learner, with the same intercept) or NULL, offsets_cf NULL or a list
+ *   of K offsets (NULL or double(n)) of Xcf, counts int n x R (columns
+ *   summing to n), family int, maxit, epsilon, penalty double(p) or NULL,
+ *   nthreads)
  * -> R x K matrix of potential-outcome means (NA rows: model failed)
  * Work: std_boot_work_size() per thread.                                    */
-SEXP ffi_std_bootstrap(SEXP X, SEXP intercept, SEXP y, SEXP sw, SEXP a, SEXP K,
-                       SEXP stratified, SEXP Xcf, SEXP counts, SEXP family,
-                       SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
+SEXP ffi_std_bootstrap(SEXP X, SEXP intercept, SEXP offset, SEXP y, SEXP sw, SEXP a,
+                       SEXP K, SEXP stratified, SEXP Xcf, SEXP offsets_cf, SEXP counts,
+                       SEXP family, SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
 {
     int icpt = arg_flag(intercept, "intercept");
     boot_data d = {.x = arg_design(X, icpt, "X")};
     arg_boot_arms(&d, a, K, sw);
+    d.offset = arg_finite_or_null(offset, "offset", d.x.n);
     d.y = arg_finite(y, "y", d.x.n);
     d.spec = arg_glm_spec(arg_scalar_int(family, "family", 0, 2), maxit, epsilon, penalty,
                           d.x.p, 1);
     coef_size(d.x.p, 2);
-    std_boot b = {&d, NULL, arg_flag(stratified, "stratified")};
-    if (!b.stratified) b.xcf = arg_designs(Xcf, icpt, &d.x, d.K, "Xcf");
+    std_boot b = {&d, NULL, NULL, arg_flag(stratified, "stratified")};
+    if (!b.stratified) {
+        b.xcf = arg_designs(Xcf, icpt, &d.x, d.K, "Xcf");
+        b.cf_offset = arg_offsets(offsets_cf, d.x.n, d.K, "offsets_cf");
+    }
     size_t wlen, ilen;
     std_boot_work_size(&b, &wlen, &ilen);
     return bootstrap(std_boot_replicate, &b, counts, d.x.n, d.K, arg_nthreads(nthreads),
                      wlen, ilen);
 }
 
-/* ffi_aipw_bootstrap(Xw n x qw double finite, intercept_w lgl, a int(n)
- *   1..K, K int, sw double(n), counts int n x R (columns summing to n),
+/* ffi_aipw_bootstrap(Xw n x qw double finite, intercept_w lgl, offset_w
+ *   double(n) or NULL (binary treatment only), a int(n) 1..K, K int,
+ *   sw double(n), counts int n x R (columns summing to n),
  *   target int 1..K, clip double(2), truncate double(1) or NA,
  *   wspec list(family, maxit, epsilon, penalty), Xo n x po double finite
- *   (outcome design, explicit intercept), y double(n), stratified lgl,
- *   Xcf list of K n x po matrices or NULL,
+ *   (outcome design, explicit intercept), offset_o double(n) or NULL,
+ *   y double(n), stratified lgl, Xcf list of K n x po matrices or NULL,
+ *   offsets_cf NULL or a list of K offsets of Xcf,
  *   ospec list(family, maxit, epsilon, penalty), nthreads)
  * -> R x K matrix of AIPW potential-outcome means (NA rows: a fit failed)
  * Work: aipw_boot_work_size() per thread.                                   */
-SEXP ffi_aipw_bootstrap(SEXP Xw, SEXP intercept_w, SEXP a, SEXP K, SEXP sw,
+SEXP ffi_aipw_bootstrap(SEXP Xw, SEXP intercept_w, SEXP offset_w, SEXP a, SEXP K, SEXP sw,
                         SEXP counts, SEXP target, SEXP clip, SEXP truncate, SEXP wspec,
-                        SEXP Xo, SEXP y, SEXP stratified, SEXP Xcf, SEXP ospec,
-                        SEXP nthreads)
+                        SEXP Xo, SEXP offset_o, SEXP y, SEXP stratified, SEXP Xcf,
+                        SEXP offsets_cf, SEXP ospec, SEXP nthreads)
 {
     boot_data dw = {.x = arg_design(Xw, arg_flag(intercept_w, "intercept_w"), "Xw")};
     arg_boot_arms(&dw, a, K, sw);
+    dw.offset = arg_finite_or_null(offset_w, "offset_w", dw.x.n);
+    if (dw.offset && dw.K > 2)
+        Rf_error("internal error: a multinomial weight model takes no offset");
     dw.spec = arg_glm_spec_list(wspec, dw.x.p, "wspec");
     boot_data dout = dw;
     dout.x = arg_design(Xo, 0, "Xo");
     if (dout.x.n != dw.x.n) Rf_error("internal error: `Xo` must have the rows of `Xw`");
+    dout.offset = arg_finite_or_null(offset_o, "offset_o", dw.x.n);
     dout.y = arg_finite(y, "y", dw.x.n);
     dout.spec = arg_glm_spec_list(ospec, dout.x.p, "ospec");
     coef_size(dw.x.p, dw.K);
     coef_size(dout.x.p, 2);
-    aipw_boot b = {&dw, &dout, NULL, arg_flag(stratified, "stratified"),
+    aipw_boot b = {&dw, &dout, NULL, NULL, arg_flag(stratified, "stratified"),
                    arg_ipw_opts(EST_ATE, target, clip, truncate, dw.K)};
-    if (!b.stratified) b.xcf = arg_designs(Xcf, 0, &dout.x, dw.K, "Xcf");
+    if (!b.stratified) {
+        b.xcf = arg_designs(Xcf, 0, &dout.x, dw.K, "Xcf");
+        b.cf_offset = arg_offsets(offsets_cf, dw.x.n, dw.K, "offsets_cf");
+    }
     size_t wlen, ilen;
     aipw_boot_work_size(&b, &wlen, &ilen);
     return bootstrap(aipw_boot_replicate, &b, counts, dw.x.n, dw.K, arg_nthreads(nthreads),
                      wlen, ilen);
+}
+
+/* ffi_survival_bootstrap(method int (0 km, 1 grid_km, 2 grid_pooled_logistic,
+ *   3 pooled_logistic), a int(n) 1..K, K int, sw double(n) >= 0,
+ *   counts int n x R (columns summing to n), weight_model NULL or a list
+ *   (see arg_boot_weight_model() in args.h), population lgl (standardize
+ *   over the weight model's population),
+ *   km NULL or list(time double(n) >= 0, status int(n) 0/1, times double(m)
+ *     ascending) (method 0),
+ *   grid NULL or list(last int(n), status int(n), F Tmax x q double finite)
+ *     (methods 1-3),
+ *   censoring NULL or list(denominator, numerator: models (see
+ *     arg_surv_pt() in args.h) on the covariates of censoring and on the
+ *     arms' indicators, last int(n), status int(n): the censoring
+ *     person-time),
+ *   hazard NULL or list(model (see arg_surv_pt()), stratified lgl,
+ *     designs NULL or K person designs of the levels (n rows; one row for
+ *     method 2), offsets NULL or their K offsets) (methods 2, 3),
+ *   nthreads)
+ * -> R x (K m) matrix: row r the K x m curves of replicate r, column-major
+ *    (NA where undefined, NA rows where a model failed)
+ * Work: surv_boot_work_size() per thread; km_sort()'s keys once.          */
+SEXP ffi_survival_bootstrap(SEXP method, SEXP a, SEXP K, SEXP sw, SEXP counts,
+                            SEXP weight_model, SEXP population, SEXP km, SEXP grid,
+                            SEXP censoring, SEXP hazard, SEXP nthreads)
+{
+    surv_boot b = {.method = arg_scalar_int(method, "method", SB_KM, SB_POOLED)};
+    b.K = arg_scalar_int(K, "K", 2, 10000);
+    b.n = Rf_xlength(a);
+    b.a = arg_codes(a, "a", b.n, b.K);
+    b.sw = arg_weights(sw, "sw", b.n, 0);
+    int *zero = ints((size_t) b.n);
+    memset(zero, 0, sizeof(int) * (size_t) (b.n > 0 ? b.n : 1));
+    b.zero = zero;
+    arg_mul(b.n, (cl_len) b.K + 3, "the n x K workspace");
+    boot_data wm;
+    if (!Rf_isNull(weight_model)) {
+        b.stabilize = arg_boot_weight_model(weight_model, a, K, &wm, &b.opts);
+        coef_size(wm.x.p, wm.K);
+        b.wm = &wm;
+    }
+    b.population = arg_flag(population, "population") && b.wm;
+    cp_design dc, dn, dh, like;
+    surv_pt denom, numer, hz;
+    if (b.method == SB_KM) {
+        const double *t = arg_finite(arg_elt(km, "time", "km"), "km$time", b.n);
+        b.status = arg_int(arg_elt(km, "status", "km"), "km$status", b.n);
+        SEXP times = arg_elt(km, "times", "km");
+        const double *tm = arg_finite(times, "km$times", -1);
+        b.m = arg_int_dim(Rf_xlength(times), "`km$times`");
+        for (int j = 1; j < b.m; j++)
+            if (tm[j] <= tm[j - 1]) Rf_error("internal error: `km$times` must be ascending");
+        for (cl_len i = 0; i < b.n; i++)
+            if (b.status[i] != 0 && b.status[i] != 1)
+                Rf_error("internal error: `km$status` must be 0 or 1");
+        km_key *keys = (km_key *) R_alloc(b.n > 0 ? b.n : 1, sizeof(km_key));
+        km_key *buf = (km_key *) R_alloc(b.n > 0 ? b.n : 1, sizeof(km_key));
+        cl_len *start = (cl_len *) R_alloc((size_t) b.K + 1, sizeof(cl_len));
+        b.nrow = arg_int_dim(km_sort(t, b.a, b.n, b.K, keys, start, buf, check_interrupt),
+                             "the curves' rows");
+        arg_mul(b.nrow, 6, "the curves' rows");
+        int *at = ints((size_t) arg_mul(b.K, b.m, "the curves"));
+        surv_km_rows(keys, start, b.K, tm, b.m, at);
+        b.keys = keys;
+        b.start = start;
+        b.at = at;
+    } else {
+        SEXP F = arg_elt(grid, "F", "grid");
+        const double *Fp = arg_finite(F, "grid$F", -1);
+        int q = arg_ncol(F);
+        b.m = arg_int_dim(arg_nrow(F), "`grid$F`'s rows");
+        pt_data pd = arg_pt_data(a, K, arg_elt(grid, "last", "grid"),
+                                 arg_elt(grid, "status", "grid"), sw, R_NilValue, b.n, b.m);
+        b.last = pd.last;
+        b.event = pd.status;
+        if (!Rf_isNull(censoring)) {
+            pt_data cd = arg_pt_data(a, K, arg_elt(censoring, "last", "censoring"),
+                                     arg_elt(censoring, "status", "censoring"), sw, R_NilValue,
+                                     b.n, b.m);
+            b.c_last = cd.last;
+            b.c_status = cd.status;
+            denom = arg_surv_pt(arg_elt(censoring, "denominator", "censoring"), b.n, Fp, q, 0, 1,
+                                &dc, "censoring$denominator");
+            numer = arg_surv_pt(arg_elt(censoring, "numerator", "censoring"), b.n, Fp, q, 0, 1,
+                                &dn, "censoring$numerator");
+            b.cens_denom = &denom;
+            b.cens_numer = &numer;
+        }
+        if (b.method != SB_GRID_KM) {
+            b.stratified = arg_flag(arg_elt(hazard, "stratified", "hazard"), "stratified");
+            hz = arg_surv_pt(arg_elt(hazard, "model", "hazard"), b.n, Fp, q, !b.stratified, b.K,
+                             &dh, "hazard$model");
+            b.hazard = &hz;
+            if (!b.stratified) {
+                like = dh;
+                like.n = b.method == SB_GRID_PL ? 1 : b.n;
+                arg_mul(like.n, b.K, "the counterfactual predictors");
+                b.xcf = arg_designs(arg_elt(hazard, "designs", "hazard"), dh.intercept, &like,
+                                    b.K, "hazard$designs");
+                b.cf_offset = arg_offsets(arg_elt(hazard, "offsets", "hazard"), like.n, b.K,
+                                          "hazard$offsets");
+            }
+        }
+    }
+    size_t wlen, ilen;
+    surv_boot_work_size(&b, &wlen, &ilen);
+    int km_ = arg_int_dim(arg_mul(b.K, b.m, "the curves"), "the curves");
+    int nprot = 0;
+    SEXP out = PROTECT(bootstrap(surv_boot_replicate, &b, counts, b.n, km_,
+                                 arg_nthreads(nthreads), wlen, ilen)); nprot++;
+    double *o = REAL(out);
+    for (R_xlen_t e = 0; e < Rf_xlength(out); e++) if (ISNAN(o[e])) o[e] = NA_REAL;
+    UNPROTECT(nprot);
+    return out;
 }
 
 /* ---- treatment.c ------------------------------------------------------------ */
@@ -597,7 +721,7 @@ SEXP ffi_arm_sums(SEXP v, SEXP a, SEXP K_)
     const double *vp = arg_double(v, "v", -1);
     cl_len nv = Rf_xlength(v);
     if (nv != n && nv != 1) Rf_error("internal error: `v` must have length 1 or %.0f", (double) n);
-    int *a0 = arg_codes(a, "a", n, 1, K);
+    int *a0 = arg_codes(a, "a", n, K);
 
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocVector(REALSXP, K)); nprot++;
@@ -613,7 +737,7 @@ SEXP ffi_arm_spread(SEXP v, SEXP a, SEXP K_)
     cl_len n = Rf_xlength(a);
     int K = arg_scalar_int(K_, "K", 1, 1000000);
     const double *vp = arg_double(v, "v", n);
-    int *a0 = arg_codes(a, "a", n, 1, K);
+    int *a0 = arg_codes(a, "a", n, K);
 
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocMatrix(REALSXP, arg_int_dim(n, "`a`"), K)); nprot++;
@@ -625,10 +749,10 @@ SEXP ffi_arm_spread(SEXP v, SEXP a, SEXP K_)
 /* ---- km.c, survival-curve.c ------------------------------------------------- */
 
 /* ffi_km(time double(n) >= 0 finite, status int(n) 0/1, w double(n) >= 0,
- *        strata int(n) in 0..K-1, K int >= 1)
+ *        strata int(n) in 1..K, K int >= 1)
  *   -> list(stratum, time, n_risk, n_event, n_censor, surv, std_err), one
  *      element per distinct (stratum, time), ordered by stratum then time;
- *      stratum keeps the 0-based codes given.
+ *      stratum in the codes 1..K given.
  * Work: 2 n keys, K + 1 offsets.                                            */
 SEXP ffi_km(SEXP time, SEXP status, SEXP w, SEXP strata, SEXP K)
 {
@@ -637,7 +761,7 @@ SEXP ffi_km(SEXP time, SEXP status, SEXP w, SEXP strata, SEXP K)
     cl_len n = Rf_xlength(time);
     const int *d = arg_int(status, "status", n);
     const double *wt = arg_weights(w, "w", n, 0);
-    int *s = arg_codes(strata, "strata", n, 0, nstrata);
+    int *s = arg_codes(strata, "strata", n, nstrata);
     for (cl_len i = 0; i < n; i++) {
         if (t[i] < 0) Rf_error("internal error: `time` must be non-negative");
         if (d[i] != 0 && d[i] != 1) Rf_error("internal error: `status` must be 0 or 1");
@@ -658,6 +782,7 @@ SEXP ffi_km(SEXP time, SEXP status, SEXP w, SEXP strata, SEXP K)
                       REAL(VECTOR_ELT(out, 4)), REAL(VECTOR_ELT(out, 5)),
                       REAL(VECTOR_ELT(out, 6))};
     km_curves(keys, start, nstrata, d, wt, &curve, check_interrupt);
+    for (cl_len r = 0; r < nrow; r++) curve.stratum[r]++;
     UNPROTECT(nprot);
     return out;
 }
@@ -816,7 +941,7 @@ SEXP ffi_roc(SEXP score, SEXP pos, SEXP neg)
     return out;
 }
 
-/* ffi_group_moments(X n x p double finite, group int(n) in 0..G-1,
+/* ffi_group_moments(X n x p double finite, group int(n) in 1..G,
  *                   w double(n) >= 0, G int >= 1)
  *   -> list(sum_w (G), sum_w2 (G), mean (G x p), ss (G x p)); mean and ss
  *      are NA for a group of zero weight.
@@ -827,7 +952,7 @@ SEXP ffi_group_moments(SEXP X, SEXP group, SEXP w, SEXP G)
     const double *x = arg_finite(X, "X", -1);
     cl_len n = arg_nrow(X);
     int p = arg_ncol(X);
-    int *gr = arg_codes(group, "group", n, 0, ng);
+    int *gr = arg_codes(group, "group", n, ng);
     const double *wt = arg_weights(w, "w", n, 0);
 
     int nprot = 0;
@@ -848,7 +973,7 @@ SEXP ffi_group_moments(SEXP X, SEXP group, SEXP w, SEXP G)
     return out;
 }
 
-/* ffi_weighted_ks(X n x p double finite, group int(n) 0/1, w double(n) >= 0,
+/* ffi_weighted_ks(X n x p double finite, group int(n) 1/2, w double(n) >= 0,
  *                 each group of positive, finite total weight) -> double(p).
  * Work: 2 n keys.                                                           */
 SEXP ffi_weighted_ks(SEXP X, SEXP group, SEXP w)
@@ -856,13 +981,13 @@ SEXP ffi_weighted_ks(SEXP X, SEXP group, SEXP w)
     const double *x = arg_finite(X, "X", -1);
     cl_len n = arg_nrow(X);
     int p = arg_ncol(X);
-    int *gr = arg_codes(group, "group", n, 0, 2);
+    int *gr = arg_codes(group, "group", n, 2);
     const double *wt = arg_weights(w, "w", n, 0);
     double W[2], W2[2];
     moments_totals(gr, wt, n, 2, W, W2);
     for (int g = 0; g < 2; g++)
         if (!(W[g] > 0 && R_FINITE(W[g])))
-            Rf_error("internal error: group %d must have a positive, finite total weight", g);
+            Rf_error("internal error: group %d must have a positive, finite total weight", g + 1);
 
     met_key *keys = (met_key *) R_alloc(n > 0 ? n : 1, sizeof(met_key));
     met_key *buf = (met_key *) R_alloc(n > 0 ? n : 1, sizeof(met_key));

@@ -1,7 +1,9 @@
 /*
  * Generalized linear models by iteratively reweighted least squares, the
  * algorithm of stats::glm.fit(): same starting values, same working weights,
- * same convergence rule |dev - dev_old| / (|dev| + 0.1) < epsilon, and the
+ * same convergence rule |dev - dev_old| / (|dev| + 0.1) < epsilon (both
+ * taken with the prior weights divided by their mean, so that the fit does
+ * not depend on their scale; the same as glm() for weights of mean 1), the
  * same step-halving when the deviance is not finite (newton.c's NEWTON_IRLS
  * rule).  Each pass over X gives the deviance at the current coefficients
  * and the next weighted least-squares system X'WX b = X'Wz, from the cache-
@@ -93,7 +95,11 @@ static double dev_resid(int family, double y, double mu, double wt)
     }
 }
 
-/* A unit's starting mean, as family$initialize. */
+/* A unit's starting mean, as family$initialize with prior weight wt.
+ * glm()'s binomial start treats wt as a number of trials, so that weights
+ * times 1000 start next to the data and diverge; glm_irls() passes weights
+ * divided by their mean (newton_weight_scale()), which start every fit
+ * where glm() starts it with weights of mean 1. */
 static double mu_start(int family, double y, double wt)
 {
     switch (family) {
@@ -128,6 +134,7 @@ typedef struct {
     const cp_design *d;
     const double *beta, *y, *prior, *offset;
     int fam;
+    double scale; /* of the prior weights, for the starting values */
     double *eta, *mu;
 } pass_ctx;
 
@@ -185,7 +192,8 @@ static void pass_chunk(const void *ctx_, cl_len from, cl_len to, double *sys,
             bad += cp_nonfinite(xb, (size_t) len * p);
             /* glm.fit() starts from eta = linkfun(mustart), without offset. */
             for (int i = 0; i < len; i++)
-                e[i] = linkfun(fam, mu_start(fam, y[r0 + i], prior ? prior[r0 + i] : 1.0));
+                e[i] = linkfun(fam, mu_start(fam, y[r0 + i],
+                                             prior ? prior[r0 + i] / ctx->scale : 1.0));
         }
         for (int i = 0; i < len; i++) {
             cl_len ii = r0 + i;
@@ -225,17 +233,18 @@ static void pass_chunk(const void *ctx_, cl_len from, cl_len to, double *sys,
     sys[(size_t) p * p + p + 1] = bad;
 }
 
-/* One pass over X at coefficients beta: fills eta, mu and sys = (X'WX,
- * X'Wz, deviance) of the next IRLS step, X'WX with both triangles. */
+/* One pass over X at coefficients beta (NULL: at the starting values of
+ * prior weights divided by scale): fills eta, mu and sys = (X'WX, X'Wz,
+ * deviance) of the next IRLS step, X'WX with both triangles. */
 static void irls_pass(const cp_design *d, const double *beta,
                       const double *y, const double *prior, const double *offset,
-                      int fam, int nthreads, double *eta, double *mu, double *sys,
-                      double *work)
+                      int fam, double scale, int nthreads, double *eta, double *mu,
+                      double *sys, double *work)
 {
     cl_len n = d->n;
     int p = d->p;
     cl_len nchunk = cp_chunks(n, p, p);
-    pass_ctx ctx = {d, beta, y, prior, offset, fam, eta, mu};
+    pass_ctx ctx = {d, beta, y, prior, offset, fam, scale, eta, mu};
     cp_reduce(n, nchunk, nthreads, SYS_LEN(p),
               PASS_SCRATCH(p), pass_chunk, &ctx, sys, work);
     cp_symmetrize(sys, p);
@@ -269,7 +278,7 @@ static double irls_objective(void *ctx, const double *beta)
     irls_model *m = ctx;
     int p = m->d->p;
     for (int j = 0; j < p; j++) m->beta_lin[j] = m->aliased[j] ? 0.0 : beta[j];
-    irls_pass(m->d, m->beta_lin, m->y, m->prior, m->offset, m->fam, m->nthreads,
+    irls_pass(m->d, m->beta_lin, m->y, m->prior, m->offset, m->fam, 1.0, m->nthreads,
               m->eta, m->mu, m->sys, m->pass_work);
     return m->sys[(size_t) p * p + p];
 }
@@ -290,6 +299,9 @@ static void irls_system(void *ctx, double *H, double *g)
  *          (info->nonfinite, and nothing else, when X is not finite).
  * Work:    glm_work_size(n, p, spec->nthreads) doubles; on return its
  *          first p * p hold X'WX at the final coefficients.
+ * The fit does not depend on the scale of prior (starting values and
+ * convergence test on prior / its mean); the deviance and X'WX are on the
+ * scale of prior, as glm() reports them.
  * Uses no R API but spec->interrupt, so it may run inside an OpenMP region
  * with nthreads = 1 and no interrupt.
  */
@@ -307,13 +319,14 @@ void glm_irls(const cp_design *d, const double *y,
     newton_problem pb = {
         .q = p, .rule = NEWTON_IRLS, .objective = irls_objective,
         .system = irls_system, .ctx = &m, .penalty = spec->penalty, .npenalty = p,
-        .maxit = spec->maxit, .epsilon = spec->epsilon, .interrupt = spec->interrupt
+        .maxit = spec->maxit, .epsilon = spec->epsilon,
+        .scale = newton_weight_scale(prior, d->n), .interrupt = spec->interrupt
     };
 
     memset(info, 0, sizeof(*info));
     /* The first system comes from glm()'s starting values mustart. */
-    irls_pass(d, NULL, y, prior, offset, spec->family, spec->nthreads, eta, mu, sys,
-              pass_work);
+    irls_pass(d, NULL, y, prior, offset, spec->family, pb.scale, spec->nthreads, eta, mu,
+              sys, pass_work);
     if (sys[pp + p + 1] > 0) {
         info->nonfinite = 1;
         info->failed = 1;

@@ -27,12 +27,13 @@ SEXP ffi_multinom_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_ipw_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_stacked_meat(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_ipw_meat(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_ipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
-                       SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_ipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
-                       SEXP, SEXP, SEXP, SEXP, SEXP);
+                       SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_aipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
-                        SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+                        SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_survival_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
+                            SEXP, SEXP, SEXP);
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_arm_spread", (DL_FUNC) &ffi_arm_spread, 3},
@@ -55,9 +56,10 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_ipw_weights", (DL_FUNC) &ffi_ipw_weights, 7},
     {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 6},
     {"ffi_ipw_meat", (DL_FUNC) &ffi_ipw_meat, 10},
-    {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 15},
-    {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 14},
-    {"ffi_aipw_bootstrap", (DL_FUNC) &ffi_aipw_bootstrap, 16},
+    {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 6},
+    {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 16},
+    {"ffi_aipw_bootstrap", (DL_FUNC) &ffi_aipw_bootstrap, 19},
+    {"ffi_survival_bootstrap", (DL_FUNC) &ffi_survival_bootstrap, 12},
     {NULL, NULL, 0}
 };
 

@@ -144,7 +144,8 @@ void multinom_newton(const cp_design *d, const int *a, int K,
     newton_problem pb = {
         .q = q, .rule = NEWTON_DAMPED_KEEP, .objective = mn_objective,
         .system = mn_system, .ctx = &m, .penalty = spec->penalty, .npenalty = p,
-        .maxit = spec->maxit, .epsilon = spec->epsilon, .interrupt = spec->interrupt
+        .maxit = spec->maxit, .epsilon = spec->epsilon,
+        .scale = newton_weight_scale(prior, n), .interrupt = spec->interrupt
     };
 
     memset(info, 0, sizeof(*info));

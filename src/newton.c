@@ -7,7 +7,9 @@
  * aliases them) and keep NaN coefficients, the system is solved over the
  * other columns with LAPACK's Cholesky, the step is taken and halved as the
  * fitter's rule says, and convergence is glm()'s relative rule
- * |obj - obj_old| / (|obj| + 0.1) < epsilon.
+ * |obj - obj_old| / (|obj| + 0.1) < epsilon on the objective divided by the
+ * mean prior weight (glm()'s own rule with weights of mean 1), so that the
+ * iterations, and so the fit, do not change when every weight is scaled.
  *
  * Plain C: the only header from R is the LAPACK interface, for the Fortran
  * calling convention.
@@ -130,19 +132,40 @@ size_t newton_work_size(int q)
     return 3 * (size_t) q * q + 4 * (size_t) q;
 }
 
-/* glm()'s convergence rule. */
-static int converged(double obj, double obj_old, double epsilon)
+/*
+ * The mean of the positive weights among w (n; NULL: 1), or 1 when none is
+ * positive.  Zero weights (units out of a resample or of an arm) do not
+ * count, so a fit on a subset equals the fit on all units with zero weights
+ * elsewhere.
+ */
+double newton_weight_scale(const double *w, cl_len n)
 {
+    double total = 0.0;
+    cl_len npos = 0;
+    if (!w) return 1.0;
+    for (cl_len i = 0; i < n; i++)
+        if (w[i] > 0) {
+            total += w[i];
+            npos++;
+        }
+    return npos > 0 ? total / (double) npos : 1.0;
+}
+
+/* glm()'s convergence rule on the objectives divided by scale. */
+static int converged(double obj, double obj_old, double epsilon, double scale)
+{
+    obj /= scale;
+    obj_old /= scale;
     return fabs(obj - obj_old) / (fabs(obj) + 0.1) < epsilon;
 }
 
 /* May a damped step with objective obj be taken? */
-static int acceptable(int rule, double obj, double obj_old, double epsilon)
+static int acceptable(const newton_problem *pb, double obj, double obj_old)
 {
     if (!isfinite(obj)) return 0;
-    if (rule == NEWTON_DAMPED_KEEP) return obj <= obj_old * (1 + DEV_RTOL);
-    double tol = epsilon > DEV_RTOL ? epsilon : DEV_RTOL;
-    return (obj - obj_old) / (fabs(obj) + 0.1) < tol;
+    if (pb->rule == NEWTON_DAMPED_KEEP) return obj <= obj_old * (1 + DEV_RTOL);
+    double tol = pb->epsilon > DEV_RTOL ? pb->epsilon : DEV_RTOL;
+    return (obj - obj_old) / pb->scale / (fabs(obj) / pb->scale + 0.1) < tol;
 }
 
 /*
@@ -177,7 +200,7 @@ static double newton_step(const newton_problem *pb, const int *aliased,
         for (int j = 0; j < q; j++)
             if (!aliased[j]) beta[j] = beta_old[j] + t * x[j];
         obj = pb->objective(pb->ctx, beta);
-        if (acceptable(pb->rule, obj, obj_old, pb->epsilon)) break;
+        if (acceptable(pb, obj, obj_old)) break;
     }
     if (h > NEWTON_MAX_HALVINGS && pb->rule == NEWTON_DAMPED_FAIL) {
         memcpy(beta, beta_old, sizeof(double) * q);
@@ -229,7 +252,7 @@ void newton_fit(const newton_problem *pb, double objective_start, int aliased_gi
             info->failed = 1;
             return;
         }
-        if (converged(obj, obj_old, pb->epsilon)) {
+        if (converged(obj, obj_old, pb->epsilon, pb->scale)) {
             info->converged = 1;
             break;
         }

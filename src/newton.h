@@ -56,6 +56,10 @@ typedef struct {
     int npenalty;
     int maxit;
     double epsilon;
+    /* The scale of the objective, newton_weight_scale() of the prior
+     * weights: the convergence and step tests compare objective / scale, so
+     * that the iterations do not depend on the scale of the weights. */
+    double scale;
     void (*interrupt)(void); /* once per iteration, or NULL */
 } newton_problem;
 
@@ -67,6 +71,8 @@ void newton_penalize(double *H, double *g, const double *beta, int q,
                      const double *penalty, int npenalty);
 double newton_penalty(const double *beta, int q, const double *penalty,
                       int npenalty);
+
+double newton_weight_scale(const double *w, cl_len n);
 
 size_t newton_work_size(int q);
 void newton_fit(const newton_problem *pb, double objective_start, int aliased_given,

@@ -125,7 +125,7 @@ typedef struct {
     double *S0, *M;       /* n and n x m per-person sums of the last pass */
     double *tab;          /* W, G (K x Tmax, arm-major), deviance, separated rows */
     double *xx;           /* pd x (pd + m): X' diag(S0) [X, M] */
-    double *ctab;         /* K x Tmax period part of eta, arm-major */
+    double *ctab;         /* K x Tmax period part of eta (pt_period_table()) */
     double *Ft;           /* q x Tmax: F transposed, one period per column */
     double *Fa;           /* q x q + q: one arm's period block and score */
     double *blin;         /* P coefficients with NaN as 0 */
@@ -165,10 +165,11 @@ static void pass_chunk(const void *ctx, cl_len from, cl_len to,
             double pw = data->w[i], s0 = 0.0, g = 0.0;
             for (int k = 0; k < q; k++) s1[k] = 0.0;
             if (pw > 0) {
-                const double *ct = ws->ctab + (size_t) a * T;
+                const double *ct = ws->ctab + a;
+                const size_t K = (size_t) data->K;
                 double *Wa = W + (size_t) a * T, *Ga = G + (size_t) a * T;
                 for (int t = 0; t < L; t++) {
-                    double mu = glm_linkinv(GLM_BINOMIAL, lp[ii] + ct[t]);
+                    double mu = glm_linkinv(GLM_BINOMIAL, lp[ii] + ct[K * t]);
                     int y = event && t == L - 1;
                     double v = pw * mu * (1.0 - mu), r = pw * (y - mu);
                     dev -= 2.0 * pw * log(y ? mu : 1.0 - mu);
@@ -201,26 +202,41 @@ static size_t pass_scratch(const pt_model *model)
     return CP_BLOCK_ROWS + (size_t) model->q;
 }
 
+/*
+ * Inputs:  model, K arms, Tmax periods (F's rows), beta (pt_ncoef(); NaN
+ *          coefficients count as 0).
+ * Output:  ctab (K x Tmax, column-major): the period part of the logit of
+ *          arm a in period t, F_t'gamma (+ F_t'delta_a with interactions);
+ *          without interactions every row is the same.
+ */
+void pt_period_table(const pt_model *model, int K, int Tmax, const double *beta,
+                     double *ctab)
+{
+    const int q = model->q, pd = model->d->p;
+    const double *gam = beta + pd;
+    for (int a = 0; a < K; a++) {
+        const double *del = model->interact && a > 0 ? gam + (size_t) a * q : NULL;
+        for (int t = 0; t < Tmax; t++) {
+            double c = 0.0;
+            for (int k = 0; k < q; k++) {
+                double g = isnan(gam[k]) ? 0.0 : gam[k];
+                double dk = del && !isnan(del[k]) ? del[k] : 0.0;
+                c += model->F[t + (size_t) k * Tmax] * (g + dk);
+            }
+            ctab[a + (size_t) K * t] = c;
+        }
+    }
+}
+
 /* One pass over persons at beta (NaN as 0); returns the deviance. */
 static double pt_pass(pt_ws *ws, const double *beta)
 {
     const pt_data *data = ws->data;
-    const pt_model *model = ws->model;
-    const int T = data->Tmax, q = model->q, pd = model->d->p;
     for (int j = 0; j < ws->P; j++) ws->blin[j] = isnan(beta[j]) ? 0.0 : beta[j];
-    for (int a = 0; a < data->K; a++) {
-        const double *gam = ws->blin + pd;
-        const double *del = model->interact && a > 0 ? gam + (size_t) a * q : NULL;
-        for (int t = 0; t < T; t++) {
-            double c = 0.0;
-            for (int k = 0; k < q; k++)
-                c += model->F[t + (size_t) k * T] * (gam[k] + (del ? del[k] : 0.0));
-            ws->ctab[(size_t) a * T + t] = c;
-        }
-    }
+    pt_period_table(ws->model, data->K, data->Tmax, ws->blin, ws->ctab);
     cl_len nchunk = pass_chunks(data);
     cp_reduce(data->n, nchunk, ws->nthreads, table_len(data),
-              pass_scratch(model), pass_chunk, ws, ws->tab, ws->pass_work);
+              pass_scratch(ws->model), pass_chunk, ws, ws->tab, ws->pass_work);
     return ws->tab[table_len(data) - 2];
 }
 
@@ -352,7 +368,8 @@ void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
     newton_problem pb = {
         .q = P, .rule = NEWTON_DAMPED_FAIL, .objective = pt_objective,
         .system = pt_system, .ctx = &ws, .penalty = spec->penalty, .npenalty = P,
-        .maxit = spec->maxit, .epsilon = spec->epsilon, .interrupt = spec->interrupt
+        .maxit = spec->maxit, .epsilon = spec->epsilon,
+        .scale = newton_weight_scale(data->w, n), .interrupt = spec->interrupt
     };
 
     memset(info, 0, sizeof(*info));

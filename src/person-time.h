@@ -46,6 +46,9 @@ size_t pt_risk_work_size(const pt_data *data, int nthreads);
 void pt_risk_table(const pt_data *data, double *at_risk, double *events,
                    double *counts, int nthreads, double *work);
 
+void pt_period_table(const pt_model *model, int K, int Tmax, const double *beta,
+                     double *ctab);
+
 size_t pt_fit_work_size(const pt_data *data, const pt_model *model, int nthreads);
 void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
             double *beta, int *aliased, double *information, double *score,

@@ -153,3 +153,40 @@ void ipw_truncate(double *w, double *dw_deta, cl_len n, int K, double cap)
             for (int j = 1; j < K; j++) dw_deta[(size_t) (j - 1) * n + i] = 0.0;
     }
 }
+
+/*
+ * Stabilization: w[i] times the share of the prior weight (n) at the level
+ * a[i] received (0..K-1), as ipw(stabilize = TRUE) computes it.
+ * Work: K doubles.
+ */
+void ipw_stabilize(double *w, cl_len n, int K, const int *a, const double *prior,
+                   double *work)
+{
+    double total = 0.0;
+    for (int k = 0; k < K; k++) work[k] = 0.0;
+    for (cl_len i = 0; i < n; i++) work[a[i]] += prior[i];
+    for (int k = 0; k < K; k++) total += work[k];
+    for (cl_len i = 0; i < n; i++) w[i] *= work[a[i]] / total;
+}
+
+/*
+ * The population an estimand describes, one weight per unit (n): 1 for the
+ * ATE, 1 at the target level (0 elsewhere) for the ATT and ATC, and the
+ * overlap tilting 1 / sum_k 1 / P[i, k] for the ATO, with P (n x K) the
+ * propensities.  Standardizing over it gives the estimand.
+ */
+void ipw_population(const double *P, cl_len n, int K, const int *a, const ipw_opts *o,
+                    double *pop)
+{
+    for (cl_len i = 0; i < n; i++) {
+        if (o->estimand == EST_ATT || o->estimand == EST_ATC) {
+            pop[i] = a[i] == o->target;
+        } else if (o->estimand == EST_ATO) {
+            double s = 0.0;
+            for (int k = 0; k < K; k++) s += 1.0 / P[(size_t) k * n + i];
+            pop[i] = 1.0 / s;
+        } else {
+            pop[i] = 1.0;
+        }
+    }
+}

@@ -22,5 +22,9 @@ cl_len ipw_weights(const double *P, cl_len n, int K, const int *a,
 double ipw_truncation_cap(const double *w, const int *count, cl_len n,
                           double q, double *work);
 void ipw_truncate(double *w, double *dw_deta, cl_len n, int K, double cap);
+void ipw_stabilize(double *w, cl_len n, int K, const int *a, const double *prior,
+                   double *work);
+void ipw_population(const double *P, cl_len n, int K, const int *a, const ipw_opts *o,
+                    double *pop);
 
 #endif

@@ -71,3 +71,36 @@ test_that("multi-level IPW bootstrap runs the multinomial model in C", {
   ref <- coef(estimate_outcomes(ipw(a ~ x, data = db), outcome = y, se = "none"))
   expect_equal(reps[1, ], ref, tolerance = 1e-6)
 })
+
+test_that("offset() models bootstrap in C, equal to the R refits", {
+  d <- sim_confounded(300)
+  d$ex <- runif(nrow(d), 0.5, 2)
+  d$cnt <- rpois(nrow(d), d$ex * exp(0.2 + 0.3 * d$a + 0.2 * d$x1))
+  withr::local_seed(9)
+  counts <- causallib:::bootstrap_counts(nrow(d), 3)
+  fits <- list(
+    ipw = ipw(a ~ x1 + x2 + offset(0.3 * x1), data = d, weights = d$w, truncate = 0.97),
+    # the offset follows the treatment: each counterfactual design has its own
+    std = standardization(cnt ~ a + x1 + offset(log(ex) + 0.1 * a), data = d, treatment = a,
+                          learner = lrn_glm("poisson")),
+    std_strat = standardization(cnt ~ a + x1 + offset(log(ex)), data = d, treatment = a,
+                                stratified = TRUE, learner = lrn_glm("poisson")),
+    aipw = aipw(standardization(y ~ a + x1 + offset(0.5 * x2 + 0.2 * a), data = d, treatment = a),
+                ipw(a ~ x1 + offset(0.4 * x2), data = d))
+  )
+  for (name in names(fits)) {
+    fit <- fits[[name]]
+    y <- if (name == "ipw") d$y
+    expect_false(is.null(causallib:::boot_description(fit, y)), info = name)
+    c_reps <- causallib:::bootstrap_replicates(fit, counts, outcome = y, engine = "c")
+    r_reps <- causallib:::bootstrap_replicates(fit, counts, outcome = y, engine = "r")
+    expect_equal(c_reps, r_reps, tolerance = 1e-8, info = name)
+    one <- causallib:::bootstrap_replicates(fit, matrix(1L, nrow(d), 1L), outcome = y, engine = "c")
+    expect_equal(unname(one[1, ]), unname(causallib:::means(fit, y)), tolerance = 1e-10,
+                 info = name)
+  }
+  # the offsets matter: without them the replicates differ
+  plain <- standardization(cnt ~ a + x1, data = d, treatment = a, learner = lrn_glm("poisson"))
+  expect_false(isTRUE(all.equal(causallib:::bootstrap_replicates(plain, counts, engine = "c"),
+                                causallib:::bootstrap_replicates(fits$std, counts, engine = "c"))))
+})

@@ -43,7 +43,7 @@ test_that("the one-vector routines error on other types and answer for theirs", 
 
 test_that("ffi_pt_fit's offset is NULL or one finite double per person", {
   n <- 5L
-  args <- list(matrix(c(-1, 0.5, 0, 1, 2)), TRUE, matrix(c(0.5, 1)), integer(n), 1L, FALSE,
+  args <- list(matrix(c(-1, 0.5, 0, 1, 2)), TRUE, matrix(c(0.5, 1)), rep(1L, n), 1L, FALSE,
                rep(2L, n), c(1L, 0L, 1L, 0L, 0L), rep(1, n), NULL, 25L, 1e-8, NULL, 1L)
   fit <- function(offset) {
     tryCatch(do.call(.Call, c(list(routines$ffi_pt_fit$address), args, list(offset))),

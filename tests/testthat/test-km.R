@@ -1,7 +1,10 @@
+# The tests label strata 0..K-1; the C routine takes and returns R's codes 1..K.
 km_c <- function(time, status, w, strata = integer(length(time)),
                  K = max(c(strata, 0L)) + 1L) {
-  .Call(causallib:::C_ffi_km, as.double(time), as.integer(status), as.double(w),
-        as.integer(strata), as.integer(K))
+  out <- .Call(causallib:::C_ffi_km, as.double(time), as.integer(status), as.double(w),
+               as.integer(strata) + 1L, as.integer(K))
+  out$stratum <- out$stratum - 1L
+  out
 }
 
 # survfit's robust (infinitesimal jackknife) fit; with `robust = TRUE` it sets
@@ -130,17 +133,18 @@ test_that("the input order does not matter and empty strata give no rows", {
 
 test_that("ffi_km rejects malformed input without crashing", {
   f <- causallib:::C_ffi_km
-  expect_error(.Call(f, 1L, 1L, 1, 0L, 1L), "`time` must be a double")
-  expect_error(.Call(f, c(1, NA), c(1L, 0L), c(1, 1), c(0L, 0L), 1L), "`time` has a missing")
-  expect_error(.Call(f, -1, 1L, 1, 0L, 1L), "`time` must be non-negative")
-  expect_error(.Call(f, 1, 2L, 1, 0L, 1L), "`status` must be 0 or 1")
-  expect_error(.Call(f, 1, NA_integer_, 1, 0L, 1L), "`status` must be 0 or 1")
-  expect_error(.Call(f, 1, 1L, c(1, 1), 0L, 1L), "`w` has length")
-  expect_error(.Call(f, 1, 1L, -1, 0L, 1L), "`w` must be non-negative")
-  expect_error(.Call(f, 1, 1L, Inf, 0L, 1L), "`w` has a missing")
-  expect_error(.Call(f, 1, 1L, 1, 1L, 1L), "`strata` must hold codes")
+  expect_error(.Call(f, 1L, 1L, 1, 1L, 1L), "`time` must be a double")
+  expect_error(.Call(f, c(1, NA), c(1L, 0L), c(1, 1), c(1L, 1L), 1L), "`time` has a missing")
+  expect_error(.Call(f, -1, 1L, 1, 1L, 1L), "`time` must be non-negative")
+  expect_error(.Call(f, 1, 2L, 1, 1L, 1L), "`status` must be 0 or 1")
+  expect_error(.Call(f, 1, NA_integer_, 1, 1L, 1L), "`status` must be 0 or 1")
+  expect_error(.Call(f, 1, 1L, c(1, 1), 1L, 1L), "`w` has length")
+  expect_error(.Call(f, 1, 1L, -1, 1L, 1L), "`w` must be non-negative")
+  expect_error(.Call(f, 1, 1L, Inf, 1L, 1L), "`w` has a missing")
+  expect_error(.Call(f, 1, 1L, 1, 2L, 1L), "`strata` must hold codes 1 to 1")
+  expect_error(.Call(f, 1, 1L, 1, 0L, 1L), "`strata` must hold codes 1 to 1")
   expect_error(.Call(f, 1, 1L, 1, NA_integer_, 1L), "`strata` must hold codes")
-  expect_error(.Call(f, 1, 1L, 1, 0, 1L), "`strata` must be an integer")
-  expect_error(.Call(f, 1, 1L, 1, 0L, 0L), "`K` must be between")
-  expect_error(.Call(f, 1, 1L, 1, 0L, NULL), "`K` must be a single")
+  expect_error(.Call(f, 1, 1L, 1, 1, 1L), "`strata` must be an integer")
+  expect_error(.Call(f, 1, 1L, 1, 1L, 0L), "`K` must be between")
+  expect_error(.Call(f, 1, 1L, 1, 1L, NULL), "`K` must be a single")
 })

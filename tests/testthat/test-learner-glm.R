@@ -87,6 +87,57 @@ test_that("multinomial treatment models match nnet::multinom to 1e-5", {
   expect_equal(learner_predict(lf, x), lf$fitted, tolerance = 1e-12)
 })
 
+test_that("fits do not depend on the scale of the weights, in every family", {
+  d <- sim_confounded(1500)
+  x <- model.matrix(~ x1 + x2 + I(x1^2), d)
+  withr::local_seed(2)
+  ys <- list(binomial = d$yb, gaussian = d$y, poisson = rpois(nrow(d), exp(0.2 + 0.3 * d$x1)))
+  for (fam in names(ys)) {
+    base <- glm_c(x, ys[[fam]], fam, d$w)
+    for (scale in c(1e-3, 1000)) {
+      scaled <- glm_c(x, ys[[fam]], fam, scale * d$w)
+      expect_equal(scaled$coefficients, base$coefficients, tolerance = 1e-10, info = fam)
+      expect_equal(scaled$fitted, base$fitted, tolerance = 1e-10, info = fam)
+      expect_identical(scaled$iter, base$iter, info = fam)
+      expect_equal(scaled$deviance, scale * base$deviance, tolerance = 1e-10, info = fam)
+      expect_equal(scaled$information, scale * base$information, tolerance = 1e-10, info = fam)
+    }
+  }
+  # glm()'s binomial start reads the weights as numbers of trials and does not
+  # reach the same fit within its iterations: the comparison has teeth.
+  ref <- suppressWarnings(glm.fit(x, d$yb, weights = 1000 * d$w, family = binomial()))
+  base <- glm_c(x, d$yb, "binomial", d$w)
+  expect_false(isTRUE(all.equal(unname(ref$coefficients), unname(base$coefficients),
+                                tolerance = 1e-8)))
+})
+
+test_that("weights of mean 1 start and stop where glm() does", {
+  d <- sim_confounded(1500)
+  x <- model.matrix(~ x1 + x2 + I(x1^2), d)
+  w <- d$w / mean(d$w)
+  ref <- suppressWarnings(glm.fit(x, d$yb, weights = w, family = binomial()))
+  lf <- glm_c(x, d$yb, "binomial", w)
+  expect_identical(lf$iter, ref$iter)
+  expect_equal(unname(lf$coefficients), unname(ref$coefficients), tolerance = 1e-12)
+})
+
+test_that("multinomial fits do not depend on the scale of the weights", {
+  withr::local_seed(7)
+  n <- 900
+  x <- cbind(x1 = rnorm(n), x2 = rbinom(n, 1, 0.5))
+  eta <- cbind(0, 0.3 + 0.8 * x[, 1], -0.2 - 0.5 * x[, 1] + 0.7 * x[, 2])
+  a <- factor(apply(exp(eta) / rowSums(exp(eta)), 1, function(p) sample(c("a", "b", "c"), 1, prob = p)))
+  w <- runif(n, 0.5, 1.5)
+  base <- learner_fit(lrn_glm(), x, a, w, intercept = TRUE)
+  for (scale in c(1e-3, 1000)) {
+    scaled <- learner_fit(lrn_glm(), x, a, scale * w, intercept = TRUE)
+    expect_equal(scaled$coefficients, base$coefficients, tolerance = 1e-10)
+    expect_equal(scaled$fitted, base$fitted, tolerance = 1e-10)
+    expect_identical(scaled$iter, base$iter)
+    expect_equal(scaled$deviance, scale * base$deviance, tolerance = 1e-10)
+  }
+})
+
 test_that("lrn_glm() validates its arguments", {
   expect_snapshot(error = TRUE, lrn_glm(family = binomial("probit")))
   expect_snapshot(error = TRUE, lrn_glm(penalty = -1))

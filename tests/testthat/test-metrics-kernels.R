@@ -40,8 +40,9 @@ ks_ref <- function(x, group, w) {
 }
 
 roc_c <- function(...) causallib:::roc_curve(...)
-moments_c <- function(...) causallib:::group_moments(...)
-ks_c <- function(...) causallib:::weighted_ks(...)
+# The references label groups 0..G-1; the kernels take R's codes 1..G.
+moments_c <- function(x, group, w, G) causallib:::group_moments(x, group + 1L, w, G)
+ks_c <- function(x, group, w) causallib:::weighted_ks(x, group + 1L, w)
 
 test_that("AUC equals the pairwise formula with ties, fractional and zero weights", {
   set.seed(11)
@@ -175,23 +176,24 @@ test_that("the metric kernels reject malformed input without crashing", {
   expect_error(roc(c(1, 2), c(1e308, 1e308), c(0, 1)), "`pos` must have a positive, finite")
 
   x <- matrix(1, 3, 2)
-  expect_error(mom(matrix(1L, 3, 2), 0:2, rep(1, 3), 3L), "`X` must be a double")
-  expect_error(mom(x, c(0L, 1L, 3L), rep(1, 3), 3L), "`group` must hold codes 0 to 2")
-  expect_error(mom(x, c(0L, NA, 1L), rep(1, 3), 3L), "`group` must hold")
-  expect_error(mom(x, c(0, 1, 2), rep(1, 3), 3L), "`group` must be an integer")
-  expect_error(mom(x, 0:1, rep(1, 3), 3L), "`group` has length")
-  expect_error(mom(x, 0:2, c(1, NaN, 1), 3L), "`w` has a missing")
-  expect_error(mom(x, 0:2, rep(1, 3), 0L), "`G` must be between")
-  expect_error(mom(x, 0:2, rep(1, 3), c(1L, 2L)), "`G` must be a single")
-  expect_error(mom(x, 0:2, rep(1, 3), NA_integer_), "`G` must be between")
+  expect_error(mom(matrix(1L, 3, 2), 1:3, rep(1, 3), 3L), "`X` must be a double")
+  expect_error(mom(x, c(1L, 2L, 4L), rep(1, 3), 3L), "`group` must hold codes 1 to 3")
+  expect_error(mom(x, c(0L, 1L, 2L), rep(1, 3), 3L), "`group` must hold codes 1 to 3")
+  expect_error(mom(x, c(1L, NA, 2L), rep(1, 3), 3L), "`group` must hold")
+  expect_error(mom(x, c(1, 2, 3), rep(1, 3), 3L), "`group` must be an integer")
+  expect_error(mom(x, 1:2, rep(1, 3), 3L), "`group` has length")
+  expect_error(mom(x, 1:3, c(1, NaN, 1), 3L), "`w` has a missing")
+  expect_error(mom(x, 1:3, rep(1, 3), 0L), "`G` must be between")
+  expect_error(mom(x, 1:3, rep(1, 3), c(1L, 2L)), "`G` must be a single")
+  expect_error(mom(x, 1:3, rep(1, 3), NA_integer_), "`G` must be between")
   x[2, 2] <- -Inf
-  expect_error(mom(x, 0:2, rep(1, 3), 3L), "`X` has a missing")
+  expect_error(mom(x, 1:3, rep(1, 3), 3L), "`X` has a missing")
 
   x <- matrix(1, 4, 2)
-  expect_error(ks(x, c(0L, 1L, 2L, 1L), rep(1, 4)), "`group` must hold codes 0 to 1")
-  expect_error(ks(x, c(0L, 0L, 1L, 1L), c(1, 1, 0, 0)), "group 1 must have a positive")
-  expect_error(ks(x, rep(1L, 4), rep(1, 4)), "group 0 must have a positive")
-  expect_error(ks(x, c(0L, 0L, 1L, 1L), c(1, 1, -1, 1)), "`w` must be non-negative")
-  expect_error(ks("a", 0L, 1), "`X` must be a double")
+  expect_error(ks(x, c(1L, 2L, 3L, 2L), rep(1, 4)), "`group` must hold codes 1 to 2")
+  expect_error(ks(x, c(1L, 1L, 2L, 2L), c(1, 1, 0, 0)), "group 2 must have a positive")
+  expect_error(ks(x, rep(2L, 4), rep(1, 4)), "group 1 must have a positive")
+  expect_error(ks(x, c(1L, 1L, 2L, 2L), c(1, 1, -1, 1)), "`w` must be non-negative")
+  expect_error(ks("a", 1L, 1), "`X` must be a double")
   expect_error(ks(NULL, integer(0), double(0)), "`X` must be a double")
 })

@@ -40,10 +40,11 @@ pt_long <- function(s, intercept = TRUE, interact = TRUE, cens = NULL,
        prior = prior, a = a, t = t)
 }
 
+# s$arm is 0-based as the reference uses it; the C fitter takes R's codes 1..K.
 pt_fit <- function(s, intercept = TRUE, interact = TRUE, cens = NULL,
                    penalty = NULL, nthreads = 1L, maxit = 50L, Fm = s$Fm,
                    offset = NULL) {
-  .Call(causallib:::C_ffi_pt_fit, s$X, intercept, Fm, s$arm, as.integer(s$K),
+  .Call(causallib:::C_ffi_pt_fit, s$X, intercept, Fm, s$arm + 1L, as.integer(s$K),
         interact, s$last, s$status, s$w, cens, as.integer(maxit), 1e-12,
         penalty, as.integer(nthreads), offset)
 }
@@ -108,7 +109,7 @@ test_that("censoring weights, with and without a numerator, match R's products",
   long <- pt_long(s, cens = cens)
   expect_matches_glm(pt_fit(s, cens = cens), long)
 
-  tab <- .Call(causallib:::C_ffi_pt_risk_table, s$arm, 2L, s$last, s$status, s$w,
+  tab <- .Call(causallib:::C_ffi_pt_risk_table, s$arm + 1L, 2L, s$last, s$status, s$w,
                cens, as.integer(s$Tmax))
   cell <- list(factor(long$a, 0:1), factor(long$t, seq_len(s$Tmax)))
   expect_equal(tab$at_risk, unclass(tapply(long$prior, cell, sum, default = 0)),
@@ -121,7 +122,7 @@ test_that("the risk table without censoring weights sums the long table", {
   s <- sim_person_time(K = 3, seed = 6)
   s$w <- stats::runif(length(s$w))
   long <- pt_long(s)
-  tab <- .Call(causallib:::C_ffi_pt_risk_table, s$arm, 3L, s$last, s$status, s$w,
+  tab <- .Call(causallib:::C_ffi_pt_risk_table, s$arm + 1L, 3L, s$last, s$status, s$w,
                NULL, 10L)
   cell <- list(factor(long$a, 0:2), factor(long$t, 1:10))
   expect_equal(dim(tab$at_risk), c(3L, 10L))
@@ -229,6 +230,28 @@ test_that("pt_fit() passes its offset to the C fitter", {
   expect_false(isTRUE(all.equal(unname(fit$coefficients), pt_fit(s)$coefficients)))
 })
 
+test_that("fits do not depend on the scale of the person weights", {
+  s <- sim_person_time(seed = 6)
+  n <- length(s$w)
+  withr::local_seed(8)
+  s$w <- stats::runif(n, 0.2, 3)
+  cens <- list(lc = stats::rnorm(n, -2, 0.5), cc = matrix(stats::rnorm(2 * s$Tmax, 0, 0.3), 2),
+               ln = stats::rnorm(n, -2, 0.2), cn = matrix(stats::rnorm(2 * s$Tmax, 0, 0.1), 2))
+  for (cn in list(NULL, cens)) {
+    base <- pt_fit(s, cens = cn)
+    for (scale in c(1e-3, 1000)) {
+      big <- s
+      big$w <- scale * s$w
+      scaled <- pt_fit(big, cens = cn)
+      expect_true(scaled$converged)
+      expect_equal(scaled$coefficients, base$coefficients, tolerance = 1e-10)
+      expect_identical(scaled$iter, base$iter)
+      expect_equal(scaled$deviance, scale * base$deviance, tolerance = 1e-10)
+      expect_equal(scaled$information, scale * base$information, tolerance = 1e-10)
+    }
+  }
+})
+
 test_that("results are identical whatever the thread count", {
   s <- sim_person_time(n = 20000, Tmax = 5, K = 2, seed = 12)
   s$w <- stats::runif(length(s$w), 0.5, 2)
@@ -242,14 +265,15 @@ test_that("results are identical whatever the thread count", {
 test_that("the C entry points reject malformed input without crashing", {
   s <- sim_person_time(n = 20, seed = 13)
   call_fit <- function(...) {
-    args <- utils::modifyList(list(X = s$X, intercept = TRUE, F = s$Fm, arm = s$arm,
+    args <- utils::modifyList(list(X = s$X, intercept = TRUE, F = s$Fm, arm = s$arm + 1L,
                                    K = 2L, interact = TRUE, last = s$last, status = s$status,
                                    w = s$w, cens = NULL, maxit = 25L, epsilon = 1e-8,
                                    penalty = NULL, nthreads = 1L, offset = NULL), list(...))
     do.call(.Call, c(list(causallib:::C_ffi_pt_fit), unname(args)))
   }
   expect_true(call_fit()$converged)
-  expect_error(call_fit(arm = replace(s$arm, 1, 2L)), "arm")
+  expect_error(call_fit(arm = replace(s$arm + 1L, 1, 3L)), "`arm` must hold codes 1 to 2")
+  expect_error(call_fit(arm = replace(s$arm + 1L, 1, 0L)), "`arm` must hold codes 1 to 2")
   expect_error(call_fit(arm = replace(s$arm, 1, NA_integer_)), "arm")
   expect_error(call_fit(last = replace(s$last, which(s$status == 1)[1], 0L)), "needs `last`")
   expect_error(call_fit(last = replace(s$last, 1, 9L)), "last")
@@ -258,7 +282,7 @@ test_that("the C entry points reject malformed input without crashing", {
   expect_error(call_fit(w = replace(s$w, 1, -1)), "non-negative")
   expect_error(call_fit(X = replace(s$X, 1, Inf)), "X")
   expect_error(call_fit(F = replace(s$Fm, 1, NA)), "F")
-  expect_error(call_fit(arm = as.numeric(s$arm)), "integer")
+  expect_error(call_fit(arm = as.numeric(s$arm + 1L)), "integer")
   expect_error(call_fit(w = s$w[-1]), "length")
   expect_error(call_fit(interact = NA), "interact")
   expect_error(call_fit(penalty = 1), "penalty")
@@ -267,8 +291,8 @@ test_that("the C entry points reject malformed input without crashing", {
   expect_error(call_fit(cens = list(1)), "cens")
   expect_error(call_fit(cens = list(rep(0, 20), matrix(0, 2, 8), rep(0, 20), NULL)), "both")
   expect_error(call_fit(cens = list(rep(0, 20), matrix(0, 2, 7), NULL, NULL)), "cens\\$cc")
-  expect_error(.Call(causallib:::C_ffi_pt_risk_table, s$arm, 2L, s$last, s$status,
+  expect_error(.Call(causallib:::C_ffi_pt_risk_table, s$arm + 1L, 2L, s$last, s$status,
                      s$w, NULL, 3L), "last")
-  expect_error(.Call(causallib:::C_ffi_pt_risk_table, s$arm, 2L, s$last, s$status,
+  expect_error(.Call(causallib:::C_ffi_pt_risk_table, s$arm + 1L, 2L, s$last, s$status,
                      s$w, NULL, -1L), "Tmax")
 })
