@@ -105,8 +105,7 @@ refit_units <- function(fit, case_weights, rows) {
   sw <- fit$sampling_weights
   w <- if (is.null(sw) && is.null(case_weights)) NULL else (sw %||% 1) * (case_weights %||% 1)
   list(rows = rows, weights = if (!is.null(w)) rep_len(w, n)[rows],
-       counts = if (!is.null(case_weights)) case_weights[rows], all = length(rows) == n &&
-         identical(rows, seq_len(n)))
+       counts = if (!is.null(case_weights)) case_weights[rows])
 }
 
 # ---- estimates ----------------------------------------------------------------
