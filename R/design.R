@@ -52,7 +52,7 @@ new_design <- function(formula, data, treatment = NULL, weights = NULL, na_actio
     treatment = treatment, vars = if (!is.null(treatment)) strip_rownames(vars),
     response = if (length(formula) == 3L) rlang::expr_deparse(formula[[2L]])
   ), class = "causallib_design")
-  list(design = design, response = stats::model.response(mf), weights = weights,
+  list(design = design, response = frame_response(mf), weights = weights,
        rows = rows, omitted = if (length(rows) < nrow(data)) seq_len(nrow(data))[-rows],
        x = mm$x, offset = stats::model.offset(mf))
 }
@@ -64,6 +64,17 @@ expand_dot <- function(formula, data) {
   expanded <- stats::formula(stats::terms(formula, data = data))
   environment(expanded) <- environment(formula)
   expanded
+}
+
+# The response of the model frame mf (NULL for a one-sided formula), as
+# model.response() gives it but without the data's row names, which it
+# copies the response to add.
+frame_response <- function(mf) {
+  if (attr(attr(mf, "terms"), "response") == 0L) return(NULL)
+  v <- mf[[1L]]
+  if (is.matrix(v) && ncol(v) == 1L) dim(v) <- NULL
+  if (inherits(v, "AsIs")) v <- unclass(v)
+  v
 }
 
 # Rows of the model frame mf without missing values in the formula's
