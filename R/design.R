@@ -37,12 +37,12 @@ new_design <- function(formula, data, treatment = NULL, weights = NULL, na_actio
     cli::cli_abort("{.arg weights} has length {length(weights)}, but {.arg data} has {nrow(data)} rows.")
   }
   vars <- stats::get_all_vars(formula, data)
-  mf <- stats::model.frame(formula, vars, na.action = stats::na.pass, drop.unused.levels = TRUE)
+  mf <- fitting_frame(formula, vars)
   rows <- complete_rows(mf, weights, na_action)
   if (length(rows) < nrow(vars)) {
     vars <- vars[rows, , drop = FALSE]
     if (!is.null(weights)) weights <- weights[rows]
-    mf <- stats::model.frame(formula, vars, na.action = stats::na.pass, drop.unused.levels = TRUE)
+    mf <- fitting_frame(formula, vars)
   }
   terms <- attr(mf, "terms")
   rhs <- stats::delete.response(terms)
@@ -66,6 +66,23 @@ expand_dot <- function(formula, data) {
   expanded
 }
 
+# The model frame of formula on the raw variables vars that a fit uses:
+# missing values kept, factors without unused levels. model.frame()'s own
+# drop.unused.levels looks for them with unique() on every factor, most of
+# its time at millions of rows; counting the codes finds them in one pass.
+fitting_frame <- function(formula, vars) {
+  mf <- stats::model.frame(formula, vars, na.action = stats::na.pass)
+  for (nm in names(mf)) {
+    x <- mf[[nm]]
+    if (!is.factor(x) || all(tabulate(x, nlevels(x)) > 0L)) next
+    mf[[nm]] <- x[, drop = TRUE]
+    if (!identical(attr(mf[[nm]], "contrasts"), attr(x, "contrasts"))) {
+      warning(sprintf("contrasts dropped from factor %s due to missing levels", nm), call. = FALSE)
+    }
+  }
+  mf
+}
+
 # The response of the model frame mf (NULL for a one-sided formula), as
 # model.response() gives it but without the data's row names, which it
 # copies the response to add.
@@ -82,7 +99,7 @@ frame_response <- function(mf) {
 # naming the columns. Without any missing value, seq_len() (nothing
 # allocated).
 complete_rows <- function(mf, weights, na_action) {
-  if (!any(vapply(mf, anyNA, logical(1))) && !anyNA(weights)) return(seq_len(nrow(mf)))
+  if (!any(vapply(mf, has_missing, logical(1))) && !anyNA(weights)) return(seq_len(nrow(mf)))
   bad <- !stats::complete.cases(mf)
   if (!is.null(weights)) bad <- bad | is.na(weights)
   if (any(bad) && na_action == "fail") {
@@ -94,6 +111,12 @@ complete_rows <- function(mf, weights, na_action) {
     ))
   }
   which(!bad)
+}
+
+# anyNA(x), without the n-long is.na() that anyNA() builds for a factor.
+has_missing <- function(x) {
+  if (is.factor(x)) return(sum(tabulate(x, nlevels(x))) < length(x))
+  anyNA(x)
 }
 
 # The model matrix of the right-hand side `rhs` on the model frame mf, and
