@@ -14,6 +14,7 @@
 #   * new_notes(): the lines of a report's "Notes" section;
 #   * time_call(): the timing loop, optionally with the CPU time other
 #     processes used meanwhile (machine_busy_s(), own_cpu_s());
+#     add_timing_notes(): the report's notes on how reliable the timings are;
 #   * facts for the report: run_info(), cpu_model(), ram_gb(), load_avg(),
 #     other_benchmarks(); check_bench_setup().
 #
@@ -114,6 +115,24 @@ new_notes <- function(show = function(msg) warning(msg, call. = FALSE)) {
     invisible(msg)
   }
   list(add = add, get = function() kept)
+}
+
+# ----------------------------------------------------- timing reliability -----
+# Adds to notes how far the timings can be trusted: the most CPU other
+# processes used during a timed run (other_cores, in cores), the other R
+# processes seen around the runs (concurrent) and the load average before
+# the timings (load_start) and now.
+add_timing_notes <- function(notes, other_cores, concurrent, load_start) {
+  if (any(other_cores > 0.1, na.rm = TRUE)) {
+    notes$add(sprintf("Other processes used up to %.2f cores during the timed runs (see other_cores), so the timings are not reliable.",
+                      max(other_cores, na.rm = TRUE)), now = FALSE)
+  }
+  if (length(concurrent)) {
+    notes$add(sprintf("Other R processes ran during the timings, so the timings are not reliable: %s",
+                      paste(unique(concurrent), collapse = "; ")), now = FALSE)
+  }
+  notes$add(sprintf("Load average (1, 5, 15 min) before the timings: %s; after: %s.", load_start,
+                    load_avg()), now = FALSE)
 }
 
 # ------------------------------------------------------------- timing ---------

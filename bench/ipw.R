@@ -50,31 +50,18 @@ simulate_ipw_bench_data <- function(n) {
 # Each returns c(estimate, std_error) of the ATE (treated minus control).
 has_weightit <- function() requireNamespace("WeightIt", quietly = TRUE)
 
+# The ATE and its sandwich SE of a fitted causallib weight model; outcome is
+# a vector, or the name of a column of the data of a formula fit.
+causallib_ate <- function(fit, outcome) {
+  tt <- tidy(estimate_effect(fit, outcome = !!outcome))
+  c(tt$estimate[1], tt$std.error[1])
+}
+
 methods <- list(
-  causallib_matrix = function(d) {
-    f <- ipw_fit(d$X, d$a)
-    e <- estimate_effect(f, outcome = d$y)
-    tt <- tidy(e)
-    c(tt$estimate[1], tt$std.error[1])
-  },
-  causallib_formula = function(d) {
-    f <- ipw(ps_formula, data = d$df)
-    e <- estimate_effect(f, outcome = "y")
-    tt <- tidy(e)
-    c(tt$estimate[1], tt$std.error[1])
-  },
-  causallib_matrix_factors = function(d) {
-    f <- ipw_fit(d$Xf, d$a)
-    e <- estimate_effect(f, outcome = d$y)
-    tt <- tidy(e)
-    c(tt$estimate[1], tt$std.error[1])
-  },
-  causallib_formula_factors = function(d) {
-    f <- ipw(factor_formula, data = d$df)
-    e <- estimate_effect(f, outcome = "y")
-    tt <- tidy(e)
-    c(tt$estimate[1], tt$std.error[1])
-  },
+  causallib_matrix = function(d) causallib_ate(ipw_fit(d$X, d$a), d$y),
+  causallib_formula = function(d) causallib_ate(ipw(ps_formula, data = d$df), "y"),
+  causallib_matrix_factors = function(d) causallib_ate(ipw_fit(d$Xf, d$a), d$y),
+  causallib_formula_factors = function(d) causallib_ate(ipw(factor_formula, data = d$df), "y"),
   # The usual R recipe. NB: HC0 on the weighted lm treats the weights as
   # known, i.e. ignores the estimation of the propensity model.
   glm_sandwich = function(d) {
@@ -185,17 +172,7 @@ for (n in SIZES) {
   message(sprintf("  baseline (data only) peak RSS: %.1f MB", base_mb))
 }
 tab <- do.call(rbind, rows)
-load_end <- load_avg()
-if (any(tab$other_cores > 0.1, na.rm = TRUE)) {
-  notes$add(sprintf("Other processes used up to %.2f cores during the timed runs (see other_cores), so the timings are not reliable.",
-                    max(tab$other_cores, na.rm = TRUE)), now = FALSE)
-}
-if (length(concurrent)) {
-  notes$add(sprintf("Other R processes ran during the timings, so the timings are not reliable: %s",
-                    paste(unique(concurrent), collapse = "; ")), now = FALSE)
-}
-notes$add(sprintf("Load average (1, 5, 15 min) before the timings: %s; after: %s.", load_start, load_end),
-          now = FALSE)
+add_timing_notes(notes, tab$other_cores, concurrent, load_start)
 
 # The formula path against the matrix path (time and extra memory) and
 # against Python causallib's documented time, at the largest n.
