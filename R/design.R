@@ -155,6 +155,7 @@ plain_columns <- function(rhs, mf) {
     return(NULL)
   }
   intercept <- attr(rhs, "intercept") == 1L
+  if (!intercept && !length(labels)) return(NULL)
   cols <- if (intercept) list(NULL) else list()
   level <- if (intercept) 0L else integer()
   names <- if (intercept) "(Intercept)" else character()

@@ -127,7 +127,7 @@ test_that("other right-hand sides keep the general path", {
   contrasts(d$h) <- contr.sum(3)
   d$one <- factor(rep("u", nrow(d)))
   for (f in list(a ~ I(x1), a ~ log(k), a ~ x1:k, a ~ x1 * l, a ~ x1 + offset(k), a ~ o,
-                 a ~ h, a ~ poly(x1, 2), a ~ `x1`:g)) {
+                 a ~ h, a ~ poly(x1, 2), a ~ `x1`:g, a ~ 0)) {
     expect_true(is.matrix(causallib:::new_design(f, d)$x), info = format(f))
   }
   d$`x 1` <- d$x1
