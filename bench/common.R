@@ -65,10 +65,13 @@ is_mem_subprocess <- function() {
 # describe(result) gives the line printed; the namespaces of `packages` that
 # are installed are loaded in every subprocess (the baseline included), so
 # package code is not counted as a method's extra memory; prepare(method, d)
-# is set-up done before the reset.
+# is set-up done before the reset. With reset_peak, the kernel's peak RSS is
+# reset too (/proc/self/clear_refs), so that the peak GNU time reports is
+# the data's plus the method's, not the simulation's temporaries.
 run_mem_subprocess <- function(simulate, run, packages = character(),
                                prepare = function(method, d) NULL,
-                               describe = function(res) sprintf("%.10f %.10f\n", res[1], res[2])) {
+                               describe = function(res) sprintf("%.10f %.10f\n", res[1], res[2]),
+                               reset_peak = FALSE) {
   args <- commandArgs(trailingOnly = TRUE)
   method <- args[2]
   n <- as.numeric(args[3])
@@ -76,18 +79,21 @@ run_mem_subprocess <- function(simulate, run, packages = character(),
   d <- simulate(n)
   setup <- if (method != "data") prepare(method, d)
   invisible(gc(reset = TRUE))
+  if (reset_peak) cat("5", file = "/proc/self/clear_refs")
   # warm-up-free single call: the peak includes everything the method allocates
   if (method != "data") cat(describe(run(method, d, setup)))
   quit(save = "no", status = 0)
 }
 
 # Peak RSS in MB of `Rscript bench/<script>.R --mem METHOD N` (GNU time %M).
-# With mem_cap_mb > 0 the subprocess runs under `ulimit -v` of that size.
-# If it fails, on_fail(message) is called and the result is NA.
-peak_rss_mb <- function(script, method, n, on_fail, mem_cap_mb = NA_real_) {
+# With mem_cap_mb > 0 the subprocess runs under `ulimit -v` of that size;
+# env ("NAME=value" strings) is added to its environment. If it fails,
+# on_fail(message) is called and the result is NA.
+peak_rss_mb <- function(script, method, n, on_fail, mem_cap_mb = NA_real_, env = character()) {
   tf <- tempfile()
   on.exit(unlink(tf))
-  cmd <- paste(c("/usr/bin/time", "-f", "%M", "-o", shQuote(tf), shQuote(RSCRIPT),
+  cmd <- paste(c(if (length(env)) c("env", shQuote(env)), "/usr/bin/time", "-f", "%M", "-o",
+                 shQuote(tf), shQuote(RSCRIPT),
                  file.path("bench", paste0(script, ".R")), "--mem", method,
                  format(n, scientific = FALSE)), collapse = " ")
   if (is.finite(mem_cap_mb) && mem_cap_mb > 0) {

@@ -110,7 +110,7 @@ weightit_label <- function() {
 # --------------------------------------------------- memory subprocess mode ---
 if (is_mem_subprocess()) {
   run_mem_subprocess(simulate_ipw_bench_data, packages = c("sandwich", "WeightIt"),
-                     run = function(method, d, setup) methods[[method]](d))
+                     run = function(method, d, setup) methods[[method]](d), reset_peak = TRUE)
 }
 
 # ------------------------------------------------------------- timing ---------
@@ -120,7 +120,11 @@ time_method <- function(fun, d, reps = REPS) {
   c(t, list(estimate = t$res[1], std_error = t$res[2]))
 }
 notes <- new_notes()   # the report's notes; failed memory subprocesses go there
-peak_mb <- function(method, n) peak_rss_mb("ipw", method, n, on_fail = notes$add)
+# glibc returns every freed block above 128 KB to the system at once, so
+# memory the simulation freed cannot hide a method's allocations.
+peak_mb <- function(method, n) {
+  peak_rss_mb("ipw", method, n, on_fail = notes$add, env = "MALLOC_MMAP_THRESHOLD_=131072")
+}
 
 check_bench_setup("ipw")
 if (!requireNamespace("sandwich", quietly = TRUE)) stop("Package 'sandwich' is needed")
