@@ -190,7 +190,7 @@ plain_columns <- function(rhs, mf) {
 # two levels or a missing one (model.matrix() errors or codes these its own
 # way).
 plain_factor <- function(x) {
-  if (!identical(getOption("contrasts")[[1L]], "contr.treatment")) return(NULL)
+  if (!identical(unname(getOption("contrasts")[1L]), "contr.treatment")) return(NULL)
   if (is.logical(x) && !is.object(x)) {
     return(structure(as.integer(x) + 1L, levels = c("FALSE", "TRUE"), class = "factor"))
   }
@@ -229,6 +229,7 @@ as.matrix.causallib_columns <- function(x, ...) columns_matrix(x)
 
 #' @export
 `[.causallib_columns` <- function(x, i, j, drop = TRUE) {
+  if (nargs() - (!missing(drop)) < 3L) stop("a design is indexed as a matrix, x[i, j]", call. = FALSE)
   rows <- if (!missing(i)) seq_len(x$n)[i]
   cols <- seq_along(x$columns)
   if (!missing(j)) cols <- if (is.character(j)) match(j, x$colnames) else cols[j]

@@ -118,6 +118,7 @@ test_that("a plain right-hand side's columns are model.matrix()'s, read in place
   expect_identical(x[-(1:10), c(TRUE, FALSE), drop = FALSE], m[-(1:10), c(TRUE, FALSE), drop = FALSE])
   expect_error(x[, "nope"], "out of bounds")
   expect_error(x[nrow(d) + 1L, ], "out of bounds")
+  expect_error(x[5], "x\\[i, j\\]")
 })
 
 test_that("other right-hand sides keep the general path", {
@@ -132,6 +133,9 @@ test_that("other right-hand sides keep the general path", {
   }
   d$`x 1` <- d$x1
   expect_true(is.matrix(causallib:::new_design(a ~ `x 1`, d)$x))
+  withr::with_options(list(contrasts = NULL), {
+    expect_identical(causallib:::plain_factor(d$g), NULL)
+  })
   withr::with_options(list(contrasts = c("contr.sum", "contr.poly")), {
     expect_true(is.matrix(causallib:::new_design(a ~ g, d)$x))
     expect_s3_class(causallib:::new_design(a ~ x1, d)$x, "causallib_columns")
