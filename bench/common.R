@@ -232,6 +232,7 @@ other_benchmarks <- function(script) {
     error = function(e) character()))
   pid <- suppressWarnings(as.integer(sub(" .*", "", out)))
   own <- sprintf("run-%s.sh|bench/%s.R", script, script)
+  if (script == "ipw") own <- paste0(own, "|bench/run.sh")   # ipw.R's wrapper is run.sh
   out <- out[!is.na(pid) & pid != Sys.getpid() & !grepl("pgrep", out, fixed = TRUE) &
              !grepl(own, out)]
   substr(out, 1, 160)
