@@ -114,10 +114,30 @@ if (is_mem_subprocess()) {
 }
 
 # ------------------------------------------------------------- timing ---------
-# With other_cores: how much CPU other processes used during the runs.
-time_method <- function(fun, d, reps = REPS) {
-  t <- time_call(function() fun(d), reps, busy = TRUE)
-  c(t, list(estimate = t$res[1], std_error = t$res[2]))
+# reps rounds, each timing one run of every method in turn, so that a change
+# of the machine's state over the runs (other processes, the memory malloc
+# holds, which decides how many page faults a run takes) weighs on every
+# method alike. Per method: seconds (median), all (each run), other_cores
+# (the most CPU other processes used during a run), estimate, std_error;
+# other R processes seen go to concurrent.
+time_methods <- function(ms, d, reps = REPS) {
+  all <- other <- matrix(NA_real_, reps, length(ms), dimnames = list(NULL, ms))
+  res <- list()
+  for (r in seq_len(reps)) {
+    for (m in ms) {
+      concurrent <<- c(concurrent, other_benchmarks("ipw"))
+      t <- time_call(function() methods[[m]](d), 1, busy = TRUE)
+      all[r, m] <- t$seconds
+      other[r, m] <- t$other_cores
+      res[[m]] <- t$res
+    }
+  }
+  concurrent <<- c(concurrent, other_benchmarks("ipw"))
+  stats::setNames(lapply(ms, function(m) {
+    message(sprintf("  %s runs: %s s", m, paste(sprintf("%.3f", all[, m]), collapse = ", ")))
+    list(seconds = stats::median(all[, m]), all = all[, m], other_cores = max(other[, m]),
+         estimate = res[[m]][1], std_error = res[[m]][2])
+  }), ms)
 }
 notes <- new_notes()   # the report's notes; failed memory subprocesses go there
 # glibc returns every freed block above 128 KB to the system at once, so
@@ -142,14 +162,8 @@ warnings_out <- character()
 for (n in SIZES) {
   message(sprintf("n = %s: simulating", format(n, big.mark = ",")))
   d <- simulate_ipw_bench_data(n)
-  tm <- list()
-  for (m in active_methods()) {
-    message(sprintf("  timing %s", m))
-    concurrent <- c(concurrent, other_benchmarks("ipw"))
-    tm[[m]] <- time_method(methods[[m]], d)
-    concurrent <- c(concurrent, other_benchmarks("ipw"))
-    message(sprintf("    runs: %s s", paste(sprintf("%.3f", tm[[m]]$all), collapse = ", ")))
-  }
+  message(sprintf("  timing %d rounds of %s", REPS, paste(active_methods(), collapse = ", ")))
+  tm <- time_methods(active_methods(), d)
   rm(d); invisible(gc())
   message("  peak memory (subprocesses)")
   base_mb <- peak_mb("data", n)
@@ -211,7 +225,7 @@ md <- c(
   sprintf("Reference: Python causallib's IPW takes about %.1f s at 10^6 x 20 without any SE (the documented figure; not rerun here: Python causallib cannot be installed on this machine).",
           PYTHON_CAUSALLIB_S),
   "",
-  sprintf("seconds = median elapsed of %d runs in one R process (runs: each run); ratio_vs_matrix = seconds / seconds of the matrix method on the same covariates (causallib_matrix: 20 numeric covariates; causallib_matrix_factors: x1..x15 and the factors g16..g20, 4 levels each, as 15 indicators).",
+  sprintf("seconds = median elapsed of %d runs in one R process, the methods taking turns (runs: each run, in order); ratio_vs_matrix = seconds / seconds of the matrix method on the same covariates (causallib_matrix: 20 numeric covariates; causallib_matrix_factors: x1..x15 and the factors g16..g20, 4 levels each, as 15 indicators).",
           REPS),
   "other_cores = the most CPU other processes used during any timed run of the method, in cores (0 on an idle machine).",
   "extra_peak_MB = peak RSS of a fresh Rscript running the method minus that of one only simulating the data (GNU time %M);",
