@@ -12,7 +12,10 @@
 # counterfactual frames.
 
 # The design of `formula` on `data`, with the rows it keeps, its response,
-# its sampling weights, and the model matrix and offset of those rows.
+# its sampling weights, and the model matrix and offset of those rows. The
+# model matrix of a plain right-hand side (bare numeric, factor, character
+# and logical variables) is the data's own columns (plain_columns()), which
+# the C core reads in place; any other is built by model.matrix().
 #   treatment: NULL, or the name of the treatment variable (kept with the raw
 #     variables so that design_x() can set it to a level)
 #   na_action: "fail" errors naming the columns with missing values; "omit"
@@ -34,24 +37,24 @@ new_design <- function(formula, data, treatment = NULL, weights = NULL, na_actio
     cli::cli_abort("{.arg weights} has length {length(weights)}, but {.arg data} has {nrow(data)} rows.")
   }
   vars <- stats::get_all_vars(formula, data)
-  mf <- stats::model.frame(formula, vars, na.action = stats::na.pass, drop.unused.levels = TRUE)
+  mf <- fitting_frame(formula, vars)
   rows <- complete_rows(mf, weights, na_action)
   if (length(rows) < nrow(vars)) {
     vars <- vars[rows, , drop = FALSE]
     if (!is.null(weights)) weights <- weights[rows]
-    mf <- stats::model.frame(formula, vars, na.action = stats::na.pass, drop.unused.levels = TRUE)
+    mf <- fitting_frame(formula, vars)
   }
   terms <- attr(mf, "terms")
   rhs <- stats::delete.response(terms)
-  x <- stats::model.matrix(rhs, mf)
+  mm <- model_matrix(rhs, mf)
   design <- structure(list(
-    terms = rhs, xlevels = stats::.getXlevels(terms, mf), contrasts = attr(x, "contrasts"),
+    terms = rhs, xlevels = stats::.getXlevels(terms, mf), contrasts = mm$contrasts,
     treatment = treatment, vars = if (!is.null(treatment)) strip_rownames(vars),
     response = if (length(formula) == 3L) rlang::expr_deparse(formula[[2L]])
   ), class = "causallib_design")
-  list(design = design, response = stats::model.response(mf), weights = weights,
+  list(design = design, response = frame_response(mf), weights = weights,
        rows = rows, omitted = if (length(rows) < nrow(data)) seq_len(nrow(data))[-rows],
-       x = bare_matrix(x), offset = stats::model.offset(mf))
+       x = mm$x, offset = stats::model.offset(mf))
 }
 
 # `y ~ .` with the dot replaced by the columns of data, so that the terms,
@@ -63,10 +66,40 @@ expand_dot <- function(formula, data) {
   expanded
 }
 
+# The model frame of formula on the raw variables vars that a fit uses:
+# missing values kept, factors without unused levels. model.frame()'s own
+# drop.unused.levels looks for them with unique() on every factor, most of
+# its time at millions of rows; counting the codes finds them in one pass.
+fitting_frame <- function(formula, vars) {
+  mf <- stats::model.frame(formula, vars, na.action = stats::na.pass)
+  for (nm in names(mf)) {
+    x <- mf[[nm]]
+    if (!is.factor(x) || all(tabulate(x, nlevels(x)) > 0L)) next
+    mf[[nm]] <- x[, drop = TRUE]
+    if (!identical(attr(mf[[nm]], "contrasts"), attr(x, "contrasts"))) {
+      warning(sprintf("contrasts dropped from factor %s due to missing levels", nm), call. = FALSE)
+    }
+  }
+  mf
+}
+
+# The response of the model frame mf (NULL for a one-sided formula), as
+# model.response() gives it but without the data's row names, which it
+# copies the response to add.
+frame_response <- function(mf) {
+  if (attr(attr(mf, "terms"), "response") == 0L) return(NULL)
+  v <- mf[[1L]]
+  if (is.matrix(v) && ncol(v) == 1L) dim(v) <- NULL
+  if (inherits(v, "AsIs")) v <- unclass(v)
+  v
+}
+
 # Rows of the model frame mf without missing values in the formula's
 # variables or the weights; with na_action "fail" any such row is an error
-# naming the columns.
+# naming the columns. Without any missing value, seq_len() (nothing
+# allocated).
 complete_rows <- function(mf, weights, na_action) {
+  if (!any(vapply(mf, has_missing, logical(1))) && !anyNA(weights)) return(seq_len(nrow(mf)))
   bad <- !stats::complete.cases(mf)
   if (!is.null(weights)) bad <- bad | is.na(weights)
   if (any(bad) && na_action == "fail") {
@@ -78,6 +111,131 @@ complete_rows <- function(mf, weights, na_action) {
     ))
   }
   which(!bad)
+}
+
+# anyNA(x), without the n-long is.na() that anyNA() builds for a factor.
+has_missing <- function(x) {
+  if (is.factor(x)) return(sum(tabulate(x, nlevels(x))) < length(x))
+  anyNA(x)
+}
+
+# The model matrix of the right-hand side `rhs` on the model frame mf, and
+# its contrasts: the frame's own columns when the right-hand side is plain
+# (plain_columns()), otherwise model.matrix()'s copy.
+model_matrix <- function(rhs, mf) {
+  cols <- plain_columns(rhs, mf)
+  if (!is.null(cols)) return(cols)
+  x <- stats::model.matrix(rhs, mf)
+  list(x = bare_matrix(x), contrasts = attr(x, "contrasts"))
+}
+
+# ---- Designs read in place ----------------------------------------------------
+#
+# A plain right-hand side -- an intercept or not, and bare variables, each a
+# numeric vector or an unordered factor, character or logical vector under
+# the default treatment contrasts -- has the model matrix model.matrix()
+# would build, column for column, as a causallib_columns object: the
+# numeric columns of the data themselves (integers as doubles), NULL for the
+# intercept, and factor codes with the level each indicator column stands
+# for. The C core reads it in place (arg_design() in src/args.c), so the
+# n x p matrix is never built. R code sees its dim(), dimnames() and `[`
+# (and as.matrix()), which build ordinary matrices: learners other than
+# lrn_glm(), balance tables, matching distances and predictions.
+# options(causallib.columns = FALSE) always builds the model matrix.
+
+# list(x = the columns, contrasts = model.matrix()'s "contrasts") of `rhs`
+# on mf, or NULL when the right-hand side is not plain.
+plain_columns <- function(rhs, mf) {
+  if (!isTRUE(getOption("causallib.columns", TRUE))) return(NULL)
+  if (!is.null(attr(rhs, "offset")) || any(attr(rhs, "order") != 1L)) return(NULL)
+  vars <- as.list(attr(rhs, "variables"))[-1L]
+  labels <- attr(rhs, "term.labels")
+  if (!all(vapply(vars, is.name, logical(1))) ||
+      !identical(vapply(vars, as.character, character(1)), labels)) {
+    return(NULL)
+  }
+  intercept <- attr(rhs, "intercept") == 1L
+  if (!intercept && !length(labels)) return(NULL)
+  cols <- if (intercept) list(NULL) else list()
+  level <- if (intercept) 0L else integer()
+  names <- if (intercept) "(Intercept)" else character()
+  contrasts <- list()
+  for (v in labels) {
+    x <- mf[[v]]
+    if (!is.null(dim(x))) return(NULL)
+    if (is.numeric(x) && !is.object(x)) {
+      cols <- c(cols, list(as.double(x)))
+      level <- c(level, 0L)
+      names <- c(names, v)
+      next
+    }
+    f <- plain_factor(x)
+    if (is.null(f)) return(NULL)
+    lev <- levels(f)
+    # Without an intercept the first factor gets an indicator per level.
+    k <- if (length(contrasts) || intercept) seq_along(lev)[-1L] else seq_along(lev)
+    cols <- c(cols, rep(list(f), length(k)))
+    level <- c(level, k)
+    names <- c(names, paste0(v, lev[k]))
+    contrasts[[v]] <- "contr.treatment"
+  }
+  x <- structure(list(columns = cols, level = level, n = nrow(mf), colnames = names),
+                 class = "causallib_columns")
+  list(x = x, contrasts = if (length(contrasts)) contrasts)
+}
+
+# The factor model.matrix() makes of a plain variable x (a factor, or a
+# character or logical vector) under default treatment contrasts, or NULL
+# when x is something else: ordered, with its own contrasts, with fewer than
+# two levels or a missing one (model.matrix() errors or codes these its own
+# way).
+plain_factor <- function(x) {
+  if (!identical(unname(getOption("contrasts")[1L]), "contr.treatment")) return(NULL)
+  if (is.logical(x) && !is.object(x)) {
+    return(structure(as.integer(x) + 1L, levels = c("FALSE", "TRUE"), class = "factor"))
+  }
+  if (is.character(x) && !is.object(x)) x <- factor(x)
+  if (!is.factor(x) || is.ordered(x) || !is.null(attr(x, "contrasts"))) return(NULL)
+  lev <- levels(x)
+  if (length(lev) < 2L || anyNA(lev)) return(NULL)
+  x
+}
+
+# Rows `rows` (NULL: all) and columns `cols` of a design's columns as a
+# matrix, equal to those of model.matrix(): the one place they are copied.
+columns_matrix <- function(x, rows = NULL, cols = seq_along(x$columns)) {
+  n <- if (is.null(rows)) x$n else length(rows)
+  m <- matrix(0, n, length(cols), dimnames = list(NULL, x$colnames[cols]))
+  for (k in seq_along(cols)) {
+    v <- x$columns[[cols[k]]]
+    if (is.null(v)) {
+      m[, k] <- 1
+      next
+    }
+    if (!is.null(rows)) v <- .subset(v, rows)
+    m[, k] <- if (x$level[cols[k]] > 0L) as.integer(v) == x$level[cols[k]] else v
+  }
+  m
+}
+
+#' @export
+dim.causallib_columns <- function(x) c(x$n, length(x$columns))
+
+#' @export
+dimnames.causallib_columns <- function(x) list(NULL, x$colnames)
+
+#' @export
+as.matrix.causallib_columns <- function(x, ...) columns_matrix(x)
+
+#' @export
+`[.causallib_columns` <- function(x, i, j, drop = TRUE) {
+  if (nargs() - (!missing(drop)) < 3L) stop("a design is indexed as a matrix, x[i, j]", call. = FALSE)
+  rows <- if (!missing(i)) seq_len(x$n)[i]
+  cols <- seq_along(x$columns)
+  if (!missing(j)) cols <- if (is.character(j)) match(j, x$colnames) else cols[j]
+  if (anyNA(rows) || anyNA(cols)) stop("subscript out of bounds", call. = FALSE)
+  m <- columns_matrix(x, rows, cols)
+  if (drop) m[, , drop = TRUE] else m
 }
 
 # The design of a matrix interface (standardization_fit(), xlearner_fit(),

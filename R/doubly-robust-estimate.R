@@ -66,7 +66,7 @@ ps_feature_model <- function(om, P, feature, population) {
   m <- om
   m$ps_feature <- feature
   m$population <- population
-  m$x <- cbind(om$x, ps_features(P, feature, as.integer(om$treatment)))
+  m$x <- cbind(as.matrix(om$x), ps_features(P, feature, as.integer(om$treatment)))
   m$learner_fit <- fit_outcome_learners(m)
   m$potential_outcomes <- ps_feature_predict(m, m$design$vars, P)
   m

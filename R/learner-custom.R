@@ -81,7 +81,7 @@ learner_fit.causallib_lrn_custom <- function(learner, x, y, weights = NULL,
       i = "Use {.fn lrn_glm}, or drop the offset from the formula."
     ))
   }
-  model <- learner$fit(learner$prepare(x), y, weights)
+  model <- learner$fit(learner$prepare(as.matrix(x)), y, weights)
   structure(list(model = model, learner = learner, levels = levels(y)),
             class = "causallib_custom_fit")
 }
@@ -89,7 +89,7 @@ learner_fit.causallib_lrn_custom <- function(learner, x, y, weights = NULL,
 #' @export
 learner_predict.causallib_custom_fit <- function(object, x, offset = NULL, ...) {
   lrn <- object$learner
-  pred <- lrn$predict(object$model, lrn$prepare(x))
+  pred <- lrn$predict(object$model, lrn$prepare(as.matrix(x)))
   if (is.null(object$levels)) return(check_mean_prediction(pred, nrow(x), lrn$name))
   check_probability_prediction(pred, nrow(x), object$levels, lrn$name)
 }

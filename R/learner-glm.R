@@ -144,7 +144,7 @@ learner_predict <- function(object, x, offset = NULL, ...) {
 #' @export
 learner_fit.causallib_lrn_glm <- function(learner, x, y, weights = NULL,
                                           intercept = FALSE, offset = NULL, ...) {
-  storage.mode(x) <- "double"
+  if (!inherits(x, "causallib_columns")) storage.mode(x) <- "double"
   intercept <- isTRUE(intercept)
   pen <- glm_penalty(learner, x, intercept)
   if (!is.null(weights)) weights <- as.double(weights)
@@ -241,6 +241,7 @@ learner_predict.causallib_glm_fit <- function(object, x, offset = NULL, ...) {
 # X beta + offset (one column per linear predictor), with aliased
 # coefficients as 0 and the fit's implicit intercept, if any, added.
 linear_predictor <- function(object, x, offset = NULL) {
+  x <- as.matrix(x)
   beta <- as.matrix(object$coefficients)
   beta[is.na(beta)] <- 0
   eta <- if (!isTRUE(object$intercept)) {

@@ -14,6 +14,7 @@
 #   * new_notes(): the lines of a report's "Notes" section;
 #   * time_call(): the timing loop, optionally with the CPU time other
 #     processes used meanwhile (machine_busy_s(), own_cpu_s());
+#     add_timing_notes(): the report's notes on how reliable the timings are;
 #   * facts for the report: run_info(), cpu_model(), ram_gb(), load_avg(),
 #     other_benchmarks(); check_bench_setup().
 #
@@ -64,10 +65,13 @@ is_mem_subprocess <- function() {
 # describe(result) gives the line printed; the namespaces of `packages` that
 # are installed are loaded in every subprocess (the baseline included), so
 # package code is not counted as a method's extra memory; prepare(method, d)
-# is set-up done before the reset.
+# is set-up done before the reset. With reset_peak, the kernel's peak RSS is
+# reset too (/proc/self/clear_refs), so that the peak GNU time reports is
+# the data's plus the method's, not the simulation's temporaries.
 run_mem_subprocess <- function(simulate, run, packages = character(),
                                prepare = function(method, d) NULL,
-                               describe = function(res) sprintf("%.10f %.10f\n", res[1], res[2])) {
+                               describe = function(res) sprintf("%.10f %.10f\n", res[1], res[2]),
+                               reset_peak = FALSE) {
   args <- commandArgs(trailingOnly = TRUE)
   method <- args[2]
   n <- as.numeric(args[3])
@@ -75,18 +79,21 @@ run_mem_subprocess <- function(simulate, run, packages = character(),
   d <- simulate(n)
   setup <- if (method != "data") prepare(method, d)
   invisible(gc(reset = TRUE))
+  if (reset_peak) cat("5", file = "/proc/self/clear_refs")
   # warm-up-free single call: the peak includes everything the method allocates
   if (method != "data") cat(describe(run(method, d, setup)))
   quit(save = "no", status = 0)
 }
 
 # Peak RSS in MB of `Rscript bench/<script>.R --mem METHOD N` (GNU time %M).
-# With mem_cap_mb > 0 the subprocess runs under `ulimit -v` of that size.
-# If it fails, on_fail(message) is called and the result is NA.
-peak_rss_mb <- function(script, method, n, on_fail, mem_cap_mb = NA_real_) {
+# With mem_cap_mb > 0 the subprocess runs under `ulimit -v` of that size;
+# env ("NAME=value" strings) is added to its environment. If it fails,
+# on_fail(message) is called and the result is NA.
+peak_rss_mb <- function(script, method, n, on_fail, mem_cap_mb = NA_real_, env = character()) {
   tf <- tempfile()
   on.exit(unlink(tf))
-  cmd <- paste(c("/usr/bin/time", "-f", "%M", "-o", shQuote(tf), shQuote(RSCRIPT),
+  cmd <- paste(c(if (length(env)) c("env", shQuote(env)), "/usr/bin/time", "-f", "%M", "-o",
+                 shQuote(tf), shQuote(RSCRIPT),
                  file.path("bench", paste0(script, ".R")), "--mem", method,
                  format(n, scientific = FALSE)), collapse = " ")
   if (is.finite(mem_cap_mb) && mem_cap_mb > 0) {
@@ -114,6 +121,24 @@ new_notes <- function(show = function(msg) warning(msg, call. = FALSE)) {
     invisible(msg)
   }
   list(add = add, get = function() kept)
+}
+
+# ----------------------------------------------------- timing reliability -----
+# Adds to notes how far the timings can be trusted: the most CPU other
+# processes used during a timed run (other_cores, in cores), the other R
+# processes seen around the runs (concurrent) and the load average before
+# the timings (load_start) and now.
+add_timing_notes <- function(notes, other_cores, concurrent, load_start) {
+  if (any(other_cores > 0.1, na.rm = TRUE)) {
+    notes$add(sprintf("Other processes used up to %.2f cores during the timed runs (see other_cores), so the timings are not reliable.",
+                      max(other_cores, na.rm = TRUE)), now = FALSE)
+  }
+  if (length(concurrent)) {
+    notes$add(sprintf("Other R processes ran during the timings, so the timings are not reliable: %s",
+                      paste(unique(concurrent), collapse = "; ")), now = FALSE)
+  }
+  notes$add(sprintf("Load average (1, 5, 15 min) before the timings: %s; after: %s.", load_start,
+                    load_avg()), now = FALSE)
 }
 
 # ------------------------------------------------------------- timing ---------
@@ -207,6 +232,7 @@ other_benchmarks <- function(script) {
     error = function(e) character()))
   pid <- suppressWarnings(as.integer(sub(" .*", "", out)))
   own <- sprintf("run-%s.sh|bench/%s.R", script, script)
+  if (script == "ipw") own <- paste0(own, "|bench/run.sh")   # ipw.R's wrapper is run.sh
   out <- out[!is.na(pid) & pid != Sys.getpid() & !grepl("pgrep", out, fixed = TRUE) &
              !grepl(own, out)]
   substr(out, 1, 160)

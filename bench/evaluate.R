@@ -273,17 +273,7 @@ for (n in SIZES) {
   message(sprintf("  baseline (data only) peak RSS: %.1f MB", base_mb))
 }
 tab <- do.call(rbind, rows)
-load_end <- load_avg()
-if (any(tab$other_cores > 0.1, na.rm = TRUE)) {
-  notes$add(sprintf("Other processes used up to %.2f cores during the timed runs (see other_cores), so the timings are not reliable.",
-                    max(tab$other_cores, na.rm = TRUE)), now = FALSE)
-}
-if (length(concurrent)) {
-  notes$add(sprintf("Other R processes ran during the timings, so the timings are not reliable: %s",
-                    paste(unique(concurrent), collapse = "; ")), now = FALSE)
-}
-notes$add(sprintf("Load average (1, 5, 15 min) before the timings: %s; after: %s.", load_start, load_end),
-          now = FALSE)
+add_timing_notes(notes, tab$other_cores, concurrent, load_start)
 
 prof <- NULL
 if (PROFILE) {

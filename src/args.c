@@ -5,6 +5,7 @@
  * internal errors, since R checks what users give.
  */
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 #include "args.h"
 
@@ -195,27 +196,106 @@ int arg_nthreads(SEXP x)
     return arg_scalar_int(x, "nthreads", 1, 1024);
 }
 
-/* The design of a double matrix X with an implicit intercept column when
- * intercept is 1, X's values unchecked. */
+/* Checks one column of a design list (see arg_design_unchecked()): NULL
+ * (ones) or a double vector with level 0, or integer codes 1..L with a
+ * levels attribute of length L and level in 1..L.  `checked` is the last
+ * code vector already read, which consecutive indicators of one factor
+ * share. */
+static void check_design_column(SEXP col, int level, cl_len n, SEXP checked, const char *arg)
+{
+    if (Rf_isNull(col) || TYPEOF(col) == REALSXP) {
+        if (level != 0)
+            Rf_error("internal error: `%s` has a level for a column that is not a factor", arg);
+        if (!Rf_isNull(col)) check_length(col, arg, n);
+        return;
+    }
+    if (TYPEOF(col) != INTSXP)
+        Rf_error("internal error: the columns of `%s` must be double, factor codes or NULL", arg);
+    check_length(col, arg, n);
+    int L = Rf_length(Rf_getAttrib(col, R_LevelsSymbol));
+    if (level < 1 || level > L)
+        Rf_error("internal error: `%s` has an indicator of level %d of a factor with %d levels",
+                 arg, level, L);
+    if (col == checked) return;
+    const int *g = INTEGER_RO(col);
+    for (cl_len i = 0; i < n; i++)
+        /* NA_INTEGER is INT_MIN, below 1. */
+        if (g[i] < 1 || g[i] > L)
+            Rf_error("internal error: `%s` has a factor code outside 1..%d", arg, L);
+}
+
+/* The number of rows of a design list, a single whole number >= 0. */
+static cl_len design_list_rows(SEXP n, const char *arg)
+{
+    if (Rf_xlength(n) != 1 || (TYPEOF(n) != INTSXP && TYPEOF(n) != REALSXP))
+        Rf_error("internal error: `%s` must give its number of rows", arg);
+    double v = Rf_asReal(n);
+    if (!(v >= 0 && v <= (double) R_XLEN_T_MAX) || v != floor(v))
+        Rf_error("internal error: `%s` must give its number of rows", arg);
+    return (cl_len) v;
+}
+
+/* The design of X with an implicit first column of ones when intercept is
+ * 1; X's double values unchecked.  X is a double matrix, or a design list
+ * list(columns, level, n) whose columns are read in place: columns[[j]] is
+ * a double vector of length n, NULL for a column of ones, or factor codes
+ * (integer 1..L, no NA, with L levels) read as the indicator of code
+ * level[j]; level (integer, one per column) is 0 for the first two kinds.
+ * Everything is checked before the columns are allocated. */
 cp_design arg_design_unchecked(SEXP X, int intercept, const char *arg)
 {
-    const double *x = arg_double(X, arg, -1);
-    int ncol = arg_ncol(X);
+    cl_len n;
+    int ncol;
+    SEXP cols = R_NilValue;
+    const int *level = NULL;
+    if (TYPEOF(X) == VECSXP) {
+        if (Rf_xlength(X) < 3 || TYPEOF(VECTOR_ELT(X, 0)) != VECSXP)
+            Rf_error("internal error: `%s` must be a matrix or a list of columns", arg);
+        cols = VECTOR_ELT(X, 0);
+        if (Rf_xlength(cols) > INT_MAX) Rf_error("internal error: `%s` has too many columns", arg);
+        ncol = (int) Rf_xlength(cols);
+        level = arg_int(VECTOR_ELT(X, 1), arg, ncol);
+        n = design_list_rows(VECTOR_ELT(X, 2), arg);
+        SEXP checked = R_NilValue;
+        for (int j = 0; j < ncol; j++) {
+            check_design_column(VECTOR_ELT(cols, j), level[j], n, checked, arg);
+            if (level[j] > 0) checked = VECTOR_ELT(cols, j);
+        }
+    } else {
+        arg_double(X, arg, -1);
+        n = arg_nrow(X);
+        ncol = arg_ncol(X);
+    }
     if (ncol > INT_MAX - intercept) Rf_error("internal error: `%s` has too many columns", arg);
-    cp_design d = {x, arg_nrow(X), ncol + intercept, intercept};
+    cp_design d = {NULL, n, ncol + intercept, intercept};
+    cp_col *c = (cp_col *) R_alloc(d.p > 0 ? (size_t) d.p : 1, sizeof(cp_col));
+    if (intercept) c[0] = (cp_col) {NULL, NULL, 0};
+    for (int j = 0; j < ncol; j++) {
+        cp_col *cj = c + intercept + j;
+        *cj = (cp_col) {NULL, NULL, 0};
+        if (!Rf_isNull(cols)) {
+            SEXP col = VECTOR_ELT(cols, j);
+            if (TYPEOF(col) == REALSXP) cj->x = REAL_RO(col);
+            else if (TYPEOF(col) == INTSXP) *cj = (cp_col) {NULL, INTEGER_RO(col), level[j]};
+        } else {
+            cj->x = REAL_RO(X) + (size_t) j * n;
+        }
+    }
+    d.cols = c;
     return d;
 }
 
-/* The design of a finite double matrix X (see arg_design_unchecked()). */
+/* The design of X (see arg_design_unchecked()), its doubles finite. */
 cp_design arg_design(SEXP X, int intercept, const char *arg)
 {
     cp_design d = arg_design_unchecked(X, intercept, arg);
-    arg_finite(X, arg, -1);
+    for (int j = 0; j < d.p; j++)
+        if (d.cols[j].x && !cp_all_finite(d.cols[j].x, d.n)) arg_abort_nonfinite(arg);
     return d;
 }
 
-/* K designs from a list of finite double matrices, each of like's
- * dimensions; R_alloc() memory. */
+/* K designs from a list of K designs (matrices or design lists, see
+ * arg_design()), each finite and of like's dimensions; R_alloc() memory. */
 cp_design *arg_designs(SEXP list, int intercept, const cp_design *like, int K,
                        const char *arg)
 {

@@ -51,10 +51,13 @@ double arg_scalar_double(SEXP x, const char *arg);
 int arg_flag(SEXP x, const char *arg);
 int arg_nthreads(SEXP x);
 
-/* A double matrix X and an intercept flag as a design (p = ncol + 1 with an
- * intercept).  arg_design() checks that X is finite; arg_design_unchecked()
- * leaves that to kernels that check the rows they read (cp_nonfinite) and
- * then call arg_abort_nonfinite(). */
+/* A design and an intercept flag as a cp_design (p = its columns + 1 with an
+ * intercept): a double matrix, or a design list list(columns, level, n)
+ * whose columns are read in place (double vectors, NULL for ones, factor
+ * codes with the level of their indicator; see args.c), checked before the
+ * columns are allocated.  arg_design() checks that the doubles are finite;
+ * arg_design_unchecked() leaves that to kernels that check the rows they
+ * read (cp_nonfinite) and then call arg_abort_nonfinite(). */
 cp_design arg_design(SEXP X, int intercept, const char *arg);
 cp_design arg_design_unchecked(SEXP X, int intercept, const char *arg);
 /* A list of K finite designs with the dimensions of like. */

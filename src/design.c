@@ -30,11 +30,25 @@ cl_len cp_chunks(cl_len n, int p, int m)
     return k < 1 ? 1 : k;
 }
 
-/* Column j (0-based) of d, or NULL for the implicit intercept. */
-const double *cp_column(const cp_design *d, int j)
+/* Column j's values on rows [r0, r0 + len) (len <= CP_BLOCK_ROWS for
+ * buffers on the stack): in place for doubles, else written to buf. */
+const double *cp_column_rows(const cp_design *d, int j, cl_len r0, int len, double *buf)
 {
-    if (d->intercept) return j == 0 ? NULL : d->X + (size_t) (j - 1) * d->n;
-    return d->X + (size_t) j * d->n;
+    const cp_col *c = d->cols + j;
+    if (c->x) return c->x + r0;
+    if (c->codes) {
+        const int *g = c->codes + r0;
+        int level = c->level;
+        /* Vectorized, the comparison costs less than copying doubles; as a
+         * branch on random codes it costs several times more. */
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+        for (int i = 0; i < len; i++) buf[i] = g[i] == level ? 1.0 : 0.0;
+    } else {
+        for (int i = 0; i < len; i++) buf[i] = 1.0;
+    }
+    return buf;
 }
 
 /* Rows ahead that cp_copy_rows() asks the cache for: it reads X in short
@@ -44,22 +58,27 @@ const double *cp_column(const cp_design *d, int j)
 
 /*
  * Inputs:  d, rows [r0, r0 + len).
- * Output:  xb (len x p, column-major): those rows, ones for the intercept.
+ * Output:  xb (len x p, column-major): those rows, ones for an intercept,
+ *          0/1 for an indicator.
  */
 void cp_copy_rows(const cp_design *d, cl_len r0, int len, double *xb)
 {
     int ahead = r0 + PREFETCH_ROWS + len <= d->n;
     for (int j = 0; j < d->p; j++) {
-        const double *xj = cp_column(d, j);
+        const cp_col *c = d->cols + j;
         double *xbj = xb + (size_t) j * len;
-        if (xj) {
-            memcpy(xbj, xj + r0, sizeof(double) * len);
+        if (c->x) {
+            memcpy(xbj, c->x + r0, sizeof(double) * len);
 #ifdef __GNUC__
             if (ahead)
-                for (int i = 0; i < len; i += 8) __builtin_prefetch(xj + r0 + PREFETCH_ROWS + i);
+                for (int i = 0; i < len; i += 8) __builtin_prefetch(c->x + r0 + PREFETCH_ROWS + i);
 #endif
         } else {
-            for (int i = 0; i < len; i++) xbj[i] = 1.0;
+            cp_column_rows(d, j, r0, len, xbj);
+#ifdef __GNUC__
+            if (ahead && c->codes)
+                for (int i = 0; i < len; i += 16) __builtin_prefetch(c->codes + r0 + PREFETCH_ROWS + i);
+#endif
         }
     }
 }
@@ -73,13 +92,17 @@ void cp_xbeta(const cp_design *d, const double *beta, const double *offset,
               double *eta)
 {
     cl_len n = d->n;
+    double buf[CP_BLOCK_ROWS];
     for (cl_len i = 0; i < n; i++) eta[i] = offset ? offset[i] : 0.0;
-    for (int j = 0; j < d->p; j++) {
-        if (isnan(beta[j])) continue;
-        const double *xj = cp_column(d, j);
-        double b = beta[j];
-        if (xj) for (cl_len i = 0; i < n; i++) eta[i] += xj[i] * b;
-        else for (cl_len i = 0; i < n; i++) eta[i] += b;
+    for (cl_len r0 = 0; r0 < n; r0 += CP_BLOCK_ROWS) {
+        int len = (int) (n - r0 < CP_BLOCK_ROWS ? n - r0 : CP_BLOCK_ROWS);
+        double *e = eta + r0;
+        for (int j = 0; j < d->p; j++) {
+            if (isnan(beta[j])) continue;
+            const double *xj = cp_column_rows(d, j, r0, len, buf);
+            double b = beta[j];
+            for (int i = 0; i < len; i++) e[i] += xj[i] * b;
+        }
     }
 }
 
@@ -353,31 +376,31 @@ void cp_symmetrize(double *A, int p)
 
 typedef struct { const cp_design *d; const double *M; int m; } xtm_ctx;
 
-/* Rows [from, to): acc (p x m) = X' M over them (a cp_chunk_fn). */
+/* Rows [from, to): acc (p x m) = X' M over them (a cp_chunk_fn).  Each
+ * entry is two running sums, of the rows at even and at odd offsets from
+ * `from`, read a block of rows at a time (blocks of even length keep the
+ * parity). */
 static void chunk_xt_mat(const void *ctx_, cl_len from, cl_len to,
                          double *acc, double *scratch)
 {
     const xtm_ctx *ctx = ctx_;
     int p = ctx->d->p;
+    double buf[CP_BLOCK_ROWS];
     (void) scratch;
     for (int c = 0; c < ctx->m; c++) {
         const double *mc = ctx->M + (size_t) c * ctx->d->n;
         for (int j = 0; j < p; j++) {
-            const double *xj = cp_column(ctx->d, j);
             double a0 = 0, a1 = 0;
-            cl_len i = from;
-            if (xj) {
-                for (; i + 1 < to; i += 2) {
-                    a0 += xj[i] * mc[i];
-                    a1 += xj[i + 1] * mc[i + 1];
+            for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+                int len = (int) (to - r0 < CP_BLOCK_ROWS ? to - r0 : CP_BLOCK_ROWS);
+                const double *xj = cp_column_rows(ctx->d, j, r0, len, buf);
+                const double *mb = mc + r0;
+                int i = 0;
+                for (; i + 1 < len; i += 2) {
+                    a0 += xj[i] * mb[i];
+                    a1 += xj[i + 1] * mb[i + 1];
                 }
-                if (i < to) a0 += xj[i] * mc[i];
-            } else {
-                for (; i + 1 < to; i += 2) {
-                    a0 += mc[i];
-                    a1 += mc[i + 1];
-                }
-                if (i < to) a0 += mc[i];
+                if (i < len) a0 += xj[i] * mb[i];
             }
             acc[(size_t) c * p + j] = a0 + a1;
         }

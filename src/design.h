@@ -7,17 +7,30 @@
 #include <stddef.h>
 #include "cl.h"
 
-/* A design matrix: the column-major n x (p - intercept) matrix X, preceded
- * by an implicit column of ones when intercept is 1, so that adding an
- * intercept never copies X.  p counts every column. */
+/* One column of a design, read in place: n doubles x; or, with x NULL, the
+ * indicator codes[i] == level of n integer codes (a factor level under
+ * treatment contrasts); or, with both NULL, a column of ones (an
+ * intercept). */
 typedef struct {
-    const double *X;
+    const double *x;
+    const int *codes;
+    int level;
+} cp_col;
+
+/* A design matrix: p columns of n rows.  A column-major n x p matrix X is
+ * the columns at X + j n, so every kernel has one code path for a matrix
+ * and for columns scattered over a data frame.  intercept is 1 when column 0
+ * is an implicit column of ones the caller added (so that adding an
+ * intercept never copies X). */
+typedef struct {
+    const cp_col *cols;
     cl_len n;
     int p, intercept;
 } cp_design;
 
-/* Column j of d, or NULL for the implicit intercept. */
-const double *cp_column(const cp_design *d, int j);
+/* Rows [r0, r0 + len) of column j: a pointer into the column when it holds
+ * doubles, else buf (len doubles) filled with its values. */
+const double *cp_column_rows(const cp_design *d, int j, cl_len r0, int len, double *buf);
 /* Rows [r0, r0 + len) of d into the column-major len x p block xb. */
 void cp_copy_rows(const cp_design *d, cl_len r0, int len, double *xb);
 /* eta (n) = offset + X beta (offset NULL: 0); NaN coefficients are skipped. */

@@ -5,7 +5,10 @@
  * kernels, and turns their NaN markers into R's NA.  No entry point
  * computes anything itself, and no kernel sees a SEXP.
  *
- * Each routine's comment lists its arguments, its value and its work.
+ * Each routine's comment lists its arguments, its value and its work.  A
+ * design argument (X, Xw, Xo, the matrices of Xcf) described as an n x q
+ * double matrix may also be a design list of n rows and q columns read in
+ * place (arg_design() in args.c).
  */
 #include <math.h>
 #include <string.h>

@@ -147,17 +147,16 @@ static void pass_chunk(const void *ctx, cl_len from, cl_len to,
     const cl_len n = data->n;
     const size_t kt = (size_t) data->K * T;
     double *W = acc, *G = acc + kt, dev = 0.0, nsep = 0.0;
-    double *lp = scratch, *s1 = scratch + CP_BLOCK_ROWS;
+    double *lp = scratch, *s1 = scratch + CP_BLOCK_ROWS, buf[CP_BLOCK_ROWS];
     memset(acc, 0, sizeof(double) * table_len(data));
     for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
         int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
         const double *off = ws->model->offset;
         for (int i = 0; i < len; i++) lp[i] = off ? off[r0 + i] : 0.0;
         for (int j = 0; j < pd; j++) {
-            const double *xj = cp_column(d, j);
+            const double *xj = cp_column_rows(d, j, r0, len, buf);
             double b = ws->blin[j];
-            if (xj) for (int i = 0; i < len; i++) lp[i] += xj[r0 + i] * b;
-            else for (int i = 0; i < len; i++) lp[i] += b;
+            for (int i = 0; i < len; i++) lp[i] += xj[i] * b;
         }
         for (int ii = 0; ii < len; ii++) {
             cl_len i = r0 + ii;
