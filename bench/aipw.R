@@ -55,7 +55,7 @@ nhefs_data <- function() {
 # ------------------------------------------------------- the two pipelines ----
 # Each returns list(estimate, std_error, replicates) for the ATE (1 vs 0).
 
-causallib_aipw <- function(df, spec, se = "influence", R = NULL) {
+causallib_aipw <- function(df, spec, se = "sandwich", R = NULL) {
   # treatment is quoted (non-standard evaluation): splice the name in
   om <- eval(bquote(standardization(spec$om, data = df, treatment = .(spec$treatment))))
   wm <- ipw(spec$wm, data = df)
@@ -397,7 +397,7 @@ md <- c(
   "",
   sprintf("## Simulated data (%d covariates, as bench/ipw.R)", P_COV),
   "",
-  "`causallib_if` = `standardization(y ~ a + x1 + ... + x20)` + `ipw(a ~ x1 + ... + x20)` + `aipw(om, wm)` + `estimate_effect()` (influence-function SE);",
+  "`causallib_if` = `standardization(y ~ a + x1 + ... + x20)` + `ipw(a ~ x1 + ... + x20)` + `aipw(om, wm)` + `estimate_effect()` (its default `se = \"sandwich\"`: the influence-function variance);",
   "`glm_if` = `glm(a ~ ..., binomial)` + `lm(y ~ a + ...)` + `predict()` under a = 1 and a = 0 + the AIPW terms and their influence-function SE by hand;",
   sprintf("`causallib_boot` = the same fits + `estimate_effect(fit, se = \"bootstrap\", R = %d)` (both models refitted in C per replicate); `glm_boot` = the glm()/lm() pipeline refitted in an R loop over `sample.int(n, n, replace = TRUE)` resamples (rows subset column by column).",
           BOOT_R),
