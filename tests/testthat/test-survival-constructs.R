@@ -73,11 +73,12 @@ pooled_cases <- list(
 )
 
 # Arguments of the reference for a case's extra arguments: sampling weights
-# weigh both the hazard model and the average.
-reference_args <- function(args) {
+# weigh both the hazard model (the reference's argument `model_weights`:
+# prior weights of glm(), case weights of coxph()) and the average.
+reference_args <- function(args, model_weights = "prior") {
   out <- args
   if (!is.null(args$weights)) {
-    out$prior <- args$weights
+    out[[model_weights]] <- args$weights
     out$avg_w <- args$weights
     out$weights <- NULL
   }
@@ -155,23 +156,13 @@ cox_cases <- list(
             stratified = TRUE)
 )
 
-cox_reference_args <- function(args) {
-  out <- args
-  if (!is.null(args$weights)) {
-    out$case_w <- args$weights
-    out$avg_w <- args$weights
-    out$weights <- NULL
-  }
-  out
-}
-
 test_that("Cox standardization equals coxph() and survfit(newdata =) on counterfactual copies", {
   for (cs in cox_cases) {
     fit <- run_case(do.call(survival_standardization, c(
       list(cs$formula, data = cs$data, treatment = "a", model = "cox", se = "none"), cs$args
     )), cs$id)
     if (is.null(fit)) next
-    ref <- do.call(ref_cox, c(list(cs$formula, cs$data, "a"), cox_reference_args(cs$args)))
+    ref <- do.call(ref_cox, c(list(cs$formula, cs$data, "a"), reference_args(cs$args, "case_w")))
     expect_curves(fit, ref, cs$id, 1e-6)
   }
 })
