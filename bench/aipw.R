@@ -41,10 +41,9 @@ sim_spec <- list(
   treatment = "a", outcome = "y"
 )
 
-nhefs_rhs <- "sex + race + age + I(age^2) + education + smokeintensity + I(smokeintensity^2) + smokeyrs + I(smokeyrs^2) + exercise + active + wt71 + I(wt71^2)"
 nhefs_spec <- list(
-  om = stats::as.formula(paste("wt82_71 ~ qsmk +", nhefs_rhs, "+ qsmk:smokeintensity")),
-  wm = stats::as.formula(paste("qsmk ~", nhefs_rhs)),
+  om = nhefs_outcome_formula(),
+  wm = nhefs_weight_formula(),
   treatment = "qsmk", outcome = "wt82_71"
 )
 nhefs_data <- function() {

@@ -7,8 +7,10 @@
 # What it holds:
 #   * set-up: CAUSALLIB_LIB first on .libPaths(), library(causallib),
 #     options(causallib.threads = 2), and the constants SEED, P_COV, XNAMES;
-#   * simulate_ipw_data(): the 20-covariate simulation of ipw.R, aipw.R and
-#     evaluate.R (survival.R has its own);
+#   * simulate_ipw_data(): the 20-covariate simulation of ipw.R, aipw.R,
+#     evaluate.R and versions.R; simulate_survival_data() and TMAX, the
+#     cohort of survival.R and versions.R; NHEFS_TERMS and the nhefs model
+#     formulas of aipw.R, survival.R and versions.R;
 #   * the `--mem METHOD N` subprocess mode (is_mem_subprocess(),
 #     run_mem_subprocess()) and peak_rss_mb(), which runs it under GNU time;
 #   * new_notes(): the lines of a report's "Notes" section;
@@ -50,6 +52,41 @@ simulate_ipw_data <- function(n, seed = SEED, p = P_COV) {
   df$a <- a
   df$y <- y
   list(X = X, a = a, y = y, df = df)
+}
+
+TMAX <- 120L   # administrative censoring period of simulate_survival_data()
+
+# The survival data of survival.R and versions.R: n people, covariates x1..x20 ~ N(0, 1), a ~ Bernoulli(plogis(0.3 * s5 - 0.2))
+# with s5 = x1 + ... + x5, and a constant discrete-time hazard
+# plogis(-6 + 0.3 * a + 0.1 * s5) per period, so the event period is
+# geometric; administrative censoring at TMAX. Nothing n x TMAX is built.
+simulate_survival_data <- function(n, seed = SEED, p = P_COV, tmax = TMAX) {
+  set.seed(seed)
+  df <- vector("list", p)
+  names(df) <- paste0("x", seq_len(p))
+  for (j in seq_len(p)) df[[j]] <- stats::rnorm(n)
+  s5 <- df$x1 + df$x2 + df$x3 + df$x4 + df$x5
+  a <- stats::rbinom(n, 1, stats::plogis(0.3 * s5 - 0.2))
+  h <- stats::plogis(-6 + 0.3 * a + 0.1 * s5)
+  tev <- pmax(1, ceiling(log(stats::runif(n)) / log1p(-h)))
+  df$a <- a
+  df$time <- as.integer(pmin(tev, tmax))
+  df$event <- as.integer(tev <= tmax)
+  list(df = list2DF(df))
+}
+
+# The nhefs models of aipw.R, survival.R and versions.R: the 13 terms of the
+# propensity model of What If (chapters 12 and 17), the weight model
+# qsmk ~ those terms, the outcome model of aipw.R (qsmk, those terms and
+# qsmk:smokeintensity) and the survival model of chapter 17's
+# standardization (qsmk, those terms and smkintensity82_71).
+NHEFS_TERMS <- "sex + race + age + I(age^2) + education + smokeintensity + I(smokeintensity^2) + smokeyrs + I(smokeyrs^2) + exercise + active + wt71 + I(wt71^2)"
+nhefs_weight_formula <- function() stats::as.formula(paste("qsmk ~", NHEFS_TERMS))
+nhefs_outcome_formula <- function() {
+  stats::as.formula(paste("wt82_71 ~ qsmk +", NHEFS_TERMS, "+ qsmk:smokeintensity"))
+}
+nhefs_survival_formula <- function() {
+  stats::as.formula(paste("Surv(survtime, death) ~ qsmk +", NHEFS_TERMS, "+ smkintensity82_71"))
 }
 
 # -------------------------------------------------- memory subprocess mode ----

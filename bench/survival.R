@@ -21,7 +21,6 @@
 
 source(file.path("bench", "common.R"))   # set-up, timing, memory, SEED, P_COV, XNAMES
 
-TMAX <- 120L
 num_list <- function(x) as.numeric(strsplit(x, ",")[[1]])
 SIZES <- num_list(Sys.getenv("CAUSALLIB_BENCH_N", "1e4,1e5,1e6"))
 GLM_MAX_N <- as.numeric(Sys.getenv("CAUSALLIB_BENCH_GLM_MAX_N", "1e5"))
@@ -47,25 +46,7 @@ reps_for <- function(method, n) {
   REPS
 }
 
-# ---------------------------------------------------------------- data --------
-# n people, covariates x1..x20 ~ N(0, 1), a ~ Bernoulli(plogis(0.3 * s5 - 0.2))
-# with s5 = x1 + ... + x5, and a constant discrete-time hazard
-# plogis(-6 + 0.3 * a + 0.1 * s5) per period, so the event period is
-# geometric; administrative censoring at TMAX. Nothing n x TMAX is built.
-simulate <- function(n, seed = SEED, p = P_COV, tmax = TMAX) {
-  set.seed(seed)
-  df <- vector("list", p)
-  names(df) <- paste0("x", seq_len(p))
-  for (j in seq_len(p)) df[[j]] <- stats::rnorm(n)
-  s5 <- df$x1 + df$x2 + df$x3 + df$x4 + df$x5
-  a <- stats::rbinom(n, 1, stats::plogis(0.3 * s5 - 0.2))
-  h <- stats::plogis(-6 + 0.3 * a + 0.1 * s5)
-  tev <- pmax(1, ceiling(log(stats::runif(n)) / log1p(-h)))
-  df$a <- a
-  df$time <- as.integer(pmin(tev, tmax))
-  df$event <- as.integer(tev <= tmax)
-  list(df = list2DF(df))
-}
+# The data: simulate_survival_data() in common.R.
 
 surv_formula <- stats::as.formula(paste("Surv(time, event) ~ a +", paste(XNAMES, collapse = " + ")))
 glm_formula <- stats::as.formula(paste("y ~ a * (time + I(time^2)) +", paste(XNAMES, collapse = " + ")))
@@ -146,7 +127,7 @@ methods_at <- function(n) {
 PEER_PACKAGES <- c("adjustedCurves", "riskRegression")
 if (is_mem_subprocess()) {
   mem_method <- commandArgs(trailingOnly = TRUE)[2]
-  run_mem_subprocess(simulate,
+  run_mem_subprocess(simulate_survival_data,
                      packages = c("survival", if (mem_method %in% c("adjustedCurves", "data_peers")) PEER_PACKAGES),
                      run = function(method, d, setup) {
                        if (method == "data_peers") c(NA_real_, NA_real_) else methods[[method]](d)
@@ -234,7 +215,7 @@ if (!has_adjusted_curves()) note("adjustedCurves (with riskRegression): not inst
 
 # warm-up (lazy loading, byte code, first-call costs) outside the timings
 local({
-  d0 <- simulate(2000)
+  d0 <- simulate_survival_data(2000)
   for (m in methods_at(2000)) invisible(tryCatch(methods[[m]](d0), error = function(e) NULL))
 })
 
@@ -244,7 +225,7 @@ adj_diffs <- character()
 bd <- NULL
 for (n in SIZES) {
   message(sprintf("n = %s: simulating", format(n, big.mark = ",", scientific = FALSE)))
-  d <- simulate(n)
+  d <- simulate_survival_data(n)
   pp_rows <- sum(as.numeric(d$df$time))
   message(sprintf("  %.0f person-period rows (%.1f per person), %.1f%% events",
                   pp_rows, pp_rows / n, 100 * mean(d$df$event)))
@@ -313,18 +294,14 @@ tab <- do.call(rbind, rows)
 boot_rows <- list()
 if (BOOT_R > 0) {
   message("nhefs bootstrap")
-  ps_rhs <- ~ sex + race + age + I(age^2) + education + smokeintensity + I(smokeintensity^2) +
-    smokeyrs + I(smokeyrs^2) + exercise + active + wt71 + I(wt71^2)
-  std_formula <- Surv(survtime, death) ~ qsmk + sex + race + age + I(age^2) + education +
-    smokeintensity + I(smokeintensity^2) + smkintensity82_71 + smokeyrs + I(smokeyrs^2) +
-    exercise + active + wt71 + I(wt71^2)
+  std_formula <- nhefs_survival_formula()
   boot_calls <- list(
     "survival_standardization(qsmk + 14 terms)" = function(R, se) {
       survival_standardization(std_formula, data = nhefs, treatment = "qsmk", R = R, se = se)
     },
     "survival_ipw(pooled_logistic, ipw(qsmk ~ 13 terms))" = function(R, se) {
       survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs,
-                   weight_model = ipw(stats::update(ps_rhs, qsmk ~ .), data = nhefs),
+                   weight_model = ipw(nhefs_weight_formula(), data = nhefs),
                    method = "pooled_logistic", R = R, se = se)
     }
   )
