@@ -202,19 +202,11 @@ plain_factor <- function(x) {
 }
 
 # Rows `rows` (NULL: all) and columns `cols` of a design's columns as a
-# matrix, equal to those of model.matrix(): the one place they are copied.
+# matrix, equal to those of model.matrix(): the one place they are copied,
+# in one pass in C (refits and evaluation folds take rows of it).
 columns_matrix <- function(x, rows = NULL, cols = seq_along(x$columns)) {
-  n <- if (is.null(rows)) x$n else length(rows)
-  m <- matrix(0, n, length(cols), dimnames = list(NULL, x$colnames[cols]))
-  for (k in seq_along(cols)) {
-    v <- x$columns[[cols[k]]]
-    if (is.null(v)) {
-      m[, k] <- 1
-      next
-    }
-    if (!is.null(rows)) v <- .subset(v, rows)
-    m[, k] <- if (x$level[cols[k]] > 0L) as.integer(v) == x$level[cols[k]] else v
-  }
+  m <- .Call(C_ffi_design_matrix, x, if (!is.null(rows)) as.integer(rows), as.integer(cols))
+  dimnames(m) <- list(NULL, x$colnames[cols])
   m
 }
 

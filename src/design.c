@@ -51,6 +51,32 @@ const double *cp_column_rows(const cp_design *d, int j, cl_len r0, int len, doub
     return buf;
 }
 
+/*
+ * Inputs:  d; rows (m 0-based indices in [0, d->n), or NULL: all rows, m =
+ *          d->n); cols (q 0-based column indices in [0, d->p)).
+ * Output:  out (m x q, column-major): those rows and columns, ones for an
+ *          intercept, 0/1 for an indicator.
+ */
+void cp_gather(const cp_design *d, const int *rows, cl_len m, const int *cols, int q,
+               double *out)
+{
+    for (int k = 0; k < q; k++) {
+        const cp_col *c = d->cols + cols[k];
+        double *o = out + (size_t) k * (size_t) m;
+        if (c->x) {
+            if (rows) for (cl_len i = 0; i < m; i++) o[i] = c->x[rows[i]];
+            else memcpy(o, c->x, sizeof(double) * (size_t) m);
+        } else if (c->codes) {
+            const int *g = c->codes;
+            int level = c->level;
+            if (rows) for (cl_len i = 0; i < m; i++) o[i] = g[rows[i]] == level ? 1.0 : 0.0;
+            else for (cl_len i = 0; i < m; i++) o[i] = g[i] == level ? 1.0 : 0.0;
+        } else {
+            for (cl_len i = 0; i < m; i++) o[i] = 1.0;
+        }
+    }
+}
+
 /* Rows ahead that cp_copy_rows() asks the cache for: it reads X in short
  * runs from every column at once, more streams than the hardware
  * prefetchers follow well. */

@@ -33,6 +33,10 @@ typedef struct {
 const double *cp_column_rows(const cp_design *d, int j, cl_len r0, int len, double *buf);
 /* Rows [r0, r0 + len) of d into the column-major len x p block xb. */
 void cp_copy_rows(const cp_design *d, cl_len r0, int len, double *xb);
+/* out (m x q, column-major) = rows `rows` (m 0-based indices in [0, n), or
+ * NULL for all n rows, then m = n) of the q columns `cols` (0-based) of d. */
+void cp_gather(const cp_design *d, const int *rows, cl_len m, const int *cols, int q,
+               double *out);
 /* eta (n) = offset + X beta (offset NULL: 0); NaN coefficients are skipped. */
 void cp_xbeta(const cp_design *d, const double *beta, const double *offset,
               double *eta);

@@ -128,6 +128,28 @@ SEXP ffi_xt_mat(SEXP X, SEXP intercept, SEXP M, SEXP nthreads)
     return out;
 }
 
+/* ffi_design_matrix(X design list or n x q double matrix (see
+ *   arg_design()), rows int 1..n or NULL (all rows), cols int 1..q)
+ * -> m x length(cols) double matrix: those rows and columns of X, factor
+ *   indicators as 0/1 and NULL columns as ones; m = length(rows), or n.
+ * Work: the 0-based rows and columns (R_alloc()).                           */
+SEXP ffi_design_matrix(SEXP X, SEXP rows, SEXP cols)
+{
+    cp_design d = arg_design_unchecked(X, 0, "X");
+    if (d.n > INT_MAX) Rf_error("internal error: `X` has too many rows for a matrix");
+    const int *r = Rf_isNull(rows) ? NULL : arg_rows(rows, "rows", (int) d.n, 0);
+    int m = r ? arg_int_dim(Rf_xlength(rows), "`rows`") : (int) d.n;
+    int q = arg_int_dim(Rf_xlength(cols), "`cols`");
+    const int *c = arg_codes(cols, "cols", q, d.p);
+    arg_mul(m, q, "the design matrix");
+
+    int nprot = 0;
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, m, q)); nprot++;
+    cp_gather(&d, r, m, c, q, REAL(out));
+    UNPROTECT(nprot);
+    return out;
+}
+
 /* ffi_all_finite(x double) -> TRUE when no element is NA, NaN or infinite.
  * One pass without the n-long logical vector of is.finite().                */
 SEXP ffi_all_finite(SEXP x)

@@ -14,6 +14,7 @@ SEXP ffi_pt_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                 SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_pt_risk_table(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_all_finite(SEXP);
+SEXP ffi_design_matrix(SEXP, SEXP, SEXP);
 SEXP ffi_km(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_discrete_survival(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_cox_survival(SEXP, SEXP, SEXP, SEXP);
@@ -43,6 +44,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_pt_fit", (DL_FUNC) &ffi_pt_fit, 15},
     {"ffi_pt_risk_table", (DL_FUNC) &ffi_pt_risk_table, 7},
     {"ffi_all_finite", (DL_FUNC) &ffi_all_finite, 1},
+    {"ffi_design_matrix", (DL_FUNC) &ffi_design_matrix, 3},
     {"ffi_km", (DL_FUNC) &ffi_km, 5},
     {"ffi_discrete_survival", (DL_FUNC) &ffi_discrete_survival, 4},
     {"ffi_cox_survival", (DL_FUNC) &ffi_cox_survival, 4},

@@ -119,6 +119,11 @@ test_that("a plain right-hand side's columns are model.matrix()'s, read in place
   expect_error(x[, "nope"], "out of bounds")
   expect_error(x[nrow(d) + 1L, ], "out of bounds")
   expect_error(x[5], "x\\[i, j\\]")
+  # the C copy checks what it reads
+  expect_error(causallib:::columns_matrix(x, rows = 0L), "codes 1 to")
+  expect_error(causallib:::columns_matrix(x, rows = NA_integer_), "codes 1 to")
+  expect_error(causallib:::columns_matrix(x, cols = ncol(x) + 1L), "codes 1 to")
+  expect_identical(causallib:::columns_matrix(x, rows = integer()), m[integer(), , drop = FALSE])
 })
 
 test_that("other right-hand sides keep the general path", {
