@@ -383,7 +383,7 @@ md <- c(
   sprintf(paste0("Data: n people, x1..x%d ~ N(0, 1), a ~ Bernoulli(plogis(0.3 (x1 + ... + x5) - 0.2)), discrete-time hazard ",
                  "plogis(-6 + 0.3 a + 0.1 (x1 + ... + x5)) per period, administrative censoring at period %d (seed %d)."),
           P_COV, TMAX, SEED),
-  "Model (causallib and glm_expanded): logit hazard ~ a * (time + time^2) + x1 + ... + x20 over person-periods; standardized survival at period 120 under a = 0 and a = 1.",
+  sprintf("Model (causallib and glm_expanded): logit hazard ~ a * (time + time^2) + x1 + ... + x20 over person-periods; standardized survival at period 120 under a = 0 and a = 1. glm_expanded runs up to n = %g (`CAUSALLIB_BENCH_GLM_MAX_N`).", GLM_MAX_N),
   if (has_adjusted_curves()) sprintf(paste0(
     "adjustedCurves: `coxph(Surv(time, event) ~ a + x1 + ... + x20, x = TRUE)` + `adjustedsurv(method = \"direct\", times = %d, conf_int = FALSE)` ",
     "(riskRegression::ate(), G-formula): a different model (proportional hazards, Breslow baseline), so its curves are not checked against the others; run up to n = %g (`CAUSALLIB_BENCH_ADJ_MAX_N`). ",
