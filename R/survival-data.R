@@ -138,7 +138,7 @@ survival_setup <- function(formula, data, treatment, weights, na_action, env) {
   d <- new_design(formula, data, treatment, weights, na_action, env)
   sv <- survival_response(d$response)
   a <- as_treatment(d$design$vars[[treatment]], "treatment")
-  sw <- check_weights(d$weights, length(a))
+  sw <- as_sampling_weights(d$weights, length(a))
   check_arms_nonempty(a, sw)
   list(d = d, time = sv$time, status = sv$status, a = a, sw = sw, n = length(a),
        treatment_name = treatment)

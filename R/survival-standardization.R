@@ -57,7 +57,8 @@
 #'   that predict censoring.
 #' @param model `"pooled_logistic"` or `"cox"`.
 #' @param breaks `NULL` or the period boundaries; see the Time grid section.
-#' @param weights Optional sampling weights: a numeric vector or a column name.
+#' @param weights Optional sampling weights: a numeric vector or a column
+#'   name, rescaled to mean 1 as in [ipw()].
 #' @param se `"bootstrap"` or `"none"`.
 #' @param R Number of bootstrap replicates.
 #' @param conf_level Confidence level of the intervals.
