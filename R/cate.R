@@ -145,7 +145,7 @@ check_rlearner <- function(d, crossfit) {
       i = "Use {.fn xlearner} for a treatment with more levels."
     ))
   }
-  check_number(crossfit, "crossfit", min = 2, max = length(d$response))
+  check_count(crossfit, "crossfit", min = 2, max = length(d$response))
 }
 
 # A CATE model of `method` on a design (new_design()): every learner sees

@@ -3,9 +3,27 @@
 
 check_number <- function(x, arg, min = -Inf, max = Inf) {
   if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < min || x > max) {
-    cli::cli_abort("{.arg {arg}} must be a single number between {min} and {max}, not {.obj_type_friendly {x}}.")
+    cli::cli_abort("{.arg {arg}} must be a single number between {min} and {max}, not {value_label(x)}.")
   }
   invisible(x)
+}
+
+# A whole number between min and max (a count: replicates, folds, bins),
+# naming the argument and the value it was given.
+check_count <- function(x, arg, min = 1, max = .Machine$integer.max) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x != round(x) || x < min || x > max) {
+    cli::cli_abort("{.arg {arg}} must be a whole number between {format(min, big.mark = ',')} and {format(max, big.mark = ',', scientific = FALSE)}, not {value_label(x)}.")
+  }
+  invisible(x)
+}
+
+# How an error message shows a value a check rejected: a single number or
+# string itself, anything else by its type.
+value_label <- function(x) {
+  if ((is.numeric(x) || is.character(x)) && length(x) == 1L && !is.na(x) && !is.object(x)) {
+    return(if (is.character(x)) encodeString(x, quote = "\"") else format(x))
+  }
+  cli::format_inline("{.obj_type_friendly {x}}")
 }
 
 check_formula <- function(formula, arg = "formula", sides = 2L) {

@@ -38,7 +38,7 @@
 lrn_glm <- function(family = stats::binomial(), penalty = 0, maxit = 25, epsilon = 1e-8) {
   family <- glm_family(family)
   check_number(penalty, "penalty", min = 0)
-  check_number(maxit, "maxit", min = 1)
+  check_count(maxit, "maxit", min = 1)
   check_number(epsilon, "epsilon", min = .Machine$double.eps)
   structure(
     list(family = family, penalty = penalty, maxit = as.integer(maxit), epsilon = epsilon),

@@ -60,7 +60,7 @@
 #' @param weights Optional sampling weights: a numeric vector or a column
 #'   name, rescaled to mean 1 as in [ipw()].
 #' @param se `"bootstrap"` or `"none"`.
-#' @param R Number of bootstrap replicates.
+#' @param R Number of bootstrap replicates: a whole number from 2 to 1,000,000.
 #' @param conf_level Confidence level of the intervals.
 #' @param na_action `"fail"` (default) or `"omit"`, as in [ipw()].
 #' @return A `causal_survival` object; see [estimate_effect.causal_survival()]
