@@ -112,6 +112,7 @@ test_that("bad input to ipw() gets a clear error naming the argument", {
   expect_snapshot(error = TRUE, estimate_effect(fit))
   expect_snapshot(error = TRUE, estimate_effect(fit, outcome = letters[d$a + 1]))
   expect_snapshot(error = TRUE, estimate_effect(fit, outcome = replace(d$y, 4, NA)))
+  expect_snapshot(error = TRUE, estimate_effect(fit, outcome = nothere))
   # Missing rows can be dropped on request, and are reported.
   dn <- transform(d, x1 = replace(x1, 1:3, NA))
   fit_na <- ipw(a ~ x1, data = dn, na_action = "omit")
