@@ -145,7 +145,7 @@ check_rlearner <- function(d, crossfit) {
       i = "Use {.fn xlearner} for a treatment with more levels."
     ))
   }
-  check_number(crossfit, "crossfit", min = 2, max = length(d$response))
+  check_count(crossfit, "crossfit", min = 2, max = length(d$response))
 }
 
 # A CATE model of `method` on a design (new_design()): every learner sees
@@ -155,7 +155,7 @@ cate_engine <- function(method, d, learners, crossfit) {
   design <- d$design
   a <- as_treatment(design$vars[[design$treatment]], "treatment")
   y <- check_outcome(d$response, length(a))
-  weights <- check_weights(d$weights, length(a))
+  weights <- as_sampling_weights(d$weights, length(a))
   check_arms_nonempty(a, weights)
   covariates <- covariate_design(design)
   cx <- design_x(covariates)

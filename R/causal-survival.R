@@ -140,7 +140,7 @@ estimate_effect.causal_survival <- function(fit, times, contrast = "risk_differe
     reps <- t(apply(fit$replicates, 1L, est_of))
     if (length(est) == 1L) reps <- t(reps)
     colnames(reps) <- names(est)
-    reps <- reps[stats::complete.cases(reps), , drop = FALSE]
+    reps <- usable_replicates(reps, times)
   } else if (fit$se_type == "sandwich") {
     V <- influence_vcov(fit, f, contrast, times, others, ref)
     dimnames(V) <- list(names(est), names(est))
@@ -149,6 +149,27 @@ estimate_effect.causal_survival <- function(fit, times, contrast = "risk_differe
   out$contrast <- contrast
   out$reference <- fit$levels[ref]
   out
+}
+
+# The bootstrap replicates of a contrast that have a curve in every arm at
+# `times`: a resample can end an arm's follow-up earlier than the data do.
+# Those left out are reported, as run_bootstrap() reports failed ones; none
+# left is an error rather than an interval without replicates.
+usable_replicates <- function(reps, times) {
+  usable <- stats::complete.cases(reps)
+  if (all(usable)) return(reps)
+  if (!any(usable)) {
+    cli::cli_abort(c(
+      "None of the {nrow(reps)} bootstrap replicates has a curve in every arm at {.arg times} = {times}.",
+      x = "In every resample some arm's follow-up ends before then.",
+      i = "Ask for earlier {.arg times}."
+    ))
+  }
+  cli::cli_warn(c(
+    "{sum(!usable)} of {nrow(reps)} bootstrap {cli::qty(sum(!usable))}replicate{?s} {?has/have} no curve in some arm at {.arg times} and {?was/were} left out of the interval.",
+    i = "In {cli::qty(sum(!usable))}{?that resample/those resamples} the arm's follow-up ends before then."
+  ))
+  reps[usable, , drop = FALSE]
 }
 
 check_times <- function(fit, times) {

@@ -3,9 +3,27 @@
 
 check_number <- function(x, arg, min = -Inf, max = Inf) {
   if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < min || x > max) {
-    cli::cli_abort("{.arg {arg}} must be a single number between {min} and {max}, not {.obj_type_friendly {x}}.")
+    cli::cli_abort("{.arg {arg}} must be a single number between {min} and {max}, not {value_label(x)}.")
   }
   invisible(x)
+}
+
+# A whole number between min and max (a count: replicates, folds, bins),
+# naming the argument and the value it was given.
+check_count <- function(x, arg, min = 1, max = .Machine$integer.max) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x != round(x) || x < min || x > max) {
+    cli::cli_abort("{.arg {arg}} must be a whole number between {format(min, big.mark = ',')} and {format(max, big.mark = ',', scientific = FALSE)}, not {value_label(x)}.")
+  }
+  invisible(x)
+}
+
+# How an error message shows a value a check rejected: a single number or
+# string itself, anything else by its type.
+value_label <- function(x) {
+  if ((is.numeric(x) || is.character(x)) && length(x) == 1L && !is.na(x) && !is.object(x)) {
+    return(if (is.character(x)) encodeString(x, quote = "\"") else format(x))
+  }
+  cli::format_inline("{.obj_type_friendly {x}}")
 }
 
 check_formula <- function(formula, arg = "formula", sides = 2L) {
@@ -53,21 +71,52 @@ check_outcome <- function(y, n, arg = "outcome") {
   y
 }
 
-# Sampling weights: NULL (all 1) or a finite, non-negative vector with a
-# positive sum.
-check_weights <- function(weights, n, arg = "weights") {
+# Sampling weights: NULL (all 1), or a finite, non-negative vector with a
+# positive sum, rescaled to mean 1 -- the one place every estimator's
+# engine takes its sampling weights through. So no result depends on their
+# scale (weights of 1e-300 or 1e300 give the numbers of weights of 1, and a
+# penalized learner sees them on the scale of unit weights, as glmnet
+# does), and no sum of weights overflows: dividing by the largest first
+# keeps every weight in (0, 1] before the mean is taken. Weights so uneven
+# that the smallest positive ones are lost to rounding beside the largest
+# (a ratio beyond 1 / .Machine$double.eps) are an error: every sum over the
+# units would be the largest units' alone, and the models fitted to them
+# degenerate (one unit's weight cannot identify a regression).
+as_sampling_weights <- function(weights, n, arg = "weights") {
   if (is.null(weights)) return(NULL)
   if (!is.numeric(weights) || length(weights) != n) {
-    cli::cli_abort("{.arg {arg}} must be a numeric vector of length {n}.")
+    cli::cli_abort("{.arg {arg}} must be a numeric vector of length {n}, not {.obj_type_friendly {weights}} of length {length(weights)}.")
   }
-  if (anyNA(weights) || any(!is.finite(weights))) {
-    cli::cli_abort("{.arg {arg}} has missing or infinite values.")
+  weights <- as.double(weights)
+  if (!.Call(C_ffi_all_finite, weights)) {
+    bad <- which(!is.finite(weights))
+    kind <- ifelse(is.na(weights[bad]), "missing", "infinite")
+    cli::cli_abort(c(
+      "{.arg {arg}} must be finite: {length(bad)} value{?s} {?is/are} {unique(kind)}, the first at position {bad[1L]} ({format(weights[bad[1L]])}).",
+      i = "Give each unit a finite, non-negative weight (0 leaves it out)."
+    ))
   }
   if (any(weights < 0)) {
-    cli::cli_abort("{.arg {arg}} has {sum(weights < 0)} negative value{?s}; weights must be non-negative.")
+    cli::cli_abort(c(
+      "{.arg {arg}} must be non-negative: {sum(weights < 0)} value{?s} {?is/are} negative, the first at position {which(weights < 0)[1L]} ({format(weights[weights < 0][1L])}).",
+      i = "Sampling weights count units; give 0 to units that should not count."
+    ))
   }
-  if (sum(weights) <= 0) cli::cli_abort("{.arg {arg}} sum to zero.")
-  as.double(weights)
+  top <- max(weights)
+  if (top == 0) {
+    cli::cli_abort("{.arg {arg}} are all zero: at least one unit needs a positive weight.")
+  }
+  w <- weights / top
+  low <- min(w[w > 0])
+  if (low < .Machine$double.eps) {
+    smallest <- min(weights[weights > 0])
+    cli::cli_abort(c(
+      "{.arg {arg}} are too uneven: the largest ({format(top)}) is {format(1 / low, digits = 3)} times the smallest positive one ({format(smallest)}).",
+      x = "Beside the largest weights the smallest fall below double precision (about 16 significant digits), so their units would not count at all.",
+      i = "Check how the weights were computed; to leave units out, give them weight 0."
+    ))
+  }
+  w / mean(w)
 }
 
 # A finite double matrix with column names.

@@ -37,6 +37,7 @@ new_design <- function(formula, data, treatment = NULL, weights = NULL, na_actio
     cli::cli_abort("{.arg weights} has length {length(weights)}, but {.arg data} has {nrow(data)} rows.")
   }
   vars <- stats::get_all_vars(formula, data)
+  check_variable_types(vars)
   mf <- fitting_frame(formula, vars)
   rows <- complete_rows(mf, weights, na_action)
   if (length(rows) < nrow(vars)) {
@@ -44,9 +45,11 @@ new_design <- function(formula, data, treatment = NULL, weights = NULL, na_actio
     if (!is.null(weights)) weights <- weights[rows]
     mf <- fitting_frame(formula, vars)
   }
+  check_finite_frame(mf, rows)
   terms <- attr(mf, "terms")
   rhs <- stats::delete.response(terms)
   mm <- model_matrix(rhs, mf)
+  if (ncol(mm$x) == 0L) empty_rhs_error(formula, arg)
   design <- structure(list(
     terms = rhs, xlevels = stats::.getXlevels(terms, mf), contrasts = mm$contrasts,
     treatment = treatment, vars = if (!is.null(treatment)) strip_rownames(vars),
@@ -111,6 +114,48 @@ complete_rows <- function(mf, weights, na_action) {
     ))
   }
   which(!bad)
+}
+
+# model.frame() cannot use list columns (nor do they make sense as
+# covariates): name them.
+check_variable_types <- function(vars) {
+  lists <- names(vars)[vapply(vars, function(x) is.list(x) && !inherits(x, "Surv"), logical(1))]
+  if (!length(lists)) return(invisible())
+  cli::cli_abort(c(
+    "{cli::qty(length(lists))}Variable{?s} {.val {lists}} of {.arg data} {?is a list column/are list columns}.",
+    i = "Model variables must be numeric, logical, character or factor columns."
+  ))
+}
+
+# Infinite values are not missing -- `na_action` does not drop them -- and
+# no model can use them: name the variables of the model frame mf that have
+# them, and the first such row of the data (mf holds its rows `rows`).
+# Surv() responses have their own checks.
+check_finite_frame <- function(mf, rows = seq_len(nrow(mf)), arg = "data") {
+  num <- vapply(mf, function(x) is.double(x) && !inherits(x, "Surv"), logical(1))
+  finite <- vapply(mf[num], function(x) .Call(C_ffi_all_finite, as.double(x)), logical(1))
+  if (all(finite)) return(invisible())
+  cols <- names(mf)[num][!finite]
+  bad <- Reduce(`|`, lapply(mf[cols], function(x) {
+    if (is.matrix(x)) rowSums(!is.finite(x)) > 0 else !is.finite(x)
+  }))
+  cli::cli_abort(c(
+    "{sum(bad)} row{?s} of {.arg {arg}} {cli::qty(sum(bad))}ha{?s/ve} infinite values in {.val {cols}}, the first row {rows[which(bad)[1L]]}.",
+    i = paste0("A model cannot use infinite values",
+               if (arg == "data") " (they are not missing values, which {.arg na_action} can drop)",
+               ": recode them, or keep only the rows where {.code is.finite({cols[1L]})}.")
+  ))
+}
+
+# A right-hand side without an intercept or a covariate (`a ~ -1`,
+# `~ 0`) leaves a model nothing to fit.
+empty_rhs_error <- function(formula, arg) {
+  text <- paste(deparse(formula), collapse = " ")
+  lhs <- if (length(formula) == 3L) paste(deparse(formula[[2L]]), "") else ""
+  cli::cli_abort(c(
+    "{.arg {arg}} ({.code {text}}) has neither an intercept nor a covariate on its right-hand side.",
+    i = "Write {.code {lhs}~ 1} for a model with an intercept alone, or add covariates."
+  ))
 }
 
 # anyNA(x), without the n-long is.na() that anyNA() builds for a factor.
@@ -277,6 +322,7 @@ design_newdata <- function(design, newdata, need_treatment = FALSE) {
     cols <- names(mf)[vapply(mf, anyNA, logical(1))]
     cli::cli_abort("{.arg newdata} has missing values in {.val {cols}}.")
   }
+  check_finite_frame(mf, arg = "newdata")
   newdata
 }
 

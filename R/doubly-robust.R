@@ -169,7 +169,7 @@ dr_submodel <- function(fn, args, env) {
 
 crossfit_folds <- function(crossfit, n) {
   if (is.null(crossfit)) return(NULL)
-  check_number(crossfit, "crossfit", min = 2, max = n)
+  check_count(crossfit, "crossfit", min = 2, max = n)
   sample(rep_len(seq_len(crossfit), n))
 }
 

@@ -25,7 +25,7 @@
 #'   fitted data (string or bare name) or a numeric vector. Ignored by
 #'   outcome models, which know their outcome.
 #' @param se `"sandwich"`, `"bootstrap"` or `"none"`.
-#' @param R Number of bootstrap replicates.
+#' @param R Number of bootstrap replicates: a whole number from 2 to 1,000,000.
 #' @param conf_level Confidence level.
 #' @param contrast `"diff"`, `"ratio"` or `"odds_ratio"` (outcome means must
 #'   then lie in (0, 1)).

@@ -33,7 +33,10 @@
 #'   [survival_ipw()].
 #' @param data Optional data frame to refit the model on before evaluating
 #'   (by default the data it was fitted on).
-#' @param cv `NULL` or the number of cross-validation folds.
+#' @param cv `NULL` or the number of cross-validation folds (a whole
+#'   number). Folds are drawn within each treatment level, so that every
+#'   fold holds units of every level; `cv` can be at most the number of
+#'   units of the smallest level.
 #' @param bootstrap `NULL` or the number of bootstrap samples.
 #' @param ... Unused.
 #' @return A `causal_evaluation` object: a list with `fit`, `type`
@@ -54,7 +57,7 @@ evaluate <- function(fit, data = NULL, cv = NULL, bootstrap = NULL, ...) {
   rlang::check_dots_empty()
   if (!is.null(data)) fit <- refit_on_data(fit, data)
   evaluation_type(fit)
-  splits <- evaluation_splits(fit$n, cv, bootstrap)
+  splits <- evaluation_splits(fit$treatment, cv, bootstrap)
   method <- if (!is.null(cv)) "cv" else if (!is.null(bootstrap)) "bootstrap" else "in-sample"
   evaluate_splits(fit, splits, method)
 }
@@ -91,25 +94,67 @@ evaluate_splits <- function(fit, splits, method) {
   ev
 }
 
-# Training and validation rows: in-sample (validation NULL), K folds, or
-# bootstrap samples with their out-of-bag units.
-evaluation_splits <- function(n, cv, bootstrap) {
+# Training and validation rows of the units with treatment a: in-sample
+# (validation NULL), K folds, or bootstrap samples with their out-of-bag
+# units. Folds are drawn within each treatment level (units in random order
+# within levels, dealt to the folds in turn), so that each fold holds every
+# level in its share and every training part can refit the model, as long
+# as no level has fewer units than there are folds.
+evaluation_splits <- function(a, cv, bootstrap) {
+  n <- length(a)
   if (!is.null(cv) && !is.null(bootstrap)) {
     cli::cli_abort("Give {.arg cv} or {.arg bootstrap}, not both.")
   }
   if (!is.null(cv)) {
-    check_number(cv, "cv", min = 2, max = n)
-    fold <- sample(rep_len(seq_len(cv), n))
+    check_count(cv, "cv", min = 2, max = n)
+    check_fold_arms(a, cv)
+    fold <- integer(n)
+    fold[order(as.integer(a), sample.int(n))] <- rep_len(seq_len(cv), n)
     return(lapply(seq_len(cv), function(k) list(train = which(fold != k), valid = which(fold == k))))
   }
   if (!is.null(bootstrap)) {
-    check_number(bootstrap, "bootstrap", min = 1)
-    return(lapply(seq_len(bootstrap), function(b) {
+    check_count(bootstrap, "bootstrap", min = 1, max = 1e5)
+    splits <- lapply(seq_len(bootstrap), function(b) {
       train <- sample.int(n, n, replace = TRUE)
       list(train = train, valid = setdiff(seq_len(n), train))
-    }))
+    })
+    check_bootstrap_arms(a, splits)
+    return(splits)
   }
   list(list(train = seq_len(n), valid = NULL))
+}
+
+# Every fold needs units of every treatment level: its validation part to
+# compute the metrics of each level, its training part to refit the model.
+check_fold_arms <- function(a, cv) {
+  sizes <- tabulate(a, nlevels(a))
+  small <- which.min(sizes)
+  if (sizes[small] >= cv) return(invisible())
+  cli::cli_abort(c(
+    "{.arg cv} = {cv} folds is more than the {sizes[small]} unit{?s} at treatment level {.val {levels(a)[small]}}.",
+    x = "Some fold would have no unit at that level, so its metrics for it (or its refit) could not be computed.",
+    i = "Use at most {.code cv = {sizes[small]}} folds."
+  ))
+}
+
+# A bootstrap sample must draw units of every level (to refit the model)
+# and leave some of every level out of the bag (to validate on); with a
+# level of a few units, some sample fails to.
+check_bootstrap_arms <- function(a, splits) {
+  K <- nlevels(a)
+  for (b in seq_along(splits)) {
+    for (part in c("train", "valid")) {
+      have <- tabulate(a[splits[[b]][[part]]], K)
+      if (all(have > 0L)) next
+      lev <- levels(a)[which(have == 0L)[1L]]
+      size <- sum(a == lev)
+      what <- if (part == "train") "drew no unit" else "drew every unit"
+      cli::cli_abort(c(
+        "Bootstrap sample {b} of {.arg bootstrap} {what} at treatment level {.val {lev}} ({size} unit{?s}), so it could not {if (part == 'train') 'refit the model' else 'validate on that level'}.",
+        i = "With so few units at that level, evaluate by cross-validation instead: {.code cv = {max(2L, min(size, 5L))}}."
+      ))
+    }
+  }
 }
 
 fold_index <- function(splits, n, method) {

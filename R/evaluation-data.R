@@ -39,9 +39,9 @@ weight_metrics <- function(ev) {
     bal <- balance_stats(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
     smd <- do.call(rbind, lapply(split(bal, bal$treatment), function(b) {
       data.frame(treatment = b$treatment[1L],
-                 max_abs_smd_weighted = max(abs(b$smd_weighted), na.rm = TRUE),
+                 max_abs_smd_weighted = max_or_na(abs(b$smd_weighted)),
                  mean_abs_smd_weighted = mean(abs(b$smd_weighted), na.rm = TRUE),
-                 max_abs_smd_unweighted = max(abs(b$smd_unweighted), na.rm = TRUE))
+                 max_abs_smd_unweighted = max_or_na(abs(b$smd_unweighted)))
     }))
     roc <- propensity_aucs(part$propensity, part$treatment, part$weight, part$sw)
     auc <- stats::reshape(roc, idvar = "treatment",
@@ -55,6 +55,10 @@ weight_metrics <- function(ev) {
     long_metrics(tab, setdiff(names(tab), "treatment"))
   }
 }
+
+# The largest of the non-missing values of v, NA when there is none (an
+# arm of one unit in a small fold has no standardized differences).
+max_or_na <- function(v) if (all(is.na(v))) NA_real_ else max(v, na.rm = TRUE)
 
 both_metrics <- function(f, g) function(part) rbind(f(part), g(part))
 

@@ -62,7 +62,7 @@ auc_of <- function(fit, curve) {
 #' @rdname weighted_roc_auc
 #' @export
 calibration_error <- function(fit, bins = 10) {
-  check_number(bins, "bins", min = 2)
+  check_count(bins, "bins", min = 2)
   if (inherits(fit, "causallib_standardization")) {
     check_binary_outcome(fit$y)
     pred <- observed_arm_prediction(fit$potential_outcomes, fit$treatment)

@@ -48,6 +48,11 @@ resolve_outcome <- function(fit, quo) {
   name <- if (rlang::is_symbol(expr)) rlang::as_string(expr) else if (is.character(expr)) expr
   val <- if (!is.null(name) && !is.null(data) && length(name) == 1L && name %in% names(data)) {
     data[[name]]
+  } else if (rlang::is_symbol(expr) && !exists(name, envir = rlang::quo_get_env(quo))) {
+    cli::cli_abort(c(
+      "{.arg outcome} {.code {name}} is neither a column of the data the model was fitted on nor an object.",
+      i = "Name a column of the data (as a string or a bare name) or give a numeric vector."
+    ))
   } else {
     rlang::eval_tidy(quo)
   }

@@ -31,7 +31,12 @@
 #' @param learner The treatment learner; by default a logistic (or
 #'   multinomial) regression fitted in C, see [lrn_glm()].
 #' @param weights Optional sampling weights: a numeric vector or the name of
-#'   a column of `data`.
+#'   a column of `data`; finite and non-negative (0 leaves a unit out). They
+#'   are rescaled to mean 1 before fitting, so no result depends on their
+#'   scale, and a learner's `penalty` applies as with unit weights. Weights
+#'   so uneven that the smallest positive ones vanish beside the largest at
+#'   double precision (a ratio beyond about \eqn{4.5 \times 10^{15}}) are an
+#'   error rather than a fit to the heaviest units alone.
 #' @param treated For `"ATT"`, the treated level; by default the last level.
 #' @param na_action `"fail"` (default) stops on missing values naming the
 #'   columns; `"omit"` drops those rows and records them.
@@ -94,7 +99,7 @@ ipw_options <- function(estimand, stabilize, clip, truncate) {
 ipw_engine <- function(x, a, offset, intercept, opts, treated, learner, weights,
                        counts = NULL) {
   check_learner(learner)
-  weights <- check_weights(weights, length(a))
+  weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   lev <- levels(a)
   target <- ipw_target(opts$estimand, lev, treated)

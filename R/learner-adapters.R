@@ -34,7 +34,7 @@ lrn_glmnet <- function(alpha = 1, lambda = "lambda.min", nfolds = 10, family = N
       !(is.character(lambda) && length(lambda) == 1L && lambda %in% c("lambda.min", "lambda.1se"))) {
     cli::cli_abort("{.arg lambda} must be {.val lambda.min}, {.val lambda.1se} or a number.")
   }
-  check_number(nfolds, "nfolds", min = 3)
+  check_count(nfolds, "nfolds", min = 3)
   dots <- list(...)
   new_learner(
     fit = function(x, y, weights) {
@@ -83,7 +83,7 @@ glmnet_family <- function(y) {
 #' }
 lrn_ranger <- function(num.trees = 500, ...) {
   rlang::check_installed("ranger", reason = "to use `lrn_ranger()`")
-  check_number(num.trees, "num.trees", min = 1)
+  check_count(num.trees, "num.trees", min = 1)
   dots <- list(...)
   new_learner(
     fit = function(x, y, weights) {

@@ -24,7 +24,8 @@
 #'   A small penalty (e.g. 1) keeps a model fitted under separation. Since
 #'   the log-likelihood is summed with the weights, a penalized fit depends
 #'   on their scale: multiplying every weight by \eqn{c} acts as dividing
-#'   `penalty` by \eqn{c}.
+#'   `penalty` by \eqn{c}. The estimators rescale sampling weights to mean
+#'   1 before fitting, so there the penalty acts as with unit weights.
 #' @param maxit,epsilon Maximum iterations and convergence tolerance, as in
 #'   [stats::glm.control()].
 #' @return A learner: a list of class `causallib_lrn_glm`, used as the
@@ -37,7 +38,7 @@
 lrn_glm <- function(family = stats::binomial(), penalty = 0, maxit = 25, epsilon = 1e-8) {
   family <- glm_family(family)
   check_number(penalty, "penalty", min = 0)
-  check_number(maxit, "maxit", min = 1)
+  check_count(maxit, "maxit", min = 1)
   check_number(epsilon, "epsilon", min = .Machine$double.eps)
   structure(
     list(family = family, penalty = penalty, maxit = as.integer(maxit), epsilon = epsilon),

@@ -38,7 +38,7 @@ marginal_outcome_fit <- function(y, a, weights = NULL) {
 }
 
 marginal_engine <- function(y, a, weights) {
-  weights <- check_weights(weights, length(a))
+  weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   structure(list(
     y = y, treatment = a, levels = levels(a), sampling_weights = weights,

@@ -157,7 +157,7 @@ matching_spec <- function(distance, k, caliper, replace, estimand) {
 # design x. Pairs are in rows of x.
 matching_engine <- function(x, a, offset, spec, learner, weights) {
   check_learner(learner)
-  weights <- check_weights(weights, length(a))
+  weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   ps <- fit_propensity(learner, x, a, weights, offset, FALSE)
   P <- ps$propensity

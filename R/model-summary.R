@@ -32,7 +32,11 @@
 #'   poisson; `statistic` is a t statistic with `n - p` degrees of freedom
 #'   for the gaussian family and a z statistic otherwise, intervals are
 #'   Wald intervals on the same distribution, and aliased coefficients get
-#'   `NA`. With a ridge `penalty` the information is the penalized one. They
+#'   `NA`. With a ridge `penalty` the information is the penalized one.
+#'   Sampling weights enter rescaled to mean 1 (see [ipw()]), so the tables
+#'   are those of `glm()` with weights `w / mean(w)`: binomial and poisson
+#'   standard errors (and deviances) do not depend on the scale the weights
+#'   were given in. They
 #'   describe each learner as a model of its own: they do not account for
 #'   estimated weights or features (weighted and propensity-feature
 #'   standardization), and they are not the standard errors of a causal
@@ -291,7 +295,8 @@ bind_tables <- function(tabs) {
 #'   [balance_table()]; for outcome models `deviance`, the outcome
 #'   learner's deviance (summed over the arms' models; `NA` for learners
 #'   other than [lrn_glm()]); for survival models `events`, the
-#'   (sampling-weighted) number of events.
+#'   (sampling-weighted) number of events. Deviances and weighted counts use
+#'   the sampling weights rescaled to mean 1.
 #' @method glance causallib_model
 #' @export
 glance.causallib_model <- function(x, ...) {

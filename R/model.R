@@ -206,8 +206,13 @@ bootstrap_counts <- function(n, R) {
   matrix(tabulate(draws, n * R), n, R)
 }
 
+# At most bootstrap_max_replicates: beyond a million, the replicates' Monte
+# Carlo error is far below the sampling error they measure, while the run
+# would take days.
+bootstrap_max_replicates <- 1e6
+
 run_bootstrap <- function(fit, y, R) {
-  check_number(R, "R", min = 2)
+  check_count(R, "R", min = 2, max = bootstrap_max_replicates)
   R <- as.integer(R)
   desc <- boot_description(fit, y)
   stats <- vector("list", ceiling(R / bootstrap_batch_size))
@@ -223,16 +228,27 @@ run_bootstrap <- function(fit, y, R) {
   reps <- do.call(rbind, stats)
   failed <- !is.na(causes)
   if (all(failed)) {
-    cli::cli_abort(c("Every bootstrap replicate failed.", x = "{causes[1L]}"))
+    cli::cli_abort(c(
+      "All {R} bootstrap replicates failed: the model could not be refitted on any resample, so there is no bootstrap standard error.",
+      cause_bullets(causes),
+      i = "Fix the cause above (the fit on the full data succeeded, so the model is fragile on this data), or use {.code se = \"sandwich\"} where the model has it."
+    ))
   }
   if (any(failed)) {
-    why <- table(causes[failed])
     cli::cli_warn(c(
-      "{sum(failed)} of {R} bootstrap replicate{?s} failed and {?was/were} left out of the interval.",
-      stats::setNames(paste0(names(why), " (", as.vector(why), ")"), rep("x", length(why)))
+      "{sum(failed)} of {R} bootstrap {cli::qty(sum(failed))}replicate{?s} failed and {?was/were} left out of the interval.",
+      cause_bullets(causes[failed])
     ))
   }
   list(replicates = reps[!failed, , drop = FALSE], failed = sum(failed))
+}
+
+# The distinct causes of failed replicates with their counts, most common
+# first, as cli bullets (braces escaped: a cause is text, not a template).
+cause_bullets <- function(causes) {
+  why <- sort(table(causes), decreasing = TRUE)
+  text <- gsub("}", "}}", gsub("{", "{{", names(why), fixed = TRUE), fixed = TRUE)
+  stats::setNames(paste0(text, " (", as.vector(why), ")"), rep("x", length(why)))
 }
 
 # The statistic of every replicate of `counts` (n x B), through the C

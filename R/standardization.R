@@ -63,7 +63,7 @@ standardization_fit <- function(x, a, y, stratified = FALSE, learner = NULL, wei
 # everyone when NULL).
 std_engine <- function(design, x, offset, a, y, stratified, learner, weights,
                        prior_weights = NULL, population = NULL) {
-  weights <- check_weights(weights, length(a))
+  weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   learner <- learner %||% default_outcome_learner(y)
   check_learner(learner)

@@ -59,10 +59,12 @@ survival_response <- function(y) {
 #' months of follow-up in [nhefs].
 #' @param time,status Follow-up times and event indicators.
 #' @param breaks `NULL` or the increasing period boundaries.
+#' @param K The number of treatment levels (the hazard models keep a
+#'   level-by-period table).
 #' @return A list with `last` (number of periods at risk), `status`,
 #'   `breaks` and `n_periods`.
 #' @noRd
-discretize_time <- function(time, status, breaks = NULL) {
+discretize_time <- function(time, status, breaks = NULL, K = 1L) {
   if (is.null(breaks)) {
     if (any(time != round(time))) {
       cli::cli_abort(c(
@@ -70,6 +72,7 @@ discretize_time <- function(time, status, breaks = NULL) {
         i = "For example {.code breaks = seq(0, max(time), by = 1)} for unit periods."
       ))
     }
+    check_period_count(max(1, max(time)), K, TRUE, max(time))
     breaks <- seq(0, max(1, max(time)))
   }
   if (!is.numeric(breaks) || length(breaks) < 2L || anyNA(breaks) || any(diff(breaks) <= 0)) {
@@ -87,6 +90,7 @@ discretize_time <- function(time, status, breaks = NULL) {
     n_periods <- findInterval(max(time), breaks, left.open = TRUE)
     breaks <- breaks[seq_len(n_periods + 1L)]
   }
+  check_period_count(n_periods, K, FALSE, max(time))
   last <- findInterval(time, breaks, left.open = TRUE)
   beyond <- time > breaks[n_periods + 1L]
   last[beyond] <- n_periods
@@ -95,6 +99,26 @@ discretize_time <- function(time, status, breaks = NULL) {
   last[at_zero] <- 1L
   list(last = as.integer(last), status = as.integer(status), breaks = as.double(breaks),
        n_periods = n_periods)
+}
+
+# The hazard models keep a table of every treatment level by period (the C
+# core holds at most pt_max_cells cells: PT_MAX_TABLE in
+# src/person-time.h), and the curves have a point per period. A grid finer
+# than that is a grid in the wrong unit: say which and what to write.
+pt_max_cells <- 1e7
+
+check_period_count <- function(n_periods, K, default_grid, last_time) {
+  if (as.double(n_periods) * K <= pt_max_cells) return(invisible())
+  why <- if (default_grid) {
+    "The survival times are whole numbers up to {format(last_time, big.mark = ',')}, so the default grid (no {.arg breaks}) has {format(n_periods, big.mark = ',')} unit periods."
+  } else {
+    "{.arg breaks} define {format(n_periods, big.mark = ',')} periods."
+  }
+  cli::cli_abort(c(
+    why,
+    x = "With {K} treatment levels that is {format(as.double(n_periods) * K, big.mark = ',', scientific = FALSE)} level-by-period cells; the pooled-logistic models hold at most {format(pt_max_cells, big.mark = ',', scientific = FALSE)}.",
+    i = "Use coarser periods, e.g. {.code breaks = seq(0, {ceiling(last_time)}, length.out = 121)}, or times in months rather than days."
+  ))
 }
 
 # Period terms: the model matrix of `time_terms` (a one-sided formula in
@@ -138,7 +162,7 @@ survival_setup <- function(formula, data, treatment, weights, na_action, env) {
   d <- new_design(formula, data, treatment, weights, na_action, env)
   sv <- survival_response(d$response)
   a <- as_treatment(d$design$vars[[treatment]], "treatment")
-  sw <- check_weights(d$weights, length(a))
+  sw <- as_sampling_weights(d$weights, length(a))
   check_arms_nonempty(a, sw)
   list(d = d, time = sv$time, status = sv$status, a = a, sw = sw, n = length(a),
        treatment_name = treatment)
@@ -167,7 +191,7 @@ survival_matrix_data <- function(x, a, time, event, covariates) {
 
 # The person-time description of a setup on a period grid.
 person_time <- function(time, status, a, breaks, time_terms) {
-  dt <- discretize_time(time, status, breaks)
+  dt <- discretize_time(time, status, breaks, nlevels(a))
   c(dt, list(arm = a, f = period_terms(time_terms, dt$n_periods)))
 }
 

@@ -57,9 +57,10 @@
 #'   that predict censoring.
 #' @param model `"pooled_logistic"` or `"cox"`.
 #' @param breaks `NULL` or the period boundaries; see the Time grid section.
-#' @param weights Optional sampling weights: a numeric vector or a column name.
+#' @param weights Optional sampling weights: a numeric vector or a column
+#'   name, rescaled to mean 1 as in [ipw()].
 #' @param se `"bootstrap"` or `"none"`.
-#' @param R Number of bootstrap replicates.
+#' @param R Number of bootstrap replicates: a whole number from 2 to 1,000,000.
 #' @param conf_level Confidence level of the intervals.
 #' @param na_action `"fail"` (default) or `"omit"`, as in [ipw()].
 #' @return A `causal_survival` object; see [estimate_effect.causal_survival()]

@@ -19,7 +19,8 @@
 #' @param grid A list of learners, or a data frame whose rows are
 #'   arguments of [lrn_glm()] (e.g. `data.frame(penalty = c(0, 1, 10))`).
 #' @param scorer A scorer name or a function of a `causal_evaluation`.
-#' @param cv Number of cross-validation folds.
+#' @param cv Number of cross-validation folds, drawn within each treatment
+#'   level as in [evaluate()].
 #' @return A `causallib_tuning` object: `best` (the refitted model),
 #'   `scores` (a data frame with `candidate`, `learner` and `score`),
 #'   `evaluations` and `learners`.
@@ -38,8 +39,7 @@ tune_learner <- function(fit, grid, scorer = NULL, cv = 5) {
   }
   scorer <- scorer %||% if (type == "weight") "smd" else "rmse"
   score_of <- resolve_scorer(scorer)
-  check_number(cv, "cv", min = 2, max = fit$n)
-  splits <- evaluation_splits(fit$n, cv, NULL)
+  splits <- evaluation_splits(fit$treatment, cv, NULL)
   evaluations <- lapply(learners, function(l) {
     evaluate_splits(refit(fit, learner = l), splits, "cv")
   })

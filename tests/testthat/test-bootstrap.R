@@ -104,3 +104,24 @@ test_that("offset() models bootstrap in C, equal to the R refits", {
   expect_false(isTRUE(all.equal(causallib:::bootstrap_replicates(plain, counts, engine = "c"),
                                 causallib:::bootstrap_replicates(fits$std, counts, engine = "c"))))
 })
+
+test_that("the number of replicates must be a whole number in range", {
+  d <- sim_confounded(100)
+  fit <- ipw(a ~ x1, data = d)
+  expect_snapshot(error = TRUE, estimate_effect(fit, outcome = y, se = "bootstrap", R = 1e12))
+  expect_snapshot(error = TRUE, estimate_effect(fit, outcome = y, se = "bootstrap", R = 2.5))
+  expect_snapshot(error = TRUE, estimate_effect(fit, outcome = y, se = "bootstrap", R = "100"))
+})
+
+test_that("every replicate failing is an error giving the causes", {
+  d <- sim_confounded(100)
+  # a learner that fits the data but fails on every resample
+  fragile <- lrn_custom(
+    fit = function(x, y, weights) {
+      if (length(unique(weights)) > 1L) stop("singular fit on the resample")
+      lm.fit(x, y)
+    },
+    predict = function(object, x) drop(x %*% coef(object)))
+  fit <- standardization(y ~ a + x1, data = d, treatment = a, learner = fragile)
+  expect_snapshot(error = TRUE, estimate_effect(fit, se = "bootstrap", R = 3))
+})

@@ -79,3 +79,15 @@ test_that("print() summarises the curves and their contrasts", {
   expect_snapshot(print(estimate_effect(pl, times = 120, contrast = "rmst_difference")))
   expect_snapshot(print(summary(estimate_effect(pl, times = 120, contrast = "risk_ratio"))))
 })
+
+test_that("bootstrap replicates without a curve at the asked time are reported", {
+  d <- sim_survival(300)
+  set.seed(1)
+  km <- survival_ipw(Surv(time, event) ~ a, data = d, se = "bootstrap", R = 5)
+  # resamples whose treated arm's follow-up ended early
+  km$replicates[, 2, ] <- NA
+  expect_snapshot(error = TRUE, estimate_effect(km, times = 6))
+  km$replicates[1:2, 2, ] <- 0.5
+  expect_snapshot(est <- estimate_effect(km, times = 6))
+  expect_equal(nrow(est$replicates), 2L)
+})

@@ -42,6 +42,32 @@ test_that("ipw_fit() names the columns with missing or infinite values", {
   expect_error(ipw_fit(x, a[-1]), "length")
 })
 
+test_that("formula fits name the variables with infinite values, in R", {
+  d <- sim_confounded(50)
+  expect_snapshot(error = TRUE, ipw(a ~ x1 + x2, data = transform(d, x1 = replace(x1, c(4, 7), Inf))))
+  expect_snapshot(error = TRUE, ipw(a ~ log(x2) + x1, data = d))
+  # infinite values are not missing: na_action = "omit" does not drop them,
+  # and the row reported is the data's
+  dn <- transform(d, x1 = replace(x1, 1:2, NA), y = replace(y, 5, -Inf))
+  expect_snapshot(error = TRUE, standardization(y ~ a + x1, data = dn, treatment = a, na_action = "omit"))
+})
+
+test_that("list columns and infinite values in newdata are named", {
+  d <- sim_confounded(50)
+  expect_snapshot(error = TRUE, ipw(a ~ x1, data = transform(d, x1 = I(as.list(x1)))))
+  fit <- ipw(a ~ x1, data = d)
+  expect_snapshot(error = TRUE, predict(fit, newdata = transform(d, x1 = replace(x1, 2, -Inf))))
+})
+
+test_that("a right-hand side with nothing to fit gets an error saying what to write", {
+  d <- sim_confounded(50)
+  expect_snapshot(error = TRUE, ipw(a ~ -1, data = d))
+  expect_snapshot(error = TRUE, ipw(a ~ 0, data = d))
+  ds <- sim_survival(100)
+  expect_snapshot(error = TRUE, survival_ipw(Surv(time, event) ~ a, data = ds, censoring_model = ~ 0))
+  expect_s3_class(ipw(a ~ 1, data = d), "causallib_ipw")
+})
+
 test_that("the fitted GLM's information matrix is X'WX at the estimates", {
   d <- sim_confounded(300)
   x <- model.matrix(~ x1 + x2, d)
@@ -133,7 +159,7 @@ test_that("other right-hand sides keep the general path", {
   contrasts(d$h) <- contr.sum(3)
   d$one <- factor(rep("u", nrow(d)))
   for (f in list(a ~ I(x1), a ~ log(k), a ~ x1:k, a ~ x1 * l, a ~ x1 + offset(k), a ~ o,
-                 a ~ h, a ~ poly(x1, 2), a ~ `x1`:g, a ~ 0)) {
+                 a ~ h, a ~ poly(x1, 2), a ~ `x1`:g)) {
     expect_true(is.matrix(causallib:::new_design(f, d)$x), info = format(f))
   }
   d$`x 1` <- d$x1

@@ -184,3 +184,15 @@ test_that("doubly robust input errors are clear", {
   expect_snapshot(error = TRUE, aipw(om, ipw(a ~ x1, data = d[-1, ])))
   expect_snapshot(error = TRUE, tmle(om, "not a model"))
 })
+
+test_that("aipw() with a character treatment gives the numbers of its 0/1 coding", {
+  d <- sim_confounded(n = 300)
+  d$arm <- ifelse(d$a == 1, "treated", "control")
+  num <- aipw(standardization(y ~ a + x1 + x2, data = d, treatment = a), ipw(a ~ x1 + x2, data = d))
+  chr <- aipw(standardization(y ~ arm + x1 + x2, data = d, treatment = arm),
+              ipw(arm ~ x1 + x2, data = d))
+  expect_equal(unname(coef(estimate_effect(chr))), unname(coef(estimate_effect(num))),
+               tolerance = 1e-10)
+  expect_equal(unname(vcov(estimate_effect(chr))), unname(vcov(estimate_effect(num))),
+               tolerance = 1e-10)
+})

@@ -17,6 +17,21 @@ test_that("cross-validation folds are reproducible and predictions come from tra
                tolerance = 1e-8)
 })
 
+test_that("folds are drawn within treatment levels: each holds every level", {
+  d <- sim_confounded(n = 60)
+  d$a <- rep(0:1, c(56, 4))
+  fit <- ipw(a ~ x1, data = d)
+  # 4 treated units: 4 folds is the most, and each fold gets one of them
+  set.seed(2)
+  ev <- evaluate(fit, cv = 4)
+  counts <- table(ev$folds, d$a)
+  expect_true(all(counts >= 1))
+  # sizes differ by at most one within each level, and overall
+  expect_true(all(apply(counts, 2L, function(k) diff(range(k))) <= 1))
+  expect_lte(diff(range(table(ev$folds))), 1)
+  expect_error(evaluate(fit, cv = 5), "at most `cv = 4`")
+})
+
 test_that("in-sample metrics equal the standalone metric functions", {
   fit <- ipw(whatif_ps_formula, data = nhefs)
   ev <- evaluate(fit)
@@ -84,6 +99,10 @@ test_that("evaluation errors are clear", {
   d <- sim_confounded(n = 100)
   fit <- ipw(a ~ x1, data = d)
   expect_snapshot(error = TRUE, evaluate(fit, cv = 2, bootstrap = 2))
+  expect_snapshot(error = TRUE, evaluate(fit, cv = nrow(d)))
+  expect_snapshot(error = TRUE, evaluate(fit, cv = 2.5))
+  expect_snapshot(error = TRUE, evaluate(fit, bootstrap = 1e12))
+  expect_snapshot(error = TRUE, tune_learner(fit, data.frame(penalty = c(0, 1)), cv = 60))
   expect_snapshot(error = TRUE, evaluate(marginal_outcome(y ~ a, data = d)))
   expect_snapshot(error = TRUE, evaluation_data(evaluate(fit), "residuals"))
 })

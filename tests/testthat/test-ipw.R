@@ -112,6 +112,7 @@ test_that("bad input to ipw() gets a clear error naming the argument", {
   expect_snapshot(error = TRUE, estimate_effect(fit))
   expect_snapshot(error = TRUE, estimate_effect(fit, outcome = letters[d$a + 1]))
   expect_snapshot(error = TRUE, estimate_effect(fit, outcome = replace(d$y, 4, NA)))
+  expect_snapshot(error = TRUE, estimate_effect(fit, outcome = nothere))
   # Missing rows can be dropped on request, and are reported.
   dn <- transform(d, x1 = replace(x1, 1:3, NA))
   fit_na <- ipw(a ~ x1, data = dn, na_action = "omit")
@@ -119,6 +120,28 @@ test_that("bad input to ipw() gets a clear error naming the argument", {
   expect_equal(fit_na$na.action, 1:3)
   expect_equal(coef(estimate_effect(fit_na, outcome = y, se = "none")),
                coef(estimate_effect(ipw(a ~ x1, data = d[-(1:3), ]), outcome = y, se = "none")))
+})
+
+test_that("sampling weights are rescaled: their scale and total do not matter", {
+  d <- sim_confounded(200)
+  se_of <- function(w) tidy(estimate_effect(ipw(a ~ x1, data = d, weights = w), outcome = y))
+  plain <- se_of(NULL)
+  # weights whose total overflows, and weights whose squares underflow
+  expect_equal(se_of(rep(.Machine$double.xmax, 200)), plain, tolerance = 1e-12)
+  expect_equal(se_of(rep(1e-300, 200)), plain, tolerance = 1e-12)
+  expect_gt(plain$std.error, 0)
+  expect_gt(plain$p.value, 0)
+})
+
+test_that("bad sampling weights get an error naming the argument and the cause", {
+  d <- sim_confounded(200)
+  # One weight of 1e300 among weights near 1 would leave the estimate to that
+  # unit alone: the other units fall below double precision beside it.
+  expect_snapshot(error = TRUE, ipw(a ~ x1, data = d, weights = replace(d$w, 1, 1e300)))
+  expect_snapshot(error = TRUE, ipw(a ~ x1, data = d, weights = rep(0, 200)))
+  expect_snapshot(error = TRUE, ipw_fit(cbind(d$x1), d$a, weights = replace(d$w, c(5, 9), NaN)))
+  expect_snapshot(error = TRUE, ipw_fit(cbind(d$x1), d$a, weights = d$w[-1]))
+  expect_snapshot(error = TRUE, ipw(a ~ x1, data = d, weights = "nothere"))
 })
 
 test_that("positivity problems are reported with a count", {

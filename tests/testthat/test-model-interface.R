@@ -24,8 +24,9 @@
 #      the expanded data d[rep(seq_len(n), counts[, r]), ] (also checked
 #      through the public se = "bootstrap", which draws its counts with
 #      bootstrap_counts());
-#   5. results are identical with 1 and 2 threads, and invariant to
-#      multiplying every sampling weight by 1000;
+#   5. results are identical with 1 and 2 threads, and invariant to the
+#      scale of the sampling weights (times 1000, times 1e-300, the largest
+#      1e300), for the formula and the matrix interfaces;
 #   6. refit() with another learner equals fitting with it from scratch.
 
 tol_exact <- 1e-10
@@ -127,26 +128,27 @@ model_data <- function(spec, n = 300) {
   sim_constructs(if (is.null(spec$type)) "bin" else spec$type, n = n, seed = 5)
 }
 
-# The statistic of a fit, as the public functions give it.
-point_estimate <- function(fit, spec) {
+# The statistic of a fit, as the public functions give it. A weight model
+# takes its outcome by name from its data, or (matrix fits) as a vector.
+point_estimate <- function(fit, spec, outcome = "y") {
   switch(spec$kind,
-    weight = coef(estimate_outcomes(fit, outcome = "y", se = "none")),
+    weight = coef(estimate_outcomes(fit, outcome = !!outcome, se = "none")),
     outcome = coef(estimate_outcomes(fit, se = "none")),
     cate = coef(estimate_effect(fit, se = "none")))
 }
 
-standard_error <- function(fit, spec) {
+standard_error <- function(fit, spec, outcome = "y") {
   est <- if (spec$kind == "weight") {
-    estimate_outcomes(fit, outcome = "y", se = "sandwich")
+    estimate_outcomes(fit, outcome = !!outcome, se = "sandwich")
   } else {
     estimate_outcomes(fit, se = "sandwich")
   }
   sqrt(diag(vcov(est)))
 }
 
-public_replicates <- function(fit, spec, R) {
+public_replicates <- function(fit, spec, R, outcome = "y") {
   switch(spec$kind,
-    weight = estimate_outcomes(fit, outcome = "y", se = "bootstrap", R = R)$replicates,
+    weight = estimate_outcomes(fit, outcome = !!outcome, se = "bootstrap", R = R)$replicates,
     outcome = estimate_outcomes(fit, se = "bootstrap", R = R)$replicates,
     cate = estimate_effect(fit, se = "bootstrap", R = R)$replicates)
 }
@@ -297,19 +299,59 @@ for (name in names(interface_models)) {
   })
 }
 
-for (name in names(interface_models)) {
-  spec <- interface_models[[name]]
-  test_that(paste("5. invariant to sampling weights times 1000 |", name), {
-    d <- model_data(spec)
-    fit <- spec$build(d, weights = d$w)
-    big <- spec$build(d, weights = 1000 * d$w)
-    expect_equal(point_estimate(big, spec), point_estimate(fit, spec), tolerance = tol_exact,
-                 info = name)
-    if (spec$sandwich) {
-      expect_equal(standard_error(big, spec), standard_error(fit, spec), tolerance = tol_exact,
-                   info = name)
-    }
+# The matrix interfaces run the same engines; they join the models of the
+# scale invariance, where the weights enter.
+matrix_covariates <- function(d) {
+  cbind(x1 = d$x1, x2 = d$x2, south = as.numeric(d$g == "south"), east = as.numeric(d$g == "east"))
+}
+matrix_models <- list(
+  "ipw_fit" = list(kind = "weight", sandwich = TRUE, build = function(d, weights = NULL) {
+    ipw_fit(matrix_covariates(d), d$a, weights = weights)
+  }),
+  "matching_fit" = list(kind = "weight", sandwich = FALSE, build = function(d, weights = NULL) {
+    suppressMessages(matching_fit(cbind(1, matrix_covariates(d)), d$a, weights = weights))
+  }),
+  "standardization_fit" = list(kind = "outcome", sandwich = TRUE, build = function(d, weights = NULL) {
+    standardization_fit(matrix_covariates(d), d$a, d$y, weights = weights)
+  }),
+  "marginal_outcome_fit" = list(kind = "outcome", sandwich = TRUE, build = function(d, weights = NULL) {
+    marginal_outcome_fit(d$y, d$a, weights = weights)
+  }),
+  "xlearner_fit" = list(kind = "cate", sandwich = FALSE, build = function(d, weights = NULL) {
+    xlearner_fit(matrix_covariates(d), d$a, d$y, weights = weights)
+  }),
+  "rlearner_fit" = list(kind = "cate", sandwich = FALSE, build = function(d, weights = NULL) {
+    withr::with_seed(11, rlearner_fit(matrix_covariates(d), d$a, d$y, crossfit = 3, weights = weights))
   })
+)
+
+# Sampling weights are rescaled to mean 1 before any model sees them, so
+# estimates, standard errors and bootstrap replicates are those of the
+# weights w at any scale: moderate, tiny (each w times 1e-300, still normal
+# doubles) and huge (the largest 1e300, whose sum and squares overflow).
+weight_scales <- list(
+  "times 1000" = function(w) 1000 * w,
+  "times 1e-300" = function(w) w * 1e-300,
+  "largest 1e300" = function(w) w * (1e300 / max(w))
+)
+scale_models <- c(interface_models, matrix_models)
+
+for (name in names(scale_models)) {
+  spec <- scale_models[[name]]
+  for (scale in names(weight_scales)) {
+    test_that(paste("5. invariant to sampling weights", scale, "|", name), {
+      d <- model_data(spec)
+      run <- function(w) {
+        fit <- spec$build(d, weights = w)
+        set.seed(5)
+        list(estimate = point_estimate(fit, spec, d$y),
+             se = if (spec$sandwich) standard_error(fit, spec, d$y),
+             replicates = public_replicates(fit, spec, R = 2, d$y))
+      }
+      expect_equal(run(weight_scales[[scale]](d$w)), run(d$w), tolerance = tol_exact,
+                   info = paste(name, scale))
+    })
+  }
 }
 
 # ---- 6. refit() with another learner --------------------------------------------------

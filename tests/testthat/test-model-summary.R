@@ -46,9 +46,10 @@ test_that("tidy() of a propensity model is summary(glm()) with sampling weights"
   d$x2f <- factor(d$x2)
   f <- a ~ x1 + x2f + I(x1^2)
   # glm() looks `weights` up in `data` first, so they must not be named
-  # like a column.
+  # like a column. The models see sampling weights rescaled to mean 1, so
+  # their binomial standard errors do not depend on the weights' scale.
   for (column in list(NULL, "w")) {
-    sw <- if (!is.null(column)) d$w
+    sw <- if (!is.null(column)) d$w / mean(d$w)
     fit <- ipw(f, data = d, weights = column, learner = lrn_exact())
     ref <- suppressWarnings(glm(f, family = binomial, data = d, weights = sw,
                                 control = ctl_summary))
@@ -111,8 +112,9 @@ test_that("tidy() of a gaussian outcome model is summary(glm()) with weights and
   d$off <- 0.3 * d$x2
   d$w[1:5] <- 0
   f <- y ~ a + x1 + x2 + a:x1 + offset(off)
+  # the deviance is on the scale of the weights the model sees: mean 1
   for (column in list(NULL, "w")) {
-    sw <- if (!is.null(column)) d$w
+    sw <- if (!is.null(column)) d$w / mean(d$w)
     fit <- standardization(f, data = d, treatment = a, weights = column,
                            learner = lrn_exact(gaussian()))
     ref <- glm(f, data = d, weights = sw, control = ctl_summary)
@@ -182,7 +184,7 @@ test_that("survival models report their hazard models", {
   f <- Surv(time, event) ~ a + x
   fit <- survival_standardization(f, data = d, treatment = a, weights = "w", se = "none",
                                   learner = lrn_tight())
-  ref <- ref_pooled_logistic(f, d, "a", prior = d$w)$fits[[1L]]
+  ref <- ref_pooled_logistic(f, d, "a", prior = d$w / mean(d$w))$fits[[1L]]
   tab <- summary(fit)$coefficients[[1L]]
   expect_equal(tab$estimate, unname(coef(ref)), tolerance = 1e-6)
   expect_equal(tab$std.error, unname(summary(ref)$coefficients[, 2L]), tolerance = 1e-6)

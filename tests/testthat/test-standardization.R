@@ -61,3 +61,20 @@ test_that("a factor treatment gives the same standardized outcomes as its numeri
   expect_equal(unname(coef(estimate_effect(fac))), unname(coef(estimate_effect(num))),
                tolerance = 1e-12)
 })
+
+test_that("a character treatment gives the numbers of its 0/1 coding", {
+  d <- sim_confounded(n = 300)
+  d$arm <- ifelse(d$a == 1, "treated", "control")
+  num <- standardization(y ~ a * x1 + x2, data = d, treatment = a)
+  chr <- standardization(y ~ arm * x1 + x2, data = d, treatment = arm)
+  expect_equal(unname(coef(estimate_effect(chr))), unname(coef(estimate_effect(num))),
+               tolerance = 1e-12)
+  expect_equal(unname(vcov(estimate_effect(chr))), unname(vcov(estimate_effect(num))),
+               tolerance = 1e-12)
+  expect_equal(chr$levels, c("control", "treated"))
+  # stratified, and predictions for new data given as character
+  num_s <- standardization(y ~ a + x1, data = d, treatment = a, stratified = TRUE)
+  chr_s <- standardization(y ~ arm + x1, data = d, treatment = arm, stratified = TRUE)
+  expect_equal(unname(predict(chr_s, newdata = d[1:5, ])), unname(predict(num_s, newdata = d[1:5, ])),
+               tolerance = 1e-12)
+})

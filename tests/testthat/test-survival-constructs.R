@@ -426,7 +426,7 @@ invariant_cases <- list(
                                   weight_model = a ~ x + z, breaks = yearly_breaks(7), weights = w,
                                   learner = lrn_tight(), ...)
        }),
-  list(id = "survival_ipw KM, weight model a ~ x", data = sim2,
+  list(id = "survival_ipw KM, weight model a ~ x", data = sim2, sandwich = TRUE,
        fit = function(d, w, ...) {
          survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, weights = w, ...)
        }),
@@ -444,6 +444,16 @@ invariant_cases <- list(
        fit = function(d, w, ...) {
          survival_ipw(Surv(time, event) ~ a, data = d, weight_model = matching(a ~ x, data = d, weights = w),
                       weights = w, ...)
+       }),
+  list(id = "survival_standardization_fit pooled: a + x", data = sim2,
+       fit = function(d, w, ...) {
+         survival_standardization_fit(cbind(x = d$x), d$a, d$time, d$event, weights = w,
+                                      learner = lrn_tight(), ...)
+       }),
+  list(id = "survival_ipw_fit KM, weight model ipw_fit(x)", data = sim2, sandwich = TRUE,
+       fit = function(d, w, ...) {
+         survival_ipw_fit(d$a, d$time, d$event, weight_model = ipw_fit(cbind(x = d$x), d$a, weights = w),
+                          weights = w, ...)
        })
 )
 
@@ -486,12 +496,30 @@ test_that("curves and bootstrap replicates do not depend on the number of thread
   }
 })
 
-test_that("curves do not change when every sampling weight is multiplied by 1000", {
+# Sampling weights are rescaled to mean 1 before any model sees them, so the
+# curves, their standard errors and bootstrap replicates are those of the
+# weights w at any scale: moderate, tiny (each w times 1e-300, still normal
+# doubles) and huge (the largest 1e300, whose sum and squares overflow).
+weight_scales <- list(
+  "times 1000" = function(w) 1000 * w,
+  "times 1e-300" = function(w) w * 1e-300,
+  "largest 1e300" = function(w) w * (1e300 / max(w))
+)
+
+test_that("curves, standard errors and replicates do not depend on the scale of the sampling weights", {
   for (cs in invariant_cases) {
     d <- cs$data
-    base <- cs$fit(d, d$w, se = "none")
-    scaled <- run_case(cs$fit(d, d$w * 1000, se = "none"), cs$id)
-    if (is.null(scaled)) next
-    expect_equal(scaled$survival, base$survival, tolerance = 1e-10, info = cs$id)
+    run <- function(w) {
+      set.seed(43)
+      boot <- cs$fit(d, w, se = "bootstrap", R = 2)
+      list(survival = boot$survival, replicates = boot$replicates,
+           std_error = if (isTRUE(cs$sandwich)) cs$fit(d, w, se = "sandwich")$std_error)
+    }
+    base <- run(d$w)
+    for (scale in names(weight_scales)) {
+      scaled <- run_case(run(weight_scales[[scale]](d$w)), paste(cs$id, scale))
+      if (is.null(scaled)) next
+      expect_equal(scaled, base, tolerance = 1e-10, info = paste(cs$id, scale))
+    }
   }
 })

@@ -156,3 +156,28 @@ test_that("Kaplan-Meier bootstrap replicates refit the weight model", {
   s <- ref[2]
   expect_equal(fit$replicates[1, 2, match(s$time, fit$times)], s$surv, tolerance = 1e-10)
 })
+
+test_that("a character treatment gives the curves of its 0/1 coding", {
+  d <- sim_survival(400)
+  d$arm <- ifelse(d$a == 1, "treated", "control")
+  for (model in c("pooled_logistic", "cox")) {
+    num <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = a,
+                                    model = model, se = "none")
+    chr <- survival_standardization(Surv(time, event) ~ arm + x, data = d, treatment = arm,
+                                    model = model, se = "none")
+    expect_equal(unname(chr$survival), unname(num$survival), tolerance = 1e-12, info = model)
+    expect_equal(chr$levels, c("control", "treated"), info = model)
+  }
+})
+
+test_that("a period grid too fine for the hazard models gets an error saying what to write", {
+  d <- sim_survival(200)
+  d$days <- d$time * 30
+  fine <- seq(0, max(d$days), length.out = 1.5e7 + 1)
+  expect_snapshot(error = TRUE, survival_standardization(Surv(days, event) ~ a + x, data = d,
+                                                         treatment = a, breaks = fine, se = "none"))
+  # whole-number times in seconds: the default grid of unit periods
+  d$seconds <- d$time * 2.6e6
+  expect_snapshot(error = TRUE, survival_ipw(Surv(seconds, event) ~ a, data = d, weight_model = a ~ x,
+                                             method = "pooled_logistic", se = "none"))
+})
