@@ -16,6 +16,12 @@
 # Child mode (one case, causallib from CAUSALLIB_LIB, prints the seconds of
 # its timed runs): Rscript bench/versions.R --child CASE
 
+# The parent needs a causallib too (common.R attaches one): the first library
+# of CAUSALLIB_BENCH_LIBS unless CAUSALLIB_LIB names one.
+if (!nzchar(Sys.getenv("CAUSALLIB_LIB"))) {
+  first <- sub("^[^=]*=", "", strsplit(Sys.getenv("CAUSALLIB_BENCH_LIBS"), ",")[[1]][1])
+  if (!is.na(first)) Sys.setenv(CAUSALLIB_LIB = first)
+}
 source(file.path("bench", "common.R"))   # set-up, simulations, time_call(), facts
 
 CHILD_REPS <- 2L   # timed runs per child, after one warm-up run
