@@ -119,84 +119,85 @@ void cp_xbeta(const cp_design *d, const double *beta, const double *offset,
  * The normal equations square the condition number of the design, so a
  * covariate whose mean is large against its spread (a date, a shifted lab
  * value) loses all its digits to the intercept: X'WX is singular to working
- * precision although glm()'s QR of X fits it.  Read centred at its mean,
+ * precision although glm()'s QR of X fits it.  Read centred near its mean,
  * the same column is as well conditioned as its spread allows, and the fit
  * is the same model: with a column of ones (the anchor, unpenalized) the
  * shifts only move its coefficient.  A column is shifted only when its mean
  * exceeds CP_CENTER_RATIO standard deviations, so ordinary designs are read
- * as they are, bit for bit, at no cost beyond one pass for the moments.
- * The plan depends on X alone (not on weights), so every fit on one design
- * (arms, bootstrap replicates, the sandwich) shares it. */
+ * as they are, bit for bit.  Any shift near the mean conditions the column
+ * as well, so the moments come from CENTER_SAMPLE evenly spaced rows, which
+ * costs nothing next to a pass over X.  The plan depends on X alone (not on
+ * weights or threads), so every fit on one design (arms, bootstrap
+ * replicates, the sandwich) shares it. */
 
-typedef struct { const cp_design *d; const double *x0; } moments_ctx;
+#define CENTER_SAMPLE 8192
 
-/* Rows [from, to): acc (2 p) = the sums of x_j - x0_j and of their squares
- * (a cp_chunk_fn). */
-static void moments_chunk(const void *ctx_, cl_len from, cl_len to,
-                          double *acc, double *scratch)
+/* Is column j of d exactly 1 on every row? */
+static int all_ones(const cp_design *d, int j)
 {
-    const moments_ctx *ctx = ctx_;
-    int p = ctx->d->p;
-    memset(acc, 0, sizeof(double) * 2 * (size_t) p);
-    for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
-        int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
-        cp_copy_rows(ctx->d, r0, len, scratch);
-        for (int j = 0; j < p; j++) {
-            const double *xj = scratch + (size_t) j * len;
-            double x0 = ctx->x0[j], s1 = 0.0, s2 = 0.0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : s1, s2)
-#endif
-            for (int i = 0; i < len; i++) {
-                double v = xj[i] - x0;
-                s1 += v;
-                s2 += v * v;
-            }
-            acc[j] += s1;
-            acc[p + j] += s2;
-        }
+    double buf[CP_BLOCK_ROWS];
+    for (cl_len r0 = 0; r0 < d->n; r0 += CP_BLOCK_ROWS) {
+        int len = (int) (d->n - r0 < CP_BLOCK_ROWS ? d->n - r0 : CP_BLOCK_ROWS);
+        const double *x = cp_column_rows(d, j, r0, len, buf);
+        for (int i = 0; i < len; i++) if (x[i] != 1.0) return 0;
     }
+    return 1;
 }
 
 /* Doubles of work for cp_center_plan(). */
 size_t cp_center_work_size(cl_len n, int p, int nthreads)
 {
-    cl_len nchunk = cp_chunks(n, p, 2);
-    return 3 * (size_t) p + cp_reduce_work_size(nchunk, nthreads, 2 * (size_t) p,
-                                                (size_t) CP_BLOCK_ROWS * p);
+    (void) n;
+    (void) nthreads;
+    return 2 * (size_t) p;
 }
 
 /*
  * Inputs:  d (n x p, unshifted), penalty (p or NULL).
  * Output:  center (p); returns the anchor, or -1 (see design.h).
  * Work:    cp_center_work_size(n, p, nthreads) doubles.
- * The moments are taken about each column's first value, so that they do
- * not cancel for a column far from 0.
+ * The moments of the sampled rows are taken about each column's first
+ * value, so that they do not cancel for a column far from 0.  A column of
+ * ones by the sample is checked on every row before it becomes the anchor.
  */
 int cp_center_plan(const cp_design *d, const double *penalty, double *center,
                    int nthreads, double *work)
 {
-    cl_len n = d->n;
+    cl_len n = d->n, m = n < CENTER_SAMPLE ? n : CENTER_SAMPLE;
     int p = d->p, anchor = -1, shifted = 0;
+    double buf;
+    (void) nthreads;
     if (n == 0 || d->center) return -1;
-    double *x0 = work, *mom = x0 + p, *rest = mom + 2 * (size_t) p;
-    for (int j = 0; j < p; j++) x0[j] = *cp_column_rows(d, j, 0, 1, center + j);
-    moments_ctx ctx = {d, x0};
-    cp_reduce(n, cp_chunks(n, p, 2), nthreads, 2 * (size_t) p,
-              (size_t) CP_BLOCK_ROWS * p, moments_chunk, &ctx, mom, rest);
+    double *x0 = work, *ss = work + p;
     for (int j = 0; j < p; j++) {
-        double m1 = mom[j] / (double) n, ss = mom[p + j];
-        double var = ss / (double) n - m1 * m1, mean = x0[j] + m1;
+        const cp_col *c = d->cols + j;
+        double s1 = 0.0, s2 = 0.0;
+        x0[j] = *cp_column_rows(d, j, 0, 1, &buf);
         center[j] = 0.0;
-        if (ss == 0.0) {
-            if (x0[j] == 1.0 && anchor < 0 && !(penalty && penalty[j] != 0.0)) anchor = j;
-        } else if (isfinite(mean) && isfinite(var) &&
-                   mean * mean > CP_CENTER_RATIO * CP_CENTER_RATIO * (var > 0 ? var : 0.0)) {
+        if (!c->x && !c->codes) {
+            ss[j] = 0.0;
+            continue;
+        }
+        for (cl_len s = 0; s < m; s++) {
+            double v = *cp_column_rows(d, j, s * n / m, 1, &buf) - x0[j];
+            s1 += v;
+            s2 += v * v;
+        }
+        double m1 = s1 / (double) m, var = s2 / (double) m - m1 * m1, mean = x0[j] + m1;
+        ss[j] = s2;
+        if (s2 != 0.0 && isfinite(mean) && isfinite(var) &&
+            mean * mean > CP_CENTER_RATIO * CP_CENTER_RATIO * (var > 0 ? var : 0.0)) {
             center[j] = mean;
             shifted = 1;
         }
     }
-    return shifted ? anchor : -1;
+    if (!shifted) return -1;
+    for (int j = 0; j < p && anchor < 0; j++) {
+        const cp_col *c = d->cols + j;
+        if (ss[j] != 0.0 || x0[j] != 1.0 || (penalty && penalty[j] != 0.0)) continue;
+        if ((!c->x && !c->codes) || all_ones(d, j)) anchor = j;
+    }
+    return anchor;
 }
 
 void cp_uncenter(double *beta, int p, const double *center, int anchor)
