@@ -258,9 +258,9 @@ estfun_parts.causallib_ipw <- function(fit, y = NULL) {
   mu <- means(fit, y)
   arm_mass <- arm_sums(if (is.null(fit$sampling_weights)) fit$ip_weights else
     fit$sampling_weights * fit$ip_weights, fit$treatment)
-  res <- .Call(C_ffi_ipw_meat, fit$x, score$intercept, fit$treatment, fit$propensity,
-               fit$sampling_weights, fit$ip_weights, fit$dw_deta, y, unname(mu),
-               causallib_threads())
+  res <- .Call(C_ffi_ipw_meat, fit$x, score$intercept, score$center, fit$treatment,
+               fit$propensity, fit$sampling_weights, fit$ip_weights, fit$dw_deta, y,
+               unname(mu), causallib_threads())
   list(score = score, meat = res$meat, D_mb = res$D, D_mm = diag(-arm_mass, length(mu)),
        n = fit$n)
 }

@@ -190,6 +190,18 @@ fit_glm_treatment <- function(learner, x, y, weights, pen, intercept, offset) {
   structure(res, class = "causallib_glm_fit")
 }
 
+# Columns of a design that are linearly dependent on earlier ones get NA
+# coefficients, as in glm() (a column whose residual on the earlier columns
+# is negligible against its own norm); say which.
+warn_aliased <- function(names, what) {
+  if (!length(names)) return(invisible())
+  n <- length(names)
+  cli::cli_warn(c(
+    "The {what} has {n} column{?s} linearly dependent on earlier columns, with {?an/} NA coefficient{?s}: {.val {names}}.",
+    i = "Drop {cli::qty(n)}{?it/them} or reparametrize the covariates; glm() aliases {cli::qty(n)}{?it/them} too."
+  ))
+}
+
 check_glm_response <- function(y, family) {
   if (family == "binomial" && any(y < 0 | y > 1)) {
     cli::cli_abort("A binomial outcome model needs an outcome in [0, 1]; the outcome ranges from {min(y)} to {max(y)}.")
@@ -209,6 +221,7 @@ check_glm_result <- function(res, what) {
   if (!isTRUE(res$converged)) {
     cli::cli_warn("The {what} did not converge in {res$iter} iterations.")
   }
+  warn_aliased(rownames(as.matrix(res$coefficients))[res$aliased], what)
   if (res$family == "binomial") {
     eps <- 10 * .Machine$double.eps
     if (max(res$fitted) > 1 - eps || min(res$fitted) < eps) {

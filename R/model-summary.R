@@ -256,8 +256,7 @@ part_estimates <- function(part) {
   kept <- !is.na(beta)
   H <- if (inherits(fit, "causallib_pt_fit")) fit$information else
     glm_score_hessian(fit, part$x, part$weights)$H
-  V <- matrix(NA_real_, length(beta), length(beta))
-  V[kept, kept] <- solve(H[kept, kept, drop = FALSE])
+  V <- coef_vcov(H, kept, fit$center, fit$anchor, ncol(B))
   df <- Inf
   if (identical(fit$family, "gaussian")) {
     n_ok <- if (is.null(part$weights)) nrow(part$x) else sum(part$weights != 0)

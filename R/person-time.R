@@ -22,6 +22,7 @@ pt_fit <- function(x, pt, w, interact, learner, cens = NULL, intercept = TRUE,
   if (!res$converged) {
     cli::cli_warn("The pooled-logistic hazard model did not converge in {learner$maxit} iterations.")
   }
+  warn_aliased(names[res$aliased], "pooled-logistic hazard model")
   if (res$separation) {
     cli::cli_warn(c(
       "Fitted hazards numerically 0 or 1 occurred in the pooled-logistic model.",

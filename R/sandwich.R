@@ -31,6 +31,13 @@ glm_score_parts <- function(fit, x, y, weights = NULL, offset = NULL) {
 #   H: (m p) x (m p) negative Hessian of the (penalized) log-likelihood
 #   kept: which of the m p coefficients are estimated (not aliased)
 #   penalty_score: the sum of the scores at a ridge solution
+#   center: NULL, or the shifts of x the C fit ran on (see cp_center_plan()
+#     in src/design.c). The equations are then those of the same model on x
+#     less center, whose coefficients differ only in the anchor's (an
+#     unpenalized column of ones): H, and every meat and derivative built
+#     from this score, are for the shifted design, which keeps them well
+#     conditioned for covariates far from 0; the targets' covariance is the
+#     same for either parametrization.
 glm_score_hessian <- function(fit, x, weights = NULL) {
   intercept <- isTRUE(fit$intercept)
   pen <- glm_penalty(fit$learner, x, intercept)
@@ -43,22 +50,24 @@ glm_score_hessian <- function(fit, x, weights = NULL) {
     penalty <- pen
   } else {
     K <- ncol(fit$fitted)
-    H <- multinom_hessian(x, fit$fitted, weights %||% 1, intercept)
+    H <- multinom_hessian(x, fit$fitted, weights %||% 1, intercept, fit$center)
     penalty <- rep(pen, K - 1L)
   }
   diag(H) <- diag(H) + penalty
+  # The anchor is unpenalized, so the penalty's score is the same for both
+  # parametrizations.
   list(H = H, kept = kept, penalty_score = penalty * ifelse(kept, beta, 0),
-       intercept = intercept)
+       intercept = intercept, center = fit$center, anchor = fit$anchor)
 }
 
-multinom_hessian <- function(x, P, sw, intercept) {
+multinom_hessian <- function(x, P, sw, intercept, center = NULL) {
   p <- ncol(x) + intercept
   K <- ncol(P)
   H <- matrix(0, (K - 1L) * p, (K - 1L) * p)
   for (k in seq_len(K - 1L)) {
     for (l in k:(K - 1L)) {
       w <- sw * P[, k + 1L] * ((k == l) - P[, l + 1L])
-      blk <- wcrossprod(x, w, intercept)
+      blk <- wcrossprod(x, w, intercept, center)
       rows <- (k - 1L) * p + seq_len(p)
       cols <- (l - 1L) * p + seq_len(p)
       H[rows, cols] <- blk
@@ -68,8 +77,20 @@ multinom_hessian <- function(x, P, sw, intercept) {
   H
 }
 
-# Score parts of separate models on disjoint rows, sharing one design.
+# Score parts of separate models on disjoint rows, sharing one design. Each
+# model may have run on its own shifts of the design (those of its rows);
+# their Hessians are moved to the first shifted model's, which the meat and
+# derivatives built from the bound parts then use.
 bind_score_parts <- function(parts) {
+  shifted <- Filter(function(p) !is.null(p$center), parts)
+  center <- if (length(shifted)) shifted[[1L]]$center
+  if (!is.null(center)) {
+    parts <- lapply(parts, function(p) {
+      p$H <- recenter_hessian(p$H, p$center %||% numeric(length(center)), center,
+                              shifted[[1L]]$anchor)
+      p
+    })
+  }
   H <- lapply(parts, `[[`, "H")
   q <- vapply(H, nrow, integer(1))
   big <- matrix(0, sum(q), sum(q))
@@ -78,18 +99,38 @@ bind_score_parts <- function(parts) {
   list(R = do.call(cbind, lapply(parts, `[[`, "R")), H = big,
        kept = unlist(lapply(parts, `[[`, "kept")),
        penalty_score = unlist(lapply(parts, `[[`, "penalty_score")),
-       intercept = parts[[1L]]$intercept)
+       intercept = parts[[1L]]$intercept, center = center,
+       anchor = if (length(shifted)) shifted[[1L]]$anchor)
 }
 
-wcrossprod <- function(x, w = NULL, intercept = FALSE) {
-  .Call(C_ffi_wcrossprod, x, intercept, if (is.null(w)) NULL else as.double(w),
+# The Hessian H of a model's coefficients on its design less `from` as that
+# of the design less `to` (the column `anchor` of ones absorbing the
+# difference, per block of length(to) coefficients): X - from = (X - to) A
+# with A the identity but A[anchor, j] = to_j - from_j, so H_to = B' H B,
+# B = A^-1. Both shifts lie near the data, so B is well conditioned.
+recenter_hessian <- function(H, from, to, anchor) {
+  if (identical(from, to)) return(H)
+  p <- length(to)
+  B <- diag(nrow(H))
+  for (b in seq_len(nrow(H) %/% p)) {
+    at <- (b - 1L) * p
+    B[at + anchor, at + seq_len(p)] <- from - to
+    B[at + anchor, at + anchor] <- 1
+  }
+  t(B) %*% H %*% B
+}
+
+# X' diag(w) X and X' m of the design x (with an implicit intercept), less
+# its shifts `center` when given (see glm_score_hessian()).
+wcrossprod <- function(x, w = NULL, intercept = FALSE, center = NULL) {
+  .Call(C_ffi_wcrossprod, x, intercept, center, if (is.null(w)) NULL else as.double(w),
         causallib_threads())
 }
 
-xt_mat <- function(x, m, intercept = FALSE) {
+xt_mat <- function(x, m, intercept = FALSE, center = NULL) {
   m <- as.matrix(m)
   storage.mode(m) <- "double"
-  .Call(C_ffi_xt_mat, x, intercept, m, causallib_threads())
+  .Call(C_ffi_xt_mat, x, intercept, center, m, causallib_threads())
 }
 
 # Sandwich covariance of the K target parameters.
@@ -110,7 +151,7 @@ stacked_vcov <- function(x, score, Psi, D_mm, D_mb = NULL, C = NULL) {
   p <- ncol(x) + score$intercept
   storage.mode(Psi) <- "double"
   if (!is.null(C)) storage.mode(C) <- "double"
-  res <- .Call(C_ffi_stacked_meat, x, score$intercept, score$R, Psi, C,
+  res <- .Call(C_ffi_stacked_meat, x, score$intercept, score$center, score$R, Psi, C,
                causallib_threads())
   if (!is.null(C)) {
     blocks <- ncol(C) / K
@@ -136,7 +177,7 @@ sandwich_vcov <- function(score, meat, D_mb, D_mm, n) {
   keep <- c(score$kept, rep(TRUE, K))
   D <- D[keep, keep, drop = FALSE]
   meat <- meat[keep, keep, drop = FALSE]
-  Dinv <- tryCatch(solve(D), error = function(e) {
+  Dinv <- solve_equilibrated(D, function(e) {
     cli::cli_abort(c(
       "The sandwich variance could not be computed: the estimating equations are singular.",
       i = "Try {.code se = \"bootstrap\"}."
@@ -145,4 +186,42 @@ sandwich_vcov <- function(score, meat, D_mb, D_mm, n) {
   V <- Dinv %*% meat %*% t(Dinv)
   idx <- sum(keep) - K + seq_len(K)
   V[idx, idx, drop = FALSE]
+}
+
+# solve(A) of a square matrix whose rows and columns may differ in scale by
+# many orders of magnitude (a covariate in grams next to one in tonnes):
+# solve() of S A S, S = diag(powers of 2 near 1 / sqrt(|A_jj|)), which is
+# exact, and so the same inverse, but does not trip solve()'s test of the
+# reciprocal condition number. on_error(e) handles solve()'s error.
+solve_equilibrated <- function(A, on_error) {
+  d <- abs(diag(A))
+  s <- ifelse(d > 0 & is.finite(d), 2^-round(log2(d) / 2), 1)
+  ss <- outer(s, s)
+  ss * tryCatch(solve(A * ss), error = on_error)
+}
+
+# The inverse of a fit's information H (q x q) as the covariance of its
+# coefficients, NA for the aliased ones (not `kept`). A fit that ran on its
+# design shifted by `center` (see glm_score_hessian()) has H for the
+# shifted design's coefficients gamma; the coefficients are beta = A gamma,
+# A the identity but for row `anchor` of each of the `blocks` linear
+# predictors, which subtracts center' gamma of the block, and their
+# covariance is A H^-1 A'.
+coef_vcov <- function(H, kept, center = NULL, anchor = NULL, blocks = 1L) {
+  q <- length(kept)
+  V <- matrix(0, q, q)
+  V[kept, kept] <- solve_equilibrated(H[kept, kept, drop = FALSE], stop)
+  if (!is.null(center)) {
+    A <- diag(q)
+    p <- length(center)
+    for (b in seq_len(blocks)) {
+      at <- (b - 1L) * p
+      A[at + anchor, at + seq_len(p)] <- -center
+      A[at + anchor, at + anchor] <- 1
+    }
+    V <- A %*% V %*% t(A)
+  }
+  V[!kept, ] <- NA_real_
+  V[, !kept] <- NA_real_
+  V
 }

@@ -223,7 +223,7 @@ estfun_parts.causallib_standardization <- function(fit, y = NULL) {
   require_glm_learner(lf)
   score <- glm_score_parts(lf, fit$x, fit$y, sw, fit$offset)
   D_mb <- do.call(rbind, lapply(std_designs(fit), function(dk) {
-    t(xt_mat(dk$x, w_avg * mean_derivative(lf, dk$x, dk$offset)))
+    t(xt_mat(dk$x, w_avg * mean_derivative(lf, dk$x, dk$offset), lf$intercept, score$center))
   }))
   list(x = fit$x, score = score, Psi = Psi, D_mm = D_mm, D_mb = D_mb)
 }

@@ -294,6 +294,11 @@ cp_design arg_design(SEXP X, int intercept, const char *arg)
     return d;
 }
 
+void arg_center(SEXP center, cp_design *d, const char *arg)
+{
+    d->center = Rf_isNull(center) ? NULL : arg_finite(center, arg, d->p);
+}
+
 /* K designs from a list of K designs (matrices or design lists, see
  * arg_design()), each finite and of like's dimensions; R_alloc() memory. */
 cp_design *arg_designs(SEXP list, int intercept, const cp_design *like, int K,

@@ -60,6 +60,9 @@ int arg_nthreads(SEXP x);
  * read (cp_nonfinite) and then call arg_abort_nonfinite(). */
 cp_design arg_design(SEXP X, int intercept, const char *arg);
 cp_design arg_design_unchecked(SEXP X, int intercept, const char *arg);
+/* The shifts of a design d read centred (cp_center_plan()), as a fitter
+ * returned them: NULL (none) or d->p finite doubles, set as d->center. */
+void arg_center(SEXP center, cp_design *d, const char *arg);
 /* A list of K finite designs with the dimensions of like. */
 cp_design *arg_designs(SEXP list, int intercept, const cp_design *like, int K,
                        const char *arg);

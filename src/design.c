@@ -31,12 +31,20 @@ cl_len cp_chunks(cl_len n, int p, int m)
 }
 
 /* Column j's values on rows [r0, r0 + len) (len <= CP_BLOCK_ROWS for
- * buffers on the stack): in place for doubles, else written to buf. */
+ * buffers on the stack): in place for unshifted doubles, else written to
+ * buf. */
 const double *cp_column_rows(const cp_design *d, int j, cl_len r0, int len, double *buf)
 {
     const cp_col *c = d->cols + j;
-    if (c->x) return c->x + r0;
-    if (c->codes) {
+    double s = d->center ? d->center[j] : 0.0;
+    if (c->x) {
+        if (s == 0.0) return c->x + r0;
+        const double *x = c->x + r0;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+        for (int i = 0; i < len; i++) buf[i] = x[i] - s;
+    } else if (c->codes) {
         const int *g = c->codes + r0;
         int level = c->level;
         /* Vectorized, the comparison costs less than copying doubles; as a
@@ -44,7 +52,7 @@ const double *cp_column_rows(const cp_design *d, int j, cl_len r0, int len, doub
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-        for (int i = 0; i < len; i++) buf[i] = g[i] == level ? 1.0 : 0.0;
+        for (int i = 0; i < len; i++) buf[i] = (g[i] == level ? 1.0 : 0.0) - s;
     } else {
         for (int i = 0; i < len; i++) buf[i] = 1.0;
     }
@@ -85,7 +93,7 @@ void cp_gather(const cp_design *d, const int *rows, cl_len m, const int *cols, i
 /*
  * Inputs:  d, rows [r0, r0 + len).
  * Output:  xb (len x p, column-major): those rows, ones for an intercept,
- *          0/1 for an indicator.
+ *          0/1 for an indicator, each column less its shift (d->center).
  */
 void cp_copy_rows(const cp_design *d, cl_len r0, int len, double *xb)
 {
@@ -94,7 +102,8 @@ void cp_copy_rows(const cp_design *d, cl_len r0, int len, double *xb)
         const cp_col *c = d->cols + j;
         double *xbj = xb + (size_t) j * len;
         if (c->x) {
-            memcpy(xbj, c->x + r0, sizeof(double) * len);
+            if (d->center && d->center[j] != 0.0) cp_column_rows(d, j, r0, len, xbj);
+            else memcpy(xbj, c->x + r0, sizeof(double) * len);
 #ifdef __GNUC__
             if (ahead)
                 for (int i = 0; i < len; i += 8) __builtin_prefetch(c->x + r0 + PREFETCH_ROWS + i);
@@ -130,6 +139,99 @@ void cp_xbeta(const cp_design *d, const double *beta, const double *offset,
             for (int i = 0; i < len; i++) e[i] += xj[i] * b;
         }
     }
+}
+
+/* ---- centring ------------------------------------------------------------
+ * The normal equations square the condition number of the design, so a
+ * covariate whose mean is large against its spread (a date, a shifted lab
+ * value) loses all its digits to the intercept: X'WX is singular to working
+ * precision although glm()'s QR of X fits it.  Read centred near its mean,
+ * the same column is as well conditioned as its spread allows, and the fit
+ * is the same model: with a column of ones (the anchor, unpenalized) the
+ * shifts only move its coefficient.  A column is shifted only when its mean
+ * exceeds CP_CENTER_RATIO standard deviations, so ordinary designs are read
+ * as they are, bit for bit.  Any shift near the mean conditions the column
+ * as well, so the moments come from CENTER_SAMPLE evenly spaced rows, which
+ * costs nothing next to a pass over X.  The plan depends on X alone (not on
+ * weights or threads), so every fit on one design (arms, bootstrap
+ * replicates, the sandwich) shares it. */
+
+#define CENTER_SAMPLE 8192
+
+/* Is column j of d exactly 1 on every row? */
+static int all_ones(const cp_design *d, int j)
+{
+    double buf[CP_BLOCK_ROWS];
+    for (cl_len r0 = 0; r0 < d->n; r0 += CP_BLOCK_ROWS) {
+        int len = (int) (d->n - r0 < CP_BLOCK_ROWS ? d->n - r0 : CP_BLOCK_ROWS);
+        const double *x = cp_column_rows(d, j, r0, len, buf);
+        for (int i = 0; i < len; i++) if (x[i] != 1.0) return 0;
+    }
+    return 1;
+}
+
+/* Doubles of work for cp_center_plan(). */
+size_t cp_center_work_size(cl_len n, int p, int nthreads)
+{
+    (void) n;
+    (void) nthreads;
+    return 2 * (size_t) p;
+}
+
+/*
+ * Inputs:  d (n x p, unshifted), penalty (p or NULL).
+ * Output:  center (p); returns the anchor, or -1 (see design.h).
+ * Work:    cp_center_work_size(n, p, nthreads) doubles.
+ * The moments of the sampled rows are taken about each column's first
+ * value, so that they do not cancel for a column far from 0.  A column of
+ * ones by the sample is checked on every row before it becomes the anchor.
+ */
+int cp_center_plan(const cp_design *d, const double *penalty, double *center,
+                   int nthreads, double *work)
+{
+    cl_len n = d->n, m = n < CENTER_SAMPLE ? n : CENTER_SAMPLE;
+    int p = d->p, anchor = -1, shifted = 0;
+    double buf;
+    (void) nthreads;
+    if (n == 0 || d->center) return -1;
+    double *x0 = work, *ss = work + p;
+    for (int j = 0; j < p; j++) {
+        const cp_col *c = d->cols + j;
+        double s1 = 0.0, s2 = 0.0;
+        x0[j] = *cp_column_rows(d, j, 0, 1, &buf);
+        center[j] = 0.0;
+        if (!c->x && !c->codes) {
+            ss[j] = 0.0;
+            continue;
+        }
+        for (cl_len s = 0; s < m; s++) {
+            double v = *cp_column_rows(d, j, s * n / m, 1, &buf) - x0[j];
+            s1 += v;
+            s2 += v * v;
+        }
+        double m1 = s1 / (double) m, var = s2 / (double) m - m1 * m1, mean = x0[j] + m1;
+        ss[j] = s2;
+        if (s2 != 0.0 && isfinite(mean) && isfinite(var) &&
+            mean * mean > CP_CENTER_RATIO * CP_CENTER_RATIO * (var > 0 ? var : 0.0)) {
+            center[j] = mean;
+            shifted = 1;
+        }
+    }
+    if (!shifted) return -1;
+    for (int j = 0; j < p && anchor < 0; j++) {
+        const cp_col *c = d->cols + j;
+        if (ss[j] != 0.0 || x0[j] != 1.0 || (penalty && penalty[j] != 0.0)) continue;
+        if ((!c->x && !c->codes) || all_ones(d, j)) anchor = j;
+    }
+    return anchor;
+}
+
+void cp_uncenter(double *beta, int p, const double *center, int anchor)
+{
+    double s = beta[anchor];
+    for (int j = 0; j < p; j++)
+        if (j != anchor && center[j] != 0.0 && !isnan(beta[j])) s -= center[j] * beta[j];
+    beta[anchor] = s;
 }
 
 /* Doubles of work for cp_reduce() with the same arguments. */
@@ -396,6 +498,50 @@ void cp_symmetrize(double *A, int p)
 {
     for (int j = 0; j < p; j++)
         for (int k = 0; k < j; k++) A[(size_t) k * p + j] = A[(size_t) j * p + k];
+}
+
+/* ---- residuals of one column ---------------------------------------------- */
+
+typedef struct { const cp_design *d; const double *w, *b; int j; } resid_ctx;
+
+/* Rows [from, to): acc = (weighted residual sum of squares, weighted sum of
+ * squares of column j) (a cp_chunk_fn). */
+static void resid_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
+                        double *scratch)
+{
+    const resid_ctx *ctx = ctx_;
+    int p = ctx->d->p, j = ctx->j;
+    double *xb = scratch, *rb = scratch + (size_t) CP_BLOCK_ROWS * p, rss = 0.0, nrm = 0.0;
+    for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+        int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
+        cp_copy_rows(ctx->d, r0, len, xb);
+        const double *xj = xb + (size_t) j * len;
+        memcpy(rb, xj, sizeof(double) * len);
+        for (int k = 0; k < p; k++) {
+            double bk = ctx->b[k];
+            if (bk == 0.0) continue;
+            const double *xk = xb + (size_t) k * len;
+            for (int i = 0; i < len; i++) rb[i] -= bk * xk[i];
+        }
+        for (int i = 0; i < len; i++) {
+            double wi = ctx->w ? ctx->w[r0 + i] : 1.0;
+            rss += wi * rb[i] * rb[i];
+            nrm += wi * xj[i] * xj[i];
+        }
+    }
+    acc[0] = rss;
+    acc[1] = nrm;
+}
+
+double cp_residual_ss(const cp_design *d, const double *w, int j, const double *b,
+                      double *norm2, int nthreads, double *work)
+{
+    double out[2];
+    resid_ctx ctx = {d, w, b, j};
+    cp_reduce(d->n, cp_chunks(d->n, d->p, d->p), nthreads, 2,
+              (size_t) CP_BLOCK_ROWS * (d->p + 1), resid_chunk, &ctx, out, work);
+    *norm2 = out[1];
+    return out[0];
 }
 
 /* ---- X' M ---------------------------------------------------------------- */

@@ -21,11 +21,14 @@ typedef struct {
  * the columns at X + j n, so every kernel has one code path for a matrix
  * and for columns scattered over a data frame.  intercept is 1 when column 0
  * is an implicit column of ones the caller added (so that adding an
- * intercept never copies X). */
+ * intercept never copies X).  center (p doubles, or NULL for none) shifts
+ * the columns as they are read: column j is x_j - center[j] (see
+ * cp_center_plan()). */
 typedef struct {
     const cp_col *cols;
     cl_len n;
     int p, intercept;
+    const double *center;
 } cp_design;
 
 /* Rows [r0, r0 + len) of column j: a pointer into the column when it holds
@@ -40,6 +43,22 @@ void cp_gather(const cp_design *d, const int *rows, cl_len m, const int *cols, i
 /* eta (n) = offset + X beta (offset NULL: 0); NaN coefficients are skipped. */
 void cp_xbeta(const cp_design *d, const double *beta, const double *offset,
               double *eta);
+
+/* Shifts that make a fit on d well conditioned (design.c): a column whose
+ * mean exceeds CP_CENTER_RATIO standard deviations is read centred at its
+ * mean, and a column of ones, the anchor, absorbs the shifts.  Returns the
+ * anchor (0-based) and fills center (p; 0 for unshifted columns), or
+ * returns -1 when no column needs a shift or no column of ones with a zero
+ * penalty (penalty: p values, or NULL for none) can absorb one.  Work:
+ * cp_center_work_size() doubles. */
+#define CP_CENTER_RATIO 8.0
+size_t cp_center_work_size(cl_len n, int p, int nthreads);
+int cp_center_plan(const cp_design *d, const double *penalty, double *center,
+                   int nthreads, double *work);
+/* The coefficients beta (p, NaN where aliased) of d, fitted as g on the
+ * design shifted by center with the given anchor (cp_center_plan()),
+ * written in place: beta[anchor] = g[anchor] - sum_j center[j] g[j]. */
+void cp_uncenter(double *beta, int p, const double *center, int anchor);
 
 /* Rows are processed in blocks of CP_BLOCK_ROWS (cached copies) within a
  * fixed number of chunks (cp_chunks) whose partial sums are added in order,
@@ -76,6 +95,13 @@ void wcrossprod_xt(const cp_design *d, const double *w, const double *M, int m,
 size_t wcrossprod_work_size(cl_len n, int p, int nthreads);
 void wcrossprod(const cp_design *d, const double *w, double *out, int nthreads,
                 double *work);
+
+/* sum_i w_i (x_ij - sum_k b_k x_ik)^2 over the rows of d (w NULL: 1),
+ * returning it, and *norm2 = sum_i w_i x_ij^2.  Work: the doubles of
+ * cp_reduce_work_size(cp_chunks(n, p, p), nthreads, 2, CP_BLOCK_ROWS (p + 1)),
+ * which wcrossprod_work_size(n, p, nthreads) covers. */
+double cp_residual_ss(const cp_design *d, const double *w, int j, const double *b,
+                      double *norm2, int nthreads, double *work);
 
 size_t xt_mat_work_size(cl_len n, int p, int m, int nthreads);
 void xt_mat(const cp_design *d, const double *M, int m, double *out,

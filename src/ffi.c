@@ -67,6 +67,15 @@ static void set_newton_info(SEXP out, int at, const newton_info *info)
     SET_VECTOR_ELT(out, at + 5, Rf_ScalarLogical(info->failed));
 }
 
+/* The shifts a fit ran on (len doubles), or NULL when anchor < 0 (none). */
+static SEXP centering(const double *center, int len, int anchor)
+{
+    if (anchor < 0) return R_NilValue;
+    SEXP out = Rf_allocVector(REALSXP, len);
+    memcpy(REAL(out), center, sizeof(double) * (size_t) len);
+    return out;
+}
+
 /* list(a = x, b = y), x and y protected by the caller. */
 static SEXP named_pair(const char *a, SEXP x, const char *b, SEXP y)
 {
@@ -88,13 +97,15 @@ static SEXP logicals(const int *flag, size_t len)
 
 /* ---- design.c ------------------------------------------------------------- */
 
-/* ffi_wcrossprod(X n x q double finite, intercept lgl, w double(n) or NULL,
- *                nthreads int)
- * -> p x p matrix X' diag(w) X, p = q + intercept.
+/* ffi_wcrossprod(X n x q double finite, intercept lgl, center double(p) or
+ *                NULL (X's shifts, see cp_center_plan()), w double(n) or
+ *                NULL, nthreads int)
+ * -> p x p matrix X' diag(w) X, p = q + intercept, of X less its shifts.
  * Work: wcrossprod_work_size(n, p, nthreads) doubles.                       */
-SEXP ffi_wcrossprod(SEXP X, SEXP intercept, SEXP w, SEXP nthreads)
+SEXP ffi_wcrossprod(SEXP X, SEXP intercept, SEXP center, SEXP w, SEXP nthreads)
 {
     cp_design d = arg_design(X, arg_flag(intercept, "intercept"), "X");
+    arg_center(center, &d, "center");
     int nt = arg_nthreads(nthreads);
     const double *wp = Rf_isNull(w) ? NULL : arg_double(w, "w", d.n);
     arg_mul(d.p, d.p, "`X`'s cross-product");
@@ -107,13 +118,14 @@ SEXP ffi_wcrossprod(SEXP X, SEXP intercept, SEXP w, SEXP nthreads)
     return out;
 }
 
-/* ffi_xt_mat(X n x q double finite, intercept lgl, M n x m double,
- *            nthreads int)
- * -> p x m matrix X' M, p = q + intercept.
+/* ffi_xt_mat(X n x q double finite, intercept lgl, center double(p) or NULL,
+ *            M n x m double, nthreads int)
+ * -> p x m matrix X' M, p = q + intercept, of X less its shifts.
  * Work: xt_mat_work_size(n, p, m, nthreads) doubles.                        */
-SEXP ffi_xt_mat(SEXP X, SEXP intercept, SEXP M, SEXP nthreads)
+SEXP ffi_xt_mat(SEXP X, SEXP intercept, SEXP center, SEXP M, SEXP nthreads)
 {
     cp_design d = arg_design(X, arg_flag(intercept, "intercept"), "X");
+    arg_center(center, &d, "center");
     const double *m = arg_double(M, "M", -1);
     int mc = arg_ncol(M);
     if (arg_nrow(M) != d.n) Rf_error("internal error: `M` must have %.0f rows", (double) d.n);
@@ -168,7 +180,10 @@ SEXP ffi_all_finite(SEXP x)
  * -> list(coefficients (p; NA where aliased), linear_predictors (n),
  *         fitted (n), aliased (p), rank, iter, converged, deviance,
  *         boundary, failed, information = X'WX (p x p) at the final
- *         coefficients)
+ *         coefficients, center (p) or NULL, anchor int (1-based) or NULL)
+ * With a center, the fit ran on X less center, a column at a time, its
+ * shifts absorbed by column `anchor` (cp_center_plan()); the coefficients
+ * are for X, the information for X less center.
  * Work: glm_work_size(n, p, nthreads) doubles, p ints.                      */
 SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
                  SEXP family, SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
@@ -202,7 +217,8 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
 
     const char *names[] = {"coefficients", "linear_predictors", "fitted",
                            "aliased", "rank", "iter", "converged", "deviance",
-                           "boundary", "failed", "information", ""};
+                           "boundary", "failed", "information", "center",
+                           "anchor", ""};
     SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
     SET_VECTOR_ELT(out, 0, beta);
     SET_VECTOR_ELT(out, 1, eta);
@@ -210,6 +226,8 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
     SET_VECTOR_ELT(out, 3, logicals(aliased, p));
     set_newton_info(out, 4, &info);
     SET_VECTOR_ELT(out, 10, xtwx);
+    SET_VECTOR_ELT(out, 11, centering(glm_irls_center(work, p), p, info.anchor));
+    if (info.anchor >= 0) SET_VECTOR_ELT(out, 12, Rf_ScalarInteger(info.anchor + 1));
     UNPROTECT(nprot);
     return out;
 }
@@ -219,7 +237,8 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
  *                  maxit int, epsilon double, penalty double(p) or NULL,
  *                  nthreads int)
  * -> list(coefficients p x (K-1) (NA where aliased), fitted n x K,
- *         aliased (p), rank, iter, converged, deviance, boundary, failed)
+ *         aliased (p), rank, iter, converged, deviance, boundary, failed,
+ *         center (p) or NULL, anchor or NULL: as ffi_glm_fit())
  * Work: multinom_work_size(n, p, K, nthreads) doubles, (K - 1) p + p ints. */
 SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
                       SEXP maxit, SEXP epsilon, SEXP penalty, SEXP nthreads)
@@ -248,12 +267,16 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
     na_where(REAL(B), qaliased, q);
 
     const char *names[] = {"coefficients", "fitted", "aliased", "rank", "iter",
-                           "converged", "deviance", "boundary", "failed", ""};
+                           "converged", "deviance", "boundary", "failed", "center",
+                           "anchor", ""};
     SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
     SET_VECTOR_ELT(out, 0, B);
     SET_VECTOR_ELT(out, 1, P);
     SET_VECTOR_ELT(out, 2, logicals(aliased, p));
     set_newton_info(out, 3, &info);
+    SET_VECTOR_ELT(out, 9, centering(multinom_center(work, n, p, K, spec.nthreads), p,
+                                     info.anchor));
+    if (info.anchor >= 0) SET_VECTOR_ELT(out, 10, Rf_ScalarInteger(info.anchor + 1));
     UNPROTECT(nprot);
     return out;
 }
@@ -270,7 +293,10 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
  *            predictor of every person-period row of the person)
  * -> list(coefficients (P; [intercept?, X, F, F by arm 1..K-1 if interact];
  *         NA where aliased), aliased, deviance, iter, converged, rank,
- *         information (P x P), score (P), rows, events, separation, failed)
+ *         information (P x P), score (P), rows, events, separation, failed,
+ *         center (p, the person design's shifts) or NULL, anchor or NULL:
+ *         the information and score are then those of X less center, see
+ *         ffi_glm_fit())
  * Work: pt_fit_work_size(data, model, nthreads) doubles, P ints.            */
 SEXP ffi_pt_fit(SEXP X, SEXP intercept, SEXP F, SEXP arm, SEXP K, SEXP interact,
                 SEXP last, SEXP status, SEXP w, SEXP cens, SEXP maxit,
@@ -303,7 +329,7 @@ SEXP ffi_pt_fit(SEXP X, SEXP intercept, SEXP F, SEXP arm, SEXP K, SEXP interact,
 
     const char *names[] = {"coefficients", "aliased", "deviance", "iter",
                            "converged", "rank", "information", "score", "rows",
-                           "events", "separation", "failed", ""};
+                           "events", "separation", "failed", "center", "anchor", ""};
     SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
     SET_VECTOR_ELT(out, 0, beta);
     SET_VECTOR_ELT(out, 1, logicals(aliased, P));
@@ -317,6 +343,9 @@ SEXP ffi_pt_fit(SEXP X, SEXP intercept, SEXP F, SEXP arm, SEXP K, SEXP interact,
     SET_VECTOR_ELT(out, 9, Rf_ScalarReal(info.events));
     SET_VECTOR_ELT(out, 10, Rf_ScalarLogical(info.separation));
     SET_VECTOR_ELT(out, 11, Rf_ScalarLogical(info.fit.failed));
+    SET_VECTOR_ELT(out, 12, centering(pt_center(&data, &model, spec.nthreads, work), d.p,
+                                      info.fit.anchor));
+    if (info.fit.anchor >= 0) SET_VECTOR_ELT(out, 13, Rf_ScalarInteger(info.fit.anchor + 1));
     UNPROTECT(nprot);
     return out;
 }
@@ -388,14 +417,16 @@ SEXP ffi_ipw_weights(SEXP P, SEXP a, SEXP estimand, SEXP target, SEXP clip,
 }
 
 /* ffi_stacked_meat(X n x q double finite, intercept lgl (p = q + intercept),
- *                  R n x m double (m >= 1), Psi n x K double,
+ *                  center double(p) or NULL (X's shifts: the meat is that
+ *                  of X less them), R n x m double (m >= 1), Psi n x K double,
  *                  C n x qc double or NULL, nthreads int)
  * -> list(meat = (m p + K) square matrix, xtc = p x qc matrix X'C or NULL)
  * Work: stacked_meat_work_size(n, p, K, qc, nthreads) doubles.              */
-SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
+SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP center, SEXP R, SEXP Psi, SEXP C,
                       SEXP nthreads)
 {
     cp_design d = arg_design(X, arg_flag(intercept, "intercept"), "X");
+    arg_center(center, &d, "center");
     const double *r = arg_double(R, "R", -1), *psi = arg_double(Psi, "Psi", -1);
     cl_len n = d.n;
     int p = d.p, m = arg_ncol(R), K = arg_ncol(Psi);
@@ -428,16 +459,18 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP R, SEXP Psi, SEXP C,
 }
 
 /* ffi_ipw_meat(X n x q double, intercept lgl (p = q + intercept),
- *              a int(n) coded 1..K, P n x K double finite, sw double(n) or
+ *              center double(p) or NULL (X's shifts: meat and D are those
+ *              of X less them), a int(n) coded 1..K, P n x K double finite, sw double(n) or
  *              NULL, w double(n), dw n x (K - 1) double, y double(n),
  *              mu double(K), nthreads int)
  * -> list(meat = (m p + K) square matrix, D = K x m p matrix), m = K - 1
  * Work: ipw_meat_work_size(n, p, K, nthreads) doubles, n ints.              */
-SEXP ffi_ipw_meat(SEXP X, SEXP intercept, SEXP a, SEXP P, SEXP sw, SEXP w,
-                  SEXP dw, SEXP y, SEXP mu, SEXP nthreads)
+SEXP ffi_ipw_meat(SEXP X, SEXP intercept, SEXP center, SEXP a, SEXP P, SEXP sw,
+                  SEXP w, SEXP dw, SEXP y, SEXP mu, SEXP nthreads)
 {
     /* ipw_meat() checks that X is finite in its pass. */
     cp_design d = arg_design_unchecked(X, arg_flag(intercept, "intercept"), "X");
+    arg_center(center, &d, "center");
     cl_len n = d.n;
     int p = d.p;
     arg_double(P, "P", -1);

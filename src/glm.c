@@ -123,11 +123,18 @@ static size_t pass_work_size(cl_len n, int p, int nthreads)
                                PASS_SCRATCH(p));
 }
 
-/* Doubles of work for glm_irls(): the pass's system, the coefficients of a
- * pass, Newton's work, and the pass's reduction. */
+/* Doubles of work for glm_irls(): the pass's system, the design's shifts,
+ * the coefficients of a pass, Newton's work, and the pass's reduction (or
+ * the centring plan's work, if more). */
 size_t glm_work_size(cl_len n, int p, int nthreads)
 {
-    return SYS_LEN(p) + (size_t) p + newton_work_size(p) + pass_work_size(n, p, nthreads);
+    size_t pass = pass_work_size(n, p, nthreads), plan = cp_center_work_size(n, p, nthreads);
+    return SYS_LEN(p) + 2 * (size_t) p + newton_work_size(p) + (pass > plan ? pass : plan);
+}
+
+const double *glm_irls_center(const double *work, int p)
+{
+    return work + SYS_LEN(p);
 }
 
 typedef struct {
@@ -283,6 +290,27 @@ static double irls_objective(void *ctx, const double *beta)
     return m->sys[(size_t) p * p + p];
 }
 
+/* newton_resid_fn for the first system, whose weights are those of glm()'s
+ * starting values: recomputed from its linear predictors (still in eta) into
+ * mu, which the next pass overwrites, as pass_chunk() computes them. */
+static double irls_resid(void *ctx, int j, const double *b, double *norm2)
+{
+    irls_model *m = ctx;
+    const cp_design *d = m->d;
+    for (cl_len i = 0; i < d->n; i++) {
+        double pw = m->prior ? m->prior[i] : 1.0, e = m->eta[i], w = 0.0;
+        if (m->fam == GLM_BINOMIAL && fabs(e) <= THRESH) {
+            double t = exp(e), mu = t / (1.0 + t);
+            if (pw > 0) w = pw * (mu * (1.0 - mu));
+        } else {
+            double mu = glm_linkinv(m->fam, e), me = glm_mu_eta(m->fam, e);
+            if (pw > 0 && me != 0) w = pw * me * me / glm_variance(m->fam, mu);
+        }
+        m->mu[i] = w;
+    }
+    return cp_residual_ss(d, m->mu, j, b, norm2, m->nthreads, m->pass_work);
+}
+
 /* X'WX and X'Wz of the last pass. */
 static void irls_system(void *ctx, double *H, double *g)
 {
@@ -292,13 +320,50 @@ static void irls_system(void *ctx, double *H, double *g)
     memcpy(g, m->sys + pp, sizeof(double) * m->d->p);
 }
 
+/* IRLS on the design d as it is read (shifted or not). */
+static void irls_fit(const cp_design *d, const double *y, const double *prior,
+                     const double *offset, const glm_spec *spec, double *beta,
+                     double *eta, double *mu, int *aliased, newton_info *info,
+                     double *sys, double *beta_lin, double *newton_work,
+                     double *pass_work)
+{
+    const int p = d->p;
+    size_t pp = (size_t) p * p;
+    irls_model m = {d, y, prior, offset, aliased, spec->family, spec->nthreads,
+                    eta, mu, sys, beta_lin, pass_work};
+    newton_problem pb = {
+        .q = p, .rule = NEWTON_IRLS, .objective = irls_objective,
+        .system = irls_system, .ctx = &m, .penalty = spec->penalty, .npenalty = p,
+        .maxit = spec->maxit, .epsilon = spec->epsilon,
+        .scale = newton_weight_scale(prior, d->n), .interrupt = spec->interrupt,
+        .resid = irls_resid
+    };
+
+    memset(info, 0, sizeof(*info));
+    info->anchor = -1;
+    /* The first system comes from glm()'s starting values mustart. */
+    irls_pass(d, NULL, y, prior, offset, spec->family, pb.scale, spec->nthreads, eta, mu,
+              sys, pass_work);
+    if (sys[pp + p + 1] > 0) {
+        info->nonfinite = 1;
+        info->failed = 1;
+        return;
+    }
+    newton_fit(&pb, sys[pp + p], 0, beta, aliased, info, newton_work);
+}
+
 /*
  * Inputs:  d (the n x p design), y (n), prior (n prior weights, or NULL),
  *          offset (n, or NULL), spec.
  * Outputs: beta (p; NaN where aliased), eta, mu (n), aliased (p), info
  *          (info->nonfinite, and nothing else, when X is not finite).
  * Work:    glm_work_size(n, p, spec->nthreads) doubles; on return its
- *          first p * p hold X'WX at the final coefficients.
+ *          first p * p hold X'WX at the final coefficients, of X shifted by
+ *          glm_irls_center(work, p) when info->anchor >= 0.
+ * The fit runs on the design shifted by cp_center_plan() (or as it is when
+ * that finds nothing to shift, or when the anchor is itself aliased) and
+ * returns beta for the design as given.  The penalty keeps its meaning: the
+ * anchor is unpenalized and the other coefficients do not change.
  * The fit does not depend on the scale of prior (starting values and
  * convergence test on prior / its mean); the deviance and X'WX are on the
  * scale of prior, as glm() reports them.
@@ -311,26 +376,19 @@ void glm_irls(const cp_design *d, const double *y,
               newton_info *info, double *work)
 {
     const int p = d->p;
-    size_t pp = (size_t) p * p;
-    double *sys = work, *beta_lin = sys + SYS_LEN(p);
+    double *sys = work, *center = sys + SYS_LEN(p), *beta_lin = center + p;
     double *newton_work = beta_lin + p, *pass_work = newton_work + newton_work_size(p);
-    irls_model m = {d, y, prior, offset, aliased, spec->family, spec->nthreads,
-                    eta, mu, sys, beta_lin, pass_work};
-    newton_problem pb = {
-        .q = p, .rule = NEWTON_IRLS, .objective = irls_objective,
-        .system = irls_system, .ctx = &m, .penalty = spec->penalty, .npenalty = p,
-        .maxit = spec->maxit, .epsilon = spec->epsilon,
-        .scale = newton_weight_scale(prior, d->n), .interrupt = spec->interrupt
-    };
-
-    memset(info, 0, sizeof(*info));
-    /* The first system comes from glm()'s starting values mustart. */
-    irls_pass(d, NULL, y, prior, offset, spec->family, pb.scale, spec->nthreads, eta, mu,
-              sys, pass_work);
-    if (sys[pp + p + 1] > 0) {
-        info->nonfinite = 1;
-        info->failed = 1;
-        return;
+    cp_design z = *d;
+    int anchor = cp_center_plan(d, spec->penalty, center, spec->nthreads, pass_work);
+    if (anchor >= 0) z.center = center;
+    irls_fit(&z, y, prior, offset, spec, beta, eta, mu, aliased, info, sys, beta_lin,
+             newton_work, pass_work);
+    if (anchor >= 0 && aliased[anchor] && !info->failed) {
+        z.center = NULL;
+        anchor = -1;
+        irls_fit(&z, y, prior, offset, spec, beta, eta, mu, aliased, info, sys, beta_lin,
+                 newton_work, pass_work);
     }
-    newton_fit(&pb, sys[pp + p], 0, beta, aliased, info, newton_work);
+    if (anchor >= 0 && !info->failed) cp_uncenter(beta, p, center, anchor);
+    info->anchor = info->failed ? -1 : anchor;
 }

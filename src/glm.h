@@ -28,6 +28,9 @@ void glm_irls(const cp_design *d, const double *y,
               const double *prior, const double *offset, const glm_spec *spec,
               double *beta, double *eta, double *mu, int *aliased,
               newton_info *info, double *work);
+/* The p shifts of the design a glm_irls() fit with info->anchor >= 0 ran
+ * on, in its work. */
+const double *glm_irls_center(const double *work, int p);
 
 /* eta = X beta + offset (NaN coefficients skipped) and mu = linkinv(eta). */
 void glm_predict(const cp_design *d, const double *beta, const double *offset,

@@ -18,16 +18,16 @@ SEXP ffi_design_matrix(SEXP, SEXP, SEXP);
 SEXP ffi_km(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_discrete_survival(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_cox_survival(SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_wcrossprod(SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_xt_mat(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_wcrossprod(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_xt_mat(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_roc(SEXP, SEXP, SEXP);
 SEXP ffi_group_moments(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_weighted_ks(SEXP, SEXP, SEXP);
 SEXP ffi_glm_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_multinom_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_ipw_weights(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_stacked_meat(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
-SEXP ffi_ipw_meat(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_stacked_meat(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_ipw_meat(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_ipw_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_std_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
                        SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -48,16 +48,16 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_km", (DL_FUNC) &ffi_km, 5},
     {"ffi_discrete_survival", (DL_FUNC) &ffi_discrete_survival, 4},
     {"ffi_cox_survival", (DL_FUNC) &ffi_cox_survival, 4},
-    {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 4},
-    {"ffi_xt_mat", (DL_FUNC) &ffi_xt_mat, 4},
+    {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 5},
+    {"ffi_xt_mat", (DL_FUNC) &ffi_xt_mat, 5},
     {"ffi_roc", (DL_FUNC) &ffi_roc, 3},
     {"ffi_group_moments", (DL_FUNC) &ffi_group_moments, 4},
     {"ffi_weighted_ks", (DL_FUNC) &ffi_weighted_ks, 3},
     {"ffi_glm_fit", (DL_FUNC) &ffi_glm_fit, 10},
     {"ffi_multinom_fit", (DL_FUNC) &ffi_multinom_fit, 9},
     {"ffi_ipw_weights", (DL_FUNC) &ffi_ipw_weights, 7},
-    {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 6},
-    {"ffi_ipw_meat", (DL_FUNC) &ffi_ipw_meat, 10},
+    {"ffi_stacked_meat", (DL_FUNC) &ffi_stacked_meat, 7},
+    {"ffi_ipw_meat", (DL_FUNC) &ffi_ipw_meat, 11},
     {"ffi_ipw_bootstrap", (DL_FUNC) &ffi_ipw_bootstrap, 6},
     {"ffi_std_bootstrap", (DL_FUNC) &ffi_std_bootstrap, 16},
     {"ffi_aipw_bootstrap", (DL_FUNC) &ffi_aipw_bootstrap, 19},

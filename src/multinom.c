@@ -64,8 +64,14 @@ typedef struct {
 size_t multinom_work_size(cl_len n, int p, int K, int nthreads)
 {
     int q = (K - 1) * p;
+    size_t xm = xt_mat_work_size(n, p, K - 1, nthreads), plan = cp_center_work_size(n, p, nthreads);
     return (size_t) n * (K - 1) + (size_t) n + (size_t) p * p + newton_work_size(q) +
-           wcrossprod_work_size(n, p, nthreads) + xt_mat_work_size(n, p, K - 1, nthreads);
+           wcrossprod_work_size(n, p, nthreads) + (xm > plan ? xm : plan) + (size_t) p;
+}
+
+const double *multinom_center(const double *work, cl_len n, int p, int K, int nthreads)
+{
+    return work + multinom_work_size(n, p, K, nthreads) - p;
 }
 
 /* The penalized deviance at B (q), leaving the probabilities in P. */
@@ -116,19 +122,10 @@ static void mn_system(void *ctx, double *H, double *g)
     }
 }
 
-/*
- * Inputs:  d (the n x p design), a (n, levels coded 0..K-1), K >= 2,
- *          prior (n or NULL), spec (family ignored).
- * Outputs: B (p x (K-1), NaN where aliased), P (n x K fitted probabilities),
- *          aliased (p), info (deviance is the penalized -2 log-likelihood).
- * Work:    multinom_work_size(n, p, K, spec->nthreads) doubles and
- *          (K-1) * p ints in iwork.
- * Columns are aliased once, on X' diag(prior) X + diag(penalty).
- */
-void multinom_newton(const cp_design *d, const int *a, int K,
-                     const double *prior, const glm_spec *spec, double *B,
-                     double *P, int *aliased, newton_info *info, double *work,
-                     int *iwork)
+/* Newton's method on the design d as it is read (shifted or not). */
+static void mn_fit(const cp_design *d, const int *a, int K, const double *prior,
+                   const glm_spec *spec, double *B, double *P, int *aliased,
+                   newton_info *info, double *work, int *iwork)
 {
     const cl_len n = d->n;
     const int p = d->p, km = K - 1, q = km * p;
@@ -149,12 +146,49 @@ void multinom_newton(const cp_design *d, const int *a, int K,
     };
 
     memset(info, 0, sizeof(*info));
+    info->anchor = -1;
     wcrossprod(d, prior, m.blk, spec->nthreads, m.cp_work);
     newton_penalize(m.blk, NULL, NULL, p, spec->penalty, p);
-    info->rank = chol_alias(m.blk, p, aliased, NEWTON_ALIAS_TOL);
+    info->rank = chol_alias(m.blk, p, aliased, NEWTON_ALIAS_TOL, NULL, NULL, NULL, NULL);
     for (int e = 0; e < q; e++) {
         qaliased[e] = aliased[e % p];
         B[e] = qaliased[e] ? NAN : 0.0;
     }
     newton_fit(&pb, mn_objective(&m, B), 1, B, qaliased, info, newton_work);
+}
+
+/*
+ * Inputs:  d (the n x p design), a (n, levels coded 0..K-1), K >= 2,
+ *          prior (n or NULL), spec (family ignored).
+ * Outputs: B (p x (K-1), NaN where aliased), P (n x K fitted probabilities),
+ *          aliased (p), info (deviance is the penalized -2 log-likelihood).
+ * Work:    multinom_work_size(n, p, K, spec->nthreads) doubles and
+ *          (K-1) * p ints in iwork; when info->anchor >= 0 the fit ran on
+ *          the design shifted by multinom_center() of the work.
+ * Columns are aliased once, on X' diag(prior) X + diag(penalty), of the
+ * design shifted by cp_center_plan() (see glm_irls()); B is for the design
+ * as given.
+ */
+void multinom_newton(const cp_design *d, const int *a, int K,
+                     const double *prior, const glm_spec *spec, double *B,
+                     double *P, int *aliased, newton_info *info, double *work,
+                     int *iwork)
+{
+    const int p = d->p;
+    double *center = work + multinom_work_size(d->n, p, K, spec->nthreads) - p;
+    /* The plan's work: the cross-product kernels' part of the work. */
+    double *plan_work = work + (size_t) d->n * (K - 1) + (size_t) d->n + (size_t) p * p +
+                        newton_work_size((K - 1) * p) + wcrossprod_work_size(d->n, p, spec->nthreads);
+    cp_design z = *d;
+    int anchor = cp_center_plan(d, spec->penalty, center, spec->nthreads, plan_work);
+    if (anchor >= 0) z.center = center;
+    mn_fit(&z, a, K, prior, spec, B, P, aliased, info, work, iwork);
+    if (anchor >= 0 && aliased[anchor]) {
+        z.center = NULL;
+        anchor = -1;
+        mn_fit(&z, a, K, prior, spec, B, P, aliased, info, work, iwork);
+    }
+    if (anchor >= 0)
+        for (int k = 0; k < K - 1; k++) cp_uncenter(B + (size_t) k * p, p, center, anchor);
+    info->anchor = anchor;
 }

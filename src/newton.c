@@ -27,16 +27,38 @@
  * rounding at the optimum. */
 #define DEV_RTOL 1e-12
 
+/* The coefficients b (p) of column j on the kept columns before it, from
+ * the factor in A's upper triangle (column j's part solved in aj). */
+static void kept_coefficients(const double *A, int p, const int *aliased, int j,
+                              double *b)
+{
+    const double *aj = A + (size_t) j * p;
+    for (int k = 0; k < p; k++) b[k] = 0.0;
+    for (int k = j - 1; k >= 0; k--) {
+        if (aliased[k]) continue;
+        double s = aj[k];
+        for (int m = k + 1; m < j; m++)
+            if (!aliased[m]) s -= A[(size_t) m * p + k] * b[m];
+        b[k] = s / A[(size_t) k * p + k];
+    }
+}
+
 /*
  * Left-looking Cholesky that aliases columns, as glm() aliases columns
  * dependent on earlier ones.
- * Inputs:  A (p x p, symmetric, upper triangle used), tol.
+ * Inputs:  A (p x p, symmetric, upper triangle used), tol; resid (or
+ *          NULL) and its ctx.
  * Outputs: A's upper triangle holds the factor of the kept columns;
  *          aliased (p): 1 for a column whose squared residual norm falls
- *          below tol times its original squared norm, else 0.
+ *          below tol times its original squared norm, else 0 -- unless
+ *          resid, recomputing that residual from the rows, finds it above
+ *          NEWTON_QR_TOL^2 times the norm: the column is then kept and
+ *          rescued (p, when resid) flags it.
+ * Work:    b (p doubles) when resid.
  * Returns the rank (columns kept).
  */
-int chol_alias(double *A, int p, int *aliased, double tol)
+int chol_alias(double *A, int p, int *aliased, double tol, newton_resid_fn resid,
+               void *ctx, int *rescued, double *b)
 {
     int rank = 0;
     for (int j = 0; j < p; j++) {
@@ -51,7 +73,19 @@ int chol_alias(double *A, int p, int *aliased, double tol)
         }
         double d = d0;
         for (int k = 0; k < j; k++) if (!aliased[k]) d -= aj[k] * aj[k];
-        if (!(d0 > 0) || !(d > tol * d0)) {
+        int keep = d0 > 0 && d > tol * d0;
+        if (resid) rescued[j] = 0;
+        if (!keep && d0 > 0 && resid) {
+            double norm2 = 0.0, rss;
+            kept_coefficients(A, p, aliased, j, b);
+            rss = resid(ctx, j, b, &norm2);
+            if (rss > NEWTON_QR_TOL * NEWTON_QR_TOL * norm2) {
+                keep = 1;
+                rescued[j] = 1;
+                d = rss;
+            }
+        }
+        if (!keep) {
             aliased[j] = 1;
         } else {
             aliased[j] = 0;
@@ -126,10 +160,11 @@ double newton_penalty(const double *beta, int q, const double *penalty,
 }
 
 /* Doubles of work for newton_fit() with q coefficients: H, L (q x q),
- * the solve's q x q + q, g, the solution and the previous coefficients. */
+ * the solve's q x q + q, g, the solution and the previous coefficients,
+ * and chol_alias()'s coefficients and rescued flags (ints, in doubles). */
 size_t newton_work_size(int q)
 {
-    return 3 * (size_t) q * q + 4 * (size_t) q;
+    return 3 * (size_t) q * q + 6 * (size_t) q;
 }
 
 /*
@@ -228,9 +263,10 @@ void newton_fit(const newton_problem *pb, double objective_start, int aliased_gi
     const int q = pb->q;
     const size_t qq = (size_t) q * q;
     double *H = work, *g = H + qq, *L = g + q, *solve_work = L + qq;
-    double *x = solve_work + qq + q, *beta_old = x + q;
+    double *x = solve_work + qq + q, *beta_old = x + q, *bwork = beta_old + q;
+    int *rescued = (int *) (bwork + q);
     double obj_old = objective_start, obj = objective_start;
-    int have_old = 0;
+    int have_old = 0, nrescued = 0;
 
     for (int iter = 1; iter <= pb->maxit; iter++) {
         if (pb->interrupt) pb->interrupt();
@@ -239,11 +275,29 @@ void newton_fit(const newton_problem *pb, double objective_start, int aliased_gi
         newton_penalize(H, pb->rule == NEWTON_IRLS ? NULL : g, beta, q, pb->penalty,
                         pb->npenalty);
         if (iter == 1 && !aliased_given) {
+            newton_resid_fn resid = pb->rule == NEWTON_IRLS ? pb->resid : NULL;
             memcpy(L, H, sizeof(double) * qq);
-            info->rank = chol_alias(L, q, aliased, NEWTON_ALIAS_TOL);
-            for (int j = 0; j < q; j++) if (aliased[j]) beta[j] = NAN;
+            info->rank = chol_alias(L, q, aliased, NEWTON_ALIAS_TOL, resid, pb->ctx,
+                                    rescued, bwork);
+            for (int j = 0; j < q; j++) {
+                if (aliased[j]) beta[j] = NAN;
+                if (resid && rescued[j]) nrescued++;
+            }
         }
-        if (chol_solve_kept(H, q, aliased, g, x, solve_work) != 0) {
+        int solved = chol_solve_kept(H, q, aliased, g, x, solve_work) == 0;
+        if (!solved && iter == 1 && nrescued > 0) {
+            /* glm()'s QR keeps these columns, but the normal equations
+             * cannot: alias them after all (the caller warns about every
+             * aliased column). */
+            for (int j = 0; j < q; j++)
+                if (rescued[j]) {
+                    aliased[j] = 1;
+                    beta[j] = NAN;
+                    info->rank--;
+                }
+            solved = chol_solve_kept(H, q, aliased, g, x, solve_work) == 0;
+        }
+        if (!solved) {
             info->failed = 1;
             return;
         }

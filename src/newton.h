@@ -14,6 +14,11 @@ typedef struct {
     int iter, converged, rank, boundary;
     int failed;    /* singular system, diverged, or a non-finite design */
     int nonfinite; /* the design has a missing or infinite value */
+    /* The column of ones that absorbed the design's shifts, or -1: the
+     * fit ran on the design shifted by cp_center_plan(); the coefficients
+     * are returned for the unshifted design, the information matrices for
+     * the shifted one (see the fitters). */
+    int anchor;
     double deviance;
 } newton_info;
 
@@ -36,8 +41,21 @@ enum newton_rule {
     NEWTON_DAMPED_FAIL = 2
 };
 
+/* A column is aliased when its squared residual on the earlier kept
+ * columns, from the Cholesky of the system, is below NEWTON_ALIAS_TOL of its
+ * squared norm: the normal equations resolve no finer.  Where the fitter
+ * can recompute that residual from the rows (newton_problem's resid), a
+ * column below it is aliased only when glm() would alias it: when the
+ * residual is below NEWTON_QR_TOL of the norm, dqrdc2's tol in glm.fit(). */
 #define NEWTON_ALIAS_TOL 1e-10
+#define NEWTON_QR_TOL 1e-7
 #define NEWTON_MAX_HALVINGS 30
+
+/* The weighted sum of squares of column j of the first system's design less
+ * the columns k with coefficients b[k] (zero but on kept columns before j),
+ * computed from the rows; *norm2 receives that of column j itself.  Must
+ * not call R. */
+typedef double (*newton_resid_fn)(void *ctx, int j, const double *b, double *norm2);
 
 /* A model to fit: its objective and system as callbacks on ctx. */
 typedef struct {
@@ -61,9 +79,13 @@ typedef struct {
      * that the iterations do not depend on the scale of the weights. */
     double scale;
     void (*interrupt)(void); /* once per iteration, or NULL */
+    /* For NEWTON_IRLS: the residuals of the first system's design from
+     * its rows, or NULL to alias on the system alone. */
+    newton_resid_fn resid;
 } newton_problem;
 
-int chol_alias(double *A, int p, int *aliased, double tol);
+int chol_alias(double *A, int p, int *aliased, double tol, newton_resid_fn resid,
+               void *ctx, int *rescued, double *b);
 int chol_solve_kept(const double *A, int p, const int *aliased,
                     const double *b, double *x, double *work);
 

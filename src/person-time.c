@@ -322,8 +322,8 @@ static size_t pass_work_size(const pt_data *data, const pt_model *model, int nth
     return pass_work > risk_work ? pass_work : risk_work;
 }
 
-/* Doubles of work for pt_fit(). */
-size_t pt_fit_work_size(const pt_data *data, const pt_model *model, int nthreads)
+/* Doubles of work for pt_fit() but the centring plan's. */
+static size_t fit_work_size(const pt_data *data, const pt_model *model, int nthreads)
 {
     const cl_len n = data->n;
     const size_t P = (size_t) pt_ncoef(data, model), pd = (size_t) model->d->p;
@@ -335,17 +335,25 @@ size_t pt_fit_work_size(const pt_data *data, const pt_model *model, int nthreads
            (pd > 0 ? wcrossprod_xt_work_size(n, (int) pd, (int) m, nthreads) : 0);
 }
 
-/*
- * Inputs:  data, model, spec (family ignored; penalty P or NULL; interrupt
- *          called once per iteration, outside parallel regions, or NULL).
- * Outputs: beta (P; NaN where aliased), aliased (P), information (P x P)
- *          and score (P) at the final beta, both penalized, info.
- * Work:    pt_fit_work_size(data, model, spec->nthreads) doubles.
- * Start:   beta = 0 but the intercept, logit of the weighted event rate.
- */
-void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
-            double *beta, int *aliased, double *information, double *score,
-            pt_info *info, double *work)
+/* Doubles of work for pt_fit(): the fit's, the person design's shifts and
+ * the centring plan's. */
+size_t pt_fit_work_size(const pt_data *data, const pt_model *model, int nthreads)
+{
+    return fit_work_size(data, model, nthreads) + (size_t) model->d->p +
+           cp_center_work_size(data->n, model->d->p, nthreads);
+}
+
+const double *pt_center(const pt_data *data, const pt_model *model, int nthreads,
+                        const double *work)
+{
+    return work + fit_work_size(data, model, nthreads);
+}
+
+/* The fit of pt_fit() on the person design of model as it is read
+ * (shifted or not). */
+static void pt_fit_design(const pt_data *data, const pt_model *model, const glm_spec *spec,
+                          double *beta, int *aliased, double *information, double *score,
+                          pt_info *info, double *work)
 {
     const cl_len n = data->n;
     const int P = pt_ncoef(data, model), pd = model->d->p, q = model->q;
@@ -372,6 +380,7 @@ void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
     };
 
     memset(info, 0, sizeof(*info));
+    info->fit.anchor = -1;
     for (int t = 0; t < T; t++)
         for (int k = 0; k < q; k++) ws.Ft[(size_t) t * q + k] = model->F[t + (size_t) k * T];
 
@@ -396,4 +405,37 @@ void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
     newton_penalize(information, score, beta, P, spec->penalty, P);
     info->fit.deviance = ws.dev;
     info->separation = ws.tab[table_len(data) - 1] > 0;
+}
+
+/*
+ * Inputs:  data, model, spec (family ignored; penalty P or NULL; interrupt
+ *          called once per iteration, outside parallel regions, or NULL).
+ * Outputs: beta (P; NaN where aliased), aliased (P), information (P x P)
+ *          and score (P) at the final beta, both penalized, info.
+ * Work:    pt_fit_work_size(data, model, spec->nthreads) doubles.
+ * Start:   beta = 0 but the intercept, logit of the weighted event rate.
+ * The fit runs on the person design shifted by cp_center_plan() (see
+ * glm_irls()); beta is for the design as given, the information and the
+ * score for the shifted one when info->fit.anchor >= 0 (shifts:
+ * pt_center()).
+ */
+void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
+            double *beta, int *aliased, double *information, double *score,
+            pt_info *info, double *work)
+{
+    const int pd = model->d->p;
+    double *center = work + fit_work_size(data, model, spec->nthreads);
+    cp_design z = *model->d;
+    pt_model mz = *model;
+    mz.d = &z;
+    int anchor = cp_center_plan(model->d, spec->penalty, center, spec->nthreads, center + pd);
+    if (anchor >= 0) z.center = center;
+    pt_fit_design(data, &mz, spec, beta, aliased, information, score, info, work);
+    if (anchor >= 0 && aliased[anchor] && !info->fit.failed) {
+        z.center = NULL;
+        anchor = -1;
+        pt_fit_design(data, &mz, spec, beta, aliased, information, score, info, work);
+    }
+    if (anchor >= 0 && !info->fit.failed) cp_uncenter(beta, pd, center, anchor);
+    info->fit.anchor = info->fit.failed ? -1 : anchor;
 }

@@ -53,5 +53,9 @@ size_t pt_fit_work_size(const pt_data *data, const pt_model *model, int nthreads
 void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
             double *beta, int *aliased, double *information, double *score,
             pt_info *info, double *work);
+/* The shifts (of the person design's columns) of a pt_fit() fit with
+ * info->fit.anchor >= 0, in its work. */
+const double *pt_center(const pt_data *data, const pt_model *model, int nthreads,
+                        const double *work);
 
 #endif

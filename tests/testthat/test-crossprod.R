@@ -26,12 +26,12 @@ test_that("cross-products are bit-identical whatever the thread count", {
 })
 
 test_that("the C entry points reject malformed input without crashing", {
-  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(1:4, 2), FALSE, NULL, 1L), "double")
-  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(1, 2, 2), FALSE, c(1, 2, 3), 1L), "length")
-  expect_error(.Call(causallib:::C_ffi_xt_mat, matrix(1, 2, 2), FALSE, matrix(1, 3, 1), 1L), "rows")
-  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(1, 2, 2), FALSE, NULL, NA_integer_), "nthreads")
-  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(1, 2, 2), NA, NULL, 1L), "intercept")
-  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(c(1, NA), 2, 1), FALSE, NULL, 1L), "missing")
+  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(1:4, 2), FALSE, NULL, NULL, 1L), "double")
+  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(1, 2, 2), FALSE, NULL, c(1, 2, 3), 1L), "length")
+  expect_error(.Call(causallib:::C_ffi_xt_mat, matrix(1, 2, 2), FALSE, NULL, matrix(1, 3, 1), 1L), "rows")
+  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(1, 2, 2), FALSE, NULL, NULL, NA_integer_), "nthreads")
+  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(1, 2, 2), NA, NULL, NULL, 1L), "intercept")
+  expect_error(.Call(causallib:::C_ffi_wcrossprod, matrix(c(1, NA), 2, 1), FALSE, NULL, NULL, 1L), "missing")
 })
 
 test_that("causallib_threads() honours the option and validates it", {

@@ -306,10 +306,10 @@ test_that("designs read in place give the same numbers with 1 and 2 threads", {
 test_that("the C core checks a design's columns before reading them", {
   x <- causallib:::new_design(a ~ x1 + g, sim_plain(20))$x
   w <- rep(1, 20)
-  cross <- function(design) .Call(causallib:::C_ffi_wcrossprod, design, FALSE, w, 1L)
+  cross <- function(design) .Call(causallib:::C_ffi_wcrossprod, design, FALSE, NULL, w, 1L)
   expect_identical(cross(x), cross(as.matrix(x)))
-  expect_identical(.Call(causallib:::C_ffi_wcrossprod, unclass(x)[1:3], TRUE, w, 1L),
-                   .Call(causallib:::C_ffi_wcrossprod, cbind(1, as.matrix(x)), FALSE, w, 1L))
+  expect_identical(.Call(causallib:::C_ffi_wcrossprod, unclass(x)[1:3], TRUE, NULL, w, 1L),
+                   .Call(causallib:::C_ffi_wcrossprod, cbind(1, as.matrix(x)), FALSE, NULL, w, 1L))
   broken <- function(part, value) {
     y <- unclass(x)
     y[[part]] <- value
