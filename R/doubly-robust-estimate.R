@@ -206,10 +206,13 @@ refit.causallib_dr <- function(fit, case_weights = NULL, rows = NULL, learner = 
 boot_description.causallib_dr <- function(fit, y = NULL) {
   om <- fit$outcome_model
   wm <- fit$weight_model
+  check_unit_fields(fit)
+  check_outcome_model_fields(om, "outcome_model$")
   lfs <- c(list(wm$learner_fit), if (om$stratified) om$learner_fit else list(om$learner_fit))
   if (fit$method != "aipw" || !all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit"))) {
     return(NULL)
   }
+  check_weight_model_fields(wm, "weight_model$")
   glm_spec <- function(lrn, x, intercept) {
     list(glm_family_codes[[lrn$family]], lrn$maxit, lrn$epsilon, glm_penalty(lrn, x, intercept))
   }

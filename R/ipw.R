@@ -278,13 +278,14 @@ boot_description.causallib_ipw <- function(fit, y = NULL) {
 
 # A weight model as the C bootstraps refit it (the `weight_model` list of
 # ffi_ipw_bootstrap and ffi_survival_bootstrap): its design, offset,
-# sampling weights, logistic or multinomial fit and weighting options; NULL
-# for a model the C core cannot refit (matching, learners other than
-# lrn_glm()).
-ipw_boot_spec <- function(fit) {
+# sampling weights, logistic or multinomial fit and weighting options,
+# checked (prefix: the fields' path in the fit that holds it); NULL for a
+# model the C core cannot refit (matching, learners other than lrn_glm()).
+ipw_boot_spec <- function(fit, prefix = "") {
   if (!inherits(fit, "causallib_ipw") || !inherits(fit$learner_fit, "causallib_glm_fit")) {
     return(NULL)
   }
+  check_weight_model_fields(fit, prefix)
   lrn <- fit$learner
   o <- fit$options
   list(X = fit$x, intercept = fit$intercept, offset = fit$offset, sw = sw_or_one(fit),

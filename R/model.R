@@ -157,6 +157,7 @@ estimate_effect.causallib_model <- function(fit, outcome = NULL, contrast = "dif
 # replicates.
 model_estimate <- function(fit, outcome_quo, se, R, conf_level) {
   check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
+  check_fields(fit)
   se <- resolve_se(fit, se)
   y <- fit_outcome(fit, outcome_quo)
   value <- means(fit, y)
@@ -215,6 +216,7 @@ run_bootstrap <- function(fit, y, R) {
   check_count(R, "R", min = 2, max = bootstrap_max_replicates)
   R <- as.integer(R)
   desc <- boot_description(fit, y)
+  if (!is.null(desc)) check_boot_reproduces(fit, y, desc)
   stats <- vector("list", ceiling(R / bootstrap_batch_size))
   causes <- character(0)
   done <- 0L
@@ -249,6 +251,25 @@ cause_bullets <- function(causes) {
   why <- sort(table(causes), decreasing = TRUE)
   text <- gsub("}", "}}", gsub("{", "{{", names(why), fixed = TRUE), fixed = TRUE)
   stats::setNames(paste0(text, " (", as.vector(why), ")"), rep("x", length(why)))
+}
+
+# The C routine at counts = 1 gives the estimate for every fit the package
+# builds. A fit whose fields were edited to other valid values (a clip, a
+# learner's penalty) would be bootstrapped as another model, and its
+# interval could exclude its own estimate: one more replicate guards that.
+check_boot_reproduces <- function(fit, y, desc) {
+  at_one <- replicate_statistics(fit, y, matrix(1L, fit$n, 1L), desc)$statistics[1L, ]
+  est <- as.vector(means(fit, y))
+  known <- !is.na(est)
+  same <- length(at_one) == length(est) && identical(is.na(at_one), !known) &&
+    isTRUE(all.equal(at_one[known], est[known], tolerance = 1e-6, check.attributes = FALSE))
+  if (!same) {
+    cli::cli_abort(c(
+      "The fitted model's fields do not reproduce its estimate, so a bootstrap would describe another model.",
+      i = "Was the fitted object edited? Fit the model again instead."
+    ), call = NULL)
+  }
+  invisible()
 }
 
 # The statistic of every replicate of `counts` (n x B), through the C

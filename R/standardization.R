@@ -238,6 +238,7 @@ mean_derivative <- function(lf, x, offset = NULL) {
 # and other learners refit in R.
 #' @export
 boot_description.causallib_standardization <- function(fit, y = NULL) {
+  check_outcome_model_fields(fit)
   lfs <- if (fit$stratified) fit$learner_fit else list(fit$learner_fit)
   glm <- all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit"))
   if (!glm || !is.null(fit$prior_weights) || !is.null(fit$population)) {

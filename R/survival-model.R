@@ -111,8 +111,9 @@ refit.causallib_survival <- function(fit, case_weights = NULL, rows = NULL, lear
 #' @export
 boot_description.causallib_survival <- function(fit, y = NULL) {
   wm <- fit$weight_model
-  wspec <- ipw_boot_spec(wm)
+  wspec <- ipw_boot_spec(wm, "weight_model$")
   if (fit$method == "cox" || (!is.null(wm) && is.null(wspec))) return(NULL)
+  check_survival_fields(fit)
   list(routine = C_ffi_survival_bootstrap, args = list(
     method = match(fit$method, survival_boot_methods) - 1L, a = as.integer(fit$treatment),
     K = length(fit$levels), sw = sw_or_one(fit), counts = NULL, weight_model = wspec,

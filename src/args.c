@@ -102,6 +102,12 @@ const double *arg_weights(SEXP x, const char *arg, cl_len len, int positive_sum)
     return v;
 }
 
+/* NULL for R's NULL, else arg_weights() (any sum). */
+const double *arg_weights_or_null(SEXP x, const char *arg, cl_len len)
+{
+    return Rf_isNull(x) ? NULL : arg_weights(x, arg, len, 0);
+}
+
 /*
  * Inputs:  a (integer, length n) holding codes 1..K.
  * Returns: the codes 0-based, n ints of R_alloc() memory.
@@ -230,7 +236,10 @@ static cl_len design_list_rows(SEXP n, const char *arg)
     if (Rf_xlength(n) != 1 || (TYPEOF(n) != INTSXP && TYPEOF(n) != REALSXP))
         Rf_error("internal error: `%s` must give its number of rows", arg);
     double v = Rf_asReal(n);
-    if (!(v >= 0 && v <= (double) R_XLEN_T_MAX) || v != floor(v))
+    /* A data frame has at most INT_MAX rows, and so has every matrix; a
+     * bound also on designs whose columns are all ones, which no vector
+     * of n values backs. */
+    if (!(v >= 0 && v <= (double) INT_MAX) || v != floor(v))
         Rf_error("internal error: `%s` must give its number of rows", arg);
     return (cl_len) v;
 }
@@ -267,6 +276,7 @@ cp_design arg_design_unchecked(SEXP X, int intercept, const char *arg)
         ncol = arg_ncol(X);
     }
     if (ncol > INT_MAX - intercept) Rf_error("internal error: `%s` has too many columns", arg);
+    arg_mul(n, (cl_len) ncol + intercept, "the design");
     cp_design d = {NULL, n, ncol + intercept, intercept};
     cp_col *c = (cp_col *) R_alloc(d.p > 0 ? (size_t) d.p : 1, sizeof(cp_col));
     if (intercept) c[0] = (cp_col) {NULL, NULL, 0};
@@ -345,6 +355,8 @@ glm_spec arg_glm_spec_list(SEXP spec, int p, const char *arg)
 ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K)
 {
     const double *cl = arg_finite(clip, "clip", 2);
+    if (!(cl[0] >= 0 && cl[0] < cl[1] && cl[1] <= 1))
+        Rf_error("internal error: `clip` must be c(lower, upper) with 0 <= lower < upper <= 1");
     double q = arg_double(truncate, "truncate", 1)[0];
     if (!ISNAN(q) && (q <= 0 || q > 1))
         Rf_error("internal error: `truncate` must be in (0, 1]");
@@ -362,7 +374,7 @@ void arg_boot_arms(boot_data *d, SEXP a, SEXP K, SEXP sw)
 {
     d->K = arg_scalar_int(K, "K", 2, 10000);
     d->a = arg_codes(a, "a", d->x.n, d->K);
-    d->sw = arg_finite(sw, "sw", d->x.n);
+    d->sw = arg_weights(sw, "sw", d->x.n, 1);
 }
 
 /* Persons' linear predictors and weights (see args.h). */

@@ -31,6 +31,7 @@ const double *arg_finite(SEXP x, const char *arg, cl_len len);
 const double *arg_finite_or_null(SEXP x, const char *arg, cl_len len);
 /* Finite and non-negative; with positive_sum, summing to more than 0. */
 const double *arg_weights(SEXP x, const char *arg, cl_len len, int positive_sum);
+const double *arg_weights_or_null(SEXP x, const char *arg, cl_len len);
 /* The error of the finite checks, for kernels that check in their pass. */
 NORET void arg_abort_nonfinite(const char *arg);
 
@@ -57,7 +58,9 @@ int arg_nthreads(SEXP x);
  * codes with the level of their indicator; see args.c), checked before the
  * columns are allocated.  arg_design() checks that the doubles are finite;
  * arg_design_unchecked() leaves that to kernels that check the rows they
- * read (cp_nonfinite) and then call arg_abort_nonfinite(). */
+ * read (cp_nonfinite) and then call arg_abort_nonfinite().  Rows are at
+ * most INT_MAX (as in any matrix or data frame) and rows x columns at most
+ * R's longest vector, so work sizes of a few such products fit size_t. */
 cp_design arg_design(SEXP X, int intercept, const char *arg);
 cp_design arg_design_unchecked(SEXP X, int intercept, const char *arg);
 /* The shifts of a design d read centred (cp_center_plan()), as a fitter
@@ -74,10 +77,12 @@ glm_spec arg_glm_spec(int family, SEXP maxit, SEXP epsilon, SEXP penalty, int p,
 /* The same from list(family, maxit, epsilon, penalty), one thread. */
 glm_spec arg_glm_spec_list(SEXP spec, int p, const char *arg);
 /* IP weight options: the estimand's code, target level 1..K (returned
- * 0-based), clip double(2) finite, truncate double(1) in (0, 1] or NA. */
+ * 0-based), clip double(2) with 0 <= clip[0] < clip[1] <= 1, truncate
+ * double(1) in (0, 1] or NA. */
 ipw_opts arg_ipw_opts(int estimand, SEXP target, SEXP clip, SEXP truncate, int K);
 /* The treatment codes a (1..K, returned 0-based), K (2..10000) and sampling
- * weights sw of a bootstrap whose design is already in d->x. */
+ * weights sw (finite, >= 0, positive sum) of a bootstrap whose design is
+ * already in d->x. */
 void arg_boot_arms(boot_data *d, SEXP a, SEXP K, SEXP sw);
 /* The element `name` of the list x (an error when there is none). */
 SEXP arg_elt(SEXP x, const char *name, const char *arg);

@@ -5,7 +5,8 @@
  * kernels, and turns their NaN markers into R's NA.  No entry point
  * computes anything itself, and no kernel sees a SEXP.
  *
- * Each routine's comment lists its arguments, its value and its work.  A
+ * Each routine's comment lists its arguments, its value and its work;
+ * routines that fit a model need at least one row.  A
  * design argument (X, Xw, Xo, the matrices of Xcf) described as an n x q
  * double matrix may also be a design list of n rows and q columns read in
  * place (arg_design() in args.c).
@@ -42,6 +43,12 @@ static int coef_size(int p, int K)
     cl_len q = arg_mul(K - 1, p, "the coefficients");
     arg_mul(q, q, "the Newton system");
     return arg_int_dim(q, "the coefficients");
+}
+
+/* Errors unless a model has units to be fitted on. */
+static void need_rows(cl_len n, const char *arg)
+{
+    if (n < 1) Rf_error("internal error: `%s` has no rows to fit", arg);
 }
 
 /* The kernels' interrupt hook, called outside parallel regions. */
@@ -98,8 +105,9 @@ static SEXP logicals(const int *flag, size_t len)
 /* ---- design.c ------------------------------------------------------------- */
 
 /* ffi_wcrossprod(X n x q double finite, intercept lgl, center double(p) or
- *                NULL (X's shifts, see cp_center_plan()), w double(n) or
- *                NULL, nthreads int)
+ *                NULL (X's shifts, see cp_center_plan()), w double(n) finite
+ *                (of any sign: blocks of multinomial Hessians) or NULL,
+ *                nthreads int)
  * -> p x p matrix X' diag(w) X, p = q + intercept, of X less its shifts.
  * Work: wcrossprod_work_size(n, p, nthreads) doubles.                       */
 SEXP ffi_wcrossprod(SEXP X, SEXP intercept, SEXP center, SEXP w, SEXP nthreads)
@@ -107,7 +115,7 @@ SEXP ffi_wcrossprod(SEXP X, SEXP intercept, SEXP center, SEXP w, SEXP nthreads)
     cp_design d = arg_design(X, arg_flag(intercept, "intercept"), "X");
     arg_center(center, &d, "center");
     int nt = arg_nthreads(nthreads);
-    const double *wp = Rf_isNull(w) ? NULL : arg_double(w, "w", d.n);
+    const double *wp = arg_finite_or_null(w, "w", d.n);
     arg_mul(d.p, d.p, "`X`'s cross-product");
     double *work = doubles(wcrossprod_work_size(d.n, d.p, nt));
 
@@ -119,14 +127,14 @@ SEXP ffi_wcrossprod(SEXP X, SEXP intercept, SEXP center, SEXP w, SEXP nthreads)
 }
 
 /* ffi_xt_mat(X n x q double finite, intercept lgl, center double(p) or NULL,
- *            M n x m double, nthreads int)
+ *            M n x m double finite, nthreads int)
  * -> p x m matrix X' M, p = q + intercept, of X less its shifts.
  * Work: xt_mat_work_size(n, p, m, nthreads) doubles.                        */
 SEXP ffi_xt_mat(SEXP X, SEXP intercept, SEXP center, SEXP M, SEXP nthreads)
 {
     cp_design d = arg_design(X, arg_flag(intercept, "intercept"), "X");
     arg_center(center, &d, "center");
-    const double *m = arg_double(M, "M", -1);
+    const double *m = arg_finite(M, "M", -1);
     int mc = arg_ncol(M);
     if (arg_nrow(M) != d.n) Rf_error("internal error: `M` must have %.0f rows", (double) d.n);
     int nt = arg_nthreads(nthreads);
@@ -173,7 +181,8 @@ SEXP ffi_all_finite(SEXP x)
 /* ---- glm.c, multinom.c ------------------------------------------------------ */
 
 /* ffi_glm_fit(X n x q double, intercept lgl (an implicit first column of
- *             ones: p = q + intercept), y double(n), prior double(n) or NULL,
+ *             ones: p = q + intercept; n >= 1), y double(n), prior double(n)
+ *             >= 0 or NULL,
  *             offset double(n) or NULL, family int (0 gaussian, 1 binomial,
  *             2 poisson), maxit int, epsilon double, penalty double(p) or
  *             NULL, nthreads int)
@@ -192,8 +201,9 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
     cp_design d = arg_design_unchecked(X, arg_flag(intercept, "intercept"), "X");
     cl_len n = d.n;
     int p = d.p;
+    need_rows(n, "X");
     const double *yp = arg_finite(y, "y", n);
-    const double *pw = arg_finite_or_null(prior, "prior", n);
+    const double *pw = arg_weights_or_null(prior, "prior", n);
     const double *off = arg_finite_or_null(offset, "offset", n);
     glm_spec spec = arg_glm_spec(arg_scalar_int(family, "family", 0, 2), maxit, epsilon,
                                  penalty, p, arg_nthreads(nthreads));
@@ -233,7 +243,7 @@ SEXP ffi_glm_fit(SEXP X, SEXP intercept, SEXP y, SEXP prior, SEXP offset,
 }
 
 /* ffi_multinom_fit(X n x q double finite, intercept lgl (p = q + intercept),
- *                  a int(n) coded 1..K, K int, prior double(n) or NULL,
+ *                  a int(n) coded 1..K, K int, prior double(n) >= 0 or NULL,
  *                  maxit int, epsilon double, penalty double(p) or NULL,
  *                  nthreads int)
  * -> list(coefficients p x (K-1) (NA where aliased), fitted n x K,
@@ -247,12 +257,13 @@ SEXP ffi_multinom_fit(SEXP X, SEXP intercept, SEXP a, SEXP K_, SEXP prior,
     cl_len n = d.n;
     int p = d.p;
     int K = arg_scalar_int(K_, "K", 2, 10000);
+    int q = coef_size(p, K);
+    need_rows(n, "X");
     int *a0 = arg_codes(a, "a", n, K);
-    const double *pw = arg_finite_or_null(prior, "prior", n);
+    const double *pw = arg_weights_or_null(prior, "prior", n);
     glm_spec spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, p,
                                  arg_nthreads(nthreads));
     spec.interrupt = check_interrupt;
-    int q = coef_size(p, K);
     arg_mul(n, K, "the fitted probabilities");
     double *work = doubles(multinom_work_size(n, p, K, spec.nthreads));
     int *qaliased = ints(q);
@@ -312,6 +323,7 @@ SEXP ffi_pt_fit(SEXP X, SEXP intercept, SEXP F, SEXP arm, SEXP K, SEXP interact,
     int P = arg_int_dim(P64, "the coefficients");
     coef_size(P, 2);
     arg_mul(d.n, (cl_len) P - d.p + 2, "the per-person sums");
+    need_rows(d.n, "X");
     glm_spec spec = arg_glm_spec(GLM_BINOMIAL, maxit, epsilon, penalty, P,
                                  arg_nthreads(nthreads));
     spec.interrupt = check_interrupt;
@@ -376,9 +388,10 @@ SEXP ffi_pt_risk_table(SEXP arm, SEXP K, SEXP last, SEXP status, SEXP w,
 
 /* ---- weights.c, sandwich.c -------------------------------------------------- */
 
-/* ffi_ipw_weights(P n x K double finite (K >= 2), a int(n) coded 1..K,
+/* ffi_ipw_weights(P n x K double in [0, 1] (K >= 2), a int(n) coded 1..K,
  *                 estimand int (0 ATE, 1 ATT, 2 ATC, 3 ATO), target int
- *                 (1..K), clip double(2), truncate double(1) quantile or NA,
+ *                 (1..K), clip double(2) 0 <= lower < upper <= 1,
+ *                 truncate double(1) quantile in (0, 1] or NA,
  *                 nthreads int)
  * -> list(weights n, dw_deta n x (K-1), n_clipped, cap (NA: none))
  * Work: ipw_weights_work_size(K, nthreads) doubles, n more to truncate.     */
@@ -390,6 +403,8 @@ SEXP ffi_ipw_weights(SEXP P, SEXP a, SEXP estimand, SEXP target, SEXP clip,
     int K = arg_ncol(P);
     if (K < 2) Rf_error("internal error: `P` needs at least two columns");
     const double *Pp = arg_finite(P, "P", -1);
+    for (R_xlen_t e = 0; e < Rf_xlength(P); e++)
+        if (Pp[e] < 0 || Pp[e] > 1) Rf_error("internal error: `P` must hold probabilities");
     int *a0 = arg_codes(a, "a", n, K);
     ipw_opts o = arg_ipw_opts(arg_scalar_int(estimand, "estimand", 0, 3), target, clip,
                               truncate, K);
@@ -418,8 +433,8 @@ SEXP ffi_ipw_weights(SEXP P, SEXP a, SEXP estimand, SEXP target, SEXP clip,
 
 /* ffi_stacked_meat(X n x q double finite, intercept lgl (p = q + intercept),
  *                  center double(p) or NULL (X's shifts: the meat is that
- *                  of X less them), R n x m double (m >= 1), Psi n x K double,
- *                  C n x qc double or NULL, nthreads int)
+ *                  of X less them), R n x m double finite (m >= 1), Psi n x K
+ *                  double finite, C n x qc double finite or NULL, nthreads int)
  * -> list(meat = (m p + K) square matrix, xtc = p x qc matrix X'C or NULL)
  * Work: stacked_meat_work_size(n, p, K, qc, nthreads) doubles.              */
 SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP center, SEXP R, SEXP Psi, SEXP C,
@@ -427,7 +442,7 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP center, SEXP R, SEXP Psi, SEX
 {
     cp_design d = arg_design(X, arg_flag(intercept, "intercept"), "X");
     arg_center(center, &d, "center");
-    const double *r = arg_double(R, "R", -1), *psi = arg_double(Psi, "Psi", -1);
+    const double *r = arg_finite(R, "R", -1), *psi = arg_finite(Psi, "Psi", -1);
     cl_len n = d.n;
     int p = d.p, m = arg_ncol(R), K = arg_ncol(Psi);
     if (arg_nrow(R) != n || arg_nrow(Psi) != n)
@@ -435,7 +450,7 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP center, SEXP R, SEXP Psi, SEX
     const double *cp = NULL;
     int qc = 0;
     if (!Rf_isNull(C)) {
-        cp = arg_double(C, "C", -1);
+        cp = arg_finite(C, "C", -1);
         if (arg_nrow(C) != n) Rf_error("internal error: `C` must have %.0f rows", (double) n);
         qc = arg_ncol(C);
     }
@@ -460,8 +475,9 @@ SEXP ffi_stacked_meat(SEXP X, SEXP intercept, SEXP center, SEXP R, SEXP Psi, SEX
 
 /* ffi_ipw_meat(X n x q double, intercept lgl (p = q + intercept),
  *              center double(p) or NULL (X's shifts: meat and D are those
- *              of X less them), a int(n) coded 1..K, P n x K double finite, sw double(n) or
- *              NULL, w double(n), dw n x (K - 1) double, y double(n),
+ *              of X less them), a int(n) coded 1..K, P n x K double finite,
+ *              sw double(n) >= 0 or NULL, w double(n), dw n x (K - 1) double,
+ *              y double(n),
  *              mu double(K), nthreads int)
  * -> list(meat = (m p + K) square matrix, D = K x m p matrix), m = K - 1
  * Work: ipw_meat_work_size(n, p, K, nthreads) doubles, n ints.              */
@@ -479,7 +495,7 @@ SEXP ffi_ipw_meat(SEXP X, SEXP intercept, SEXP center, SEXP a, SEXP P, SEXP sw,
         Rf_error("internal error: `P` must be a %.0f x K matrix, K >= 2", (double) n);
     ipw_meat_in in = {
         .d = &d, .K = K, .P = arg_finite(P, "P", -1), .a = arg_codes(a, "a", n, K),
-        .sw = arg_finite_or_null(sw, "sw", n), .w = arg_finite(w, "w", n),
+        .sw = arg_weights_or_null(sw, "sw", n), .w = arg_finite(w, "w", n),
         .dw = arg_finite(dw, "dw", arg_mul(n, K - 1, "`dw`")), .y = arg_finite(y, "y", n),
         .mu = arg_finite(mu, "mu", K)
     };
@@ -506,6 +522,7 @@ static SEXP bootstrap(boot_replicate_fn replicate, const void *ctx, SEXP counts,
                       cl_len n, int K, int nthreads, size_t wlen, size_t ilen)
 {
     int R;
+    need_rows(n, "counts");
     const int *cnt = arg_counts(counts, n, &R);
     arg_mul(n, (cl_len) K + 2, "the bootstrap's n x K workspace");
     int nt = cl_threads(nthreads, R);
@@ -807,14 +824,14 @@ SEXP ffi_arm_spread(SEXP v, SEXP a, SEXP K_)
 /* ---- km.c, survival-curve.c ------------------------------------------------- */
 
 /* ffi_km(time double(n) >= 0 finite, status int(n) 0/1, w double(n) >= 0,
- *        strata int(n) in 1..K, K int >= 1)
+ *        strata int(n) in 1..K, K int in 1..1e6)
  *   -> list(stratum, time, n_risk, n_event, n_censor, surv, std_err), one
  *      element per distinct (stratum, time), ordered by stratum then time;
  *      stratum in the codes 1..K given.
  * Work: 2 n keys, K + 1 offsets.                                            */
 SEXP ffi_km(SEXP time, SEXP status, SEXP w, SEXP strata, SEXP K)
 {
-    int nstrata = arg_scalar_int(K, "K", 1, INT_MAX - 1);
+    int nstrata = arg_scalar_int(K, "K", 1, 1000000);
     const double *t = arg_finite(time, "time", -1);
     cl_len n = Rf_xlength(time);
     const int *d = arg_int(status, "status", n);
@@ -859,6 +876,7 @@ SEXP ffi_discrete_survival(SEXP lp, SEXP ctab, SEXP w, SEXP nthreads)
         Rf_error("internal error: `ctab` must be a matrix with %d rows", K);
     int Tmax = arg_ncol(ctab);
     if (Tmax < 1) Rf_error("internal error: `ctab` needs at least one column");
+    arg_mul(K, Tmax, "the curves");
     int nt = arg_nthreads(nthreads);
     double *work = doubles(discrete_survival_work_size(n, K, Tmax, nt));
 
@@ -883,6 +901,7 @@ SEXP ffi_cox_survival(SEXP lp, SEXP H0, SEXP w, SEXP nthreads)
     for (cl_len j = 0; j < m; j++)
         if (h[j] < 0 || (j > 0 && h[j] < h[j - 1]))
             Rf_error("internal error: `H0` must be non-negative and non-decreasing");
+    arg_mul(K, m, "the curves");
     int nt = arg_nthreads(nthreads);
     double *work = doubles(cox_survival_work_size(n, K, (int) m, nt));
 
@@ -920,7 +939,8 @@ static match_work match_work_alloc(const match_units *u, int k)
 
 /* ffi_match_nearest(x double p x n finite, focal int (1-based rows, in
  *                   matching order), pool int (1-based rows, strictly
- *                   ascending), k int >= 1, caliper double > 0 (Inf: none),
+ *                   ascending), k int in 1..max(1, n), caliper double > 0
+ *                   (Inf: none),
  *                   replace TRUE/FALSE)
  *   -> list(match = int n_focal x k, matched rows (1-based) nearest first,
  *           NA where a focal unit got fewer than k;
@@ -934,7 +954,9 @@ SEXP ffi_match_nearest(SEXP x, SEXP focal, SEXP pool, SEXP k, SEXP caliper,
         Rf_error("internal error: `x` must be a matrix with at least one row");
     arg_finite(x, "x", -1);
     int n = Rf_ncols(x);
-    int kk = arg_scalar_int(k, "k", 1, INT_MAX);
+    /* More matches than the pool holds leave NA; more than there are
+     * units would only size the output (n_focal x k). */
+    int kk = arg_scalar_int(k, "k", 1, n > 1 ? n : 1);
     double cal = arg_double(caliper, "caliper", 1)[0];
     if (ISNAN(cal) || cal <= 0)
         Rf_error("internal error: `caliper` must be a positive number or Inf");
@@ -1000,13 +1022,13 @@ SEXP ffi_roc(SEXP score, SEXP pos, SEXP neg)
 }
 
 /* ffi_group_moments(X n x p double finite, group int(n) in 1..G,
- *                   w double(n) >= 0, G int >= 1)
+ *                   w double(n) >= 0, G int in 1..1e6)
  *   -> list(sum_w (G), sum_w2 (G), mean (G x p), ss (G x p)); mean and ss
  *      are NA for a group of zero weight.
  * Work: G doubles.                                                          */
 SEXP ffi_group_moments(SEXP X, SEXP group, SEXP w, SEXP G)
 {
-    int ng = arg_scalar_int(G, "G", 1, INT_MAX);
+    int ng = arg_scalar_int(G, "G", 1, 1000000);
     const double *x = arg_finite(X, "X", -1);
     cl_len n = arg_nrow(X);
     int p = arg_ncol(X);

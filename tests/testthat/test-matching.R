@@ -200,8 +200,10 @@ test_that("the C search handles an empty pool and more matches than candidates",
   x <- matrix(c(0.1, 0.5, 0.9), 1L)
   out <- .Call(causallib:::C_ffi_match_nearest, x, 1:3, integer(0), 2L, Inf, TRUE)
   expect_true(all(is.na(out$match)))
-  out <- .Call(causallib:::C_ffi_match_nearest, x, 1L, 2:3, 5L, Inf, FALSE)
-  expect_equal(out$match, matrix(c(2L, 3L, NA, NA, NA), 1L))
+  out <- .Call(causallib:::C_ffi_match_nearest, x, 1L, 2:3, 3L, Inf, FALSE)
+  expect_equal(out$match, matrix(c(2L, 3L, NA), 1L))
+  # More matches than units would only size the output.
+  expect_error(.Call(causallib:::C_ffi_match_nearest, x, 1L, 2:3, 4L, Inf, FALSE), "internal error")
   expect_error(.Call(causallib:::C_ffi_match_nearest, x, 4L, 1:2, 1L, Inf, TRUE), "internal error")
   expect_error(.Call(causallib:::C_ffi_match_nearest, x, 1L, 3:2, 1L, Inf, TRUE), "ascending")
 })
