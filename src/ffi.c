@@ -148,14 +148,14 @@ SEXP ffi_xt_mat(SEXP X, SEXP intercept, SEXP center, SEXP M, SEXP nthreads)
     return out;
 }
 
-/* ffi_design_matrix(X design list or n x q double matrix (see
+/* ffi_design_matrix(X design list or n x q double matrix, finite (see
  *   arg_design()), rows int 1..n or NULL (all rows), cols int 1..q)
  * -> m x length(cols) double matrix: those rows and columns of X, factor
  *   indicators as 0/1 and NULL columns as ones; m = length(rows), or n.
  * Work: the 0-based rows and columns (R_alloc()).                           */
 SEXP ffi_design_matrix(SEXP X, SEXP rows, SEXP cols)
 {
-    cp_design d = arg_design_unchecked(X, 0, "X");
+    cp_design d = arg_design(X, 0, "X");
     if (d.n > INT_MAX) Rf_error("internal error: `X` has too many rows for a matrix");
     const int *r = Rf_isNull(rows) ? NULL : arg_rows(rows, "rows", (int) d.n, 0);
     int m = r ? arg_int_dim(Rf_xlength(rows), "`rows`") : (int) d.n;
