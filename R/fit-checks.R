@@ -9,8 +9,6 @@
 # survival model). A field that is valid but edited is caught after them:
 # run_bootstrap() checks that the fields reproduce the estimate.
 
-# The error for the field prefix + field, which `must` (a cli template,
-# interpolated in the caller's environment).
 # The fields of a model, before any of them reach C: estimate_outcomes()
 # and estimate_effect() check them first (means, sandwich and bootstrap all
 # read them), boot_description() again for its other callers.
@@ -46,6 +44,8 @@ check_fields.causallib_survival <- function(fit) {
   invisible(fit)
 }
 
+# The error for the field prefix + field, which `must` (a cli template,
+# interpolated in the caller's environment).
 fit_field_abort <- function(prefix, field, must, env = parent.frame()) {
   env <- new.env(parent = env)
   env$.field_name <- paste0(prefix, field)
