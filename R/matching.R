@@ -18,11 +18,22 @@
 #' * `estimand`: `"ATT"` matches the treated (last level) to controls,
 #'   `"ATC"` the controls (first level) to the treated, `"ATE"` does both,
 #'   so every unit is focal once (this needs `replace = TRUE`).
-#' * `replace = FALSE` matches in `k` rounds, each giving every focal unit
-#'   one more match among the units not yet taken, in MatchIt's default
-#'   order (`m.order`): the largest propensity score first for the ATT, the
-#'   smallest first for the ATC, the data order for the Mahalanobis distance.
-#'   With replacement the order does not matter.
+#' * `replace`: by default `FALSE`, as in MatchIt (up to and including
+#'   causallib 0.1.0 the default was `TRUE`), except for the ATE, which needs
+#'   replacement. Without replacement matching runs in `k` rounds, each
+#'   giving every focal unit one more match among the units not yet taken,
+#'   in the `order` given (MatchIt's `m.order`): by default the focal units
+#'   most likely to be in their own arm first (`"largest"`: the largest
+#'   propensity score first for the ATT, the smallest first for the ATC),
+#'   and the data order for the Mahalanobis distance. With replacement the
+#'   order does not matter.
+#' * `exact`: units are matched only to units with the same values of these
+#'   variables (MatchIt's `exact`); the caliper and the Mahalanobis
+#'   covariance stay those of the whole sample.
+#' * `discard`: units outside the common support of the propensity score
+#'   (the other arm's range) are left out before matching and get weight 0
+#'   (MatchIt's `discard`): `"both"` arms, only the `"treated"` or the
+#'   `"control"` units, or `"none"`.
 #' * `caliper`, in standard deviations of the propensity score (unweighted,
 #'   over all units): candidates farther away are never matched, and focal
 #'   units left without any match get weight 0 (a message gives their count).
@@ -42,11 +53,13 @@
 #' [balance_table()], [evaluate()] and [estimate_effect()] work on it.
 #' Effects use the weighted (Hajek) means of the outcome, times any sampling
 #' weights: for the ATT the difference in means of the matched sample. The
-#' sandwich standard error does not hold for matching weights, so
-#' `estimate_outcomes()` defaults to `se = "bootstrap"`, which re-runs the
-#' whole pipeline (propensity model and matching) on each resample, and
-#' `estimate_effect()` (whose default is the sandwich) needs
-#' `se = "bootstrap"` or `se = "none"`. [evaluate()] refits the matching on
+#' standard error, as MatchIt's documentation recommends: without
+#' replacement (the default) a cluster-robust sandwich with the pairs as
+#' clusters, holding the matching fixed (equal to
+#' `sandwich::vcovCL(lm(y ~ treat, weights = weights), cluster = ~ subclass,
+#' type = "HC0")` on [matched_data()]); with replacement the bootstrap,
+#' which re-runs the whole pipeline (propensity model and matching) on each
+#' resample, and is available in both cases. [evaluate()] refits the matching on
 #' training folds and matches validation units among themselves with the
 #' trained propensity model and caliper width.
 #'
@@ -58,8 +71,18 @@
 #' @param caliper `NULL`, or the largest propensity-score distance allowed
 #'   for a match, in standard deviations of the propensity score (not
 #'   available for the Mahalanobis distance).
-#' @param replace Match with replacement?
+#' @param replace Match with replacement? By default `FALSE`, except for
+#'   `estimand = "ATE"`.
 #' @param estimand `"ATT"`, `"ATC"` or `"ATE"`.
+#' @param exact `NULL`, or variables to match exactly on: a one-sided
+#'   formula (`~ sex + race`) or column names of `data`; in
+#'   `matching_fit()` a vector or data frame with one row per unit.
+#' @param discard `"none"`, `"both"`, `"treated"` or `"control"`: the units
+#'   to leave out when their propensity score is outside the other arm's
+#'   range.
+#' @param order Matching order without replacement: `"largest"` (the
+#'   default for propensity-score matching), `"smallest"`, `"data"` (the
+#'   default for the Mahalanobis distance) or `"random"` (set a seed).
 #' @param learner The propensity learner; by default a logistic regression
 #'   fitted in C, see [lrn_glm()].
 #' @return An object of class `causallib_matching` (also a `causallib_ipw`)
@@ -67,7 +90,9 @@
 #'   matching weights, `propensity` the propensity matrix), and
 #'   `match_pairs` (a data frame with `focal_row`, `matched_row` (rows of
 #'   `data`) and `distance`, one row per match, focal units in matching
-#'   order), `n_unmatched` (focal units without a match), `caliper_distance`
+#'   order), `n_unmatched` (focal units without a match), `discarded`
+#'   (logical, per unit), `subclass` (the pair of each unit without
+#'   replacement, else `NULL`), `caliper_distance`
 #'   (the caliper on the propensity scale, `Inf` for none) and `spec` (the
 #'   matching settings).
 #' @seealso [matched_data()], [estimate_effect()], [balance_table()]
@@ -75,6 +100,7 @@
 #' @examples
 #' fit <- matching(qsmk ~ sex + age + wt71, data = nhefs)
 #' fit
+#' summary(fit)
 #' head(fit$match_pairs)
 #' balance_table(fit)
 #'
@@ -82,21 +108,28 @@
 #' fit <- matching(qsmk ~ sex + race + age + education + smokeintensity + wt71,
 #'                 data = d, k = 2, caliper = 0.2)
 #' estimate_effect(fit, outcome = wt82_71, se = "none")
+#' estimate_effect(fit, outcome = wt82_71)  # cluster-robust by pair
 #' set.seed(1)
 #' estimate_effect(fit, outcome = wt82_71, se = "bootstrap", R = 50)
+#'
+#' # Exact on sex and race, common support, 2:1 with replacement
+#' fit2 <- matching(qsmk ~ sex + race + age + wt71, data = d, exact = ~ sex + race,
+#'                  discard = "both", k = 2, replace = TRUE)
+#' fit2
 #'
 #' mfit <- matching(qsmk ~ sex + age + wt71, data = nhefs, distance = "mahalanobis")
 #' head(matched_data(mfit)[, c("qsmk", "sex", "age", "wt71", "weights")])
 matching <- function(formula, data, distance = "propensity", k = 1, caliper = NULL,
-                     replace = TRUE, estimand = "ATT", learner = lrn_glm(),
-                     weights = NULL, na_action = "fail") {
-  spec <- matching_spec(distance, k, caliper, replace, estimand)
+                     replace = NULL, estimand = "ATT", exact = NULL, discard = "none",
+                     order = NULL, learner = lrn_glm(), weights = NULL, na_action = "fail") {
+  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order)
   d <- new_design(formula, data, weights = weights, na_action = na_action, env = parent.frame())
   a <- as_treatment(d$response, "treatment")
   if (nlevels(a) != 2L) {
     cli::cli_abort("{.arg formula} must have a binary treatment for matching; {.code {format(formula[[2L]])}} has {nlevels(a)} levels.")
   }
-  fit <- matching_engine(d$x, a, d$offset, spec, learner, d$weights)
+  cells <- exact_cells(exact_variables(exact, data, parent.frame()), d$rows)
+  fit <- matching_engine(d$x, a, d$offset, spec, learner, d$weights, cells)
   inform_unmatched(fit)
   fit$match_pairs$focal_row <- d$rows[fit$match_pairs$focal_row]
   fit$match_pairs$matched_row <- d$rows[fit$match_pairs$matched_row]
@@ -112,22 +145,31 @@ matching <- function(formula, data, distance = "propensity", k = 1, caliper = NU
 #' @param a The binary treatment.
 #' @export
 matching_fit <- function(x, a, distance = "propensity", k = 1, caliper = NULL,
-                         replace = TRUE, estimand = "ATT", learner = lrn_glm(),
-                         weights = NULL) {
-  spec <- matching_spec(distance, k, caliper, replace, estimand)
+                         replace = NULL, estimand = "ATT", exact = NULL, discard = "none",
+                         order = NULL, learner = lrn_glm(), weights = NULL) {
+  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order)
   x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
   if (nlevels(a) != 2L) cli::cli_abort("{.arg a} must be binary for matching; it has {nlevels(a)} levels.")
-  fit <- matching_engine(x, a, NULL, spec, learner, weights)
+  if (!is.null(exact) && !is.data.frame(exact)) exact <- data.frame(exact = exact)
+  if (!is.null(exact) && nrow(exact) != length(a)) {
+    cli::cli_abort("{.arg exact} has {nrow(exact)} value{?s}, but {.arg x} has {length(a)} rows.")
+  }
+  cells <- exact_cells(exact, seq_along(a))
+  fit <- matching_engine(x, a, NULL, spec, learner, weights, cells)
   inform_unmatched(fit)
   fit$call <- match.call()
   fit
 }
 
-matching_spec <- function(distance, k, caliper, replace, estimand) {
+matching_spec <- function(distance, k, caliper, replace, estimand, discard = "none", order = NULL) {
   distance <- rlang::arg_match0(distance, c("propensity", "mahalanobis"), "distance")
   estimand <- rlang::arg_match0(estimand, c("ATT", "ATC", "ATE"), "estimand")
+  discard <- rlang::arg_match0(discard, c("none", "both", "treated", "control"), "discard")
+  order <- order %||% (if (distance == "propensity") "largest" else "data")
+  order <- rlang::arg_match0(order, c("largest", "smallest", "data", "random"), "order")
+  replace <- replace %||% (estimand == "ATE")
   if (!is.numeric(k) || length(k) != 1L || is.na(k) || k < 1 || k != round(k) || k > .Machine$integer.max) {
     cli::cli_abort("{.arg k} must be a whole number of at least 1.")
   }
@@ -150,19 +192,47 @@ matching_spec <- function(distance, k, caliper, replace, estimand) {
     ))
   }
   list(distance = distance, k = as.integer(k), caliper = caliper, replace = replace,
-       estimand = estimand)
+       estimand = estimand, discard = discard, order = order)
+}
+
+# The variables of `exact` (a one-sided formula or column names) in `data`.
+exact_variables <- function(exact, data, env) {
+  if (is.null(exact)) return(NULL)
+  if (rlang::is_formula(exact, lhs = FALSE)) {
+    vars <- all.vars(exact)
+  } else if (is.character(exact) && length(exact) > 0L && !anyNA(exact)) {
+    vars <- exact
+  } else {
+    cli::cli_abort("{.arg exact} must be a one-sided formula such as {.code ~ sex + race} or column names, not {value_label(exact)}.")
+  }
+  missing <- setdiff(vars, names(data))
+  if (length(missing)) {
+    cli::cli_abort("{.arg exact} names {.val {missing}}, which {?is/are} not {?a column/columns} of {.arg data}.")
+  }
+  data[, vars, drop = FALSE]
+}
+
+# Exact-matching cells of the rows used (integer codes), or NULL.
+exact_cells <- function(vars, rows) {
+  if (is.null(vars)) return(NULL)
+  vars <- vars[rows, , drop = FALSE]
+  bad <- vapply(vars, anyNA, logical(1))
+  if (any(bad)) {
+    cli::cli_abort("{.arg exact} variable{?s} {.val {names(vars)[bad]}} {?has/have} missing values in the rows used; remove them or impute first.")
+  }
+  as.integer(interaction(lapply(vars, as.factor), drop = TRUE, lex.order = TRUE))
 }
 
 # The propensity model (with the design's offset) and the matching on the
 # design x. Pairs are in rows of x.
-matching_engine <- function(x, a, offset, spec, learner, weights) {
+matching_engine <- function(x, a, offset, spec, learner, weights, cells = NULL) {
   check_learner(learner)
   weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   ps <- fit_propensity(learner, x, a, weights, offset, FALSE)
   P <- ps$propensity
   caliper <- if (is.null(spec$caliper)) Inf else spec$caliper * stats::sd(P[, 2L])
-  m <- run_matching(x, a, P, spec, caliper, weights)
+  m <- run_matching(x, a, P, spec, caliper, weights, cells)
   if (!any(m$weights > 0)) {
     cli::cli_abort(c(
       "No focal unit found a match{if (is.finite(caliper)) ' within the caliper'}.",
@@ -175,8 +245,8 @@ matching_engine <- function(x, a, offset, spec, learner, weights) {
     target = ipw_target(spec$estimand, levels(a), NULL), learner = learner,
     learner_fit = ps$learner_fit, x = x, offset = offset, intercept = FALSE,
     sampling_weights = weights, n = length(a), rows = seq_along(a),
-    match_pairs = m$pairs, n_unmatched = m$n_unmatched, caliper_distance = caliper,
-    spec = spec
+    match_pairs = m$pairs, n_unmatched = m$n_unmatched, discarded = m$discarded,
+    subclass = m$subclass, exact_cells = cells, caliper_distance = caliper, spec = spec
   ), class = c("causallib_matching", "causallib_weight_model", "causallib_model"))
 }
 
@@ -195,7 +265,8 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
   }
   copies <- rep.int(rows, counts)
   m <- matching_engine(fit$x[copies, , drop = FALSE], fit$treatment[copies], fit$offset[copies],
-                       fit$spec, learner %||% fit$learner, fit$sampling_weights[copies])
+                       fit$spec, learner %||% fit$learner, fit$sampling_weights[copies],
+                       fit$exact_cells[copies])
   unit <- match(copies, rows)
   first <- match(seq_along(rows), unit)
   out <- m
@@ -210,6 +281,9 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
   out$treatment <- fit$treatment[rows]
   out$x <- fit$x[rows, , drop = FALSE]
   out$offset <- fit$offset[rows]
+  out$exact_cells <- fit$exact_cells[rows]
+  out$discarded <- m$discarded[first] %in% TRUE
+  out$subclass <- if (all(counts == 1L)) m$subclass[first] else NULL
   out$sampling_weights <- if (is.null(case_weights) && is.null(fit$sampling_weights)) NULL else
     sw_or_one(fit)[rows] * counts
   out$n <- length(rows)
@@ -219,41 +293,90 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
   keep_front_end(out, fit, rows)
 }
 
-# Matching weights, the matched pairs (model rows) and the number of
-# unmatched focal units, given the propensities P.
-run_matching <- function(x, a, P, spec, caliper, weights) {
+# Matching weights, the matched pairs (model rows), the number of
+# unmatched focal units, the discarded units and, without replacement, the
+# subclass (pair) of every matched unit, given the propensities P and the
+# exact-matching cells (NULL: one cell).
+run_matching <- function(x, a, P, spec, caliper, weights, cells = NULL) {
   coords <- if (spec$distance == "propensity") {
     matrix(P[, 2L], nrow = 1L)
   } else {
     t(whitened_covariates(x, a, weights))
   }
+  discarded <- discarded_units(P[, 2L], a, spec$discard)
   focal_arms <- switch(spec$estimand, ATT = 2L, ATC = 1L, ATE = 2:1)
   sides <- lapply(focal_arms, match_side, coords = coords, a = as.integer(a),
-                  score = P[, 2L], spec = spec, caliper = caliper)
-  list(weights = Reduce(`+`, lapply(sides, `[[`, "weights")),
-       pairs = do.call(rbind, lapply(sides, `[[`, "pairs")),
-       n_unmatched = sum(vapply(sides, `[[`, integer(1), "n_unmatched")))
+                  score = P[, 2L], spec = spec, caliper = caliper,
+                  cells = cells %||% rep(1L, length(a)), eligible = !discarded)
+  pairs <- do.call(rbind, lapply(sides, `[[`, "pairs"))
+  list(weights = Reduce(`+`, lapply(sides, `[[`, "weights")), pairs = pairs,
+       n_unmatched = sum(vapply(sides, `[[`, integer(1), "n_unmatched")),
+       discarded = discarded,
+       subclass = if (!spec$replace) pair_subclasses(pairs, length(a)))
 }
 
-# The units of arm f matched among the other arm.
-match_side <- function(f, coords, a, score, spec, caliper) {
-  focal <- which(a == f)
-  if (!spec$replace && spec$distance == "propensity") {
-    focal <- focal[order(score[focal], decreasing = f == 2L)]
-  }
-  pool <- which(a != f)
+# Units outside the common support of the propensity score (MatchIt's
+# `discard`): "both" drops the units of either arm beyond the other arm's
+# range, "treated" (or "control") only those of that arm.
+discarded_units <- function(score, a, discard) {
+  out <- logical(length(a))
+  if (discard == "none") return(out)
+  treated <- as.integer(a) == 2L
+  outside <- function(rows, other) score[rows] < min(score[other]) | score[rows] > max(score[other])
+  if (discard %in% c("both", "treated")) out[treated] <- outside(treated, !treated)
+  if (discard %in% c("both", "control")) out[!treated] <- outside(!treated, treated)
+  out
+}
+
+# Without replacement every focal unit and its matches form one subclass,
+# numbered by the focal units' row order (MatchIt's `subclass`); NA for
+# units in none.
+pair_subclasses <- function(pairs, n) {
+  focal <- sort(unique(pairs$focal_row))
+  out <- rep(NA_integer_, n)
+  out[focal] <- seq_along(focal)
+  out[pairs$matched_row] <- out[pairs$focal_row]
+  out
+}
+
+# The units of arm f matched among the other arm, within each exact cell.
+match_side <- function(f, coords, a, score, spec, caliper, cells, eligible) {
+  focal <- which(a == f & eligible)
+  if (!spec$replace) focal <- focal[matching_order(score[focal], f, spec$order)]
+  pool <- which(a != f & eligible)
   k <- max(1L, min(spec$k, length(pool)))
-  m <- .Call(C_ffi_match_nearest, coords, focal, pool, k, caliper, spec$replace)
-  hit <- !is.na(m$match)
+  match <- matrix(NA_integer_, length(focal), k)
+  distance <- matrix(NA_real_, length(focal), k)
+  for (cell in unique(cells[focal])) {
+    f_cell <- which(cells[focal] == cell)
+    p_cell <- pool[cells[pool] == cell]
+    if (!length(p_cell)) next
+    k_cell <- min(k, length(p_cell))
+    m <- .Call(C_ffi_match_nearest, coords, focal[f_cell], p_cell, k_cell, caliper, spec$replace)
+    match[f_cell, seq_len(k_cell)] <- m$match
+    distance[f_cell, seq_len(k_cell)] <- m$distance
+  }
+  hit <- !is.na(match)
   got <- rowSums(hit)
-  w <- received_weights(m$match, got, length(a))
+  w <- received_weights(match, got, length(a))
   if (spec$estimand != "ATE" && any(w > 0)) w <- w * sum(w > 0) / sum(w)
   w[focal[got > 0]] <- 1
   by_focal <- order(row(hit)[hit])
-  pairs <- data.frame(focal_row = focal[row(hit)[hit]], matched_row = m$match[hit],
-                      distance = m$distance[hit])[by_focal, , drop = FALSE]
+  pairs <- data.frame(focal_row = focal[row(hit)[hit]], matched_row = match[hit],
+                      distance = distance[hit])[by_focal, , drop = FALSE]
   rownames(pairs) <- NULL
   list(weights = w, pairs = pairs, n_unmatched = sum(got == 0L))
+}
+
+# The order in which focal units of arm f are matched without replacement
+# (MatchIt's `m.order`): by their propensity of being in their own arm,
+# largest or smallest first, in data order, or at random (R's RNG).
+matching_order <- function(score, f, order) {
+  switch(order,
+    largest = base::order(score, decreasing = f == 2L),
+    smallest = base::order(score, decreasing = f != 2L),
+    data = seq_along(score),
+    random = sample.int(length(score)))
 }
 
 # Weight each unit receives as a match: 1 / (number of matches) from every
@@ -292,21 +415,43 @@ inform_unmatched <- function(fit) {
   n <- fit$n_unmatched
   if (n == 0L) return(invisible())
   why <- if (is.finite(fit$caliper_distance)) "within the caliper" else "left to take"
-  cli::cli_inform("{n} focal unit{?s} found no match {why} and {?gets/get} weight 0.")
+  cli::cli_inform("{n} focal unit{?s} found no match {why} and {cli::qty(n)}{?gets/get} weight 0.")
 }
 
+# Without replacement, the cluster-robust sandwich by pair that MatchIt's
+# documentation recommends; with replacement the bootstrap.
 #' @export
-default_se.causallib_matching <- function(fit) "bootstrap"
+default_se.causallib_matching <- function(fit) if (fit$spec$replace) "bootstrap" else "sandwich"
 
 #' @export
 check_se_available.causallib_matching <- function(fit, se) {
-  if (se == "sandwich") {
+  if (se == "sandwich" && (fit$spec$replace || is.null(fit$subclass))) {
     cli::cli_abort(c(
-      "The sandwich standard error does not hold for matching weights.",
+      "The sandwich standard error of matching needs matching without replacement (pairs as clusters).",
       i = "Use {.code se = \"bootstrap\"}, which re-runs the matching on each resample, or {.code se = \"none\"}."
     ))
   }
   invisible(se)
+}
+
+# The weighted means' estimating functions summed within pairs (subclasses),
+# times sqrt(G / (G - 1)) for G pairs: the cluster-robust (CR0 with the
+# small-sample factor) covariance of the matched-sample means, as
+# sandwich::vcovCL(lm(y ~ a, weights), cluster = ~ subclass, type = "HC0")
+# gives for their difference. The matching itself (propensity model, pairs)
+# is held fixed, as in MatchIt's recommendation.
+#' @export
+estfun_parts.causallib_matching <- function(fit, y = NULL) {
+  mass <- fit$weights * sw_or_one(fit)
+  mu <- means(fit, y)
+  a <- as.integer(fit$treatment)
+  Psi <- vapply(seq_along(mu), function(k) (a == k) * mass * (y - mu[k]), numeric(fit$n))
+  pair <- !is.na(fit$subclass) & mass > 0
+  Psi <- rowsum(Psi[pair, , drop = FALSE], fit$subclass[pair])
+  G <- nrow(Psi)
+  if (G < 2L) cli::cli_abort("The cluster-robust standard error needs at least two matched pairs; use {.code se = \"bootstrap\"}.")
+  list(Psi = Psi * sqrt(G / (G - 1)), D_mm = diag(-arm_sums(mass, fit$treatment), length(mu)),
+       score = NULL, x = NULL)
 }
 
 #' @export
@@ -339,33 +484,57 @@ weights.causallib_matching <- function(object, ...) object$weights
 #' The matched sample
 #'
 #' The rows of the data with a positive matching weight, with the weights
-#' in a column (MatchIt's `match.data()`). Sampling weights, if any, are not
-#' included in them.
+#' in a column (MatchIt's `match.data()`) and, for matching without
+#' replacement, the pair each row belongs to (`subclass`: a focal unit and
+#' its matches). Sampling weights, if any, are not included in the weights.
+#' Matching with replacement has no pairs (a unit can serve several focal
+#' units), so no `subclass` column, as in MatchIt.
 #'
 #' @param fit A [matching()] fit.
 #' @param name The name of the weight column.
+#' @param subclass The name of the pair column.
 #' @return A data frame: the matched rows of the data `fit` was fitted on,
-#'   plus the column `name`.
+#'   plus the columns `name` and (without replacement) `subclass`.
 #' @export
 #' @examples
 #' fit <- matching(qsmk ~ sex + age + wt71, data = nhefs)
 #' md <- matched_data(fit)
 #' nrow(md)
 #' tapply(md$weights, md$qsmk, sum)
-matched_data <- function(fit, name = "weights") {
+#' head(md[order(md$subclass), c("qsmk", "age", "weights", "subclass")])
+matched_data <- function(fit, name = "weights", subclass = "subclass") {
   if (!inherits(fit, "causallib_matching")) {
     cli::cli_abort("{.arg fit} must be a {.fn matching} fit, not {.obj_type_friendly {fit}}.")
   }
-  if (!rlang::is_string(name)) {
-    cli::cli_abort("{.arg name} must be a single string that is not already a column of the data.")
-  }
   data <- fit_data(fit)
   if (is.null(data)) cli::cli_abort("{.fn matched_data} needs a fit from the formula interface {.fn matching}.")
-  if (name %in% names(data)) {
-    cli::cli_abort("{.arg name} must be a single string that is not already a column of the data.")
+  pairs <- !fit$spec$replace && !is.null(fit$subclass)
+  for (arg in c("name", if (pairs) "subclass")) {
+    value <- get(arg)
+    if (!rlang::is_string(value) || value %in% names(data) || (arg == "subclass" && value == name)) {
+      cli::cli_abort("{.arg {arg}} must be a single string that is not already a column of the data, not {value_label(value)}.")
+    }
   }
   keep <- fit$weights > 0
   out <- data[fit$rows[keep], , drop = FALSE]
   out[[name]] <- fit$weights[keep]
+  if (pairs) out[[subclass]] <- factor(fit$subclass[keep])
   out
+}
+
+# MatchIt's sample sizes per treatment level: all units, the matched ones
+# and their effective size, the unmatched and the discarded ones.
+matching_sample_sizes <- function(fit) {
+  a <- fit$treatment
+  matched <- fit$weights > 0
+  discarded <- fit$discarded %||% logical(length(a))
+  count <- function(v) as.vector(tapply(v, a, sum))
+  data.frame(level = fit$levels, n = as.vector(table(a)), matched = count(matched),
+             ess = round(effective_sizes(fit), 1), unmatched = count(!matched & !discarded),
+             discarded = count(discarded))
+}
+
+#' @export
+summary_tables.causallib_matching <- function(object) {
+  c(list(`Sample sizes` = matching_sample_sizes(object)), NextMethod())
 }

@@ -119,13 +119,10 @@ print_details.causallib_matching <- function(x, ...) {
       if (s$distance == "propensity") "propensity score" else "Mahalanobis distance", ", ",
       if (s$replace) "with" else "without", " replacement",
       if (!is.null(s$caliper)) paste0(", caliper ", s$caliper, " SD (",
-                                      signif(x$caliper_distance, 3), ")"), "\n", sep = "")
-  tab <- data.frame(
-    level = x$levels, n = as.vector(table(x$treatment)),
-    matched = as.vector(tapply(x$weights > 0, x$treatment, sum)),
-    ess = round(effective_sizes(x), 1)
-  )
-  print(tab, row.names = FALSE)
+                                      signif(x$caliper_distance, 3), ")"),
+      if (!is.null(x$exact_cells)) ", exact cells", if (!s$replace && !is.null(s$order)) paste0(", order \"", s$order, "\""),
+      if (!identical(s$discard %||% "none", "none")) paste0(", discard \"", s$discard, "\""), "\n", sep = "")
+  print(matching_sample_sizes(x), row.names = FALSE)
   if (x$n_unmatched > 0) cat(x$n_unmatched, "focal units without a match (weight 0)\n")
 }
 

@@ -457,6 +457,8 @@ test_that("non-logical flags are refused, naming the argument", {
 test_that("estimate_effect() on a matching fit works with its default se", {
   d <- lalonde_typed()
   fit <- matching(treat ~ age + educ, data = d)
+  expect_identical(estimate_effect(fit, outcome = re78)$se_type, "sandwich")
+  fit <- matching(treat ~ age + educ, data = d, replace = TRUE)
   set.seed(2)
   eff <- estimate_effect(fit, outcome = re78, R = 20)
   expect_s3_class(eff, "causal_estimate")

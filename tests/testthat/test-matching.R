@@ -11,17 +11,23 @@ lalonde_data <- function() {
 # focal x pool distance matrix D: it matches the focal units f in data
 # order, so the data are reordered to f followed by the pool.  Returns the
 # weights in the original row order.
-matchit_by_matrix <- function(data, f, pool, D, k, replace, caliper = NULL) {
+matchit_by_matrix <- function(data, f, pool, D, k, replace, caliper = NULL, exact = NULL,
+                              result = "weights") {
   rows <- c(f, pool)
   d <- data[rows, ]
   d$treat <- rep(1:0, c(length(f), length(pool)))
   args <- list(lalonde_formula, data = d, method = "nearest", ratio = k, replace = replace,
-               distance = D)
+               distance = D, exact = exact)
   if (!is.null(caliper)) {
     args$caliper <- caliper
     args$std.caliper <- FALSE
   }
   m <- suppressWarnings(do.call(MatchIt::matchit, args))
+  if (result == "subclass") {
+    out <- rep(NA_integer_, nrow(data))
+    out[rows] <- as.integer(m$subclass)
+    return(out)
+  }
   w <- numeric(nrow(data))
   w[rows] <- m$weights
   w
@@ -35,12 +41,12 @@ matchit_by_matrix <- function(data, f, pool, D, k, replace, caliper = NULL) {
 # focal units in MatchIt's default m.order ("largest" score first for the
 # ATT, "smallest" for the ATC).
 matchit_by_score <- function(data, score, focal, k, replace, caliper = NULL,
-                             decreasing = TRUE) {
+                             decreasing = TRUE, exact = NULL, result = "weights") {
   f <- which(focal)
-  if (!replace) f <- f[order(score[f], decreasing = decreasing)]
+  if (!replace && !is.na(decreasing)) f <- f[order(score[f], decreasing = decreasing)]
   pool <- which(!focal)
   matchit_by_matrix(data, f, pool, abs(outer(score[f], score[pool], "-")), k, replace,
-                    if (!is.null(caliper)) caliper * stats::sd(score))
+                    if (!is.null(caliper)) caliper * stats::sd(score), exact, result)
 }
 
 # Mahalanobis distances (focal x pool) between the rows of X with the pooled
@@ -188,7 +194,7 @@ test_that("ATC matching with replacement and k = 2 follows the reference", {
   # leaves among tied treated units (duplicated covariate rows), so the
   # reference is the pure-R search with ties to the lower row.
   d <- lalonde_data()
-  fit <- matching(lalonde_formula, data = d, k = 2, estimand = "ATC")
+  fit <- matching(lalonde_formula, data = d, k = 2, estimand = "ATC", replace = TRUE)
   ps <- fit$propensity[, "1"]
   focal <- which(d$treat == 0)
   ref <- ref_nearest(matrix(ps, 1L), focal, which(d$treat == 1), 2L, Inf, TRUE)
@@ -226,14 +232,14 @@ test_that("ATT weights follow the hand computation", {
   d <- data.frame(a = c(1, 1, 0, 0, 0, 1), x = c(1, 1.2, 1.1, 5, 5.5, 10))
   # k = 1 with replacement: 1 -> 3, 2 -> 3, 6 -> 5; control 3 weighs 2,
   # control 5 weighs 1, scaled to sum to the 2 distinct controls.
-  fit <- matching(a ~ x, data = d, distance = "mahalanobis")
+  fit <- matching(a ~ x, data = d, distance = "mahalanobis", replace = TRUE)
   expect_equal(weights(fit), c(1, 1, 4 / 3, 0, 2 / 3, 1))
   expect_equal(fit$n_unmatched, 0L)
 })
 
 test_that("focal units without a match within the caliper weigh 0, with a message", {
   d <- lalonde_data()
-  expect_message(fit <- matching(lalonde_formula, data = d, caliper = 0.2),
+  expect_message(fit <- matching(lalonde_formula, data = d, caliper = 0.2, replace = TRUE),
                  "1 focal unit found no match within the caliper")
   expect_equal(fit$n_unmatched, 1L)
   expect_equal(sum(weights(fit)[d$treat == 1] == 0), 1L)
@@ -250,7 +256,7 @@ test_that("bad input gets a clear error", {
   expect_snapshot(error = TRUE, matching(a ~ x1, data = d, distance = "mahalanobis", caliper = 0.2))
   expect_snapshot(error = TRUE, matching(a ~ x1, data = d, distance = "euclid"))
   expect_snapshot(error = TRUE, matching(a3 ~ x1, data = transform(d, a3 = a + (x1 > 1))))
-  fit <- matching(a ~ x1, data = d)
+  fit <- matching(a ~ x1, data = d, replace = TRUE)
   expect_snapshot(error = TRUE, estimate_effect(fit, outcome = y, se = "sandwich"))
   expect_snapshot(error = TRUE, predict(fit, newdata = d, type = "weights"))
   expect_snapshot(error = TRUE, matched_data(ipw(a ~ x1, data = d)))
@@ -314,4 +320,120 @@ test_that("print shows the matching settings", {
   d <- lalonde_data()
   fit <- suppressMessages(matching(lalonde_formula, data = d, k = 2, caliper = 0.2, replace = FALSE))
   expect_snapshot(print(fit))
+})
+
+test_that("matching without replacement is the default, except for the ATE", {
+  d <- sim_confounded(200)
+  expect_false(matching(a ~ x1, data = d)$spec$replace)
+  expect_false(matching(a ~ x1, data = d, estimand = "ATC")$spec$replace)
+  expect_true(matching(a ~ x1, data = d, estimand = "ATE")$spec$replace)
+  expect_identical(weights(matching(a ~ x1, data = d)),
+                   weights(matching(a ~ x1, data = d, replace = FALSE)))
+})
+
+test_that("exact matching, discarding and the matching order equal MatchIt", {
+  d <- lalonde_data()
+  ps <- fitted(glm(lalonde_formula, family = binomial(), data = d))
+  settings <- list(
+    list(estimand = "ATT", k = 1, replace = FALSE, caliper = NULL, order = "largest"),
+    list(estimand = "ATT", k = 2, replace = FALSE, caliper = 0.2, order = "largest"),
+    list(estimand = "ATT", k = 1, replace = TRUE, caliper = NULL, order = "largest"),
+    list(estimand = "ATC", k = 1, replace = FALSE, caliper = NULL, order = "largest"),
+    list(estimand = "ATT", k = 1, replace = FALSE, caliper = NULL, order = "smallest"),
+    list(estimand = "ATC", k = 2, replace = FALSE, caliper = NULL, order = "smallest"),
+    list(estimand = "ATT", k = 1, replace = FALSE, caliper = NULL, order = "data")
+  )
+  for (s in settings) for (exact in list(NULL, ~ race + married)) {
+    label <- paste(c(unlist(s), format(exact)), collapse = " ")
+    fit <- suppressMessages(matching(lalonde_formula, data = d, k = s$k, replace = s$replace,
+                                     caliper = s$caliper, estimand = s$estimand,
+                                     order = s$order, exact = exact))
+    focal <- d$treat == (s$estimand == "ATT")
+    # MatchIt's "largest" is the focal units' propensity of their own arm.
+    decreasing <- switch(s$order, largest = s$estimand == "ATT",
+                         smallest = s$estimand != "ATT", data = NA)
+    ref <- matchit_by_score(d, ps, focal, s$k, s$replace, s$caliper, decreasing, exact)
+    expect_equal(weights(fit), ref, tolerance = 1e-8, label = label)
+    expect_matched_effect(fit, d, ref)
+    if (!is.null(exact)) {
+      pairs <- fit$match_pairs
+      expect_identical(d$race[pairs$focal_row], d$race[pairs$matched_row])
+      expect_identical(d$married[pairs$focal_row], d$married[pairs$matched_row])
+    }
+    if (!s$replace) {
+      sub <- matchit_by_score(d, ps, focal, s$k, s$replace, s$caliper, decreasing, exact,
+                              result = "subclass")
+      # The same pairs, whatever their numbers.
+      expect_equal(is.na(fit$subclass), is.na(sub), label = label)
+      tab <- table(fit$subclass, sub) > 0
+      expect_true(all(rowSums(tab) == 1) && all(colSums(tab) == 1), label = label)
+    }
+  }
+  # exact as column names, and the matrix interface, give the same matching.
+  a <- suppressMessages(matching(lalonde_formula, data = d, exact = c("race", "married")))
+  b <- suppressMessages(matching(lalonde_formula, data = d, exact = ~ race + married))
+  expect_identical(weights(a), weights(b))
+  X <- model.matrix(lalonde_formula, d)
+  m <- suppressMessages(matching_fit(X, d$treat, exact = d[c("race", "married")]))
+  expect_equal(weights(m), weights(a), tolerance = 1e-12)
+  # A random order is reproducible with a seed and is a valid matching.
+  set.seed(11)
+  r1 <- weights(matching(lalonde_formula, data = d, order = "random"))
+  set.seed(11)
+  expect_identical(weights(matching(lalonde_formula, data = d, order = "random")), r1)
+})
+
+test_that("discard leaves out the units outside the other arm's propensity range", {
+  d <- lalonde_data()
+  ps <- fitted(glm(lalonde_formula, family = binomial(), data = d))
+  t1 <- d$treat == 1
+  out_t <- t1 & (ps < min(ps[!t1]) | ps > max(ps[!t1]))
+  out_c <- !t1 & (ps < min(ps[t1]) | ps > max(ps[t1]))
+  for (discard in c("both", "treated", "control")) {
+    fit <- suppressMessages(matching(lalonde_formula, data = d, discard = discard))
+    gone <- switch(discard, both = out_t | out_c, treated = out_t, control = out_c)
+    expect_identical(fit$discarded, unname(gone))
+    expect_true(all(weights(fit)[gone] == 0))
+    # The rest is matched as if the discarded units were not there.
+    keep <- which(!gone)
+    f <- which(t1 & !gone)
+    f <- f[order(ps[f], decreasing = TRUE)]
+    pool <- which(!t1 & !gone)
+    ref <- matchit_by_matrix(d, f, pool, abs(outer(ps[f], ps[pool], "-")), 1, FALSE)
+    expect_equal(weights(fit), ref, tolerance = 1e-8, label = discard)
+    sizes <- summary(fit)$tables$`Sample sizes`
+    expect_equal(sizes$discarded, as.vector(tapply(gone, d$treat, sum)))
+    expect_equal(sizes$matched + sizes$unmatched + sizes$discarded, sizes$n)
+  }
+  expect_true(any(out_c))
+})
+
+test_that("the matched data carry the pairs, and the default SE is cluster-robust by pair", {
+  skip_if_not_installed("sandwich")
+  d <- lalonde_data()
+  for (s in list(list(k = 1, caliper = NULL), list(k = 2, caliper = 0.2), list(k = 3, caliper = NULL))) {
+    fit <- suppressMessages(matching(lalonde_formula, data = d, k = s$k, caliper = s$caliper))
+    md <- matched_data(fit)
+    expect_true(is.factor(md$subclass))
+    expect_true(all(table(md$subclass) >= 2))
+    expect_true(all(tapply(md$treat, md$subclass, function(t) sum(t == 1)) == 1))
+    ref_fit <- lm(re78 ~ treat, data = md, weights = weights)
+    V <- sandwich::vcovCL(ref_fit, cluster = ~ subclass, type = "HC0")
+    eff <- estimate_effect(fit, outcome = re78)
+    expect_identical(eff$se_type, "sandwich")
+    expect_equal(unname(coef(eff)), unname(coef(ref_fit)[2]), tolerance = 1e-10)
+    expect_equal(unname(sqrt(diag(vcov(eff)))), unname(sqrt(V[2, 2])), tolerance = 1e-8)
+    # Rescaling sampling weights changes nothing.
+    fit_w <- suppressMessages(matching(lalonde_formula, data = d, k = s$k,
+                                       caliper = s$caliper, weights = rep(7, nrow(d))))
+    expect_equal(vcov(estimate_effect(fit_w, outcome = re78)), vcov(eff), tolerance = 1e-10)
+  }
+  # With replacement there are no pairs: no subclass column, bootstrap by default.
+  fit <- matching(lalonde_formula, data = d, replace = TRUE)
+  expect_false("subclass" %in% names(matched_data(fit)))
+  expect_identical(causallib:::default_se(fit), "bootstrap")
+  expect_snapshot(error = TRUE, matching(lalonde_formula, data = d, exact = ~ nothere))
+  expect_snapshot(error = TRUE, matching(lalonde_formula, data = d, exact = 3))
+  expect_snapshot(error = TRUE, matching(lalonde_formula, data = d, order = "biggest"))
+  expect_snapshot(error = TRUE, matched_data(matching(lalonde_formula, data = d), subclass = "race"))
 })

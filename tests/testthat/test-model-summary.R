@@ -235,7 +235,9 @@ test_that("glance() is one row with the model's description and diagnostics", {
   expect_identical(gd$estimator, "augmented inverse probability weighting")
   expect_equal(gd[c("min_ess", "max_abs_smd", "deviance")],
                cbind(g[c("min_ess", "max_abs_smd")], go["deviance"]))
-  expect_identical(glance(matching(qsmk ~ sex + age + wt71, data = d))$se_default, "bootstrap")
+  expect_identical(glance(matching(qsmk ~ sex + age + wt71, data = d))$se_default, "sandwich")
+  expect_identical(glance(matching(qsmk ~ sex + age + wt71, data = d, replace = TRUE))$se_default,
+                   "bootstrap")
   expect_identical(glance(xlearner(wt82_71 ~ qsmk + sex, data = d, treatment = qsmk))$estimator,
                    "X-learner")
 
