@@ -35,8 +35,10 @@
 #'   (MatchIt's `discard`): `"both"` arms, only the `"treated"` or the
 #'   `"control"` units, or `"none"`.
 #' * `caliper`, in standard deviations of the propensity score (unweighted,
-#'   over all units): candidates farther away are never matched, and focal
-#'   units left without any match get weight 0 (a message gives their count).
+#'   over all units), and covariate calipers by name: candidates farther
+#'   away on the score or on any of those covariates are never matched, and
+#'   focal units left without any match get weight 0 (a message gives their
+#'   count).
 #' * Ties in distance go to the unit in the lower row; distances that agree
 #'   to a relative 1e-9 count as tied, so that rounding does not decide
 #'   between candidates at mathematically equal distances.
@@ -68,9 +70,14 @@
 #'   treatment.
 #' @param distance `"propensity"` or `"mahalanobis"`.
 #' @param k The number of matches per focal unit.
-#' @param caliper `NULL`, or the largest propensity-score distance allowed
-#'   for a match, in standard deviations of the propensity score (not
-#'   available for the Mahalanobis distance).
+#' @param caliper `NULL`, or the largest distances allowed for a match, as
+#'   MatchIt's `caliper`: an unnamed number for the propensity score (not
+#'   available for the Mahalanobis distance) and named numbers for numeric
+#'   covariates of `data` (`caliper = c(0.2, age = 1)`: within 0.2 SD of the
+#'   propensity score and 1 SD of age); in standard deviations (unweighted,
+#'   over all units) unless `std_caliper = FALSE`.
+#' @param std_caliper Are the calipers in standard deviations (`TRUE`, the
+#'   default) or on the scales of the score and covariates?
 #' @param replace Match with replacement? By default `FALSE`, except for
 #'   `estimand = "ATE"`.
 #' @param estimand `"ATT"`, `"ATC"` or `"ATE"`.
@@ -93,7 +100,8 @@
 #'   order), `n_unmatched` (focal units without a match), `discarded`
 #'   (logical, per unit), `subclass` (the pair of each unit without
 #'   replacement, else `NULL`), `caliper_distance`
-#'   (the caliper on the propensity scale, `Inf` for none) and `spec` (the
+#'   (the caliper on the propensity scale, `Inf` for none), `caliper_widths`
+#'   (the covariate calipers on the covariates' scales) and `spec` (the
 #'   matching settings).
 #' @seealso [matched_data()], [estimate_effect()], [balance_table()]
 #' @export
@@ -117,19 +125,26 @@
 #'                  discard = "both", k = 2, replace = TRUE)
 #' fit2
 #'
+#' # Within 0.25 SD of the propensity score and 5 years of age
+#' fit3 <- matching(qsmk ~ sex + race + age + wt71, data = d,
+#'                  caliper = c(0.25, age = 5 / sd(d$age)))
+#' summary(fit3)
+#'
 #' mfit <- matching(qsmk ~ sex + age + wt71, data = nhefs, distance = "mahalanobis")
 #' head(matched_data(mfit)[, c("qsmk", "sex", "age", "wt71", "weights")])
 matching <- function(formula, data, distance = "propensity", k = 1, caliper = NULL,
                      replace = NULL, estimand = "ATT", exact = NULL, discard = "none",
-                     order = NULL, learner = lrn_glm(), weights = NULL, na_action = "fail") {
-  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order)
+                     order = NULL, std_caliper = TRUE, learner = lrn_glm(), weights = NULL,
+                     na_action = "fail") {
+  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order, std_caliper)
   d <- new_design(formula, data, weights = weights, na_action = na_action, env = parent.frame())
   a <- as_treatment(d$response, "treatment")
   if (nlevels(a) != 2L) {
     cli::cli_abort("{.arg formula} must have a binary treatment for matching; {.code {format(formula[[2L]])}} has {nlevels(a)} levels.")
   }
-  cells <- exact_cells(exact_variables(exact, data, parent.frame()), d$rows)
-  fit <- matching_engine(d$x, a, d$offset, spec, learner, d$weights, cells)
+  restrict <- list(cells = exact_cells(exact_variables(exact, data), d$rows),
+                   covariates = caliper_covariates(spec, data, d$rows))
+  fit <- matching_engine(d$x, a, d$offset, spec, learner, d$weights, restrict)
   inform_unmatched(fit)
   fit$match_pairs$focal_row <- d$rows[fit$match_pairs$focal_row]
   fit$match_pairs$matched_row <- d$rows[fit$match_pairs$matched_row]
@@ -146,8 +161,9 @@ matching <- function(formula, data, distance = "propensity", k = 1, caliper = NU
 #' @export
 matching_fit <- function(x, a, distance = "propensity", k = 1, caliper = NULL,
                          replace = NULL, estimand = "ATT", exact = NULL, discard = "none",
-                         order = NULL, learner = lrn_glm(), weights = NULL) {
-  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order)
+                         order = NULL, std_caliper = TRUE, learner = lrn_glm(),
+                         weights = NULL) {
+  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order, std_caliper)
   x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
@@ -156,14 +172,16 @@ matching_fit <- function(x, a, distance = "propensity", k = 1, caliper = NULL,
   if (!is.null(exact) && nrow(exact) != length(a)) {
     cli::cli_abort("{.arg exact} has {nrow(exact)} value{?s}, but {.arg x} has {length(a)} rows.")
   }
-  cells <- exact_cells(exact, seq_along(a))
-  fit <- matching_engine(x, a, NULL, spec, learner, weights, cells)
+  restrict <- list(cells = exact_cells(exact, seq_along(a)),
+                   covariates = caliper_covariates(spec, as.data.frame(x), seq_along(a), "x"))
+  fit <- matching_engine(x, a, NULL, spec, learner, weights, restrict)
   inform_unmatched(fit)
   fit$call <- match.call()
   fit
 }
 
-matching_spec <- function(distance, k, caliper, replace, estimand, discard = "none", order = NULL) {
+matching_spec <- function(distance, k, caliper, replace, estimand, discard = "none", order = NULL,
+                          std_caliper = TRUE) {
   distance <- rlang::arg_match0(distance, c("propensity", "mahalanobis"), "distance")
   estimand <- rlang::arg_match0(estimand, c("ATT", "ATC", "ATE"), "estimand")
   discard <- rlang::arg_match0(discard, c("none", "both", "treated", "control"), "discard")
@@ -173,16 +191,13 @@ matching_spec <- function(distance, k, caliper, replace, estimand, discard = "no
   if (!is.numeric(k) || length(k) != 1L || is.na(k) || k < 1 || k != round(k) || k > .Machine$integer.max) {
     cli::cli_abort("{.arg k} must be a whole number of at least 1.")
   }
-  if (!is.null(caliper)) {
-    if (distance == "mahalanobis") {
-      cli::cli_abort(c(
-        "{.arg caliper} is available for {.code distance = \"propensity\"} only.",
-        i = "As in MatchIt, the Mahalanobis distance itself takes no caliper."
-      ))
-    }
-    if (!is.numeric(caliper) || length(caliper) != 1L || is.na(caliper) || caliper <= 0) {
-      cli::cli_abort("{.arg caliper} must be a single positive number (standard deviations of the propensity score).")
-    }
+  check_bool(std_caliper, "std_caliper")
+  cal <- split_caliper(caliper)
+  if (!is.null(cal$distance) && distance == "mahalanobis") {
+    cli::cli_abort(c(
+      "{.arg caliper} is available for {.code distance = \"propensity\"} only.",
+      i = "As in MatchIt, the Mahalanobis distance itself takes no caliper; name covariate calipers, as {.code caliper = c(age = 5)}."
+    ))
   }
   check_bool(replace, "replace")
   if (estimand == "ATE" && !replace) {
@@ -191,12 +206,66 @@ matching_spec <- function(distance, k, caliper, replace, estimand, discard = "no
       i = "Every unit is then matched to the other arm, whose units must be reusable."
     ))
   }
-  list(distance = distance, k = as.integer(k), caliper = caliper, replace = replace,
+  list(distance = distance, k = as.integer(k), caliper = cal$distance,
+       covariate_caliper = cal$covariates, std_caliper = std_caliper, replace = replace,
        estimand = estimand, discard = discard, order = order)
 }
 
+# The caliper on the propensity score (the unnamed element) and the
+# covariate calipers (the named ones), as MatchIt's `caliper`.
+split_caliper <- function(caliper) {
+  if (is.null(caliper)) return(list())
+  if (!is.numeric(caliper) || !length(caliper) || anyNA(caliper) || any(caliper <= 0) ||
+      any(!is.finite(caliper))) {
+    cli::cli_abort("{.arg caliper} must be positive numbers: one unnamed for the propensity score and named ones for covariates, not {value_label(caliper)}.")
+  }
+  nm <- names(caliper) %||% rep("", length(caliper))
+  if (sum(nm == "") > 1L) {
+    cli::cli_abort("{.arg caliper} can have one unnamed element (for the propensity score); it has {sum(nm == \"\")}. Name the covariate calipers, as {.code c(0.2, age = 0.5)}.")
+  }
+  if (anyDuplicated(nm[nm != ""])) {
+    cli::cli_abort("{.arg caliper} names {.val {unique(nm[duplicated(nm) & nm != \"\"])}} more than once.")
+  }
+  list(distance = if (any(nm == "")) unname(caliper[nm == ""]),
+       covariates = if (any(nm != "")) caliper[nm != ""])
+}
+
+# The covariates of the covariate calipers, for the rows used (n x q), or
+# NULL.
+caliper_covariates <- function(spec, data, rows, arg = "data") {
+  names <- names(spec$covariate_caliper)
+  if (is.null(names)) return(NULL)
+  missing <- setdiff(names, colnames(data))
+  if (length(missing)) {
+    cli::cli_abort("{.arg caliper} names {.val {missing}}, which {?is/are} not {?a column/columns} of {.arg {arg}}.")
+  }
+  out <- data[rows, names, drop = FALSE]
+  bad <- !vapply(out, function(v) (is.numeric(v) || is.logical(v)) && all(is.finite(v)), logical(1))
+  if (any(bad)) {
+    cli::cli_abort("A covariate caliper needs a numeric covariate without missing values; {.val {names[bad]}} {?is/are} not.")
+  }
+  matrix(as.double(unlist(out, use.names = FALSE)), nrow = length(rows), dimnames = list(NULL, names))
+}
+
+# The covariate calipers' widths on the covariates' scales.
+caliper_widths <- function(spec, covariates) {
+  if (is.null(covariates)) return(NULL)
+  w <- spec$covariate_caliper
+  if (spec$std_caliper) w <- w * apply(covariates, 2L, stats::sd)
+  if (any(!(w > 0))) {
+    cli::cli_abort("A covariate caliper in standard deviations needs a covariate that varies; {.val {names(w)[!(w > 0)]}} does not. Use {.code std_caliper = FALSE}.")
+  }
+  w
+}
+
+# The rows `rows` of the restrictions (exact cells, caliper covariates).
+restrict_rows <- function(restrict, rows) {
+  cov <- restrict$covariates
+  list(cells = restrict$cells[rows], covariates = if (!is.null(cov)) cov[rows, , drop = FALSE])
+}
+
 # The variables of `exact` (a one-sided formula or column names) in `data`.
-exact_variables <- function(exact, data, env) {
+exact_variables <- function(exact, data) {
   if (is.null(exact)) return(NULL)
   if (rlang::is_formula(exact, lhs = FALSE)) {
     vars <- all.vars(exact)
@@ -225,18 +294,19 @@ exact_cells <- function(vars, rows) {
 
 # The propensity model (with the design's offset) and the matching on the
 # design x. Pairs are in rows of x.
-matching_engine <- function(x, a, offset, spec, learner, weights, cells = NULL) {
+matching_engine <- function(x, a, offset, spec, learner, weights, restrict = list()) {
   check_learner(learner)
   weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   ps <- fit_propensity(learner, x, a, weights, offset, FALSE)
   P <- ps$propensity
-  caliper <- if (is.null(spec$caliper)) Inf else spec$caliper * stats::sd(P[, 2L])
-  m <- run_matching(x, a, P, spec, caliper, weights, cells)
+  caliper <- if (is.null(spec$caliper)) Inf else spec$caliper * (if (spec$std_caliper) stats::sd(P[, 2L]) else 1)
+  widths <- caliper_widths(spec, restrict$covariates)
+  m <- run_matching(x, a, P, spec, caliper, weights, restrict, widths)
   if (!any(m$weights > 0)) {
     cli::cli_abort(c(
-      "No focal unit found a match{if (is.finite(caliper)) ' within the caliper'}.",
-      i = if (is.finite(caliper)) "Widen {.arg caliper}."
+      "No focal unit found a match{if (is.finite(caliper) || length(widths)) ' within the caliper'}.",
+      i = if (is.finite(caliper) || length(widths)) "Widen {.arg caliper}."
     ))
   }
   structure(list(
@@ -246,7 +316,8 @@ matching_engine <- function(x, a, offset, spec, learner, weights, cells = NULL) 
     learner_fit = ps$learner_fit, x = x, offset = offset, intercept = FALSE,
     sampling_weights = weights, n = length(a), rows = seq_along(a),
     match_pairs = m$pairs, n_unmatched = m$n_unmatched, discarded = m$discarded,
-    subclass = m$subclass, exact_cells = cells, caliper_distance = caliper, spec = spec
+    subclass = m$subclass, restrict = restrict, caliper_distance = caliper,
+    caliper_widths = widths, spec = spec
   ), class = c("causallib_matching", "causallib_weight_model", "causallib_model"))
 }
 
@@ -266,7 +337,7 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
   copies <- rep.int(rows, counts)
   m <- matching_engine(fit$x[copies, , drop = FALSE], fit$treatment[copies], fit$offset[copies],
                        fit$spec, learner %||% fit$learner, fit$sampling_weights[copies],
-                       fit$exact_cells[copies])
+                       restrict_rows(fit$restrict, copies))
   unit <- match(copies, rows)
   first <- match(seq_along(rows), unit)
   out <- m
@@ -281,7 +352,7 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
   out$treatment <- fit$treatment[rows]
   out$x <- fit$x[rows, , drop = FALSE]
   out$offset <- fit$offset[rows]
-  out$exact_cells <- fit$exact_cells[rows]
+  out$restrict <- restrict_rows(fit$restrict, rows)
   out$discarded <- m$discarded[first] %in% TRUE
   out$subclass <- if (all(counts == 1L)) m$subclass[first] else NULL
   out$sampling_weights <- if (is.null(case_weights) && is.null(fit$sampling_weights)) NULL else
@@ -297,7 +368,7 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
 # unmatched focal units, the discarded units and, without replacement, the
 # subclass (pair) of every matched unit, given the propensities P and the
 # exact-matching cells (NULL: one cell).
-run_matching <- function(x, a, P, spec, caliper, weights, cells = NULL) {
+run_matching <- function(x, a, P, spec, caliper, weights, restrict = list(), widths = NULL) {
   coords <- if (spec$distance == "propensity") {
     matrix(P[, 2L], nrow = 1L)
   } else {
@@ -307,7 +378,8 @@ run_matching <- function(x, a, P, spec, caliper, weights, cells = NULL) {
   focal_arms <- switch(spec$estimand, ATT = 2L, ATC = 1L, ATE = 2:1)
   sides <- lapply(focal_arms, match_side, coords = coords, a = as.integer(a),
                   score = P[, 2L], spec = spec, caliper = caliper,
-                  cells = cells %||% rep(1L, length(a)), eligible = !discarded)
+                  cells = restrict$cells %||% rep(1L, length(a)), eligible = !discarded,
+                  cal_x = if (length(widths)) t(restrict$covariates), widths = widths)
   pairs <- do.call(rbind, lapply(sides, `[[`, "pairs"))
   list(weights = Reduce(`+`, lapply(sides, `[[`, "weights")), pairs = pairs,
        n_unmatched = sum(vapply(sides, `[[`, integer(1), "n_unmatched")),
@@ -340,7 +412,7 @@ pair_subclasses <- function(pairs, n) {
 }
 
 # The units of arm f matched among the other arm, within each exact cell.
-match_side <- function(f, coords, a, score, spec, caliper, cells, eligible) {
+match_side <- function(f, coords, a, score, spec, caliper, cells, eligible, cal_x, widths) {
   focal <- which(a == f & eligible)
   if (!spec$replace) focal <- focal[matching_order(score[focal], f, spec$order)]
   pool <- which(a != f & eligible)
@@ -352,7 +424,8 @@ match_side <- function(f, coords, a, score, spec, caliper, cells, eligible) {
     p_cell <- pool[cells[pool] == cell]
     if (!length(p_cell)) next
     k_cell <- min(k, length(p_cell))
-    m <- .Call(C_ffi_match_nearest, coords, focal[f_cell], p_cell, k_cell, caliper, spec$replace)
+    m <- .Call(C_ffi_match_nearest, coords, focal[f_cell], p_cell, k_cell, caliper, spec$replace,
+               cal_x, widths)
     match[f_cell, seq_len(k_cell)] <- m$match
     distance[f_cell, seq_len(k_cell)] <- m$distance
   }
@@ -414,7 +487,7 @@ whitened_covariates <- function(x, a, sw) {
 inform_unmatched <- function(fit) {
   n <- fit$n_unmatched
   if (n == 0L) return(invisible())
-  why <- if (is.finite(fit$caliper_distance)) "within the caliper" else "left to take"
+  why <- if (is.finite(fit$caliper_distance) || length(fit$caliper_widths)) "within the caliper" else "left to take"
   cli::cli_inform("{n} focal unit{?s} found no match {why} and {cli::qty(n)}{?gets/get} weight 0.")
 }
 

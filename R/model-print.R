@@ -120,7 +120,8 @@ print_details.causallib_matching <- function(x, ...) {
       if (s$replace) "with" else "without", " replacement",
       if (!is.null(s$caliper)) paste0(", caliper ", s$caliper, " SD (",
                                       signif(x$caliper_distance, 3), ")"),
-      if (!is.null(x$exact_cells)) ", exact cells", if (!s$replace && !is.null(s$order)) paste0(", order \"", s$order, "\""),
+      if (length(x$caliper_widths)) paste0(", calipers on ", paste(names(x$caliper_widths), collapse = ", ")),
+      if (!is.null(x$restrict$cells)) ", exact cells", if (!s$replace && !is.null(s$order)) paste0(", order \"", s$order, "\""),
       if (!identical(s$discard %||% "none", "none")) paste0(", discard \"", s$discard, "\""), "\n", sep = "")
   print(matching_sample_sizes(x), row.names = FALSE)
   if (x$n_unmatched > 0) cat(x$n_unmatched, "focal units without a match (weight 0)\n")

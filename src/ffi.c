@@ -941,13 +941,14 @@ static match_work match_work_alloc(const match_units *u, int k)
  *                   matching order), pool int (1-based rows, strictly
  *                   ascending), k int in 1..max(1, n), caliper double > 0
  *                   (Inf: none),
- *                   replace TRUE/FALSE)
+ *                   replace TRUE/FALSE, cal_x double q x n finite or NULL,
+ *                   cal_width double(q) finite > 0 (NULL when cal_x is))
  *   -> list(match = int n_focal x k, matched rows (1-based) nearest first,
  *           NA where a focal unit got fewer than k;
  *           distance = double n_focal x k, NA likewise)
  * Work: see matching.h.                                                     */
 SEXP ffi_match_nearest(SEXP x, SEXP focal, SEXP pool, SEXP k, SEXP caliper,
-                       SEXP replace)
+                       SEXP replace, SEXP cal_x, SEXP cal_width)
 {
     const double *xp = arg_double(x, "x", -1);
     if (!Rf_isMatrix(x) || Rf_nrows(x) < 1)
@@ -961,9 +962,25 @@ SEXP ffi_match_nearest(SEXP x, SEXP focal, SEXP pool, SEXP k, SEXP caliper,
     if (ISNAN(cal) || cal <= 0)
         Rf_error("internal error: `caliper` must be a positive number or Inf");
     int rep = arg_flag(replace, "replace");
+    const double *cxp = NULL, *cwp = NULL;
+    int q = 0;
+    if (!Rf_isNull(cal_x)) {
+        cxp = arg_double(cal_x, "cal_x", -1);
+        if (!Rf_isMatrix(cal_x) || Rf_ncols(cal_x) != n || Rf_nrows(cal_x) < 1)
+            Rf_error("internal error: `cal_x` must be a matrix with one column per unit");
+        arg_finite(cal_x, "cal_x", -1);
+        q = Rf_nrows(cal_x);
+        cwp = arg_finite(cal_width, "cal_width", q);
+        for (int c = 0; c < q; c++) {
+            if (cwp[c] <= 0)
+                Rf_error("internal error: `cal_width` must be positive");
+        }
+    } else if (!Rf_isNull(cal_width)) {
+        Rf_error("internal error: `cal_width` needs `cal_x`");
+    }
     match_units u = {xp, n, Rf_nrows(x), arg_rows(focal, "focal", n, 0),
                      (int) Rf_xlength(focal), arg_rows(pool, "pool", n, 1),
-                     (int) Rf_xlength(pool)};
+                     (int) Rf_xlength(pool), cxp, cwp, q};
     match_work w = match_work_alloc(&u, kk);
 
     int nprot = 0;

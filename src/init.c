@@ -7,7 +7,7 @@
 #include "threads.h"
 
 SEXP ffi_arm_spread(SEXP, SEXP, SEXP);
-SEXP ffi_match_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_match_nearest(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_arm_sums(SEXP, SEXP, SEXP);
 SEXP ffi_treatment_codes(SEXP);
 SEXP ffi_pt_fit(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP,
@@ -38,7 +38,7 @@ SEXP ffi_survival_bootstrap(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP
 
 static const R_CallMethodDef call_methods[] = {
     {"ffi_arm_spread", (DL_FUNC) &ffi_arm_spread, 3},
-    {"ffi_match_nearest", (DL_FUNC) &ffi_match_nearest, 6},
+    {"ffi_match_nearest", (DL_FUNC) &ffi_match_nearest, 8},
     {"ffi_arm_sums", (DL_FUNC) &ffi_arm_sums, 3},
     {"ffi_treatment_codes", (DL_FUNC) &ffi_treatment_codes, 1},
     {"ffi_pt_fit", (DL_FUNC) &ffi_pt_fit, 15},

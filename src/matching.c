@@ -9,7 +9,8 @@
  * relative MATCH_TIE_TOL (squared distances when p > 1) count as tied:
  * covariates on a grid (ages 19 and 23 around 21) give mathematically equal
  * distances that rounding would otherwise order at random.  Candidates
- * farther than the caliper are never taken.
+ * farther than the caliper are never taken, nor candidates outside a
+ * covariate caliper (they are passed over and the search goes on).
  *
  * With replacement every focal unit takes its k nearest candidates.
  * Without, matching runs in k rounds (MatchIt's order for ratio matching):
@@ -42,6 +43,16 @@
 static int nearer(double a, double b)
 {
     return a < b - MATCH_TIE_TOL * b;
+}
+
+/* Is pool row j within every covariate caliper of row i? */
+static int admissible(const match_units *u, int i, int j)
+{
+    const double *ci = u->cx + (cl_len) i * u->q, *cj = u->cx + (cl_len) j * u->q;
+    for (int c = 0; c < u->q; c++) {
+        if (fabs(ci[c] - cj[c]) > u->cw[c]) return 0;
+    }
+    return 1;
 }
 
 /* ---- p = 1: the pool sorted by score --------------------------------- */
@@ -127,9 +138,10 @@ static int lower_bound(const double *score, int m, double s)
 
 /* Up to `take` nearest candidates of a focal unit with score s into best
  * (pool positions) and best_d (distances); returns how many. */
-static int take_sorted(const match_units *u, match_work *w, double s, int take,
+static int take_sorted(const match_units *u, match_work *w, int i, int take,
                        double caliper)
 {
+    double s = u->x[i];
     int m = u->n_pool, got = 0;
     int b = lower_bound(w->score, m, s);
     int L = next_left(w, b - 1), R = next_right(w, b);
@@ -140,8 +152,11 @@ static int take_sorted(const match_units *u, match_work *w, double s, int take,
                                             (!nearer(dr, dl) && w->left[L] < w->right[R])));
         double d = go_left ? dl : dr;
         if (d > caliper) break;
-        w->best[got] = go_left ? w->left[L] : w->right[R];
-        w->best_d[got++] = d;
+        int pos = go_left ? w->left[L] : w->right[R];
+        if (u->q == 0 || admissible(u, i, u->pool[pos])) {
+            w->best[got] = pos;
+            w->best_d[got++] = d;
+        }
         if (go_left) L = next_left(w, L - 1); else R = next_right(w, R + 1);
     }
     return got;
@@ -156,7 +171,7 @@ static int take_scan(const match_units *u, match_work *w, int i, int take,
     double cal2 = caliper * caliper;
     int got = 0;
     for (int j = 0; j < u->n_pool; j++) {
-        if (!w->avail[j]) continue;
+        if (!w->avail[j] || (u->q > 0 && !admissible(u, i, u->pool[j]))) continue;
         const double *xj = u->x + (cl_len) u->pool[j] * u->p;
         double d2 = 0.0;
         for (int c = 0; c < u->p; c++) d2 += (xi[c] - xj[c]) * (xi[c] - xj[c]);
@@ -200,7 +215,7 @@ void match_nearest(const match_units *u, int k, double caliper, int replace,
         for (int f = 0; f < nf; f++) {
             if (w->n_got[f] < r) continue;
             int i = u->focal[f];
-            int got = sorted ? take_sorted(u, w, u->x[i], take, caliper)
+            int got = sorted ? take_sorted(u, w, i, take, caliper)
                              : take_scan(u, w, i, take, caliper);
             for (int g = 0; g < got; g++) {
                 cl_len cell = f + (cl_len) (w->n_got[f] + g) * nf;

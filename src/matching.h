@@ -8,7 +8,9 @@
 /* Units to match: coordinates x (p x n; column i holds unit i, so a unit's
  * coordinates are contiguous), the focal units in matching order and the
  * pool of candidate matches (rows of the other arm, strictly ascending).
- * Rows are 0-based. */
+ * Rows are 0-based.  Covariate calipers (q >= 0): a candidate j is
+ * admissible for unit i only if |cx[c, i] - cx[c, j]| <= cw[c] for every
+ * c < q (cx q x n, laid out as x; NULL when q = 0). */
 typedef struct {
     const double *x;
     int n, p;
@@ -16,6 +18,8 @@ typedef struct {
     int n_focal;
     const int *pool;
     int n_pool;
+    const double *cx, *cw;
+    int q;
 } match_units;
 
 /* A pool member's score and its position in the pool. */

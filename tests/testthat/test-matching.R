@@ -166,7 +166,7 @@ test_that("the C search equals a pure-R reference, ties included", {
     focal <- sample(n, 25)
     pool <- sort(setdiff(seq_len(n), focal))
     for (k in 1:3) for (replace in c(TRUE, FALSE)) for (caliper in c(Inf, 0.3)) {
-      got <- .Call(causallib:::C_ffi_match_nearest, x, focal, pool, k, caliper, replace)
+      got <- .Call(causallib:::C_ffi_match_nearest, x, focal, pool, k, caliper, replace, NULL, NULL)
       expect_equal(got, ref_nearest(x, focal, pool, k, caliper, replace), tolerance = 1e-12,
                    label = paste(g, k, replace, caliper))
     }
@@ -204,14 +204,14 @@ test_that("ATC matching with replacement and k = 2 follows the reference", {
 
 test_that("the C search handles an empty pool and more matches than candidates", {
   x <- matrix(c(0.1, 0.5, 0.9), 1L)
-  out <- .Call(causallib:::C_ffi_match_nearest, x, 1:3, integer(0), 2L, Inf, TRUE)
+  out <- .Call(causallib:::C_ffi_match_nearest, x, 1:3, integer(0), 2L, Inf, TRUE, NULL, NULL)
   expect_true(all(is.na(out$match)))
-  out <- .Call(causallib:::C_ffi_match_nearest, x, 1L, 2:3, 3L, Inf, FALSE)
+  out <- .Call(causallib:::C_ffi_match_nearest, x, 1L, 2:3, 3L, Inf, FALSE, NULL, NULL)
   expect_equal(out$match, matrix(c(2L, 3L, NA), 1L))
   # More matches than units would only size the output.
-  expect_error(.Call(causallib:::C_ffi_match_nearest, x, 1L, 2:3, 4L, Inf, FALSE), "internal error")
-  expect_error(.Call(causallib:::C_ffi_match_nearest, x, 4L, 1:2, 1L, Inf, TRUE), "internal error")
-  expect_error(.Call(causallib:::C_ffi_match_nearest, x, 1L, 3:2, 1L, Inf, TRUE), "ascending")
+  expect_error(.Call(causallib:::C_ffi_match_nearest, x, 1L, 2:3, 4L, Inf, FALSE, NULL, NULL), "internal error")
+  expect_error(.Call(causallib:::C_ffi_match_nearest, x, 4L, 1:2, 1L, Inf, TRUE, NULL, NULL), "internal error")
+  expect_error(.Call(causallib:::C_ffi_match_nearest, x, 1L, 3:2, 1L, Inf, TRUE, NULL, NULL), "ascending")
 })
 
 test_that("ATE weights add each unit's own weight and the weight it receives", {
@@ -436,4 +436,57 @@ test_that("the matched data carry the pairs, and the default SE is cluster-robus
   expect_snapshot(error = TRUE, matching(lalonde_formula, data = d, exact = 3))
   expect_snapshot(error = TRUE, matching(lalonde_formula, data = d, order = "biggest"))
   expect_snapshot(error = TRUE, matched_data(matching(lalonde_formula, data = d), subclass = "race"))
+})
+
+test_that("covariate calipers equal MatchIt's and hold for every pair", {
+  d <- lalonde_data()
+  ps <- fitted(glm(lalonde_formula, family = binomial(), data = d))
+  focal <- which(d$treat == 1)
+  f_ord <- focal[order(ps[focal], decreasing = TRUE)]
+  pool <- which(d$treat == 0)
+  settings <- list(
+    list(caliper = c(age = 0.25), std = TRUE, k = 1, replace = FALSE),
+    list(caliper = c(0.2, age = 0.5, educ = 1), std = TRUE, k = 2, replace = FALSE),
+    list(caliper = c(re74 = 2000), std = FALSE, k = 1, replace = TRUE),
+    list(caliper = c(0.1, age = 3), std = FALSE, k = 1, replace = FALSE)
+  )
+  for (s in settings) {
+    label <- paste(names(s$caliper), s$caliper, collapse = " ")
+    fit <- suppressMessages(matching(lalonde_formula, data = d, caliper = s$caliper,
+                                     std_caliper = s$std, k = s$k, replace = s$replace))
+    # MatchIt's general matcher given the score distances and the same calipers.
+    f <- if (s$replace) focal else f_ord
+    rows <- c(f, pool)
+    dd <- d[rows, ]
+    dd$treat <- rep(1:0, c(length(f), length(pool)))
+    cal <- s$caliper
+    nm <- names(cal)
+    if (any(nm == "")) {
+      names(cal)[nm == ""] <- ""
+      if (s$std) cal[nm == ""] <- cal[nm == ""] * sd(ps)
+    }
+    if (s$std) for (v in nm[nm != ""]) cal[v] <- cal[v] * sd(d[[v]])
+    m <- suppressWarnings(MatchIt::matchit(lalonde_formula, data = dd, method = "nearest",
+                                           ratio = s$k, replace = s$replace,
+                                           distance = abs(outer(ps[f], ps[pool], "-")),
+                                           caliper = cal, std.caliper = FALSE))
+    ref <- numeric(nrow(d))
+    ref[rows] <- m$weights
+    expect_equal(weights(fit), ref, tolerance = 1e-8, label = label)
+    pairs <- fit$match_pairs
+    for (v in nm[nm != ""]) {
+      expect_true(all(abs(d[[v]][pairs$focal_row] - d[[v]][pairs$matched_row]) <= fit$caliper_widths[[v]]),
+                  label = paste(label, v))
+    }
+  }
+  # Covariate calipers with the Mahalanobis distance: every pair within them,
+  # and the C search agrees with the slow reference.
+  fit <- suppressMessages(matching(lalonde_formula, data = d, distance = "mahalanobis",
+                                   caliper = c(age = 2), std_caliper = FALSE))
+  pairs <- fit$match_pairs
+  expect_true(all(abs(d$age[pairs$focal_row] - d$age[pairs$matched_row]) <= 2))
+  expect_snapshot(error = TRUE, matching(lalonde_formula, data = d, caliper = c(0.2, 0.3)))
+  expect_snapshot(error = TRUE, matching(lalonde_formula, data = d, caliper = c(agee = 1)))
+  expect_snapshot(error = TRUE, matching(lalonde_formula, data = d, caliper = c(race = 1)))
+  expect_snapshot(error = TRUE, matching(lalonde_formula, data = d, distance = "mahalanobis", caliper = 0.2))
 })
