@@ -36,6 +36,7 @@ balance_table <- function(fit, data = NULL) {
 
 # The weight model inside a fit.
 weight_model_of <- function(fit) {
+  if (inherits(fit, c("weightit", "matchit"))) return(as_weight_model(fit))
   if (inherits(fit, "causallib_weight_model")) return(fit)
   wm <- if (inherits(fit, c("causallib_survival", "causallib_dr"))) fit$weight_model
   if (is.null(wm)) {

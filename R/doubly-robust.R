@@ -39,7 +39,8 @@
 #'   model (with `estimand = "ATE"` for `aipw()` and `tmle()`), or for
 #'   `weighted_standardization()` and `ps_standardization()` also a
 #'   [matching()] model; or a formula `treatment ~ covariates` for an
-#'   [ipw()] model.
+#'   [ipw()] model; or a `weightit` or `matchit` object (see
+#'   [as_weight_model()]: its weights are held fixed).
 #' @param data,treatment,weights,na_action For the formula form: the data,
 #'   the treatment variable, sampling weights and the handling of missing
 #'   values, for both models (see [standardization()]).
@@ -140,8 +141,9 @@ dr_models <- function(outcome_model, weight_model, data, treatment_quo, outcome_
   if (!inherits(outcome_model, "causallib_standardization")) {
     cli::cli_abort("{.arg outcome_model} must be a fitted {.fn standardization} model or a formula.")
   }
+  if (inherits(weight_model, c("weightit", "matchit"))) weight_model <- as_weight_model(weight_model)
   if (!inherits(weight_model, "causallib_weight_model")) {
-    cli::cli_abort("{.arg weight_model} must be a fitted {.fn ipw} or {.fn matching} model, or a formula.")
+    cli::cli_abort("{.arg weight_model} must be a fitted {.fn ipw} or {.fn matching} model, a {.cls weightit} or {.cls matchit} object, or a formula.")
   }
   if (outcome_model$n != weight_model$n || !identical(outcome_model$levels, weight_model$levels) ||
       any(outcome_model$treatment != weight_model$treatment) ||
@@ -175,8 +177,8 @@ crossfit_folds <- function(crossfit, n) {
 
 new_dr <- function(om, wm, method, folds, feature = NULL, call = NULL) {
   if (method %in% c("aipw", "tmle")) {
-    if (!inherits(wm, "causallib_ipw")) {
-      cli::cli_abort("{.fn {method}} needs the propensities of an {.fn ipw} weight model, not a {model_label(wm)} model.")
+    if (!inherits(wm, "causallib_ipw") && (!inherits(wm, "causallib_fixed_weights") || is.null(wm$propensity))) {
+      cli::cli_abort("{.fn {method}} needs the propensities of an {.fn ipw} weight model (or weights from another package with their propensity score), not {model_label(wm)}.")
     }
     if (wm$estimand != "ATE") {
       cli::cli_abort("{.fn {method}} needs a weight model with {.code estimand = \"ATE\"}, not {.val {wm$estimand}}.")

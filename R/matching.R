@@ -507,24 +507,13 @@ check_se_available.causallib_matching <- function(fit, se) {
   invisible(se)
 }
 
-# The weighted means' estimating functions summed within pairs (subclasses),
-# times sqrt(G / (G - 1)) for G pairs: the cluster-robust (CR0 with the
-# small-sample factor) covariance of the matched-sample means, as
+# Cluster-robust by pair (fixed_weight_estfun()): equal to
 # sandwich::vcovCL(lm(y ~ a, weights), cluster = ~ subclass, type = "HC0")
-# gives for their difference. The matching itself (propensity model, pairs)
-# is held fixed, as in MatchIt's recommendation.
+# on matched_data(), holding the matching (propensity model, pairs) fixed as
+# MatchIt's documentation does.
 #' @export
 estfun_parts.causallib_matching <- function(fit, y = NULL) {
-  mass <- fit$weights * sw_or_one(fit)
-  mu <- means(fit, y)
-  a <- as.integer(fit$treatment)
-  Psi <- vapply(seq_along(mu), function(k) (a == k) * mass * (y - mu[k]), numeric(fit$n))
-  pair <- !is.na(fit$subclass) & mass > 0
-  Psi <- rowsum(Psi[pair, , drop = FALSE], fit$subclass[pair])
-  G <- nrow(Psi)
-  if (G < 2L) cli::cli_abort("The cluster-robust standard error needs at least two matched pairs; use {.code se = \"bootstrap\"}.")
-  list(Psi = Psi * sqrt(G / (G - 1)), D_mm = diag(-arm_sums(mass, fit$treatment), length(mu)),
-       score = NULL, x = NULL)
+  fixed_weight_estfun(fit, y, fit$subclass)
 }
 
 #' @export

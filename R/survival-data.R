@@ -208,6 +208,7 @@ resolve_weight_model <- function(weight_model, setup, data, env) {
                                       weights = quote(weights)), holder)
     weight_model$call[[1L]] <- quote(ipw)
   }
+  if (inherits(weight_model, c("weightit", "matchit"))) weight_model <- as_weight_model(weight_model)
   if (!inherits(weight_model, "causallib_weight_model")) {
     cli::cli_abort("{.arg weight_model} must be a fitted {.fn ipw} or {.fn matching} model or a formula {.code treatment ~ covariates}.")
   }
