@@ -18,7 +18,9 @@
 #' `treatment`).
 #'
 #' @param fit A fitted weight model ([ipw()]), or a survival model fitted
-#'   with a `weight_model`.
+#'   with a `weight_model`, a `weightit` or `matchit` object, or models fitted
+#'   on imputed data sets ([with_imputations()]: the mean of each statistic
+#'   over the imputations).
 #' @param data Unused unless `fit` is to be refitted on new data: a data
 #'   frame the model is refitted on first.
 #' @return A data frame with columns `treatment`, `covariate`,
@@ -29,6 +31,7 @@
 #' fit <- ipw(qsmk ~ sex + race + age + education + smokeintensity + wt71, data = nhefs)
 #' balance_table(fit)
 balance_table <- function(fit, data = NULL) {
+  if (inherits(fit, "causallib_imputed")) return(imputed_balance(fit, data))
   fit <- weight_model_of(fit)
   if (!is.null(data)) fit <- refit_on_data(fit, data)
   balance_stats(covariate_matrix(fit), fit$treatment, fit$weights, fit$sampling_weights)

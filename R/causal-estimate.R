@@ -39,7 +39,7 @@ estimate_table <- function(x, conf_level = x$conf_level) {
     lo <- q[1L, ]
     hi <- q[2L, ]
   } else {
-    crit <- stats::qnorm(1 - alpha / 2)
+    crit <- if (is.null(x$df)) stats::qnorm(1 - alpha / 2) else stats::qt(1 - alpha / 2, x$df)
     lo <- est - crit * se
     hi <- est + crit * se
   }
@@ -48,7 +48,7 @@ estimate_table <- function(x, conf_level = x$conf_level) {
     estimate = back_transform(est, x$scale),
     std.error = se,
     statistic = (est - null_value) / se,
-    p.value = 2 * stats::pnorm(-abs(z)),
+    p.value = if (is.null(x$df)) 2 * stats::pnorm(-abs(z)) else 2 * stats::pt(-abs(z), x$df),
     conf.low = back_transform(lo, x$scale),
     conf.high = back_transform(hi, x$scale),
     row.names = NULL, stringsAsFactors = FALSE
@@ -69,6 +69,8 @@ describe_estimate <- function(x) {
     sandwich = "sandwich (stacked estimating equations)",
     bootstrap = paste0("bootstrap, ", nrow(x$replicates), " replicates, percentile intervals"),
     influence = "influence function",
+    rubin = paste0("Rubin's rules over ", x$imputation$m, " imputations (",
+                   x$imputation$se_type, " within each), t intervals"),
     none = "none")
   if (x$scale == "log" && x$se_type != "none") se <- paste(se, "(std.error on the log scale)")
   c(what = what, se = se)
