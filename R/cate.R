@@ -100,7 +100,7 @@ cate_learners <- function(outcome, effect, propensity, y) {
   outcome <- outcome %||% default_outcome_learner(y)
   check_learner(outcome, "outcome_learner")
   check_learner(effect, "effect_learner")
-  check_learner(propensity, "propensity_learner")
+  check_treatment_learner(propensity, "propensity_learner")
   list(outcome = outcome, effect = effect, propensity = propensity)
 }
 

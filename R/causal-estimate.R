@@ -3,7 +3,7 @@
 
 new_causal_estimate <- function(estimate, vcov, replicates, se_type, conf_level,
                                 fit, scale = "identity", failed = NULL) {
-  check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
+  check_conf_level(conf_level)
   if (!is.null(replicates)) {
     vcov <- stats::cov(replicates)
     dimnames(vcov) <- list(names(estimate), names(estimate))

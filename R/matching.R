@@ -15,8 +15,8 @@
 #'   `distance = "mahalanobis"`; a singular covariance is replaced by its
 #'   generalized inverse. The propensity model is fitted all the same, for
 #'   the diagnostics ([balance_table()], [evaluate()]).
-#' * `estimand`: `"ATT"` matches the treated (last level) to controls,
-#'   `"ATC"` the controls (first level) to the treated, `"ATE"` does both,
+#' * `estimand`: `"ATT"` matches the treated (the `treated` level) to
+#'   controls, `"ATC"` the controls to the treated, `"ATE"` does both,
 #'   so every unit is focal once (this needs `replace = TRUE`).
 #' * `replace = FALSE` matches in `k` rounds, each giving every focal unit
 #'   one more match among the units not yet taken, in MatchIt's default
@@ -89,8 +89,8 @@
 #' head(matched_data(mfit)[, c("qsmk", "sex", "age", "wt71", "weights")])
 matching <- function(formula, data, distance = "propensity", k = 1, caliper = NULL,
                      replace = TRUE, estimand = "ATT", learner = lrn_glm(),
-                     weights = NULL, na_action = "fail") {
-  spec <- matching_spec(distance, k, caliper, replace, estimand)
+                     weights = NULL, treated = NULL, na_action = "fail") {
+  spec <- matching_spec(distance, k, caliper, replace, estimand, treated)
   d <- new_design(formula, data, weights = weights, na_action = na_action, env = parent.frame())
   a <- as_treatment(d$response, "treatment")
   if (nlevels(a) != 2L) {
@@ -113,8 +113,8 @@ matching <- function(formula, data, distance = "propensity", k = 1, caliper = NU
 #' @export
 matching_fit <- function(x, a, distance = "propensity", k = 1, caliper = NULL,
                          replace = TRUE, estimand = "ATT", learner = lrn_glm(),
-                         weights = NULL) {
-  spec <- matching_spec(distance, k, caliper, replace, estimand)
+                         weights = NULL, treated = NULL) {
+  spec <- matching_spec(distance, k, caliper, replace, estimand, treated)
   x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
@@ -125,12 +125,10 @@ matching_fit <- function(x, a, distance = "propensity", k = 1, caliper = NULL,
   fit
 }
 
-matching_spec <- function(distance, k, caliper, replace, estimand) {
+matching_spec <- function(distance, k, caliper, replace, estimand, treated = NULL) {
   distance <- rlang::arg_match0(distance, c("propensity", "mahalanobis"), "distance")
   estimand <- rlang::arg_match0(estimand, c("ATT", "ATC", "ATE"), "estimand")
-  if (!is.numeric(k) || length(k) != 1L || is.na(k) || k < 1 || k != round(k) || k > .Machine$integer.max) {
-    cli::cli_abort("{.arg k} must be a whole number of at least 1.")
-  }
+  check_count(k, "k", min = 1)
   if (!is.null(caliper)) {
     if (distance == "mahalanobis") {
       cli::cli_abort(c(
@@ -150,19 +148,20 @@ matching_spec <- function(distance, k, caliper, replace, estimand) {
     ))
   }
   list(distance = distance, k = as.integer(k), caliper = caliper, replace = replace,
-       estimand = estimand)
+       estimand = estimand, treated = treated)
 }
 
 # The propensity model (with the design's offset) and the matching on the
 # design x. Pairs are in rows of x.
 matching_engine <- function(x, a, offset, spec, learner, weights) {
-  check_learner(learner)
+  check_treatment_learner(learner)
   weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
+  target <- estimand_target(spec$estimand, levels(a), spec$treated)
   ps <- fit_propensity(learner, x, a, weights, offset, FALSE)
   P <- ps$propensity
   caliper <- if (is.null(spec$caliper)) Inf else spec$caliper * stats::sd(P[, 2L])
-  m <- run_matching(x, a, P, spec, caliper, weights)
+  m <- run_matching(x, a, P, spec, caliper, weights, target)
   if (!any(m$weights > 0)) {
     cli::cli_abort(c(
       "No focal unit found a match{if (is.finite(caliper)) ' within the caliper'}.",
@@ -172,7 +171,7 @@ matching_engine <- function(x, a, offset, spec, learner, weights) {
   structure(list(
     weights = m$weights, ip_weights = m$weights, propensity = P, treatment = a,
     levels = levels(a), estimand = spec$estimand,
-    target = ipw_target(spec$estimand, levels(a), NULL), learner = learner,
+    target = target, learner = learner,
     learner_fit = ps$learner_fit, x = x, offset = offset, intercept = FALSE,
     sampling_weights = weights, n = length(a), rows = seq_along(a),
     match_pairs = m$pairs, n_unmatched = m$n_unmatched, caliper_distance = caliper,
@@ -220,14 +219,15 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
 }
 
 # Matching weights, the matched pairs (model rows) and the number of
-# unmatched focal units, given the propensities P.
-run_matching <- function(x, a, P, spec, caliper, weights) {
+# unmatched focal units, given the propensities P: the focal arm is the
+# estimand's target level (both arms for the ATE).
+run_matching <- function(x, a, P, spec, caliper, weights, target) {
   coords <- if (spec$distance == "propensity") {
     matrix(P[, 2L], nrow = 1L)
   } else {
     t(whitened_covariates(x, a, weights))
   }
-  focal_arms <- switch(spec$estimand, ATT = 2L, ATC = 1L, ATE = 2:1)
+  focal_arms <- if (spec$estimand == "ATE") 2:1 else target
   sides <- lapply(focal_arms, match_side, coords = coords, a = as.integer(a),
                   score = P[, 2L], spec = spec, caliper = caliper)
   list(weights = Reduce(`+`, lapply(sides, `[[`, "weights")),
