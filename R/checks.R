@@ -183,3 +183,26 @@ check_treatment_learner <- function(learner, arg = "learner") {
   }
   invisible(learner)
 }
+
+# A factor, character or logical variable of a model frame with a single
+# value among the rows used cannot be a covariate (model.matrix() stops on
+# its contrasts without naming it): name it and its value. The response is
+# not checked here (a treatment has its own check).
+check_factor_levels <- function(mf, arg = "formula") {
+  vars <- names(mf)
+  if (attr(attr(mf, "terms"), "response") > 0L) vars <- vars[-1L]
+  single <- vapply(mf[vars], function(x) {
+    (is.factor(x) || is.character(x) || is.logical(x)) && length(unique(x[!is.na(x)])) < 2L
+  }, logical(1))
+  if (!any(single)) return(invisible())
+  bad <- vars[single]
+  value <- vapply(mf[bad], function(x) as.character(unique(x[!is.na(x)]))[1L], character(1))
+  one <- length(bad) == 1L
+  cli::cli_abort(c(
+    paste0(if (one) "Variable" else "Variables", " {.val {bad}} in {.arg {arg}} ",
+           if (one) "has a single value" else "each have a single value",
+           " in the rows used ({.val {value}}): a covariate that does not vary cannot be adjusted for."),
+    i = paste0("Drop ", if (one) "it" else "them", " from {.arg {arg}}, or fit on rows where ",
+               if (one) "it varies." else "they vary.")
+  ), call = rlang::caller_env(2L))
+}

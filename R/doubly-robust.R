@@ -88,7 +88,7 @@ aipw <- function(outcome_model, weight_model, data = NULL, treatment = NULL, cro
                  outcome_learner = NULL, propensity_learner = lrn_glm(), weights = NULL,
                  estimand = NULL, treated = NULL, na_action = "fail") {
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, propensity_learner, weights, na_action, parent.frame(),
+                      outcome_learner, propensity_learner, rlang::enquo(weights), na_action, parent.frame(),
                       estimand, treated)
   new_dr(models$outcome, models$weight, "aipw", crossfit_folds(crossfit, models$outcome$n),
          call = match.call())
@@ -100,7 +100,7 @@ tmle <- function(outcome_model, weight_model, data = NULL, treatment = NULL, cro
                  outcome_learner = NULL, propensity_learner = lrn_glm(), weights = NULL,
                  estimand = NULL, treated = NULL, na_action = "fail") {
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, propensity_learner, weights, na_action, parent.frame(),
+                      outcome_learner, propensity_learner, rlang::enquo(weights), na_action, parent.frame(),
                       estimand, treated)
   new_dr(models$outcome, models$weight, "tmle", crossfit_folds(crossfit, models$outcome$n),
          call = match.call())
@@ -113,7 +113,7 @@ weighted_standardization <- function(outcome_model, weight_model, data = NULL, t
                                      weights = NULL, estimand = NULL, treated = NULL,
                                      na_action = "fail") {
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, propensity_learner, weights, na_action, parent.frame(),
+                      outcome_learner, propensity_learner, rlang::enquo(weights), na_action, parent.frame(),
                       estimand, treated)
   new_dr(models$outcome, models$weight, "weighted_standardization", NULL, call = match.call())
 }
@@ -126,7 +126,7 @@ ps_standardization <- function(outcome_model, weight_model, data = NULL, treatme
                                estimand = NULL, treated = NULL, na_action = "fail") {
   feature <- rlang::arg_match0(feature, c("logit", "propensity", "weights"), "feature")
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, propensity_learner, weights, na_action, parent.frame(),
+                      outcome_learner, propensity_learner, rlang::enquo(weights), na_action, parent.frame(),
                       estimand, treated)
   new_dr(models$outcome, models$weight, "ps_standardization", NULL, feature = feature,
          call = match.call())
@@ -136,10 +136,12 @@ ps_standardization <- function(outcome_model, weight_model, data = NULL, treatme
 # models come with their own data and weights, so the formula-form arguments
 # must not be given with them.
 dr_models <- function(outcome_model, weight_model, data, treatment_quo, outcome_learner,
-                      propensity_learner, weights, na_action, env, estimand = NULL,
+                      propensity_learner, weights_quo, na_action, env, estimand = NULL,
                       treated = NULL) {
   if (inherits(outcome_model, "formula")) {
     if (is.null(data)) cli::cli_abort("The formula form needs {.arg data}.")
+    check_data_frame(data)
+    weights <- resolve_weights(weights_quo, data)
     check_treatment_learner(propensity_learner, "propensity_learner")
     treatment <- treatment_name(treatment_quo, outcome_model)
     estimand <- std_estimand(estimand %||% "ATE")
@@ -151,7 +153,7 @@ dr_models <- function(outcome_model, weight_model, data, treatment_quo, outcome_
         learner = propensity_learner, weights = weights, estimand = estimand, treated = treated,
         na_action = na_action), env)
     }
-  } else if (!is.null(data) || !is.null(weights) || !rlang::quo_is_null(treatment_quo) ||
+  } else if (!is.null(data) || !rlang::quo_is_null(weights_quo) || !rlang::quo_is_null(treatment_quo) ||
              !is.null(estimand) || !is.null(treated)) {
     cli::cli_abort(c(
       "{.arg data}, {.arg treatment}, {.arg weights}, {.arg estimand} and {.arg treated} are for the formula form.",

@@ -30,8 +30,8 @@
 #'   are capped.
 #' @param learner The treatment learner; by default a logistic (or
 #'   multinomial) regression fitted in C, see [lrn_glm()].
-#' @param weights Optional sampling weights: a numeric vector or the name of
-#'   a column of `data`; finite and non-negative (0 leaves a unit out). They
+#' @param weights Optional sampling weights: a numeric vector, or a column
+#'   of `data` named as a string or a bare name (as `outcome` is); finite and non-negative (0 leaves a unit out). They
 #'   are rescaled to mean 1 before fitting, so no result depends on their
 #'   scale, and a learner's `penalty` applies as with unit weights. Weights
 #'   so uneven that the smallest positive ones vanish beside the largest at
@@ -62,7 +62,7 @@ ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
                 truncate = NULL, learner = lrn_glm(), weights = NULL,
                 treated = NULL, na_action = "fail") {
   opts <- ipw_options(estimand, stabilize, clip, truncate, treated)
-  d <- new_design(formula, data, weights = weights, na_action = na_action, env = parent.frame())
+  d <- new_design(formula, data, weights = rlang::enquo(weights), na_action = na_action, env = parent.frame())
   a <- as_treatment(d$response, "treatment")
   fit <- ipw_engine(d$x, a, d$offset, FALSE, opts, learner, d$weights)
   fit$treatment_expr <- formula[[2L]]

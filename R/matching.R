@@ -91,7 +91,7 @@ matching <- function(formula, data, distance = "propensity", k = 1, caliper = NU
                      replace = TRUE, estimand = "ATT", learner = lrn_glm(),
                      weights = NULL, treated = NULL, na_action = "fail") {
   spec <- matching_spec(distance, k, caliper, replace, estimand, treated)
-  d <- new_design(formula, data, weights = weights, na_action = na_action, env = parent.frame())
+  d <- new_design(formula, data, weights = rlang::enquo(weights), na_action = na_action, env = parent.frame())
   a <- as_treatment(d$response, "treatment")
   if (nlevels(a) != 2L) {
     cli::cli_abort("{.arg formula} must have a binary treatment for matching; {.code {format(formula[[2L]])}} has {nlevels(a)} levels.")

@@ -44,7 +44,7 @@ standardization <- function(formula, data, treatment, stratified = FALSE,
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
   estimand <- std_estimand(estimand)
-  d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
+  d <- new_design(formula, data, treatment, rlang::enquo(weights), na_action, parent.frame())
   a <- as_treatment(d$design$vars[[treatment]], "treatment")
   y <- check_outcome(d$response, length(a))
   fit <- std_engine(d$design, d$x, d$offset, a, y, check_bool(stratified, "stratified"),
