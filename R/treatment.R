@@ -100,7 +100,10 @@ estimand_target <- function(estimand, lev, treated = NULL, arg = "treated") {
   3L - t
 }
 
-# Whether treatment levels carry their own order: numbers, or FALSE/TRUE.
+# Whether treatment levels carry their own order: FALSE/TRUE, or numbers
+# in increasing order (a factor may list numeric labels in any order).
 ordered_levels <- function(lev) {
-  identical(lev, c("FALSE", "TRUE")) || !anyNA(suppressWarnings(as.numeric(lev)))
+  if (identical(lev, c("FALSE", "TRUE"))) return(TRUE)
+  num <- suppressWarnings(as.numeric(lev))
+  !anyNA(num) && !is.unsorted(num, strictly = TRUE)
 }

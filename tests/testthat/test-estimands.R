@@ -210,6 +210,11 @@ test_that("a labelled treatment needs `treated` for the ATT and ATC, in every es
   # numbers and FALSE/TRUE order themselves
   expect_identical(ipw(treat ~ age, data = d, estimand = "ATT")$target, 2L)
   expect_identical(ipw(I(treat == 1) ~ age, data = d, estimand = "ATC")$target, 1L)
+  expect_identical(ipw(factor(treat) ~ age, data = d, estimand = "ATT")$target, 2L)
+  # ... unless a factor lists its numbers out of order
+  d$rev <- factor(d$treat, levels = c(1, 0))
+  expect_snapshot(error = TRUE, ipw(rev ~ age, data = d, estimand = "ATT"))
+  expect_identical(ipw(rev ~ age, data = d, estimand = "ATT", treated = 1)$target, 1L)
 })
 
 test_that("`treated` chooses the population: the ATT of a level is the ATC of the other", {
