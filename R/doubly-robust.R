@@ -27,7 +27,11 @@
 #' fluctuation's clever covariate is \eqn{1\{A = a\} w_a(X)}). Both give
 #' influence-function standard errors (`se = "sandwich"`, the default: the
 #' estimating equations of a mean over the target population), which
-#' account for estimating both nuisance models when both are correct; all
+#' account for estimating both nuisance models when both are correct (for
+#' the ATT and ATC they are then somewhat conservative: a parametric
+#' propensity model carries information the nonparametric influence
+#' function does not use; with extreme weights or a doubtful model prefer
+#' the bootstrap); all
 #' four give bootstrap intervals (`se = "bootstrap"`, refitting both models
 #' in each replicate; the default for the two standardization variants).
 #' With `crossfit = K`, `aipw()` and `tmle()` predict each unit's nuisances
