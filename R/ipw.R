@@ -167,10 +167,19 @@ keep_front_end <- function(out, fit, rows) {
 
 check_clip <- function(clip) {
   if (is.null(clip)) return(c(0, 1))
+  given <- clip
   if (length(clip) == 1L) clip <- c(clip, 1 - clip)
   if (!is.numeric(clip) || length(clip) != 2L || anyNA(clip) ||
       clip[1] < 0 || clip[2] > 1 || clip[1] >= clip[2]) {
-    cli::cli_abort("{.arg clip} must be {.code c(lower, upper)} with 0 <= lower < upper <= 1.")
+    shown <- if (is.numeric(given) && length(given) <= 2L) {
+      paste(deparse(given), collapse = "")
+    } else {
+      cli::format_inline("{.obj_type_friendly {given}}")
+    }
+    cli::cli_abort(c(
+      "{.arg clip} must be {.code c(lower, upper)} with 0 <= lower < upper <= 1, or one bound {.code e} in [0, 0.5) for {.code c(e, 1 - e)}; you gave {.code {shown}}.",
+      i = if (is.numeric(given) && length(given) == 1L && !is.na(given) && given > 1 && given < 50) paste0("Did you mean ", format(given / 100), "?")
+    ))
   }
   as.double(clip)
 }

@@ -136,9 +136,7 @@ matching_spec <- function(distance, k, caliper, replace, estimand, treated = NUL
         i = "As in MatchIt, the Mahalanobis distance itself takes no caliper."
       ))
     }
-    if (!is.numeric(caliper) || length(caliper) != 1L || is.na(caliper) || caliper <= 0) {
-      cli::cli_abort("{.arg caliper} must be a single positive number (standard deviations of the propensity score).")
-    }
+    check_number(caliper, "caliper", min = 0, open = c(TRUE, FALSE))
   }
   check_bool(replace, "replace")
   if (estimand == "ATE" && !replace) {

@@ -69,6 +69,8 @@ test_that("numbers out of range say the range and the value, with a hint for per
   expect_snapshot(error = TRUE, estimate_effect(fit, se = "bootstrap", R = 0.5))
   expect_snapshot(error = TRUE, ipw(treat ~ age, data = d, truncate = 99))
   expect_snapshot(error = TRUE, lrn_glm(penalty = -1))
+  expect_snapshot(error = TRUE, ipw(treat ~ age, data = d, clip = 5))
+  expect_snapshot(error = TRUE, matching(treat ~ age, data = d, caliper = -0.2))
   expect_snapshot(error = TRUE, tidy(estimate_effect(fit), conf.level = "high"))
   # a level just inside (0, 1) is accepted
   expect_equal(estimate_effect(fit, conf_level = 0.999)$conf_level, 0.999)
