@@ -49,7 +49,7 @@ xlearner <- function(formula, data, treatment, outcome_learner = NULL,
                      weights = NULL, na_action = "fail") {
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
-  d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
+  d <- new_design(formula, data, treatment, rlang::enquo(weights), na_action, parent.frame())
   learners <- cate_learners(outcome_learner, effect_learner, propensity_learner, d$response)
   fit <- cate_engine("xlearner", d, learners, NULL)
   with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
@@ -89,7 +89,7 @@ rlearner <- function(formula, data, treatment, outcome_learner = NULL,
                      crossfit = 5, weights = NULL, na_action = "fail") {
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
-  d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
+  d <- new_design(formula, data, treatment, rlang::enquo(weights), na_action, parent.frame())
   check_rlearner(d, crossfit)
   learners <- cate_learners(outcome_learner, effect_learner, propensity_learner, d$response)
   fit <- cate_engine("rlearner", d, learners, as.integer(crossfit))
@@ -100,7 +100,7 @@ cate_learners <- function(outcome, effect, propensity, y) {
   outcome <- outcome %||% default_outcome_learner(y)
   check_learner(outcome, "outcome_learner")
   check_learner(effect, "effect_learner")
-  check_learner(propensity, "propensity_learner")
+  check_treatment_learner(propensity, "propensity_learner")
   list(outcome = outcome, effect = effect, propensity = propensity)
 }
 

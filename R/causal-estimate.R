@@ -3,7 +3,7 @@
 
 new_causal_estimate <- function(estimate, vcov, replicates, se_type, conf_level,
                                 fit, scale = "identity", failed = NULL) {
-  check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
+  check_conf_level(conf_level)
   if (!is.null(replicates)) {
     vcov <- stats::cov(replicates)
     dimnames(vcov) <- list(names(estimate), names(estimate))
@@ -27,11 +27,14 @@ model_info <- function(fit, outcome = outcome_label(fit)) {
 
 back_transform <- function(x, scale) if (scale == "log") exp(x) else x
 
+# broom's columns of an estimate. Potential-outcome means (no contrast)
+# are not tested: a mean outcome of 0 is no hypothesis anyone holds, so
+# their statistic and p-value are NA; effects are tested against no effect
+# (0 on their analysis scale).
 estimate_table <- function(x, conf_level = x$conf_level) {
   est <- x$estimate
   se <- if (is.null(x$vcov)) rep(NA_real_, length(est)) else sqrt(diag(x$vcov))
-  z <- est / se
-  null_value <- 0
+  z <- if (is.null(x$contrast)) rep(NA_real_, length(est)) else est / se
   alpha <- 1 - conf_level
   if (!is.null(x$replicates)) {
     q <- apply(x$replicates, 2L, stats::quantile, probs = c(alpha / 2, 1 - alpha / 2),
@@ -47,7 +50,7 @@ estimate_table <- function(x, conf_level = x$conf_level) {
     term = names(est),
     estimate = back_transform(est, x$scale),
     std.error = se,
-    statistic = (est - null_value) / se,
+    statistic = z,
     p.value = if (is.null(x$df)) 2 * stats::pnorm(-abs(z)) else 2 * stats::pt(-abs(z), x$df),
     conf.low = back_transform(lo, x$scale),
     conf.high = back_transform(hi, x$scale),
@@ -81,17 +84,52 @@ print.causal_estimate <- function(x, digits = 4, ...) {
   d <- describe_estimate(x)
   cat_header(x$fit_info$header, d[["se"]], d[["what"]])
   tab <- estimate_table(x)
-  show <- tab[, c("term", "estimate", "std.error", "conf.low", "conf.high", "p.value")]
+  cols <- c("term", "estimate", "std.error", "conf.low", "conf.high",
+            if (!is.null(x$contrast)) "p.value")
+  show <- format_estimate_table(tab[, cols], x$scale, digits)
   names(show)[4:5] <- paste0(c("lower ", "upper "), format(100 * x$conf_level), "%")
-  print(format(show, digits = digits), row.names = FALSE)
+  print(show, row.names = FALSE, right = TRUE)
   invisible(x)
+}
+
+# An estimate table as text, one number format per column: the estimates
+# and interval bounds (on one scale) with the decimals that give the
+# smallest standard error `digits` significant digits, so every number of
+# a column has as many decimals and none is in scientific notation; the
+# standard error with them too unless it is on the log scale of a ratio
+# (then with its own); statistics with 2 decimals; p-values with 4, below
+# 0.0001 as "<0.0001".
+format_estimate_table <- function(tab, scale = "identity", digits = 4) {
+  fixed <- function(v, d) ifelse(is.na(v), "NA", formatC(v, format = "f", digits = d))
+  decimals <- function(v) {
+    v <- abs(v[is.finite(v) & v != 0])
+    if (!length(v)) return(0L)
+    as.integer(min(max(digits - 1 - floor(log10(min(v))), 0), 10))
+  }
+  se <- tab$std.error
+  d_est <- decimals(if (scale == "identity" && any(is.finite(se))) se else tab$estimate)
+  out <- tab
+  for (col in intersect(c("estimate", "conf.low", "conf.high"), names(tab))) {
+    out[[col]] <- fixed(tab[[col]], d_est)
+  }
+  if (!is.null(se)) out$std.error <- fixed(se, if (scale == "identity") d_est else decimals(se))
+  if (!is.null(tab$statistic)) out$statistic <- fixed(tab$statistic, 2L)
+  if (!is.null(tab$p.value)) {
+    p <- tab$p.value
+    out$p.value <- ifelse(is.na(p), "NA", ifelse(p < 1e-4, "<0.0001", formatC(p, format = "f", digits = 4)))
+  }
+  out
 }
 
 #' Summaries and tidiers for causal estimates
 #'
 #' `tidy()` returns broom's columns `term, estimate, std.error, statistic,
 #' p.value, conf.low, conf.high` (for ratios, `std.error` and `statistic` are
-#' on the log scale); `glance()` one row describing the estimation.
+#' on the log scale), then `estimator` and `estimand`, so that the rows of
+#' several estimates bound together keep their labels. Effects are tested
+#' against no effect; potential-outcome means are not tested (their
+#' `statistic` and `p.value` are `NA`). `glance()` gives one row describing
+#' the estimation.
 #'
 #' @param x,object A `causal_estimate` from [estimate_outcomes()] or
 #'   [estimate_effect()].
@@ -116,8 +154,11 @@ NULL
 #' @method tidy causal_estimate
 #' @export
 tidy.causal_estimate <- function(x, conf.int = TRUE, conf.level = x$conf_level, ...) {
+  check_conf_level(conf.level, "conf.level")
   tab <- estimate_table(x, conf.level)
   if (!conf.int) tab <- tab[, setdiff(names(tab), c("conf.low", "conf.high"))]
+  tab$estimator <- x$fit_info$estimator
+  tab$estimand <- x$fit_info$estimand
   tab
 }
 
@@ -137,6 +178,7 @@ glance.causal_estimate <- function(x, ...) {
 #' @rdname causal_estimate
 #' @export
 confint.causal_estimate <- function(object, parm, level = object$conf_level, ...) {
+  check_conf_level(level, "level")
   tab <- estimate_table(object, level)
   ci <- as.matrix(tab[, c("conf.low", "conf.high")])
   pct <- paste(format(100 * c((1 - level) / 2, 1 - (1 - level) / 2), trim = TRUE), "%")
@@ -165,6 +207,7 @@ nobs.causal_estimate <- function(object, ...) object$fit_info$n
 summary.causal_estimate <- function(object, ...) {
   structure(list(table = tidy(object), glance = glance(object),
                  description = describe_estimate(object), outcomes = object$outcomes,
+                 contrast = object$contrast, scale = object$scale,
                  call = object$fit_info$call, header = object$fit_info$header),
             class = "summary.causal_estimate")
 }
@@ -176,11 +219,13 @@ print.summary.causal_estimate <- function(x, digits = 4, ...) {
   cat("\n")
   if (!is.null(x$outcomes)) {
     cat("Potential outcome means:\n")
-    print(format(tidy(x$outcomes)[, c("term", "estimate", "std.error", "conf.low", "conf.high")],
-                 digits = digits), row.names = FALSE)
+    means <- tidy(x$outcomes)[, c("term", "estimate", "std.error", "conf.low", "conf.high")]
+    print(format_estimate_table(means, x$outcomes$scale, digits), row.names = FALSE, right = TRUE)
     cat("\n")
   }
   cat(x$description[["what"]], ":\n", sep = "")
-  print(format(x$table, digits = digits), row.names = FALSE)
+  tab <- x$table[, setdiff(names(x$table), c("estimator", "estimand"))]
+  if (is.null(x$contrast)) tab <- tab[, setdiff(names(tab), c("statistic", "p.value"))]
+  print(format_estimate_table(tab, x$scale, digits), row.names = FALSE, right = TRUE)
   invisible(x)
 }

@@ -1,20 +1,52 @@
 # Argument checks shared by the front ends.  Each names the argument it
 # checks, so the user sees which one was wrong.
 
-check_number <- function(x, arg, min = -Inf, max = Inf) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < min || x > max) {
-    cli::cli_abort("{.arg {arg}} must be a single number between {min} and {max}, not {value_label(x)}.")
-  }
+# A single number in [min, max] -- or, where `open` says so, excluding
+# either bound -- naming the argument, the range and the value given.
+check_number <- function(x, arg, min = -Inf, max = Inf, open = c(FALSE, FALSE)) {
+  open <- rep_len(open, 2L)
+  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) &&
+    (if (open[1L]) x > min else x >= min) && (if (open[2L]) x < max else x <= max)
+  if (!ok) range_abort(x, arg, "a single number", min, max, open, rlang::current_env())
   invisible(x)
+}
+
+# A confidence level: a number strictly between 0 and 1.
+check_conf_level <- function(x, arg = "conf_level") {
+  check_number(x, arg, min = 0, max = 1, open = TRUE)
 }
 
 # A whole number between min and max (a count: replicates, folds, bins),
 # naming the argument and the value it was given.
 check_count <- function(x, arg, min = 1, max = .Machine$integer.max) {
   if (!is.numeric(x) || length(x) != 1L || is.na(x) || x != round(x) || x < min || x > max) {
-    cli::cli_abort("{.arg {arg}} must be a whole number between {format(min, big.mark = ',')} and {format(max, big.mark = ',', scientific = FALSE)}, not {value_label(x)}.")
+    shown <- if (max >= .Machine$integer.max) Inf else max
+    range_abort(x, arg, "a whole number", min, shown, c(FALSE, FALSE), rlang::current_env())
   }
   invisible(x)
+}
+
+# The one error of a value out of its range: what was expected, in which
+# range, what was given and, for a percentage given where a proportion is
+# expected (95 for 0.95), the value meant.
+range_abort <- function(x, arg, what, min, max, open, call) {
+  range <- range_label(min, max, open)
+  meant <- if (is.numeric(x) && length(x) == 1L && !is.na(x) && max <= 1 && x > 1 && x <= 100) x / 100
+  hint <- if (!is.null(meant) && (if (open[1L]) meant > min else meant >= min) &&
+              (if (open[2L]) meant < max else meant <= max)) {
+    c(i = paste0("Did you mean ", format(meant), "?"))
+  }
+  cli::cli_abort(c(paste0("{.arg {arg}} must be ", what, range, "; you gave {value_label(x)}."), hint),
+                 call = call)
+}
+
+# " in (0, 1)", " of at least 2", " in [1, 1,000,000]", or "" without bounds.
+range_label <- function(min, max, open) {
+  num <- function(v) format(v, big.mark = ",", scientific = abs(v) < 1e-4 && v != 0)
+  if (is.infinite(min) && is.infinite(max)) return("")
+  if (is.infinite(max)) return(paste(if (open[1L]) " greater than" else " of at least", num(min)))
+  if (is.infinite(min)) return(paste(if (open[2L]) " less than" else " of at most", num(max)))
+  paste0(" in ", if (open[1L]) "(" else "[", num(min), ", ", num(max), if (open[2L]) ")" else "]")
 }
 
 # How an error message shows a value a check rejected: a single number or
@@ -135,4 +167,42 @@ check_matrix <- function(x, n = NULL, arg = "x") {
     cli::cli_abort("{.arg {arg}} has missing or infinite values in column{?s} {.val {bad}}.")
   }
   x
+}
+
+# A learner for a treatment: any learner, but the built-in GLM only with
+# its binomial family, which it fits as a logistic (or multinomial) model.
+# Another family cannot model a treatment's levels, and fitting the
+# logistic model instead would not be the model the user asked for.
+check_treatment_learner <- function(learner, arg = "learner") {
+  check_learner(learner, arg)
+  if (inherits(learner, "causallib_lrn_glm") && learner$family != "binomial") {
+    cli::cli_abort(c(
+      "{.arg {arg}} is {.code lrn_glm(\"{learner$family}\")}, which cannot model a treatment: a {learner$family} model does not predict the probability of each level.",
+      i = "Use {.code lrn_glm()} (logistic for two levels, multinomial for more) or another classifier."
+    ), call = rlang::caller_env())
+  }
+  invisible(learner)
+}
+
+# A factor, character or logical variable of a model frame with a single
+# value among the rows used cannot be a covariate (model.matrix() stops on
+# its contrasts without naming it): name it and its value. The response is
+# not checked here (a treatment has its own check).
+check_factor_levels <- function(mf, arg = "formula") {
+  vars <- names(mf)
+  if (attr(attr(mf, "terms"), "response") > 0L) vars <- vars[-1L]
+  single <- vapply(mf[vars], function(x) {
+    (is.factor(x) || is.character(x) || is.logical(x)) && length(unique(x[!is.na(x)])) < 2L
+  }, logical(1))
+  if (!any(single)) return(invisible())
+  bad <- vars[single]
+  value <- vapply(mf[bad], function(x) as.character(unique(x[!is.na(x)]))[1L], character(1))
+  one <- length(bad) == 1L
+  cli::cli_abort(c(
+    paste0(if (one) "Variable" else "Variables", " {.val {bad}} in {.arg {arg}} ",
+           if (one) "has a single value" else "each have a single value",
+           " in the rows used ({.val {value}}): a covariate that does not vary cannot be adjusted for."),
+    i = paste0("Drop ", if (one) "it" else "them", " from {.arg {arg}}, or fit on rows where ",
+               if (one) "it varies." else "they vary.")
+  ), call = rlang::caller_env(2L))
 }

@@ -46,6 +46,7 @@ new_design <- function(formula, data, treatment = NULL, weights = NULL, na_actio
     mf <- fitting_frame(formula, vars)
   }
   check_finite_frame(mf, rows)
+  check_factor_levels(mf, arg)
   terms <- attr(mf, "terms")
   rhs <- stats::delete.response(terms)
   mm <- model_matrix(rhs, mf)
@@ -379,17 +380,6 @@ design_rows <- function(design, rows) {
 missing_variables <- function(formula, data, env) {
   vars <- all.vars(formula)
   vars[!vars %in% names(data) & !vapply(vars, exists, logical(1), envir = env)]
-}
-
-# Resolve `weights` given as NULL, a column name or a numeric vector.
-resolve_weights <- function(weights, data) {
-  if (is.character(weights) && length(weights) == 1L) {
-    if (!weights %in% names(data)) {
-      cli::cli_abort("{.arg weights} names column {.val {weights}}, which is not in {.arg data}.")
-    }
-    weights <- data[[weights]]
-  }
-  weights
 }
 
 bare_matrix <- function(x) {

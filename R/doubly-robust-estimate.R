@@ -86,30 +86,43 @@ ps_feature_predict <- function(m, data, P) {
   matrix(out, n, dimnames = list(NULL, m$levels))
 }
 
-# 1 / propensity of every level, clipped and capped as the weight model
-# clips and truncates its weights.
-inverse_propensity <- function(P, wm) {
+# The weight every unit would have under each level (n x K), from the
+# propensities P as the weight model weights the level received: 1 / e_k
+# for the ATE, e_t / e_k for the ATT and ATC (t the target level), the
+# propensities clipped and the weights capped as the weight model clips and
+# truncates.
+dr_weight_matrix <- function(P, wm) {
   clip <- wm$options$clip %||% c(0, 1)
   Pc <- pmin(pmax(P, clip[1L]), clip[2L])
   W <- 1 / Pc
+  if (wm$estimand %in% c("ATT", "ATC")) W <- W * Pc[, wm$target]
   if (!is.na(wm$cap)) W <- pmin(W, wm$cap)
   W
 }
 
-# Means mu (K) and influence functions phi (n x K) of AIPW and TMLE from
-# their nuisances, with unit weights sw (sampling weights times case
-# weights).
-dr_means <- function(method, Q, W, y, a, sw) {
-  if (method == "tmle") return(tmle_means(Q, W, y, a, sw))
-  terms <- Q + arm_spread(1, a) * W * (y - Q)
-  mu <- colSums(sw * terms) / sum(sw)
-  list(mu = mu, phi = sweep(terms, 2L, mu))
+# The population the means average over, as a weight per unit: 1 for
+# everyone (ATE), the indicator of the target level (ATT, ATC).
+dr_population <- function(fit) {
+  if (fit$estimand %in% c("ATT", "ATC")) as.double(as.integer(fit$treatment) == fit$target) else 1
 }
 
-# TMLE: one logistic fluctuation per level along 1{A = a} / e_a(X), on the
-# outcome scaled to [0, 1] by the range of the units that count (those with
-# positive weight: a bootstrap resample's own range).
-tmle_means <- function(Q, W, y, a, sw) {
+# Means mu (K) and influence functions phi (n x K) of AIPW and TMLE from
+# their nuisances, with unit weights sw (sampling weights times case
+# weights), over the population `pop` (a weight per unit, or 1): each mean
+# solves sum sw (terms - pop mu) = 0, and phi = terms - pop mu.
+dr_means <- function(method, Q, W, y, a, sw, pop = 1) {
+  if (method == "tmle") return(tmle_means(Q, W, y, a, sw, pop))
+  terms <- pop * Q + arm_spread(1, a) * W * (y - Q)
+  mu <- colSums(sw * terms) / sum(sw * pop)
+  list(mu = mu, phi = terms - outer(rep_len(pop, length(y)), mu))
+}
+
+# TMLE: one logistic fluctuation per level along the clever covariate
+# 1{A = a} W_a (1 / e_a(X) for the ATE), on the outcome scaled to [0, 1] by
+# the range of the units that count (those with positive weight: a
+# bootstrap resample's own range); the updated predictions are averaged
+# over the population `pop`.
+tmle_means <- function(Q, W, y, a, sw, pop = 1) {
   counted <- y[rep_len(sw, length(y)) > 0]
   lo <- min(0, counted)
   hi <- max(1, counted)
@@ -123,9 +136,11 @@ tmle_means <- function(Q, W, y, a, sw) {
     stats::plogis(stats::qlogis(Qs[, k]) + eps * W[, k])
   }, numeric(length(y)))
   Qstar <- matrix(Qstar, length(y))
-  terms <- Qstar + A * W * (ys - Qstar)
-  mu <- colSums(sw * Qstar) / sum(sw)
-  phi <- sweep(terms, 2L, colSums(sw * terms) / sum(sw))
+  pop <- rep_len(pop, length(y))
+  terms <- pop * Qstar + A * W * (ys - Qstar)
+  mass <- sum(sw * pop)
+  mu <- colSums(sw * pop * Qstar) / mass
+  phi <- terms - outer(pop, colSums(sw * terms) / mass)
   list(mu = lo + (hi - lo) * mu, phi = (hi - lo) * phi)
 }
 
@@ -143,23 +158,25 @@ fluctuation <- function(y, offset, h, w) {
 #' @export
 means.causallib_dr <- function(fit, y = NULL) {
   if (fit$method %in% c("aipw", "tmle")) {
-    est <- dr_means(fit$method, fit$nuisance$Q, inverse_propensity(fit$nuisance$P, fit$weight_model),
-                    fit$y, fit$treatment, sw_or_one(fit))
+    est <- dr_means(fit$method, fit$nuisance$Q, dr_weight_matrix(fit$nuisance$P, fit$weight_model),
+                    fit$y, fit$treatment, sw_or_one(fit), dr_population(fit))
     return(stats::setNames(est$mu, fit$levels))
   }
   means(fit$outcome_part)
 }
 
 # AIPW and TMLE: the influence functions, as estimating functions of the
-# means alone (the nuisance models' contributions vanish when either is
-# correct).
+# means alone (the nuisance models' contributions vanish when both are
+# correct): for the ATT and ATC those of a mean over the target level's
+# units, whose derivative in the means is minus their (weighted) number.
 #' @export
 estfun_parts.causallib_dr <- function(fit, y = NULL) {
   if (!fit$method %in% c("aipw", "tmle")) return(NextMethod())
   sw <- sw_or_one(fit)
-  est <- dr_means(fit$method, fit$nuisance$Q, inverse_propensity(fit$nuisance$P, fit$weight_model),
-                  fit$y, fit$treatment, sw)
-  list(Psi = sw * est$phi, D_mm = diag(-sum(sw), length(fit$levels)))
+  pop <- dr_population(fit)
+  est <- dr_means(fit$method, fit$nuisance$Q, dr_weight_matrix(fit$nuisance$P, fit$weight_model),
+                  fit$y, fit$treatment, sw, pop)
+  list(Psi = sw * est$phi, D_mm = diag(-sum(sw * pop), length(fit$levels)))
 }
 
 #' @export
@@ -201,7 +218,8 @@ refit.causallib_dr <- function(fit, case_weights = NULL, rows = NULL, learner = 
   new_dr(om, wm, fit$method, folds, fit$feature, fit$call)
 }
 
-# AIPW with built-in learners refits both models in C.
+# AIPW of the ATE with built-in learners refits both models in C (the C
+# replicate averages over everyone); other estimands refit in R.
 #' @export
 boot_description.causallib_dr <- function(fit, y = NULL) {
   om <- fit$outcome_model
@@ -209,7 +227,8 @@ boot_description.causallib_dr <- function(fit, y = NULL) {
   check_unit_fields(fit)
   check_outcome_model_fields(om, "outcome_model$")
   lfs <- c(list(wm$learner_fit), if (om$stratified) om$learner_fit else list(om$learner_fit))
-  if (fit$method != "aipw" || !all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit"))) {
+  if (fit$method != "aipw" || fit$estimand != "ATE" ||
+      !all(vapply(lfs, inherits, logical(1), what = "causallib_glm_fit"))) {
     return(NULL)
   }
   check_weight_model_fields(wm, "weight_model$")

@@ -18,9 +18,20 @@
 #'   score as an extra feature (its logit, the score itself, or the IP
 #'   weight of the level predicted for), then standardized.
 #'
-#' `aipw()` and `tmle()` need ATE weights and give influence-function
-#' standard errors (`se = "sandwich"` or `"influence"`, the default), which
-#' account for estimating both nuisance models when either is correct; all
+#' `aipw()` and `tmle()` estimate the weight model's estimand: the ATE, or
+#' the ATT or ATC (the effect in the `treated` level's or the controls'
+#' population). For those, with \eqn{t} the target level and
+#' \eqn{w_a = \hat e_t(X) / \hat e_a(X)} the weight model's weights,
+#' \eqn{\hat\mu_a = \sum_i [1\{A_i = t\} \hat m_a(X_i) + 1\{A_i = a\}
+#' w_a(X_i) (Y_i - \hat m_a(X_i))] / \sum_i 1\{A_i = t\}} (for TMLE the
+#' fluctuation's clever covariate is \eqn{1\{A = a\} w_a(X)}). Both give
+#' influence-function standard errors (`se = "sandwich"`, the default: the
+#' estimating equations of a mean over the target population), which
+#' account for estimating both nuisance models when both are correct (for
+#' the ATT and ATC they are then somewhat conservative: a parametric
+#' propensity model carries information the nonparametric influence
+#' function does not use; with extreme weights or a doubtful model prefer
+#' the bootstrap); all
 #' four give bootstrap intervals (`se = "bootstrap"`, refitting both models
 #' in each replicate; the default for the two standardization variants).
 #' With `crossfit = K`, `aipw()` and `tmle()` predict each unit's nuisances
@@ -45,6 +56,10 @@
 #'   the treatment variable, sampling weights and the handling of missing
 #'   values, for both models (see [standardization()]).
 #' @param crossfit `NULL` or the number of cross-fitting folds.
+#' @param estimand,treated For the formula form: the estimand (`"ATE"`,
+#'   `"ATT"` or `"ATC"`) and treated level of both models (see [ipw()]).
+#'   Fitted models bring their own: a doubly robust model estimates its
+#'   weight model's estimand.
 #' @param outcome_learner,propensity_learner For the formula form: the
 #'   learners of the outcome and weight models.
 #' @param feature For `ps_standardization()`: `"logit"`, `"propensity"` or
@@ -76,9 +91,10 @@
 #' estimate_effect(weighted_standardization(om, wm), R = 100)
 aipw <- function(outcome_model, weight_model, data = NULL, treatment = NULL, crossfit = NULL,
                  outcome_learner = NULL, propensity_learner = lrn_glm(), weights = NULL,
-                 na_action = "fail") {
+                 estimand = NULL, treated = NULL, na_action = "fail") {
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, propensity_learner, weights, na_action, parent.frame())
+                      outcome_learner, propensity_learner, rlang::enquo(weights), na_action, parent.frame(),
+                      estimand, treated)
   new_dr(models$outcome, models$weight, "aipw", crossfit_folds(crossfit, models$outcome$n),
          call = match.call())
 }
@@ -87,9 +103,10 @@ aipw <- function(outcome_model, weight_model, data = NULL, treatment = NULL, cro
 #' @export
 tmle <- function(outcome_model, weight_model, data = NULL, treatment = NULL, crossfit = NULL,
                  outcome_learner = NULL, propensity_learner = lrn_glm(), weights = NULL,
-                 na_action = "fail") {
+                 estimand = NULL, treated = NULL, na_action = "fail") {
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, propensity_learner, weights, na_action, parent.frame())
+                      outcome_learner, propensity_learner, rlang::enquo(weights), na_action, parent.frame(),
+                      estimand, treated)
   new_dr(models$outcome, models$weight, "tmle", crossfit_folds(crossfit, models$outcome$n),
          call = match.call())
 }
@@ -98,9 +115,11 @@ tmle <- function(outcome_model, weight_model, data = NULL, treatment = NULL, cro
 #' @export
 weighted_standardization <- function(outcome_model, weight_model, data = NULL, treatment = NULL,
                                      outcome_learner = NULL, propensity_learner = lrn_glm(),
-                                     weights = NULL, na_action = "fail") {
+                                     weights = NULL, estimand = NULL, treated = NULL,
+                                     na_action = "fail") {
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, propensity_learner, weights, na_action, parent.frame())
+                      outcome_learner, propensity_learner, rlang::enquo(weights), na_action, parent.frame(),
+                      estimand, treated)
   new_dr(models$outcome, models$weight, "weighted_standardization", NULL, call = match.call())
 }
 
@@ -109,10 +128,11 @@ weighted_standardization <- function(outcome_model, weight_model, data = NULL, t
 ps_standardization <- function(outcome_model, weight_model, data = NULL, treatment = NULL,
                                feature = "logit", outcome_learner = NULL,
                                propensity_learner = lrn_glm(), weights = NULL,
-                               na_action = "fail") {
+                               estimand = NULL, treated = NULL, na_action = "fail") {
   feature <- rlang::arg_match0(feature, c("logit", "propensity", "weights"), "feature")
   models <- dr_models(outcome_model, weight_model, data, rlang::enquo(treatment),
-                      outcome_learner, propensity_learner, weights, na_action, parent.frame())
+                      outcome_learner, propensity_learner, rlang::enquo(weights), na_action, parent.frame(),
+                      estimand, treated)
   new_dr(models$outcome, models$weight, "ps_standardization", NULL, feature = feature,
          call = match.call())
 }
@@ -121,21 +141,28 @@ ps_standardization <- function(outcome_model, weight_model, data = NULL, treatme
 # models come with their own data and weights, so the formula-form arguments
 # must not be given with them.
 dr_models <- function(outcome_model, weight_model, data, treatment_quo, outcome_learner,
-                      propensity_learner, weights, na_action, env) {
+                      propensity_learner, weights_quo, na_action, env, estimand = NULL,
+                      treated = NULL) {
   if (inherits(outcome_model, "formula")) {
     if (is.null(data)) cli::cli_abort("The formula form needs {.arg data}.")
+    check_data_frame(data)
+    weights <- resolve_weights(weights_quo, data)
+    check_treatment_learner(propensity_learner, "propensity_learner")
     treatment <- treatment_name(treatment_quo, outcome_model)
+    estimand <- std_estimand(estimand %||% "ATE")
     outcome_model <- dr_submodel(standardization, list(formula = outcome_model, data = data,
       treatment = treatment, learner = outcome_learner, weights = weights,
-      na_action = na_action), env)
+      estimand = estimand, treated = treated, na_action = na_action), env)
     if (inherits(weight_model, "formula")) {
       weight_model <- dr_submodel(ipw, list(formula = weight_model, data = data,
-        learner = propensity_learner, weights = weights, na_action = na_action), env)
+        learner = propensity_learner, weights = weights, estimand = estimand, treated = treated,
+        na_action = na_action), env)
     }
-  } else if (!is.null(data) || !is.null(weights) || !rlang::quo_is_null(treatment_quo)) {
+  } else if (!is.null(data) || !rlang::quo_is_null(weights_quo) || !rlang::quo_is_null(treatment_quo) ||
+             !is.null(estimand) || !is.null(treated)) {
     cli::cli_abort(c(
-      "{.arg data}, {.arg treatment} and {.arg weights} are for the formula form.",
-      i = "Fitted models bring their own: fit them with the weights you want."
+      "{.arg data}, {.arg treatment}, {.arg weights}, {.arg estimand} and {.arg treated} are for the formula form.",
+      i = "Fitted models bring their own: fit them with the weights and estimand you want."
     ))
   }
   if (!inherits(outcome_model, "causallib_standardization")) {
@@ -180,16 +207,23 @@ new_dr <- function(om, wm, method, folds, feature = NULL, call = NULL) {
     if (!inherits(wm, "causallib_ipw") && (!inherits(wm, "causallib_fixed_weights") || is.null(wm$propensity))) {
       cli::cli_abort("{.fn {method}} needs the propensities of an {.fn ipw} weight model (or weights from another package with their propensity score), not {model_label(wm)}.")
     }
-    if (wm$estimand != "ATE") {
-      cli::cli_abort("{.fn {method}} needs a weight model with {.code estimand = \"ATE\"}, not {.val {wm$estimand}}.")
+    if (!wm$estimand %in% c("ATE", "ATT", "ATC")) {
+      cli::cli_abort("{.fn {method}} needs a weight model with {.code estimand} {.val ATE}, {.val ATT} or {.val ATC}, not {.val {wm$estimand}}.")
     }
+  }
+  if (om$estimand != "ATE" && (om$estimand != wm$estimand || om$target != wm$target)) {
+    cli::cli_abort(c(
+      "{.arg outcome_model} estimates the {estimand_label(om)}, but {.arg weight_model} the {estimand_label(wm)}.",
+      i = "A doubly robust model estimates its weight model's estimand: fit the outcome model with {.code estimand = \"ATE\"} or the weight model's."
+    ))
   }
   fit <- structure(list(
     outcome_model = om, weight_model = wm, method = method, feature = feature,
     treatment_name = om$treatment_name,
     crossfit = if (!is.null(folds)) max(folds), folds = folds, treatment = om$treatment,
     levels = om$levels, y = om$y, sampling_weights = om$sampling_weights, n = om$n,
-    estimand = wm$estimand, call = call, rows = om$rows, na.action = om$na.action
+    estimand = wm$estimand, target = wm$target, call = call, rows = om$rows,
+    na.action = om$na.action
   ), class = c("causallib_dr", "causallib_model"))
   fit$outcome_part <- dr_outcome_model(method, om, wm, feature)
   fit$nuisance <- dr_nuisance(fit, om, wm, folds)

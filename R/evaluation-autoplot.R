@@ -12,7 +12,9 @@
 #'   `"weights"` (mirrored histograms of the weights by arm), `"roc"`
 #'   (plain, IP-weighted and expected ROC curves of the propensity score),
 #'   `"pr"` (precision-recall), `"calibration"`.
-#' * outcome models ([standardization()]): `"predicted_observed"`,
+#' * outcome models ([standardization()]): `"predicted_observed"` (for a
+#'   binary outcome the calibration of each arm, binned predictions against
+#'   observed proportions),
 #'   `"residuals"`, and for binary outcomes `"roc"`, `"pr"`,
 #'   `"calibration"`, each arm separately.
 #' * doubly robust models: all of the above but the binary-outcome plots.

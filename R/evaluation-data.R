@@ -88,7 +88,9 @@ outcome_fold_metrics <- function(ev) {
 #' * `"calibration"`: `predicted`, `observed` and `n` (the weight of each
 #'   bin of predictions).
 #' * `"predicted_observed"`, `"residuals"`: `predicted`, `observed`,
-#'   `residual` per unit.
+#'   `residual` per unit; for a binary outcome `"predicted_observed"` is
+#'   the outcome's calibration instead: `predicted`, `observed` and `n` per
+#'   bin of predictions and arm.
 #' * `"survival"`: `time`, `treatment`, `survival` and `source` (model or
 #'   kaplan-meier).
 #'
@@ -119,7 +121,8 @@ evaluation_data <- function(ev, type) {
     roc = roc_plot_data(ev),
     pr = without_na(roc_plot_data(ev), "precision"),
     calibration = calibration_plot_data(ev),
-    predicted_observed = , residuals = residual_plot_data(ev),
+    predicted_observed = if (binary_outcome(ev)) outcome_calibration_data(ev) else residual_plot_data(ev),
+    residuals = residual_plot_data(ev),
     survival = survival_plot_data(ev))
 }
 
@@ -130,10 +133,9 @@ without_na <- function(d, col) d[!is.na(d[[col]]), , drop = FALSE]
 evaluation_types_for <- function(ev) {
   weight <- c("balance", "balance_slope", "weights", "roc", "pr", "calibration")
   outcome <- c("predicted_observed", "residuals")
-  binary_outcome <- ev$type == "outcome" && all(ev$predictions$observed %in% c(0, 1))
   switch(ev$type,
     weight = weight,
-    outcome = c(outcome, if (binary_outcome) c("roc", "pr", "calibration")),
+    outcome = c(outcome, if (binary_outcome(ev)) c("roc", "pr", "calibration")),
     doubly_robust = c(weight, outcome),
     survival = "survival")
 }
@@ -190,14 +192,26 @@ roc_plot_data <- function(ev) {
   })
 }
 
+# Whether an evaluation has outcome predictions of an outcome taking only
+# the values 0 and 1.
+binary_outcome <- function(ev) {
+  ev$type %in% c("outcome", "doubly_robust") && all(ev$predictions$observed %in% c(0, 1))
+}
+
 calibration_plot_data <- function(ev) {
+  if (ev$type == "outcome") return(outcome_calibration_data(ev))
   by_fold_phase(ev, function(part) {
-    if (ev$type != "outcome") {
-      return(scored_levels(part$treatment, function(k, g) {
-        cbind(calibration_stats(part$propensity[, k], g, part$sw)$bins,
-              treatment = levels(part$treatment)[k], stringsAsFactors = FALSE)
-      }))
-    }
+    scored_levels(part$treatment, function(k, g) {
+      cbind(calibration_stats(part$propensity[, k], g, part$sw)$bins,
+            treatment = levels(part$treatment)[k], stringsAsFactors = FALSE)
+    })
+  })
+}
+
+# Calibration of the outcome predictions, arm by arm: the mean prediction
+# and observed proportion of each bin of predictions.
+outcome_calibration_data <- function(ev) {
+  by_fold_phase(ev, function(part) {
     do.call(rbind, lapply(levels(part$treatment), function(l) {
       i <- part$treatment == l
       cbind(calibration_stats(part$predicted[i], part$observed[i], part$sw[i])$bins,

@@ -92,12 +92,14 @@ plot_roc <- function(data, title = NULL) {
   finish_evaluation_plot(p, data, title, by_treatment = TRUE)
 }
 
+# One path per curve (plain, weighted, expected) and fold, coloured by curve
+# as the ROC curves are.
 plot_pr <- function(data, title = NULL) {
-  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$recall, y = .data$precision,
-                                          group = .data$fold)) +
+  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$recall, y = .data$precision, colour = .data$curve,
+                                          group = interaction(.data$curve, .data$fold))) +
     ggplot2::geom_path() +
     unit_square() +
-    ggplot2::labs(x = "Recall", y = "Precision")
+    ggplot2::labs(x = "Recall", y = "Precision", colour = "Curve")
   finish_evaluation_plot(p, data, title, by_treatment = TRUE)
 }
 
@@ -112,7 +114,22 @@ plot_calibration <- function(data, title = NULL) {
   finish_evaluation_plot(p, data, title, by_treatment = TRUE)
 }
 
+# Units as points; for a binary outcome (data binned, with a column `n`)
+# the calibration of each arm: the observed proportion against the mean
+# prediction of each bin, a 0/1 scatter telling nothing.
 plot_predicted_observed <- function(data, title = NULL) {
+  if (!is.null(data$n)) {
+    p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$predicted, y = .data$observed,
+                                            colour = .data$treatment,
+                                            group = interaction(.data$treatment, .data$fold))) +
+      diagonal_reference() +
+      ggplot2::geom_line() +
+      ggplot2::geom_point(ggplot2::aes(size = .data$n)) +
+      unit_square() +
+      ggplot2::labs(x = "Predicted probability", y = "Observed proportion", colour = "Treatment",
+                    size = "n")
+    return(finish_evaluation_plot(p, data, title))
+  }
   p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$predicted, y = .data$observed,
                                           colour = .data$treatment)) +
     diagonal_reference() +

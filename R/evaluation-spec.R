@@ -42,7 +42,7 @@ evaluation_predictions.causallib_weight_model <- function(fit, model, rows) {
       model$weights
     } else {
       run_matching(fit$x[rows, , drop = FALSE], a, P, fit$spec, model$caliper_distance,
-                   fit$sampling_weights[rows], restrict_rows(fit$restrict, rows),
+                   fit$sampling_weights[rows], fit$target, restrict_rows(fit$restrict, rows),
                    model$caliper_widths)$weights
     }
   } else {

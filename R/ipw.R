@@ -9,7 +9,7 @@
 #' probability of level \eqn{k}:
 #' * `"ATE"`: \eqn{1 / p_a}.
 #' * `"ATT"`: \eqn{p_t / p_a}, with \eqn{t} the `treated` level (1 for the treated).
-#' * `"ATC"`: \eqn{p_c / p_a}, with \eqn{c} the first (control) level.
+#' * `"ATC"`: \eqn{p_c / p_a}, with \eqn{c} the control level (see `treated`).
 #' * `"ATO"` (overlap weights): \eqn{(1/p_a) / \sum_k 1/p_k}; for a binary
 #'   treatment \eqn{1 - p} for the treated and \eqn{p} for the controls.
 #'
@@ -30,14 +30,22 @@
 #'   are capped.
 #' @param learner The treatment learner; by default a logistic (or
 #'   multinomial) regression fitted in C, see [lrn_glm()].
-#' @param weights Optional sampling weights: a numeric vector or the name of
-#'   a column of `data`; finite and non-negative (0 leaves a unit out). They
+#' @param weights Optional sampling weights: a numeric vector, or a column
+#'   of `data` named as a string or a bare name (as `outcome` is); finite and non-negative (0 leaves a unit out). They
 #'   are rescaled to mean 1 before fitting, so no result depends on their
 #'   scale, and a learner's `penalty` applies as with unit weights. Weights
 #'   so uneven that the smallest positive ones vanish beside the largest at
 #'   double precision (a ratio beyond about \eqn{4.5 \times 10^{15}}) are an
 #'   error rather than a fit to the heaviest units alone.
-#' @param treated For `"ATT"`, the treated level; by default the last level.
+#' @param treated For `"ATT"` and `"ATC"`, the treated level. It may be
+#'   left out when the treatment's values order it -- numbers (the treated
+#'   level the largest, the controls the smallest) or `FALSE`/`TRUE` -- and
+#'   must be given when they are labels (`"no"`/`"yes"`, a factor
+#'   `control`/`treated`): the first label is not taken for the controls
+#'   only because it sorts first. The ATC of a binary treatment describes the
+#'   level that is not `treated`; with more levels the ATC describes the
+#'   first level, and the population of any one level is the ATT with
+#'   `treated` naming it.
 #' @param na_action `"fail"` (default) stops on missing values naming the
 #'   columns; `"omit"` drops those rows and records them.
 #' @return An object of class `causallib_ipw`.
@@ -53,10 +61,10 @@
 ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
                 truncate = NULL, learner = lrn_glm(), weights = NULL,
                 treated = NULL, na_action = "fail") {
-  opts <- ipw_options(estimand, stabilize, clip, truncate)
-  d <- new_design(formula, data, weights = weights, na_action = na_action, env = parent.frame())
+  opts <- ipw_options(estimand, stabilize, clip, truncate, treated)
+  d <- new_design(formula, data, weights = rlang::enquo(weights), na_action = na_action, env = parent.frame())
   a <- as_treatment(d$response, "treatment")
-  fit <- ipw_engine(d$x, a, d$offset, FALSE, opts, treated, learner, d$weights)
+  fit <- ipw_engine(d$x, a, d$offset, FALSE, opts, learner, d$weights)
   fit$treatment_expr <- formula[[2L]]
   fit$treatment_name <- rlang::expr_deparse(formula[[2L]])
   with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
@@ -72,37 +80,36 @@ ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
 ipw_fit <- function(x, a, estimand = "ATE", stabilize = FALSE, clip = NULL,
                     truncate = NULL, learner = lrn_glm(), weights = NULL,
                     treated = NULL, intercept = TRUE) {
-  opts <- ipw_options(estimand, stabilize, clip, truncate)
+  opts <- ipw_options(estimand, stabilize, clip, truncate, treated)
   x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
-  fit <- ipw_engine(x, a, NULL, check_bool(intercept, "intercept"), opts, treated, learner,
-                    weights)
+  fit <- ipw_engine(x, a, NULL, check_bool(intercept, "intercept"), opts, learner, weights)
   fit$call <- match.call()
   fit
 }
 
 ipw_estimands <- c(ATE = 0L, ATT = 1L, ATC = 2L, ATO = 3L)
 
-# The weighting settings of ipw(), checked.
-ipw_options <- function(estimand, stabilize, clip, truncate) {
+# The weighting settings of ipw(), checked (`treated` against the levels
+# by the engine, through estimand_target()).
+ipw_options <- function(estimand, stabilize, clip, truncate, treated = NULL) {
   estimand <- rlang::arg_match0(estimand, names(ipw_estimands), "estimand")
   if (!is.null(truncate)) check_number(truncate, "truncate", min = 0.5, max = 1)
   list(estimand = estimand, stabilize = check_bool(stabilize, "stabilize"),
-       clip = check_clip(clip), truncate = truncate)
+       clip = check_clip(clip), truncate = truncate, treated = treated)
 }
 
 # The weight model on the design x (its offset, and an intercept the learner
 # fits without a column of x when `intercept`), so x is never copied.
 # counts: NULL, or the case weights of a refit (bootstrap frequencies), which
 # the truncation quantile counts.
-ipw_engine <- function(x, a, offset, intercept, opts, treated, learner, weights,
-                       counts = NULL) {
-  check_learner(learner)
+ipw_engine <- function(x, a, offset, intercept, opts, learner, weights, counts = NULL) {
+  check_treatment_learner(learner)
   weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
   lev <- levels(a)
-  target <- ipw_target(opts$estimand, lev, treated)
+  target <- estimand_target(opts$estimand, lev, opts$treated)
   ps <- fit_propensity(learner, x, a, weights, offset, intercept)
   P <- ps$propensity
   w <- .Call(C_ffi_ipw_weights, P, a, ipw_estimands[[opts$estimand]], target,
@@ -143,8 +150,7 @@ refit.causallib_ipw <- function(fit, case_weights = NULL, rows = NULL, learner =
   u <- refit_units(fit, case_weights, rows)
   r <- u$rows
   out <- ipw_engine(fit$x[r, , drop = FALSE], fit$treatment[r], fit$offset[r], fit$intercept,
-                    fit$options, fit$levels[fit$target], learner %||% fit$learner, u$weights,
-                    u$counts)
+                    fit$options, learner %||% fit$learner, u$weights, u$counts)
   keep_front_end(out, fit, r)
 }
 
@@ -161,21 +167,21 @@ keep_front_end <- function(out, fit, rows) {
 
 check_clip <- function(clip) {
   if (is.null(clip)) return(c(0, 1))
+  given <- clip
   if (length(clip) == 1L) clip <- c(clip, 1 - clip)
   if (!is.numeric(clip) || length(clip) != 2L || anyNA(clip) ||
       clip[1] < 0 || clip[2] > 1 || clip[1] >= clip[2]) {
-    cli::cli_abort("{.arg clip} must be {.code c(lower, upper)} with 0 <= lower < upper <= 1.")
+    shown <- if (is.numeric(given) && length(given) <= 2L) {
+      paste(deparse(given), collapse = "")
+    } else {
+      cli::format_inline("{.obj_type_friendly {given}}")
+    }
+    cli::cli_abort(c(
+      "{.arg clip} must be {.code c(lower, upper)} with 0 <= lower < upper <= 1, or one bound {.code e} in [0, 0.5) for {.code c(e, 1 - e)}; you gave {.code {shown}}.",
+      i = if (is.numeric(given) && length(given) == 1L && !is.na(given) && given > 1 && given < 50) paste0("Did you mean ", format(given / 100), "?")
+    ))
   }
   as.double(clip)
-}
-
-ipw_target <- function(estimand, lev, treated) {
-  if (estimand == "ATC") return(1L)
-  if (is.null(treated)) return(length(lev))
-  if (length(treated) != 1L || !as.character(treated) %in% lev) {
-    cli::cli_abort("{.arg treated} must be one of the treatment levels {.val {lev}}.")
-  }
-  match(as.character(treated), lev)
 }
 
 positivity_floor <- 0.001

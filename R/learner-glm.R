@@ -16,8 +16,10 @@
 #' tolerance otherwise; deviances are reported on the scale of the weights.
 #'
 #' @param family A family object, family function or name: `binomial`
-#'   (logit link), `gaussian` (identity) or `poisson` (log). Only used for
-#'   outcome models; treatment models are always logistic.
+#'   (logit link), `gaussian` (identity) or `poisson` (log). A treatment
+#'   model needs `binomial` (the default), which it fits as a logistic
+#'   regression for two levels and a multinomial one for more; another
+#'   family there is an error.
 #' @param penalty Ridge penalty \eqn{\lambda \ge 0}: the fit maximizes
 #'   \eqn{\ell(\beta) - \frac{\lambda}{2}\sum_j \beta_j^2} over every
 #'   coefficient but the intercept, on the summed log-likelihood scale.

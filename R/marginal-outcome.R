@@ -17,7 +17,7 @@ marginal_outcome <- function(formula, data, weights = NULL, na_action = "fail") 
   if (length(treatment) != 1L) {
     cli::cli_abort("{.arg formula} must be {.code outcome ~ treatment} with a single treatment variable.")
   }
-  d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
+  d <- new_design(formula, data, treatment, rlang::enquo(weights), na_action, parent.frame())
   a <- as_treatment(eval(formula[[3L]], d$design$vars, environment(formula)), "treatment")
   y <- check_outcome(d$response, length(a))
   fit <- marginal_engine(y, a, d$weights)

@@ -15,8 +15,8 @@
 #'   `distance = "mahalanobis"`; a singular covariance is replaced by its
 #'   generalized inverse. The propensity model is fitted all the same, for
 #'   the diagnostics ([balance_table()], [evaluate()]).
-#' * `estimand`: `"ATT"` matches the treated (last level) to controls,
-#'   `"ATC"` the controls (first level) to the treated, `"ATE"` does both,
+#' * `estimand`: `"ATT"` matches the treated (the `treated` level) to
+#'   controls, `"ATC"` the controls to the treated, `"ATE"` does both,
 #'   so every unit is focal once (this needs `replace = TRUE`).
 #' * `replace`: by default `FALSE`, as in MatchIt (up to and including
 #'   causallib 0.1.0 the default was `TRUE`), except for the ATE, which needs
@@ -135,9 +135,11 @@
 matching <- function(formula, data, distance = "propensity", k = 1, caliper = NULL,
                      replace = NULL, estimand = "ATT", exact = NULL, discard = "none",
                      order = NULL, std_caliper = TRUE, learner = lrn_glm(), weights = NULL,
-                     na_action = "fail") {
-  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order, std_caliper)
-  d <- new_design(formula, data, weights = weights, na_action = na_action, env = parent.frame())
+                     treated = NULL, na_action = "fail") {
+  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order, std_caliper,
+                        treated)
+  d <- new_design(formula, data, weights = rlang::enquo(weights), na_action = na_action,
+                  env = parent.frame())
   a <- as_treatment(d$response, "treatment")
   if (nlevels(a) != 2L) {
     cli::cli_abort("{.arg formula} must have a binary treatment for matching; {.code {format(formula[[2L]])}} has {nlevels(a)} levels.")
@@ -162,8 +164,9 @@ matching <- function(formula, data, distance = "propensity", k = 1, caliper = NU
 matching_fit <- function(x, a, distance = "propensity", k = 1, caliper = NULL,
                          replace = NULL, estimand = "ATT", exact = NULL, discard = "none",
                          order = NULL, std_caliper = TRUE, learner = lrn_glm(),
-                         weights = NULL) {
-  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order, std_caliper)
+                         weights = NULL, treated = NULL) {
+  spec <- matching_spec(distance, k, caliper, replace, estimand, discard, order, std_caliper,
+                        treated)
   x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
@@ -181,16 +184,14 @@ matching_fit <- function(x, a, distance = "propensity", k = 1, caliper = NULL,
 }
 
 matching_spec <- function(distance, k, caliper, replace, estimand, discard = "none", order = NULL,
-                          std_caliper = TRUE) {
+                          std_caliper = TRUE, treated = NULL) {
   distance <- rlang::arg_match0(distance, c("propensity", "mahalanobis"), "distance")
   estimand <- rlang::arg_match0(estimand, c("ATT", "ATC", "ATE"), "estimand")
   discard <- rlang::arg_match0(discard, c("none", "both", "treated", "control"), "discard")
   order <- order %||% (if (distance == "propensity") "largest" else "data")
   order <- rlang::arg_match0(order, c("largest", "smallest", "data", "random"), "order")
   replace <- replace %||% (estimand == "ATE")
-  if (!is.numeric(k) || length(k) != 1L || is.na(k) || k < 1 || k != round(k) || k > .Machine$integer.max) {
-    cli::cli_abort("{.arg k} must be a whole number of at least 1.")
-  }
+  check_count(k, "k", min = 1)
   check_bool(std_caliper, "std_caliper")
   cal <- split_caliper(caliper)
   if (!is.null(cal$distance) && distance == "mahalanobis") {
@@ -208,7 +209,7 @@ matching_spec <- function(distance, k, caliper, replace, estimand, discard = "no
   }
   list(distance = distance, k = as.integer(k), caliper = cal$distance,
        covariate_caliper = cal$covariates, std_caliper = std_caliper, replace = replace,
-       estimand = estimand, discard = discard, order = order)
+       estimand = estimand, discard = discard, order = order, treated = treated)
 }
 
 # The caliper on the propensity score (the unnamed element) and the
@@ -295,14 +296,15 @@ exact_cells <- function(vars, rows) {
 # The propensity model (with the design's offset) and the matching on the
 # design x. Pairs are in rows of x.
 matching_engine <- function(x, a, offset, spec, learner, weights, restrict = list()) {
-  check_learner(learner)
+  check_treatment_learner(learner)
   weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
+  target <- estimand_target(spec$estimand, levels(a), spec$treated)
   ps <- fit_propensity(learner, x, a, weights, offset, FALSE)
   P <- ps$propensity
   caliper <- if (is.null(spec$caliper)) Inf else spec$caliper * (if (spec$std_caliper) stats::sd(P[, 2L]) else 1)
   widths <- caliper_widths(spec, restrict$covariates)
-  m <- run_matching(x, a, P, spec, caliper, weights, restrict, widths)
+  m <- run_matching(x, a, P, spec, caliper, weights, target, restrict, widths)
   if (!any(m$weights > 0)) {
     cli::cli_abort(c(
       "No focal unit found a match{if (is.finite(caliper) || length(widths)) ' within the caliper'}.",
@@ -312,7 +314,7 @@ matching_engine <- function(x, a, offset, spec, learner, weights, restrict = lis
   structure(list(
     weights = m$weights, ip_weights = m$weights, propensity = P, treatment = a,
     levels = levels(a), estimand = spec$estimand,
-    target = ipw_target(spec$estimand, levels(a), NULL), learner = learner,
+    target = target, learner = learner,
     learner_fit = ps$learner_fit, x = x, offset = offset, intercept = FALSE,
     sampling_weights = weights, n = length(a), rows = seq_along(a),
     match_pairs = m$pairs, n_unmatched = m$n_unmatched, discarded = m$discarded,
@@ -367,15 +369,18 @@ refit.causallib_matching <- function(fit, case_weights = NULL, rows = NULL, lear
 # Matching weights, the matched pairs (model rows), the number of
 # unmatched focal units, the discarded units and, without replacement, the
 # subclass (pair) of every matched unit, given the propensities P and the
-# exact-matching cells (NULL: one cell).
-run_matching <- function(x, a, P, spec, caliper, weights, restrict = list(), widths = NULL) {
+# exact-matching cells (NULL: one cell): the focal arm is the estimand's
+# target level (both arms for the ATE).
+run_matching <- function(x, a, P, spec, caliper, weights, target, restrict = list(),
+                         widths = NULL) {
   coords <- if (spec$distance == "propensity") {
     matrix(P[, 2L], nrow = 1L)
   } else {
     t(whitened_covariates(x, a, weights))
   }
-  discarded <- discarded_units(P[, 2L], a, spec$discard)
-  focal_arms <- switch(spec$estimand, ATT = 2L, ATC = 1L, ATE = 2:1)
+  treated <- if (spec$estimand == "ATC") 3L - target else target
+  discarded <- discarded_units(P[, 2L], as.integer(a) == treated, spec$discard)
+  focal_arms <- if (spec$estimand == "ATE") 2:1 else target
   sides <- lapply(focal_arms, match_side, coords = coords, a = as.integer(a),
                   score = P[, 2L], spec = spec, caliper = caliper,
                   cells = restrict$cells %||% rep(1L, length(a)), eligible = !discarded,
@@ -390,10 +395,9 @@ run_matching <- function(x, a, P, spec, caliper, weights, restrict = list(), wid
 # Units outside the common support of the propensity score (MatchIt's
 # `discard`): "both" drops the units of either arm beyond the other arm's
 # range, "treated" (or "control") only those of that arm.
-discarded_units <- function(score, a, discard) {
-  out <- logical(length(a))
+discarded_units <- function(score, treated, discard) {
+  out <- logical(length(treated))
   if (discard == "none") return(out)
-  treated <- as.integer(a) == 2L
   outside <- function(rows, other) score[rows] < min(score[other]) | score[rows] > max(score[other])
   if (discard %in% c("both", "treated")) out[treated] <- outside(treated, !treated)
   if (discard %in% c("both", "control")) out[!treated] <- outside(!treated, treated)

@@ -98,7 +98,7 @@ coef.causallib_dr <- function(object, ...) {
 tidy.causallib_model <- function(x, conf.int = TRUE, conf.level = 0.95, ...) {
   rlang::check_dots_empty()
   check_bool(conf.int, "conf.int")
-  check_number(conf.level, "conf.level", min = 0.5, max = 0.9999)
+  check_conf_level(conf.level, "conf.level")
   tabs <- lapply(require_coef_parts(x), part_table, conf.level = conf.level)
   tab <- bind_tables(tabs)
   if (!conf.int) tab <- tab[, setdiff(names(tab), c("conf.low", "conf.high"))]
@@ -363,7 +363,7 @@ glance_extras.causallib_survival <- function(x) {
 #' @export
 summary.causallib_model <- function(object, conf.level = 0.95, ...) {
   rlang::check_dots_empty()
-  check_number(conf.level, "conf.level", min = 0.5, max = 0.9999)
+  check_conf_level(conf.level, "conf.level")
   parts <- coef_parts(object)
   coefficients <- lapply(parts, function(part) {
     if (has_coefficients(part)) part_table(part, conf.level) else without_coefficients(part)

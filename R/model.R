@@ -156,7 +156,7 @@ estimate_effect.causallib_model <- function(fit, outcome = NULL, contrast = "dif
 # The statistic of a model with its sandwich covariance or bootstrap
 # replicates.
 model_estimate <- function(fit, outcome_quo, se, R, conf_level) {
-  check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
+  check_conf_level(conf_level)
   check_fields(fit)
   se <- resolve_se(fit, se)
   y <- fit_outcome(fit, outcome_quo)

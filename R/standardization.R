@@ -2,7 +2,9 @@
 #'
 #' An outcome model: a learner of `outcome ~ treatment + covariates`
 #' predicts every unit's outcome under each treatment level, and the
-#' predictions are averaged over the sample (standardized). With
+#' predictions are averaged over the sample (standardized): over everyone
+#' for the ATE, over the treated for the ATT and over the controls for the
+#' ATC. With
 #' `stratified = TRUE` one model per treatment level is fitted on the
 #' covariates (a T-learner); otherwise one model includes the treatment (an
 #' S-learner), with whatever interactions the formula gives it.
@@ -15,6 +17,10 @@
 #' @param learner The outcome learner. By default [lrn_glm()] with a
 #'   `binomial` family when the outcome only takes the values 0 and 1, and
 #'   `gaussian` otherwise.
+#' @param estimand `"ATE"` (average the predictions over everyone), `"ATT"`
+#'   (over the treated: the `treated` level) or `"ATC"` (over the controls).
+#'   Sandwich intervals stack the outcome model's score equations with those
+#'   of the means over that subset.
 #' @inheritParams ipw
 #' @return An object of class `causallib_standardization`.
 #' @seealso [estimate_effect()], [predict.causallib_standardization()]
@@ -27,15 +33,22 @@
 #'   data = nhefs, treatment = "qsmk", na_action = "omit")
 #' fit
 #' estimate_effect(fit)
+#'
+#' # The effect in the treated (g-computation averaged over the quitters)
+#' att <- standardization(wt82_71 ~ qsmk * (sex + age + wt71), data = nhefs,
+#'                        treatment = qsmk, estimand = "ATT", na_action = "omit")
+#' estimate_effect(att)
 standardization <- function(formula, data, treatment, stratified = FALSE,
-                            learner = NULL, weights = NULL, na_action = "fail") {
+                            learner = NULL, weights = NULL, estimand = "ATE", treated = NULL,
+                            na_action = "fail") {
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
-  d <- new_design(formula, data, treatment, weights, na_action, parent.frame())
+  estimand <- std_estimand(estimand)
+  d <- new_design(formula, data, treatment, rlang::enquo(weights), na_action, parent.frame())
   a <- as_treatment(d$design$vars[[treatment]], "treatment")
   y <- check_outcome(d$response, length(a))
   fit <- std_engine(d$design, d$x, d$offset, a, y, check_bool(stratified, "stratified"),
-                    learner, d$weights)
+                    learner, d$weights, estimand = estimand, treated = treated)
   with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
 }
 
@@ -47,30 +60,41 @@ standardization <- function(formula, data, treatment, stratified = FALSE,
 #' @param a The treatment: a factor, or numeric, logical or character codes.
 #' @param y The outcome, numeric or logical.
 #' @export
-standardization_fit <- function(x, a, y, stratified = FALSE, learner = NULL, weights = NULL) {
+standardization_fit <- function(x, a, y, stratified = FALSE, learner = NULL, weights = NULL,
+                                estimand = "ATE", treated = NULL) {
+  estimand <- std_estimand(estimand)
   d <- matrix_design(x, a, y)
   a <- as_treatment(d$design$vars$.treatment, "a")
   fit <- std_engine(d$design, d$x, d$offset, a, d$response, check_bool(stratified, "stratified"),
-                    learner, weights)
+                    learner, weights, estimand = estimand, treated = treated)
   fit$call <- match.call()
   fit
+}
+
+std_estimand <- function(estimand) {
+  rlang::arg_match0(estimand, c("ATE", "ATT", "ATC"), "estimand")
 }
 
 # An outcome model of y on the design (the covariate design when
 # stratified), fitted with sampling weights times any prior weights (the IP
 # weights of weighted standardization), and its potential outcomes averaged
-# over the population weights (the target population of a weight model;
-# everyone when NULL).
+# over the population weights: the target population of a weight model, or
+# the estimand's (everyone for the ATE, the units of the target level for
+# the ATT and ATC).
 std_engine <- function(design, x, offset, a, y, stratified, learner, weights,
-                       prior_weights = NULL, population = NULL) {
+                       prior_weights = NULL, population = NULL, estimand = "ATE",
+                       treated = NULL) {
   weights <- as_sampling_weights(weights, length(a))
   check_arms_nonempty(a, weights)
+  target <- estimand_target(estimand, levels(a), treated)
+  if (is.null(population) && estimand != "ATE") population <- as.double(as.integer(a) == target)
   learner <- learner %||% default_outcome_learner(y)
   check_learner(learner)
   fit <- list(design = design, treatment = a, levels = levels(a),
               treatment_name = design$treatment, y = y, stratified = stratified,
               learner = learner, sampling_weights = weights, prior_weights = prior_weights,
-              population = population, n = length(y), rows = seq_along(y), estimand = "ATE")
+              population = population, n = length(y), rows = seq_along(y), estimand = estimand,
+              target = target, treated = treated)
   if (stratified) {
     fit$covariates <- covariate_design(design)
     cx <- design_x(fit$covariates)
@@ -144,7 +168,8 @@ refit.causallib_standardization <- function(fit, case_weights = NULL, rows = NUL
   design <- design_rows(fit$design, r)
   x <- if (fit$stratified) NULL else fit$x[r, , drop = FALSE]
   out <- std_engine(design, x, fit$offset[r], fit$treatment[r], fit$y[r], fit$stratified,
-                    learner %||% fit$learner, u$weights, fit$prior_weights[r], fit$population[r])
+                    learner %||% fit$learner, u$weights, fit$prior_weights[r], fit$population[r],
+                    fit$estimand, fit$treated)
   keep_front_end(out, fit, r)
 }
 

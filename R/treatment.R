@@ -56,3 +56,54 @@ check_arms_nonempty <- function(a, weights, arg = "treatment") {
   }
   invisible(a)
 }
+
+# The level whose population an estimand describes, as its index in the
+# treatment levels `lev`: the one place every estimator that takes
+# `estimand` and `treated` (ipw(), matching(), standardization(), aipw(),
+# tmle()) decides it. The ATT describes the treated, the ATC the controls:
+# for a binary treatment the level that is not `treated`; with more levels
+# the first. When `treated` is NULL the levels must say which is which by
+# themselves -- numbers (the treated the largest, the controls the smallest)
+# or FALSE/TRUE -- otherwise (labels such as "no"/"yes", "trt"/"ctl") the
+# first level would be taken for the controls only because it sorts first,
+# so the user must name the treated level. Estimands of everyone (ATE,
+# ATO) describe no level; they keep the last, as the C weights expect.
+estimand_target <- function(estimand, lev, treated = NULL, arg = "treated") {
+  K <- length(lev)
+  if (!estimand %in% c("ATT", "ATC")) return(K)
+  if (is.null(treated)) {
+    if (!ordered_levels(lev)) {
+      cli::cli_abort(c(
+        "{.code estimand = \"{estimand}\"} needs {.arg {arg}}: the treatment has levels {.val {lev}}, which do not say which level is the treated one.",
+        i = if (estimand == "ATC" && K > 2L) {
+          "For the population of one level use {.code estimand = \"ATT\"} with {.arg {arg}} naming that level."
+        } else {
+          "Name it, e.g. {.code {arg} = \"{lev[K]}\"}."
+        }
+      ), call = rlang::caller_env())
+    }
+    return(if (estimand == "ATT") K else 1L)
+  }
+  if (!(is.character(treated) || is.numeric(treated) || is.logical(treated) || is.factor(treated)) ||
+      length(treated) != 1L || is.na(treated) || !as.character(treated) %in% lev) {
+    cli::cli_abort("{.arg {arg}} must be one of the treatment levels {.val {lev}}, not {value_label(treated)}.",
+                   call = rlang::caller_env())
+  }
+  t <- match(as.character(treated), lev)
+  if (estimand == "ATT") return(t)
+  if (K > 2L) {
+    cli::cli_abort(c(
+      "{.code estimand = \"ATC\"} with {K} treatment levels has no single control level that {.arg {arg}} could imply.",
+      i = "For the population of one level use {.code estimand = \"ATT\"} with {.arg {arg}} naming that level."
+    ), call = rlang::caller_env())
+  }
+  3L - t
+}
+
+# Whether treatment levels carry their own order: FALSE/TRUE, or numbers
+# in increasing order (a factor may list numeric labels in any order).
+ordered_levels <- function(lev) {
+  if (identical(lev, c("FALSE", "TRUE"))) return(TRUE)
+  num <- suppressWarnings(as.numeric(lev))
+  !anyNA(num) && !is.unsorted(num, strictly = TRUE)
+}

@@ -265,7 +265,8 @@ for (case in matching_cases) {
   test_that(paste("matching propensity |", case$label), {
     d <- case_data(case)
     P <- ref_propensity(case$formula, d, case$treatment)
-    fit <- matching(case$formula, data = d)
+    # the last level is the treated one (labelled treatments must say so)
+    fit <- matching(case$formula, data = d, treated = levels(factor(d[[case$treatment]]))[2L])
     expect_po_matrix(predict(fit, type = "propensity"), P, tol_glm, case$label)
     expect_equal(unname(fit$propensity), unname(P), tolerance = tol_glm, info = case$label)
   })

@@ -171,7 +171,7 @@ test_that("other right-hand sides keep the general path", {
     expect_true(is.matrix(causallib:::new_design(a ~ g, d)$x))
     expect_s3_class(causallib:::new_design(a ~ x1, d)$x, "causallib_columns")
   })
-  expect_error(causallib:::new_design(a ~ x1 + one, d), "contrasts")
+  expect_error(causallib:::new_design(a ~ x1 + one, d), "\"one\" in `formula` has a single value")
 })
 
 test_that("ipw() on a plain formula is the general path and ipw_fit() on its matrix, bit for bit", {

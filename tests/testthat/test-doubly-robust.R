@@ -180,7 +180,12 @@ test_that("the AIPW bootstrap in C equals the R refitting loop", {
 test_that("doubly robust input errors are clear", {
   d <- sim_confounded(n = 200)
   om <- standardization(y ~ a + x1, data = d, treatment = a)
-  expect_snapshot(error = TRUE, aipw(om, ipw(a ~ x1, data = d, estimand = "ATT")))
+  expect_snapshot(error = TRUE, aipw(om, ipw(a ~ x1, data = d, estimand = "ATO")))
+  om_att <- standardization(y ~ a + x1, data = d, treatment = a, estimand = "ATT")
+  expect_snapshot(error = TRUE, aipw(om_att, ipw(a ~ x1, data = d, estimand = "ATC")))
+  expect_snapshot(error = TRUE, aipw(om, ipw(a ~ x1, data = d), estimand = "ATT"))
+  expect_snapshot(error = TRUE, aipw(y ~ a + x1, a ~ x1, data = d, treatment = a,
+                                     propensity_learner = lrn_glm("gaussian")))
   expect_snapshot(error = TRUE, aipw(om, ipw(a ~ x1, data = d[-1, ])))
   expect_snapshot(error = TRUE, tmle(om, "not a model"))
 })

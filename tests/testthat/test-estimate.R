@@ -26,7 +26,7 @@ test_that("tidy(), glance(), confint() and summary() have the documented shape",
   eff <- estimate_effect(ipw(a ~ x1 + x2, data = d), outcome = y)
   tab <- tidy(eff)
   expect_named(tab, c("term", "estimate", "std.error", "statistic", "p.value",
-                      "conf.low", "conf.high"))
+                      "conf.low", "conf.high", "estimator", "estimand"))
   expect_equal(tab$p.value, 2 * pnorm(-abs(tab$estimate / tab$std.error)))
   expect_equal(nrow(glance(eff)), 1L)
   ci90 <- confint(eff, level = 0.9)

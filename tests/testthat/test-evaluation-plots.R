@@ -167,17 +167,76 @@ test_that("ROC curves facet by phase (columns) and treatment (rows)", {
   expect_equal(nrow(panels(plot_roc(roc_frame(treatments = c("a", "b"))))), 2L)
 })
 
-test_that("precision-recall curves are one path per fold", {
+test_that("precision-recall curves are one path per curve and fold", {
   skip_if_not_installed("ggplot2")
-  d <- rbind(eval_frame(recall = c(0, 0.5, 1), precision = c(1, 0.8, 0.4), fold = 1L),
-             eval_frame(recall = c(0, 0.6, 1), precision = c(1, 0.7, 0.5), fold = 2L))
+  d <- rbind(eval_frame(curve = "plain", recall = c(0, 0.5, 1), precision = c(1, 0.8, 0.4), fold = 1L),
+             eval_frame(curve = "plain", recall = c(0, 0.6, 1), precision = c(1, 0.7, 0.5), fold = 2L))
   p <- plot_pr(d)
   path <- layer(p, 1)
   expect_equal(path$x, d$recall)
   expect_equal(path$y, d$precision)
   expect_equal(length(unique(path$group)), 2L)
-  expect_equal(nrow(panels(plot_pr(eval_frame(recall = 0:1, precision = 1:0,
+  expect_equal(nrow(panels(plot_pr(eval_frame(curve = "plain", recall = 0:1, precision = 1:0,
                                               phases = c("train", "valid"))))), 2L)
+})
+
+test_that("a weight model's plain, weighted and expected precision-recall curves are separate coloured paths", {
+  skip_if_not_installed("ggplot2")
+  skip_if_not_installed("MatchIt")
+  e <- new.env()
+  utils::data("lalonde", package = "MatchIt", envir = e)
+  fit <- ipw(treat ~ age + educ + race + married + re74, data = e$lalonde)
+  ev <- evaluate(fit)
+  data <- evaluation_data(ev, "pr")
+  expect_setequal(as.character(unique(data$curve)), c("plain", "weighted", "expected"))
+  built <- layer(ggplot2::autoplot(ev, type = "pr"), 1)
+  # each treatment's panel has three paths, one colour each, drawn from the data's rows
+  for (panel in unique(built$PANEL)) {
+    b <- built[built$PANEL == panel, ]
+    expect_equal(length(unique(b$group)), 3L)
+    expect_equal(length(unique(b$colour)), 3L)
+    expect_equal(nrow(unique(b[, c("group", "colour")])), 3L)
+  }
+  expect_equal(nrow(built), nrow(data))
+  expect_equal(sort(built$y), sort(data$precision))
+})
+
+test_that("for a binary outcome predicted-observed shows each arm's calibration, not a 0/1 scatter", {
+  skip_if_not_installed("ggplot2")
+  skip_if_not_installed("MatchIt")
+  e <- new.env()
+  utils::data("lalonde", package = "MatchIt", envir = e)
+  d <- e$lalonde
+  d$employed <- as.numeric(d$re78 > 0)
+  fit <- standardization(employed ~ treat + age + educ + re74, data = d, treatment = treat)
+  ev <- evaluate(fit)
+  data <- evaluation_data(ev, "predicted_observed")
+  expect_named(data, c("predicted", "observed", "n", "treatment", "fold", "phase"))
+  # the bins by hand: deciles of the predictions within each arm
+  for (arm in c("0", "1")) {
+    i <- d$treat == as.numeric(arm)
+    p <- predict(fit)[cbind(which(i), as.integer(arm) + 1L)]
+    cuts <- unique(stats::quantile(p, seq(0, 1, 0.1), names = FALSE, type = 1))
+    bin <- findInterval(p, cuts, rightmost.closed = TRUE, all.inside = TRUE)
+    got <- data[data$treatment == arm, ]
+    expect_equal(got$predicted, as.vector(tapply(p, bin, mean)), tolerance = 1e-10)
+    expect_equal(got$observed, as.vector(tapply(d$employed[i], bin, mean)), tolerance = 1e-10)
+    expect_equal(got$n, as.vector(table(bin)))
+  }
+  expect_false(all(data$observed %in% c(0, 1)))
+  p <- ggplot2::autoplot(ev, type = "predicted_observed")
+  lines <- layer(p, 2)
+  points <- layer(p, 3)
+  expect_equal(points$x, data$predicted)
+  expect_equal(points$y, data$observed)
+  expect_equal(rank(points$size), rank(data$n))
+  expect_equal(length(unique(points$colour)), 2L)
+  expect_equal(length(unique(lines$group)), 2L)
+  expect_equal(p$labels$y, "Observed proportion")
+  # a continuous outcome keeps its scatter of units
+  cont <- evaluation_data(evaluate(standardization(re78 ~ treat + age, data = d, treatment = treat)),
+                          "predicted_observed")
+  expect_equal(nrow(cont), nrow(d))
 })
 
 test_that("calibration plots bins sized by their counts", {

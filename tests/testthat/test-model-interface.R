@@ -57,13 +57,13 @@ matching_model <- function(...) {
                                                    learner = learner), args)))
        })
 }
-dr_model <- function(method, weight = "ipw") {
-  list(kind = "outcome", c_path = method == "aipw" && weight == "ipw",
+dr_model <- function(method, weight = "ipw", estimand = "ATE") {
+  list(kind = "outcome", c_path = method == "aipw" && weight == "ipw" && estimand == "ATE",
        sandwich = method %in% c("aipw", "tmle"), alt_learner = NULL,
        build = function(d, weights = NULL, learner = NULL) {
          om <- standardization(std_formula, data = d, treatment = a, weights = weights)
          wm <- if (weight == "ipw") {
-           ipw(ps_formula, data = d, weights = weights)
+           ipw(ps_formula, data = d, weights = weights, estimand = estimand)
          } else {
            suppressMessages(matching(a ~ x1 + x2, data = d, weights = weights))
          }
@@ -101,6 +101,20 @@ interface_models <- list(
       standardization(yb ~ a + x1 + x2, data = d, treatment = a, weights = weights,
                       learner = learner)
     }),
+  "standardization ATT" = list(
+    kind = "outcome", c_path = FALSE, sandwich = TRUE,
+    alt_learner = lrn_glm("gaussian", penalty = 1),
+    build = function(d, weights = NULL, learner = NULL) {
+      standardization(std_formula, data = d, treatment = a, weights = weights, learner = learner,
+                      estimand = "ATT")
+    }),
+  "standardization T-learner ATC" = list(
+    kind = "outcome", c_path = FALSE, sandwich = TRUE,
+    alt_learner = lrn_glm("gaussian", penalty = 1),
+    build = function(d, weights = NULL, learner = NULL) {
+      standardization(std_formula, data = d, treatment = a, stratified = TRUE, weights = weights,
+                      learner = learner, estimand = "ATC")
+    }),
   "marginal_outcome" = list(
     kind = "outcome", c_path = FALSE, sandwich = TRUE, alt_learner = NULL,
     build = function(d, weights = NULL, learner = NULL) {
@@ -108,6 +122,8 @@ interface_models <- list(
     }),
   "aipw" = dr_model("aipw"),
   "tmle" = dr_model("tmle"),
+  "aipw ATT" = dr_model("aipw", estimand = "ATT"),
+  "tmle ATC" = dr_model("tmle", estimand = "ATC"),
   "weighted_standardization with ipw" = dr_model("weighted_standardization"),
   "weighted_standardization with matching" = dr_model("weighted_standardization", "matching"),
   "ps_standardization" = dr_model("ps_standardization"),

@@ -174,12 +174,20 @@ test_that("the IPW meat kernel matches the general stacked path", {
   x <- as.matrix(d[, c("x1", "x2")])
   for (trt in c("a", "a3")) {
     for (sw in list(NULL, d$w)) {
-      for (est in c("ATE", "ATT", "ATC", "ATO")) {
+      # labelled levels name the treated; the population of "lo" is the ATT of "lo"
+      targets <- if (trt == "a") {
+        list(c("ATE", NA), c("ATT", NA), c("ATC", NA), c("ATO", NA))
+      } else {
+        list(c("ATE", NA), c("ATT", "hi"), c("ATT", "lo"), c("ATO", NA))
+      }
+      for (target in targets) {
+        est <- target[1]
+        treated <- if (!is.na(target[2])) target[2]
         for (opts in list(list(), list(clip = 0.3), list(truncate = 0.9))) {
-          args <- c(list(x = x, a = d[[trt]], estimand = est, weights = sw), opts)
+          args <- c(list(x = x, a = d[[trt]], estimand = est, weights = sw, treated = treated), opts)
           fit <- suppressWarnings(do.call(ipw_fit, args))
           V <- vcov(estimate_outcomes(fit, outcome = d$y))
-          label <- paste(trt, est, names(opts), is.null(sw))
+          label <- paste(trt, est, treated, names(opts), is.null(sw))
           expect_equal(V, ipw_sandwich_stacked(fit, d$y), tolerance = 1e-12,
                        ignore_attr = TRUE, label = label)
         }

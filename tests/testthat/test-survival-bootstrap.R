@@ -47,9 +47,9 @@ sb_cases <- list(
                              weight_model = ipw(a ~ x + z, data = d, estimand = "ATT"),
                              learner = lrn_tight(), se = "none")
   },
-  "pooled_logistic, 3 levels, ATC weight model, penalty" = function(d = sb3) {
+  "pooled_logistic, 3 levels, weight model of the first level's population, penalty" = function(d = sb3) {
     survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
-                             weight_model = ipw(a ~ x, data = d, estimand = "ATC"),
+                             weight_model = ipw(a ~ x, data = d, estimand = "ATT", treated = "A"),
                              learner = lrn_glm(penalty = 0.5, epsilon = 1e-12, maxit = 100),
                              se = "none")
   },

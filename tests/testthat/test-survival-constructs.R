@@ -228,7 +228,8 @@ weighted_cases <- list(
 test_that("weighted standardization reports its weight model's estimand and standardizes over that population", {
   for (cs in weighted_cases) {
     d <- cs$data
-    wm <- ipw(cs$ps, data = d, estimand = cs$estimand, learner = lrn_tight())
+    wm <- ipw(cs$ps, data = d, estimand = cs$estimand, learner = lrn_tight(),
+              treated = if (cs$estimand == "ATT") utils::tail(surv_treatment_levels(d$a), 1L))
     fit <- run_case(do.call(survival_standardization, c(
       list(cs$formula, data = d, treatment = "a", weight_model = wm, model = cs$model,
            learner = lrn_tight(), se = "none"), cs$args
@@ -272,7 +273,8 @@ test_that("IP-weighted Kaplan-Meier curves equal survfit() with glm()-derived we
   for (cs in ipw_km_cases) {
     d <- cs$data
     fit <- run_case({
-      wm <- ipw(cs$ps, data = d, estimand = cs$estimand, learner = lrn_tight())
+      wm <- ipw(cs$ps, data = d, estimand = cs$estimand, learner = lrn_tight(),
+              treated = if (cs$estimand == "ATT") utils::tail(surv_treatment_levels(d$a), 1L))
       survival_ipw(Surv(time, event) ~ a, data = d, weight_model = wm, se = "none")
     }, cs$id)
     if (is.null(fit)) next
@@ -303,9 +305,9 @@ bootstrap_cases <- list(
   list(id = "survival_ipw KM + matching(a ~ x + z), sim2/character", data = recode_treatment(sim2, "character"),
        seed = 32,
        fit = function(d, ...) {
-         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = matching(a ~ x + z, data = d), ...)
+         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = matching(a ~ x + z, data = d, treated = "trt"), ...)
        },
-       ref = function(dr, times) km_matrix(ref_km(dr$time, dr$event, dr$a, weights(matching(a ~ x + z, data = dr))))),
+       ref = function(dr, times) km_matrix(ref_km(dr$time, dr$event, dr$a, weights(matching(a ~ x + z, data = dr, treated = "trt"))))),
   list(id = "survival_standardization pooled + ipw(a ~ x), a + x + z, sim2", data = sim2, seed = 33,
        fit = function(d, ...) {
          survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
