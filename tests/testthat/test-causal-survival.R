@@ -22,7 +22,8 @@ test_that("influence-function effects combine the arms by the delta method", {
   expect_equal(rr$estimate, (1 - at("1")$survival) / (1 - at("0")$survival))
   expect_equal(rr$std.error, sqrt((at("1")$std.error / (1 - at("1")$survival))^2 +
                                     (at("0")$std.error / (1 - at("0")$survival))^2))
-  expect_snapshot(error = TRUE, estimate_effect(km, times = 60, contrast = "rmst_difference"))
+  rmst <- tidy(estimate_effect(km, times = 60, contrast = "rmst_difference"))
+  expect_gt(rmst$std.error, 0)
 })
 
 test_that("autoplot() draws the tidy curves", {
