@@ -24,9 +24,12 @@
 #'   of Greenwood's formula. Intervals are on the log-survival scale;
 #'   [estimate_effect()][estimate_effect.causal_survival] gets the full
 #'   covariance of any contrast at any times, and
-#'   [tidy()][tidy.causal_survival] a simultaneous band. Available for
-#'   Kaplan-Meier curves without a `censoring_model`; other fits default to
-#'   the bootstrap and stop when `se = "sandwich"` is asked for.
+#'   [tidy()][tidy.causal_survival] a simultaneous band. For
+#'   `method = "pooled_logistic"` the hazard model's score over person-time
+#'   is stacked too (chained with the propensity model's, whose weights it
+#'   is fitted with). Not available with a `censoring_model` or a weight
+#'   model other than [ipw()] with [lrn_glm()]: those fits default to the
+#'   bootstrap, and stop when `se = "sandwich"` is asked for.
 #' * `se = "bootstrap"`: `R` replicates that refit the weight model, the
 #'   censoring models and the curves; percentile intervals.
 #'
@@ -47,7 +50,7 @@
 #' km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, weight_model = wm)
 #' estimate_effect(km, times = 120)
 #' pl <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, weight_model = wm,
-#'                    method = "pooled_logistic", R = 20)
+#'                    method = "pooled_logistic")
 #' estimate_effect(pl, times = 120)
 survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
                          time_terms = ~ time + I(time^2), breaks = NULL,

@@ -26,7 +26,9 @@
 # The fit with its influence pieces and pointwise standard errors.
 with_influence <- function(fit) {
   check_sandwich_covered(fit)
-  inf <- km_influence(fit)
+  inf <- switch(fit$method,
+    km = km_influence(fit),
+    pooled_logistic = , grid_pooled_logistic = pooled_influence(fit))
   nuis <- nuisance_pieces(fit, inf)
   inf$Phi <- nuis$Phi
   inf$G <- nuis$G
@@ -47,8 +49,7 @@ with_influence <- function(fit) {
 sandwich_coverage <- function(fit) {
   wm <- fit$weight_model
   why <- if (!fit$method %in% sandwich_methods) {
-    switch(fit$method, cox = "standardized Cox curves", grid_km = "curves with a {.arg censoring_model}",
-           "pooled-logistic hazard models")
+    if (fit$method == "cox") "standardized Cox curves" else "curves with a {.arg censoring_model}"
   } else if (!is.null(fit$xc)) {
     "curves with a {.arg censoring_model}"
   } else if (isTRUE(fit$stratified)) {
@@ -57,11 +58,15 @@ sandwich_coverage <- function(fit) {
     "weight models other than {.fn ipw}, such as {.fn matching}"
   } else if (!is.null(wm) && !inherits(wm$learner_fit, "causallib_glm_fit")) {
     "weight models whose learner is not the built-in {.fn lrn_glm}"
+  } else if (!is.null(wm) && fit$method == "pooled_logistic" && wm$estimand == "ATO") {
+    "standardization over the overlap population ({.code estimand = \"ATO\"})"
+  } else if (!is.null(wm) && fit$method == "pooled_logistic" && wm$options$stabilize) {
+    "hazard models weighted by stabilized weights ({.code stabilize = TRUE})"
   }
   why
 }
 
-sandwich_methods <- "km"
+sandwich_methods <- c("km", "pooled_logistic", "grid_pooled_logistic")
 
 # The default `se` of a fit: the sandwich wherever it is available.
 default_survival_se <- function(fit) if (is.null(sandwich_coverage(fit))) "sandwich" else "bootstrap"
@@ -98,7 +103,8 @@ influence_cross <- function(inf, fit, g) UseMethod("influence_cross")
 # ---- nuisance models -------------------------------------------------------------
 
 # Phi and G of the fit's nuisance models: the propensity model of IP
-# weights.
+# weights, the hazard model of pooled-logistic curves (whose score, when
+# fitted with IP weights, moves with the propensity coefficients too).
 nuisance_pieces <- function(fit, inf) {
   wm <- fit$weight_model
   K <- nrow(fit$survival)
@@ -106,7 +112,15 @@ nuisance_pieces <- function(fit, inf) {
   Phi <- matrix(0, fit$n, 0L)
   G <- matrix(0, K * m, 0L)
   prop <- if (!is.null(wm)) propensity_pieces(wm)
-  if (!is.null(prop)) {
+  if (!is.null(inf$hazard)) {
+    hz <- inf$hazard
+    # The hazard score depends on the propensity coefficients through the
+    # weights w_i = sw_i ipw_i(beta): J = sum_i s_i (dw_i / w_i) z_i'.
+    chain <- if (!is.null(prop)) prop$Phi %*% crossprod(prop$dlogw, hz$score)
+    Phi <- cbind(Phi, coefficient_influence(hz$score, hz$parts, 1L, chain))
+    G <- cbind(G, hz$G)
+  }
+  if (!is.null(prop) && fit$method == "km") {
     Phi <- cbind(Phi, prop$Phi)
     G <- cbind(G, influence_cross(inf, fit, prop$dlogw))
   }
@@ -137,10 +151,13 @@ coefficient_design <- function(x, intercept) {
 # (n x q, summing to the penalty's score at a ridge solution) and its
 # score parts: (S - penalty / n) times the inverse information, mapped to
 # the coefficients of the design as given (coef_vcov()); 0 for aliased ones.
-coefficient_influence <- function(S, score, blocks) {
+# chain: NULL, or the n x q influence of other estimated quantities on
+# the estimating functions (added to them).
+coefficient_influence <- function(S, score, blocks, chain = NULL) {
   V <- coef_vcov(score$H, score$kept, score$center, score$anchor, blocks)
   V[is.na(V)] <- 0
   S <- sweep(S, 2L, score$penalty_score / nrow(S))
+  if (!is.null(chain)) S <- S + chain
   S %*% V
 }
 
@@ -235,6 +252,187 @@ influence_fixed.km_influence <- function(inf, fit, L, arm, rows) {
     A <- c(0, cumsum(ls * inf$H[k, ]))[before + 1L]
     B <- sum(ls) - c(0, cumsum(ls))[before + 1L]
     out[, j] <- ifelse(a == k, inf$w[rows] * (A + inf$own[rows] * B), 0)
+  }
+  out
+}
+
+# ---- pooled-logistic hazards ---------------------------------------------------------
+
+# Person i's curve under level k is S_ik(t) = prod_{s <= t} (1 - h_iks),
+# logit h_iks = lp_ik + ctab[k, s]; the curve of arm k is their mean
+# sum_i v_i S_ik(t) / sum_i v_i over the standardization weights v (avg
+# times the target population). Holding the hazard model fixed,
+#   U_i(k, t) = v_i (S_ik(t) - S_k(t)) / sum v.
+# An IP-weighted pooled-logistic fit (method "grid_pooled_logistic") has
+# one curve per arm from the arm's own hazards, so U = 0 and everything is
+# in the hazard model: its score over person-time, streamed per person in
+# chunks (s_i = w_i sum_{t <= last_i} z_it (y_it - h_it)), and the
+# derivative of the curves in its coefficients.
+pooled_influence <- function(fit) {
+  hz <- fit$models$hazard
+  pt <- fit$pt
+  K <- length(fit$levels)
+  single <- fit$method == "grid_pooled_logistic"
+  if (single) {
+    x_obs <- treatment_dummies(fit$treatment)
+    intercept <- TRUE
+    offset <- NULL
+    x_levels <- lapply(seq_len(K), function(k) diag(1, K)[k, -1L, drop = FALSE])
+    off_levels <- vector("list", K)
+    v <- 1
+  } else {
+    pd <- person_design(fit$hazard)
+    x_obs <- pd$x
+    intercept <- pd$intercept
+    offset <- pd$offset
+    cf <- lapply(fit$levels, function(lev) person_design(fit$hazard, level = lev))
+    x_levels <- lapply(cf, `[[`, "x")
+    off_levels <- lapply(cf, `[[`, "offset")
+    v <- sw_or_one(fit) * (fit$population %||% 1)
+  }
+  ctab <- pt_period_table(hz, pt$f)
+  lp <- vapply(seq_len(K), function(k) pt_person_lp(hz, x_levels[[k]], off_levels[[k]]),
+               numeric(nrow(x_levels[[1L]])))
+  inf <- structure(list(single = single, lp = matrix(lp, ncol = K), ctab = ctab, v = v / sum(v)),
+                   class = "pooled_influence")
+  w <- sw_or_one(fit) * fit$ipw
+  score <- pt_person_scores(hz, pt, coefficient_design(x_obs, intercept),
+                            pt_person_lp(hz, x_obs, offset), ctab, w)
+  kept <- !hz$aliased
+  pen <- pt_penalty(fit$learner, length(kept), intercept)
+  inf$hazard <- list(
+    score = score,
+    parts = list(H = hz$information, kept = kept, center = hz$center, anchor = hz$anchor,
+                 penalty_score = if (is.null(pen)) numeric(length(kept)) else
+                   pen * ifelse(kept, hz$coefficients, 0)),
+    G = pooled_gradient(inf, fit, lapply(seq_len(K), function(k) coefficient_design(x_levels[[k]], intercept)),
+                        ncol(score)))
+  inf$ij_var <- pooled_ij_var(inf, fit)
+  inf
+}
+
+# Chunks of rows with at most about 2^21 cells of an n x T matrix each.
+row_chunks <- function(n, T) {
+  size <- max(1L, floor(2^21 / max(1L, T)))
+  starts <- seq(1L, max(n, 1L), by = size)
+  lapply(starts, function(s) s:min(n, s + size - 1L))[n > 0]
+}
+
+# The hazards (r x T) of persons with person parts lp under period row ctab_row.
+period_hazards <- function(lp, ctab_row) {
+  stats::plogis(outer(lp, ctab_row, `+`))
+}
+
+# Running products (or sums) along the rows of an r x T matrix.
+row_cumprod <- function(M) {
+  for (t in seq_len(ncol(M))[-1L]) M[, t] <- M[, t - 1L] * M[, t]
+  M
+}
+row_cumsum <- function(M) {
+  for (t in seq_len(ncol(M))[-1L]) M[, t] <- M[, t - 1L] + M[, t]
+  M
+}
+
+# The hazard model's score per person (n x P, its coefficients' order: the
+# person design z, the period terms, then the arm-by-period terms).
+pt_person_scores <- function(hz, pt, z, lp, ctab, w) {
+  n <- length(lp)
+  F <- pt$f
+  q <- ncol(F)
+  arm <- as.integer(pt$arm)
+  K <- hz$K
+  E <- numeric(n)
+  Fe <- matrix(0, n, q)
+  for (rows in row_chunks(n, nrow(F))) {
+    h <- stats::plogis(lp[rows] + ctab[arm[rows], , drop = FALSE])
+    h[col(h) > pt$last[rows]] <- 0
+    ev <- pt$status[rows]
+    E[rows] <- ev - rowSums(h)
+    Fe[rows, ] <- ev * F[pmax(pt$last[rows], 1L), , drop = FALSE] - h %*% F
+  }
+  blocks <- if (K > 1L) lapply(seq_len(K)[-1L], function(a) Fe * (arm == a))
+  w * do.call(cbind, c(list(z * E, Fe), blocks))
+}
+
+# Person curves S_ik (r x T) of the rows under level k.
+person_curves <- function(inf, rows, k) {
+  lp <- inf$lp[if (inf$single) 1L else rows, k]
+  row_cumprod(stats::plogis(-outer(lp, inf$ctab[k, ], `+`)))
+}
+
+# The derivative of the curves in the hazard coefficients ((K m) x P):
+# dS_ik(t) = -S_ik(t) sum_{s <= t} h_iks (z_ik, f_s, f_s in arm k's block).
+pooled_gradient <- function(inf, fit, z_levels, P) {
+  K <- ncol(inf$lp)
+  F <- fit$pt$f
+  Tm <- nrow(F)
+  q <- ncol(F)
+  G <- matrix(0, K * Tm, P)
+  pz <- ncol(z_levels[[1L]])
+  n_lp <- nrow(inf$lp)
+  for (k in seq_len(K)) {
+    gz <- matrix(0, pz, Tm)
+    M <- matrix(0, Tm, Tm)
+    for (rows in row_chunks(n_lp, Tm)) {
+      h <- period_hazards(inf$lp[rows, k], inf$ctab[k, ])
+      S <- row_cumprod(1 - h)
+      vS <- S * if (inf$single) 1 else inf$v[rows]
+      gz <- gz + crossprod(z_levels[[k]][rows, , drop = FALSE], vS * row_cumsum(h))
+      M <- M + crossprod(h, vS)
+    }
+    M[lower.tri(M)] <- 0
+    gf <- crossprod(F, M)
+    rows_k <- (seq_len(Tm) - 1L) * K + k
+    G[rows_k, seq_len(pz)] <- -t(gz)
+    G[rows_k, pz + seq_len(q)] <- -t(gf)
+    if (k > 1L) G[rows_k, pz + (k - 1L) * q + seq_len(q)] <- -t(gf)
+  }
+  G
+}
+
+pooled_ij_var <- function(inf, fit) {
+  K <- ncol(inf$lp)
+  Tm <- nrow(fit$pt$f)
+  out <- matrix(0, K, Tm)
+  if (inf$single) return(out)
+  for (k in seq_len(K)) {
+    for (rows in row_chunks(fit$n, Tm)) {
+      D <- sweep(person_curves(inf, rows, k), 2L, fit$survival[k, ]) * inf$v[rows]
+      out[k, ] <- out[k, ] + colSums(D^2)
+    }
+  }
+  out
+}
+
+#' @export
+influence_cross.pooled_influence <- function(inf, fit, g) {
+  K <- ncol(inf$lp)
+  Tm <- nrow(fit$pt$f)
+  out <- matrix(0, K * Tm, ncol(g))
+  if (inf$single) return(out)
+  for (k in seq_len(K)) {
+    acc <- matrix(0, Tm, ncol(g))
+    for (rows in row_chunks(fit$n, Tm)) {
+      vg <- inf$v[rows] * g[rows, , drop = FALSE]
+      acc <- acc + crossprod(person_curves(inf, rows, k), vg) -
+        outer(fit$survival[k, ], colSums(vg))
+    }
+    out[(seq_len(Tm) - 1L) * K + k, ] <- acc
+  }
+  out
+}
+
+#' @export
+influence_fixed.pooled_influence <- function(inf, fit, L, arm, rows) {
+  out <- matrix(0, length(rows), ncol(L))
+  if (inf$single) return(out)
+  for (k in unique(arm)) {
+    cols <- which(arm == k)
+    at_mean <- colSums(L[, cols, drop = FALSE] * fit$survival[k, ])
+    for (r in row_chunks(length(rows), nrow(L))) {
+      S <- person_curves(inf, rows[r], k)
+      out[r, cols] <- inf$v[rows[r]] * sweep(S %*% L[, cols, drop = FALSE], 2L, at_mean)
+    }
   }
   out
 }

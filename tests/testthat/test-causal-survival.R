@@ -76,7 +76,8 @@ test_that("print() summarises the curves and their contrasts", {
   expect_snapshot(print(km))
   expect_snapshot(print(estimate_effect(km, times = c(60, 120))))
   set.seed(3)
-  pl <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, method = "pooled_logistic", R = 10)
+  pl <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, method = "pooled_logistic",
+                     se = "bootstrap", R = 10)
   expect_snapshot(print(estimate_effect(pl, times = 120, contrast = "rmst_difference")))
   expect_snapshot(print(summary(estimate_effect(pl, times = 120, contrast = "risk_ratio"))))
 })

@@ -44,6 +44,40 @@ sandwich_cases <- list(
   list(id = "KM, estimated weights, colon (3 levels, days)", data = colo_small,
        fit = function(d, w, ...) survival_ipw(Surv(time, event) ~ a, data = d,
                                               weight_model = a ~ x + z + nodes, weights = w, ...)),
+  list(id = "standardized pooled logistic, binary, ns() time terms", data = sim2,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  time_terms = ~ splines::ns(time, 3), weights = w,
+                                  learner = lrn_tight(), ...)
+       }),
+  list(id = "standardized pooled logistic, 3 levels, offset and a shifted covariate", data = sim3,
+       fit = function(d, w, ...) {
+         d$year <- 2000 + d$age / 10
+         survival_standardization(Surv(time, event) ~ a + x + year + offset(o), data = d,
+                                  treatment = "a", weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted standardized pooled logistic, ATT weights, 3 levels", data = sim3,
+       fit = function(d, w, ...) {
+         wm <- ipw(a ~ x + age, data = d, weights = w, estimand = "ATT", learner = lrn_tight())
+         survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  weight_model = wm, weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted pooled-logistic hazards, binary", data = sim2,
+       fit = function(d, w, ...) {
+         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x + z,
+                      method = "pooled_logistic", weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted pooled-logistic hazards, rotterdam (yearly periods)", data = rott_small,
+       fit = function(d, w, ...) {
+         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x + z,
+                      method = "pooled_logistic", breaks = yearly_breaks(12), weights = w,
+                      learner = lrn_tight(), ...)
+       }),
+  list(id = "standardized pooled logistic, colon (3 levels, yearly periods)", data = colo_small,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z + nodes, data = d, treatment = "a",
+                                  breaks = yearly_breaks(9), weights = w, learner = lrn_tight(), ...)
+       }),
   list(id = "KM_fit, ipw_fit(x) with an intercept in C", data = sim2,
        fit = function(d, w, ...) {
          survival_ipw_fit(d$a, d$time, d$event, weight_model = ipw_fit(cbind(x = d$x), d$a, weights = w),
@@ -96,7 +130,7 @@ test_that("standard errors and contrast covariances equal a brute-force infinite
 
 test_that("sandwich standard errors agree with the bootstrap within Monte Carlo error", {
   d <- sim_construct_cohort(500, K = 2, seed = 21)
-  for (cs in sandwich_cases[1L]) {
+  for (cs in sandwich_cases[c(1L, 5L, 8L)]) {
     fit <- cs$fit(d, d$w)
     set.seed(5)
     boot <- cs$fit(d, d$w, se = "bootstrap", R = 800)
@@ -124,7 +158,7 @@ test_that("estimating the propensity model changes the standard errors of IP-wei
 })
 
 test_that("sandwich standard errors do not depend on the number of threads or the weights' scale", {
-  for (cs in sandwich_cases[c(1L, 2L)]) {
+  for (cs in sandwich_cases[c(1L, 2L, 7L, 8L)]) {
     d <- cs$data
     run <- function(threads, w = d$w) {
       withr::local_options(causallib.threads = threads)
