@@ -23,21 +23,20 @@
 # fit$influence keeps Phi, G and the method's small summaries; the curves'
 # pointwise standard errors go to fit$std_error.
 
-# The fit with its influence pieces and pointwise standard errors.
+# The fit with its influence pieces and pointwise standard errors. Each
+# method returns Phi, G, the variances sum_i U_i^2 (ij_var) and the cross
+# sums C = sum_i U_i Phi_i, in as few passes over the people as it can.
 with_influence <- function(fit) {
   check_sandwich_covered(fit)
+  prop <- if (!is.null(fit$weight_model)) propensity_pieces(fit$weight_model)
   inf <- switch(fit$method,
-    km = km_influence(fit),
-    pooled_logistic = , grid_pooled_logistic = pooled_influence(fit))
-  nuis <- nuisance_pieces(fit, inf)
-  inf$Phi <- nuis$Phi
-  inf$G <- nuis$G
-  fit$influence <- inf
+    km = km_influence(fit, prop),
+    pooled_logistic = , grid_pooled_logistic = pooled_influence(fit, prop))
+  G <- inf$G
   v <- as.vector(inf$ij_var)
-  if (ncol(inf$Phi)) {
-    C <- influence_cross(inf, fit, inf$Phi)
-    v <- v + 2 * rowSums(inf$G * C) + rowSums((inf$G %*% crossprod(inf$Phi)) * inf$G)
-  }
+  if (ncol(G)) v <- v + 2 * rowSums(G * inf$C) + rowSums((G %*% crossprod(inf$Phi)) * G)
+  inf[c("C", "ij_var")] <- list(NULL)
+  fit$influence <- inf
   se <- matrix(sqrt(pmax(v, 0)), nrow(fit$survival))
   se[is.na(fit$survival)] <- NA_real_
   fit$std_error <- se
@@ -98,34 +97,8 @@ functional_gradient <- function(G, L, arm, K) {
 }
 
 influence_fixed <- function(inf, fit, L, arm, rows) UseMethod("influence_fixed")
-influence_cross <- function(inf, fit, g) UseMethod("influence_cross")
 
 # ---- nuisance models -------------------------------------------------------------
-
-# Phi and G of the fit's nuisance models: the propensity model of IP
-# weights, the hazard model of pooled-logistic curves (whose score, when
-# fitted with IP weights, moves with the propensity coefficients too).
-nuisance_pieces <- function(fit, inf) {
-  wm <- fit$weight_model
-  K <- nrow(fit$survival)
-  m <- ncol(fit$survival)
-  Phi <- matrix(0, fit$n, 0L)
-  G <- matrix(0, K * m, 0L)
-  prop <- if (!is.null(wm)) propensity_pieces(wm)
-  if (!is.null(inf$hazard)) {
-    hz <- inf$hazard
-    # The hazard score depends on the propensity coefficients through the
-    # weights w_i = sw_i ipw_i(beta): J = sum_i s_i (dw_i / w_i) z_i'.
-    chain <- if (!is.null(prop)) prop$Phi %*% crossprod(prop$dlogw, hz$score)
-    Phi <- cbind(Phi, coefficient_influence(hz$score, hz$parts, 1L, chain))
-    G <- cbind(G, hz$G)
-  }
-  if (!is.null(prop) && fit$method == "km") {
-    Phi <- cbind(Phi, prop$Phi)
-    G <- cbind(G, influence_cross(inf, fit, prop$dlogw))
-  }
-  list(Phi = Phi, G = G)
-}
 
 # The influence functions of a propensity model's coefficients (n x q) and
 # the derivative of each unit's log IP weight in them (n x q), from the
@@ -169,7 +142,7 @@ coefficient_influence <- function(S, score, blocks, chain = NULL) {
 # H_k(t) = sum_{s <= t} d_k(s) / (Y_k(s) (Y_k(s) - d_k(s))) (see src/km.c),
 # and 0 in the other arms. Where a curve has reached 0 (or ended) every U
 # is 0, so the unbounded terms there are set to 0.
-km_influence <- function(fit) {
+km_influence <- function(fit, prop) {
   K <- length(fit$levels)
   w <- sw_or_one(fit) * fit$ipw
   a <- as.integer(fit$treatment)
@@ -198,6 +171,9 @@ km_influence <- function(fit) {
                         arm_start = c(0L, cumsum(tabulate(a, K)))),
                    class = "km_influence")
   inf$ij_var <- km_ij_var(inf, fit)
+  inf$Phi <- if (is.null(prop)) matrix(0, fit$n, 0L) else prop$Phi
+  inf$G <- if (is.null(prop)) matrix(0, K * length(grid), 0L) else km_cross(inf, fit, prop$dlogw)
+  inf$C <- km_cross(inf, fit, inf$Phi)
   inf
 }
 
@@ -229,8 +205,9 @@ km_running <- function(inf, fit, g) {
   list(after = after, upto = upto)
 }
 
-#' @export
-influence_cross.km_influence <- function(inf, fit, g) {
+# sum_i U_i(k, t) g_i for an n x q matrix g ((K m) x q).
+km_cross <- function(inf, fit, g) {
+  if (!ncol(g)) return(matrix(0, length(inf$S), 0L))
   acc <- km_running(inf, fit, inf$w * g)
   own <- km_running(inf, fit, (inf$w * inf$own) * g)$upto
   s <- as.vector(inf$S)
@@ -260,15 +237,18 @@ influence_fixed.km_influence <- function(inf, fit, L, arm, rows) {
 
 # Person i's curve under level k is S_ik(t) = prod_{s <= t} (1 - h_iks),
 # logit h_iks = lp_ik + ctab[k, s]; the curve of arm k is their mean
-# sum_i v_i S_ik(t) / sum_i v_i over the standardization weights v (avg
-# times the target population). Holding the hazard model fixed,
-#   U_i(k, t) = v_i (S_ik(t) - S_k(t)) / sum v.
+# sum_i v_i S_ik(t) over the standardization weights v (avg times the
+# target population, normalized). Holding the hazard model fixed,
+#   U_i(k, t) = v_i (S_ik(t) - S_k(t)).
 # An IP-weighted pooled-logistic fit (method "grid_pooled_logistic") has
 # one curve per arm from the arm's own hazards, so U = 0 and everything is
-# in the hazard model: its score over person-time, streamed per person in
-# chunks (s_i = w_i sum_{t <= last_i} z_it (y_it - h_it)), and the
-# derivative of the curves in its coefficients.
-pooled_influence <- function(fit) {
+# in the hazard model. The hazard model's coefficient influence comes from
+# its score over person-time, summed per person (pt_person_scores()), and,
+# when it is fitted with IP weights w_i = sw_i ipw_i(beta), from the
+# propensity model's through J = sum_i s_i d log w_i / d beta'. Then one
+# pass per arm over the people, in chunks, gives G, sum_i U_i^2 and
+# sum_i U_i Phi_i.
+pooled_influence <- function(fit, prop) {
   hz <- fit$models$hazard
   pt <- fit$pt
   K <- length(fit$levels)
@@ -295,19 +275,17 @@ pooled_influence <- function(fit) {
                numeric(nrow(x_levels[[1L]])))
   inf <- structure(list(single = single, lp = matrix(lp, ncol = K), ctab = ctab, v = v / sum(v)),
                    class = "pooled_influence")
-  w <- sw_or_one(fit) * fit$ipw
   score <- pt_person_scores(hz, pt, coefficient_design(x_obs, intercept),
-                            pt_person_lp(hz, x_obs, offset), ctab, w)
+                            pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw)
   kept <- !hz$aliased
   pen <- pt_penalty(fit$learner, length(kept), intercept)
-  inf$hazard <- list(
-    score = score,
-    parts = list(H = hz$information, kept = kept, center = hz$center, anchor = hz$anchor,
-                 penalty_score = if (is.null(pen)) numeric(length(kept)) else
-                   pen * ifelse(kept, hz$coefficients, 0)),
-    G = pooled_gradient(inf, fit, lapply(seq_len(K), function(k) coefficient_design(x_levels[[k]], intercept)),
-                        ncol(score)))
-  inf$ij_var <- pooled_ij_var(inf, fit)
+  parts <- list(H = hz$information, kept = kept, center = hz$center, anchor = hz$anchor,
+                penalty_score = if (is.null(pen)) numeric(length(kept)) else
+                  pen * ifelse(kept, hz$coefficients, 0))
+  chain <- if (!is.null(prop)) prop$Phi %*% crossprod(prop$dlogw, score)
+  inf$Phi <- coefficient_influence(score, parts, 1L, chain)
+  sums <- pooled_arm_sums(inf, fit, lapply(x_levels, coefficient_design, intercept = intercept))
+  inf[names(sums)] <- sums
   inf
 }
 
@@ -316,11 +294,6 @@ row_chunks <- function(n, T) {
   size <- max(1L, floor(2^21 / max(1L, T)))
   starts <- seq(1L, max(n, 1L), by = size)
   lapply(starts, function(s) s:min(n, s + size - 1L))[n > 0]
-}
-
-# The hazards (r x T) of persons with person parts lp under period row ctab_row.
-period_hazards <- function(lp, ctab_row) {
-  stats::plogis(outer(lp, ctab_row, `+`))
 }
 
 # Running products (or sums) along the rows of an r x T matrix.
@@ -354,72 +327,46 @@ pt_person_scores <- function(hz, pt, z, lp, ctab, w) {
   w * do.call(cbind, c(list(z * E, Fe), blocks))
 }
 
-# Person curves S_ik (r x T) of the rows under level k.
-person_curves <- function(inf, rows, k) {
+# The hazards (r x T) of the rows' person parts under level k.
+person_hazards <- function(inf, rows, k) {
   lp <- inf$lp[if (inf$single) 1L else rows, k]
-  row_cumprod(stats::plogis(-outer(lp, inf$ctab[k, ], `+`)))
+  stats::plogis(outer(lp, inf$ctab[k, ], `+`))
 }
 
-# The derivative of the curves in the hazard coefficients ((K m) x P):
-# dS_ik(t) = -S_ik(t) sum_{s <= t} h_iks (z_ik, f_s, f_s in arm k's block).
-pooled_gradient <- function(inf, fit, z_levels, P) {
+# One pass per arm over the people (in chunks) for
+#   G: dS_k(t) = -sum_i v_i S_ik(t) sum_{s <= t} h_iks (z_ik, f_s, f_s in
+#      arm k's block of the arm-by-period terms) ((K m) x P);
+#   ij_var: sum_i v_i^2 (S_ik(t) - S_k(t))^2 (K x m);
+#   C: sum_i v_i (S_ik(t) - S_k(t)) Phi_i ((K m) x P).
+pooled_arm_sums <- function(inf, fit, z_levels) {
   K <- ncol(inf$lp)
   F <- fit$pt$f
   Tm <- nrow(F)
   q <- ncol(F)
-  G <- matrix(0, K * Tm, P)
+  P <- ncol(inf$Phi)
   pz <- ncol(z_levels[[1L]])
-  n_lp <- nrow(inf$lp)
+  G <- C <- matrix(0, K * Tm, P)
+  ij_var <- matrix(0, K, Tm)
   for (k in seq_len(K)) {
     gz <- matrix(0, pz, Tm)
-    M <- matrix(0, Tm, Tm)
-    for (rows in row_chunks(n_lp, Tm)) {
-      h <- period_hazards(inf$lp[rows, k], inf$ctab[k, ])
+    gf <- matrix(0, q, Tm)
+    rows_k <- (seq_len(Tm) - 1L) * K + k
+    for (rows in row_chunks(nrow(inf$lp), Tm)) {
+      h <- person_hazards(inf, rows, k)
       S <- row_cumprod(1 - h)
       vS <- S * if (inf$single) 1 else inf$v[rows]
       gz <- gz + crossprod(z_levels[[k]][rows, , drop = FALSE], vS * row_cumsum(h))
-      M <- M + crossprod(h, vS)
+      for (j in seq_len(q)) gf[j, ] <- gf[j, ] + colSums(vS * row_cumsum(h * rep(F[, j], each = nrow(h))))
+      if (inf$single) next
+      D <- S - rep(fit$survival[k, ], each = nrow(S))
+      ij_var[k, ] <- ij_var[k, ] + colSums((inf$v[rows] * D)^2)
+      C[rows_k, ] <- C[rows_k, ] + crossprod(D, inf$v[rows] * inf$Phi[rows, , drop = FALSE])
     }
-    M[lower.tri(M)] <- 0
-    gf <- crossprod(F, M)
-    rows_k <- (seq_len(Tm) - 1L) * K + k
     G[rows_k, seq_len(pz)] <- -t(gz)
     G[rows_k, pz + seq_len(q)] <- -t(gf)
     if (k > 1L) G[rows_k, pz + (k - 1L) * q + seq_len(q)] <- -t(gf)
   }
-  G
-}
-
-pooled_ij_var <- function(inf, fit) {
-  K <- ncol(inf$lp)
-  Tm <- nrow(fit$pt$f)
-  out <- matrix(0, K, Tm)
-  if (inf$single) return(out)
-  for (k in seq_len(K)) {
-    for (rows in row_chunks(fit$n, Tm)) {
-      D <- sweep(person_curves(inf, rows, k), 2L, fit$survival[k, ]) * inf$v[rows]
-      out[k, ] <- out[k, ] + colSums(D^2)
-    }
-  }
-  out
-}
-
-#' @export
-influence_cross.pooled_influence <- function(inf, fit, g) {
-  K <- ncol(inf$lp)
-  Tm <- nrow(fit$pt$f)
-  out <- matrix(0, K * Tm, ncol(g))
-  if (inf$single) return(out)
-  for (k in seq_len(K)) {
-    acc <- matrix(0, Tm, ncol(g))
-    for (rows in row_chunks(fit$n, Tm)) {
-      vg <- inf$v[rows] * g[rows, , drop = FALSE]
-      acc <- acc + crossprod(person_curves(inf, rows, k), vg) -
-        outer(fit$survival[k, ], colSums(vg))
-    }
-    out[(seq_len(Tm) - 1L) * K + k, ] <- acc
-  }
-  out
+  list(G = G, ij_var = ij_var, C = C)
 }
 
 #' @export
@@ -430,8 +377,8 @@ influence_fixed.pooled_influence <- function(inf, fit, L, arm, rows) {
     cols <- which(arm == k)
     at_mean <- colSums(L[, cols, drop = FALSE] * fit$survival[k, ])
     for (r in row_chunks(length(rows), nrow(L))) {
-      S <- person_curves(inf, rows[r], k)
-      out[r, cols] <- inf$v[rows[r]] * sweep(S %*% L[, cols, drop = FALSE], 2L, at_mean)
+      S <- row_cumprod(1 - person_hazards(inf, rows[r], k))
+      out[r, cols] <- inf$v[rows[r]] * (S %*% L[, cols, drop = FALSE] - rep(at_mean, each = length(r)))
     }
   }
   out

@@ -199,3 +199,22 @@ test_that("fits without influence-function intervals say so and point to the boo
                                 weight_model = matching(a ~ x, data = d), R = 2)$se_type,
                    "bootstrap")
 })
+
+test_that("curves that reach 0 and units of weight 0 keep survfit()'s standard errors", {
+  withr::local_seed(3)
+  d <- data.frame(a = rep(0:1, each = 20), time = c(sample(1:8, 20, TRUE), sample(1:6, 20, TRUE)))
+  d$event <- stats::rbinom(40, 1, 0.7)
+  d$event[d$a == 1 & d$time == max(d$time[d$a == 1])] <- 1
+  d$w <- stats::runif(40)
+  d$w[c(3, 25)] <- 0
+  km <- survival_ipw(Surv(time, event) ~ a, data = d, weights = "w")
+  expect_equal(min(km$survival, na.rm = TRUE), 0)
+  sf <- survival::survfit(survival::Surv(time, event) ~ a, data = d[d$w > 0, ], weights = w,
+                          robust = TRUE)
+  ref <- t(matrix(summary(sf, times = km$times, extend = TRUE)$std.err, ncol = 2))
+  ref[is.na(km$survival)] <- NA
+  expect_equal(km$std_error, ref, tolerance = 1e-10, ignore_attr = TRUE)
+  e <- estimate_effect(km, times = c(0.5, 5), contrast = "rmst_difference")
+  expect_equal(unname(sqrt(diag(vcov(e)))[1L]), 0)
+  expect_true(all(is.finite(vcov(e))))
+})
