@@ -34,7 +34,7 @@ method_label <- function(method) {
 
 interval_label <- function(x) {
   switch(x$se_type,
-    sandwich = "influence function (infinitesimal jackknife), intervals on the log-survival scale",
+    sandwich = "influence function (with the nuisance models' estimation), intervals on the log-survival scale",
     bootstrap = paste0("bootstrap, ", dim(x$replicates)[1L], " replicates, percentile"),
     none = "none")
 }
@@ -45,9 +45,24 @@ interval_label <- function(x) {
 #' curve is 1: `time`, `treatment`, `survival`, `std.error`, `conf.low` and
 #' `conf.high`. These are the numbers [autoplot()][autoplot.causal_survival] draws.
 #'
+#' Influence-function (`se = "sandwich"`) intervals are computed on the
+#' log-survival scale, \eqn{S \exp(\pm c\, \mathrm{se}/S)}, as
+#' [survival::survfit()]'s default. With `band = "pointwise"` \eqn{c} is
+#' the normal quantile, so each interval covers its own time with
+#' probability `conf.level`. With `band = "simultaneous"` \eqn{c} is the
+#' `conf.level` quantile of the largest standardized deviation over the
+#' arms and times (a sup-t band): drawn by simulation (10,000 draws with
+#' R's random number generator, so [set.seed()] reproduces it) from the
+#' normal law with the curves' influence-function correlation, at up to 100
+#' times per arm spread over follow-up, so the band covers whole curves
+#' with probability about `conf.level`. Bootstrap fits give pointwise
+#' percentile intervals.
+#'
 #' @param x A `causal_survival` object from [survival_ipw()] or
 #'   [survival_standardization()].
 #' @param conf.level Confidence level (defaults to the one fitted with).
+#' @param band `"pointwise"` (default) or `"simultaneous"` intervals; see
+#'   Details.
 #' @param ... Unused.
 #' @return A data frame.
 #' @method tidy causal_survival
@@ -55,15 +70,25 @@ interval_label <- function(x) {
 #' @examples
 #' km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
 #' head(tidy(km))
-tidy.causal_survival <- function(x, conf.level = x$conf_level, ...) {
+#' set.seed(1)
+#' head(tidy(km, band = "simultaneous"))
+tidy.causal_survival <- function(x, conf.level = x$conf_level, band = "pointwise", ...) {
+  band <- rlang::arg_match0(band, c("pointwise", "simultaneous"), "band")
+  check_number(conf.level, "conf.level", min = 0.5, max = 0.9999)
   K <- length(x$levels)
   m <- length(x$times)
   surv <- cbind(1, x$survival)
   alpha <- 1 - conf.level
   se <- lo <- hi <- matrix(NA_real_, K, m + 1L)
+  if (band == "simultaneous" && x$se_type != "sandwich") {
+    cli::cli_abort(c(
+      "{.code band = \"simultaneous\"} needs influence-function intervals; this fit has {.code se = \"{x$se_type}\"}.",
+      i = "Refit with {.code se = \"sandwich\"}."
+    ))
+  }
   if (x$se_type == "sandwich") {
     se <- cbind(0, x$std_error)
-    z <- stats::qnorm(1 - alpha / 2)
+    z <- if (band == "pointwise") stats::qnorm(1 - alpha / 2) else band_critical_value(x, conf.level)
     half <- z * se / surv
     lo <- surv * exp(-half)
     hi <- pmin(1, surv * exp(half))
@@ -91,11 +116,12 @@ tidy.causal_survival <- function(x, conf.level = x$conf_level, ...) {
 #' on the log scale), or the difference in restricted mean survival time
 #' \eqn{\int_0^t S_a - S_r}.
 #'
-#' Bootstrap fits give percentile intervals from the contrast's replicates.
-#' Influence-function standard errors of weighted Kaplan-Meier curves
-#' combine the arms' independent variances by the delta method; they do
-#' not give covariances between different times (`NA` in `vcov()`), nor
-#' restricted mean survival times.
+#' Influence-function (`se = "sandwich"`) fits give the full covariance of
+#' the contrasts at all `times` and levels (see [vcov()]), from the
+#' influence functions of the curves, which account for every estimated
+#' nuisance model (the propensity model of IP weights, the hazard model),
+#' with the delta method on the contrast's scale. Bootstrap fits give
+#' percentile intervals from the contrast's replicates.
 #'
 #' @param fit A `causal_survival` object.
 #' @param times Times at which to contrast the curves, within follow-up.
@@ -183,36 +209,82 @@ check_times <- function(fit, times) {
   sort(unique(as.double(times)))
 }
 
+# Each contrast: the summary of the curves it compares, its value for a
+# level's summary s and the reference's r, and the derivatives of the value
+# in s and r (for the delta method).
 survival_contrasts <- list(
   risk_difference = list(scale = "identity", summary = survival_at,
-                         value = function(s, r) r - s, grad = c(-1, 1)),
+                         value = function(s, r) r - s, grad = function(s, r) list(-1 + 0 * s, 1 + 0 * r)),
   survival_difference = list(scale = "identity", summary = survival_at,
-                             value = function(s, r) s - r, grad = c(1, -1)),
+                             value = function(s, r) s - r, grad = function(s, r) list(1 + 0 * s, -1 + 0 * r)),
   risk_ratio = list(scale = "log", summary = survival_at,
-                    value = function(s, r) log(1 - s) - log(1 - r), grad = NULL),
+                    value = function(s, r) log(1 - s) - log(1 - r),
+                    grad = function(s, r) list(-1 / (1 - s), 1 / (1 - r))),
   rmst_difference = list(scale = "identity", summary = rmst_at,
-                         value = function(s, r) s - r, grad = NULL)
+                         value = function(s, r) s - r, grad = function(s, r) list(1 + 0 * s, -1 + 0 * r))
 )
 
-# Delta-method covariance of contrasts of independent weighted Kaplan-Meier
-# curves at the same time; covariances across times are not available.
+# Covariance of the contrasts of the levels `others` with `ref` at `times`
+# (level-major, as estimate_effect() orders them): the influence functions
+# of the K summaries at every time (survival_functionals()) stacked into
+# their covariance, then the delta method.
 influence_vcov <- function(fit, f, contrast, times, others, ref) {
-  if (contrast == "rmst_difference") {
-    cli::cli_abort("Influence-function intervals do not cover {.code \"rmst_difference\"}; refit with {.code se = \"bootstrap\"}.")
-  }
-  s <- survival_at(fit, times)
-  v <- survival_at(fit, times, fit$std_error, start = 0)^2
-  # d contrast / d S_k(t): rows are levels, columns times.
-  d <- if (contrast == "risk_ratio") -1 / (1 - s) else s * 0 + f$grad[1L]
-  d[ref, ] <- if (contrast == "risk_ratio") 1 / (1 - s[ref, ]) else f$grad[2L]
+  K <- length(fit$levels)
   nt <- length(times)
-  V <- matrix(NA_real_, length(others) * nt, length(others) * nt)
-  for (i in seq_along(others)) for (j in seq_along(others)) for (t in seq_len(nt)) {
-    cov <- d[ref, t]^2 * v[ref, t]
-    if (i == j) cov <- cov + d[others[i], t]^2 * v[others[i], t]
-    V[(i - 1L) * nt + t, (j - 1L) * nt + t] <- cov
+  L1 <- survival_functionals(fit, times, rmst = contrast == "rmst_difference")
+  phi <- curve_influence(fit, L1[, rep(seq_len(nt), K), drop = FALSE], rep(seq_len(K), each = nt))
+  Vs <- stack_sandwich(list(Psi = phi, D_mm = -diag(ncol(phi))))
+  s <- f$summary(fit, times)
+  J <- matrix(0, length(others) * nt, K * nt)
+  for (i in seq_along(others)) {
+    g <- f$grad(s[others[i], ], s[ref, ])
+    rows <- (i - 1L) * nt + seq_len(nt)
+    J[cbind(rows, (others[i] - 1L) * nt + seq_len(nt))] <- g[[1L]]
+    J[cbind(rows, (ref - 1L) * nt + seq_len(nt))] <- g[[2L]]
   }
-  V
+  J %*% Vs %*% t(J)
+}
+
+# The weights (m x length(times)) on the grid values of a curve that give
+# its survival at each of `times` (the step function's value there), or its
+# restricted mean survival time up to each of them (the widths of the grid
+# intervals below it; the value 1 before the first grid time is constant).
+survival_functionals <- function(fit, times, rmst = FALSE) {
+  grid <- fit$times
+  m <- length(grid)
+  vapply(times, function(tau) {
+    if (rmst) return(pmax(0, pmin(c(grid[-1L], Inf), tau) - grid) * (grid < tau))
+    l <- numeric(m)
+    j <- findInterval(tau, grid)
+    if (j > 0L) l[j] <- 1
+    l
+  }, numeric(m))
+}
+
+# The critical value of a simultaneous band (see tidy.causal_survival()):
+# the conf_level quantile of max |Z| over Z ~ N(0, R), R the influence
+# function correlation of the curves at up to 100 times per arm where they
+# vary, computed over people in chunks.
+band_critical_value <- function(fit, conf_level, draws = 10000L, per_arm = 100L) {
+  K <- length(fit$levels)
+  keep <- lapply(seq_len(K), function(k) {
+    ok <- which(is.finite(fit$std_error[k, ]) & fit$std_error[k, ] > 0 & fit$survival[k, ] > 0)
+    ok[unique(round(seq(1, length(ok), length.out = min(per_arm, length(ok)))))]
+  })
+  arm <- rep(seq_len(K), lengths(keep))
+  if (!length(arm)) return(stats::qnorm(1 - (1 - conf_level) / 2))
+  L <- matrix(0, length(fit$times), length(arm))
+  L[cbind(unlist(keep), seq_along(arm))] <- 1
+  V <- matrix(0, length(arm), length(arm))
+  chunk <- max(1L, floor(2^24 / length(arm)))
+  for (start in seq(1L, fit$n, by = chunk)) {
+    rows <- start:min(fit$n, start + chunk - 1L)
+    V <- V + crossprod(curve_influence(fit, L, arm, rows))
+  }
+  e <- eigen(stats::cov2cor(V), symmetric = TRUE)
+  root <- t(e$vectors) * sqrt(pmax(e$values, 0))
+  z <- matrix(stats::rnorm(draws * length(arm)), draws) %*% root
+  stats::quantile(apply(abs(z), 1L, max), conf_level, names = FALSE)
 }
 
 #' Plot survival curves

@@ -15,15 +15,23 @@
 #' the Kaplan-Meier curve is then computed on the period grid.
 #'
 #' @section Intervals:
-#' * `se = "sandwich"` (the default for Kaplan-Meier curves without a
-#'   censoring model): the infinitesimal-jackknife (influence-function)
-#'   standard error of each weighted Kaplan-Meier curve, the weighted
-#'   analogue of Greenwood's formula, with intervals on the log-survival
-#'   scale as [survival::survfit()]'s default. The IP weights are treated as
-#'   fixed, which for ATE weights errs on the conservative side.
-#' * `se = "bootstrap"` (the default otherwise): `R` replicates that refit
-#'   the weight model, the censoring models and the curves; percentile
-#'   intervals.
+#' * `se = "sandwich"` (the default wherever it is available): influence-function
+#'   standard errors that account for the estimation of the weight model
+#'   (the score of an [ipw()] model with the built-in [lrn_glm()] learner
+#'   is stacked with the curves; a truncation cap is treated as fixed).
+#'   Without a weight model they are the infinitesimal-jackknife standard
+#'   errors of [survival::survfit()]`(robust = TRUE)`, the weighted analogue
+#'   of Greenwood's formula. Intervals are on the log-survival scale;
+#'   [estimate_effect()][estimate_effect.causal_survival] gets the full
+#'   covariance of any contrast at any times, and
+#'   [tidy()][tidy.causal_survival] a simultaneous band. For
+#'   `method = "pooled_logistic"` the hazard model's score over person-time
+#'   is stacked too (chained with the propensity model's, whose weights it
+#'   is fitted with). Not available with a `censoring_model` or a weight
+#'   model other than [ipw()] with [lrn_glm()]: those fits default to the
+#'   bootstrap, and stop when `se = "sandwich"` is asked for.
+#' * `se = "bootstrap"`: `R` replicates that refit the weight model, the
+#'   censoring models and the curves; percentile intervals.
 #'
 #' @param formula `Surv(time, event) ~ treatment`.
 #' @param method `"km"` or `"pooled_logistic"`.
@@ -42,7 +50,7 @@
 #' km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, weight_model = wm)
 #' estimate_effect(km, times = 120)
 #' pl <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, weight_model = wm,
-#'                    method = "pooled_logistic", R = 20)
+#'                    method = "pooled_logistic")
 #' estimate_effect(pl, times = 120)
 survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
                          time_terms = ~ time + I(time^2), breaks = NULL,
@@ -85,11 +93,7 @@ survival_ipw_engine <- function(setup, data, env, weight_model, method, time_ter
                                 censoring_model, learner, se) {
   method <- rlang::arg_match0(method, c("km", "pooled_logistic"), "method")
   exact_km <- method == "km" && is.null(censoring_model)
-  se <- se %||% (if (exact_km) "sandwich" else "bootstrap")
-  se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
-  if (se == "sandwich" && !exact_km) {
-    cli::cli_abort("{.code se = \"sandwich\"} is available for Kaplan-Meier curves without a {.arg censoring_model}; use {.code se = \"bootstrap\"}.")
-  }
+  if (!is.null(se)) se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   wm <- resolve_weight_model(weight_model, setup, data, env)
   check_arm_events(setup$status, setup$a, setup$sw, method)
   if (!exact_km) check_hazard_learner(learner)
@@ -99,7 +103,8 @@ survival_ipw_engine <- function(setup, data, env, weight_model, method, time_ter
                           censoring_model = censoring_model, data = data, env = env)
   fit$estimator <- if (is.null(wm)) "unadjusted" else "IP weighting"
   if (is.null(wm)) fit$estimand <- "unadjusted"
-  fit$se_type <- se
+  fit$se_type <- se %||% default_survival_se(fit)
+  if (fit$se_type == "sandwich") check_sandwich_covered(fit)
   fit
 }
 

@@ -49,7 +49,8 @@ finish_survival_fit <- function(fit, se, R, conf_level, call, n_data) {
   fit$n_data <- n_data
   fit$se_type <- se
   fit$conf_level <- conf_level
-  if (se != "sandwich") fit$std_error <- NULL
+  fit$std_error <- NULL
+  if (se == "sandwich") fit <- with_influence(fit)
   if (se == "bootstrap") {
     boot <- run_bootstrap(fit, NULL, R)
     fit$replicates <- array(boot$replicates,
@@ -99,7 +100,7 @@ refit.causallib_survival <- function(fit, case_weights = NULL, rows = NULL, lear
     out$pt <- subset_person_time(fit$pt, r)
   }
   if (!is.null(fit$xc)) out$xc <- fit$xc[r, , drop = FALSE]
-  out[c("replicates", "std_error", "failed")] <- list(NULL)
+  out[c("replicates", "std_error", "failed", "influence")] <- list(NULL)
   with_curves(out)
 }
 

@@ -37,10 +37,20 @@
 #' are reported at the period ends \eqn{b_1, \dots, b_T}.
 #'
 #' @section Intervals:
-#' With `se = "bootstrap"` (default) `R` nonparametric bootstrap replicates
-#' of people refit the whole pipeline (the weight, censoring and hazard
-#' models, in C for [lrn_glm()]) and give percentile intervals.
-#' Reproducible under [set.seed()] whatever the number of threads.
+#' * `se = "sandwich"` (the default wherever it is available): influence-function
+#'   standard errors that stack the pooled-logistic hazard model's score
+#'   (over person-time, in chunks of people) with the standardization step,
+#'   and, with a `weight_model`, the propensity model's score (an [ipw()]
+#'   model with the built-in [lrn_glm()] learner). Intervals are on the
+#'   log-survival scale; see [estimate_effect()][estimate_effect.causal_survival]
+#'   and [tidy()][tidy.causal_survival]. Not available for Cox models,
+#'   `stratified = TRUE`, a `censoring_model`, stabilized or overlap (ATO)
+#'   weights: those default to the bootstrap, and stop when
+#'   `se = "sandwich"` is asked for.
+#' * `se = "bootstrap"`: `R` nonparametric bootstrap replicates of people
+#'   refit the whole pipeline (the weight, censoring and hazard models, in C
+#'   for [lrn_glm()]) and give percentile intervals. Reproducible under
+#'   [set.seed()] whatever the number of threads.
 #'
 #' @param formula `Surv(time, event) ~ treatment + covariates`.
 #' @param data A data frame.
@@ -59,7 +69,8 @@
 #' @param breaks `NULL` or the period boundaries; see the Time grid section.
 #' @param weights Optional sampling weights: a numeric vector or a column
 #'   name, rescaled to mean 1 as in [ipw()].
-#' @param se `"bootstrap"` or `"none"`.
+#' @param se `"sandwich"`, `"bootstrap"` or `"none"`; `NULL` picks the
+#'   default described under Intervals.
 #' @param R Number of bootstrap replicates: a whole number from 2 to 1,000,000.
 #' @param conf_level Confidence level of the intervals.
 #' @param na_action `"fail"` (default) or `"omit"`, as in [ipw()].
@@ -73,14 +84,14 @@
 #' fit <- survival_standardization(
 #'   Surv(survtime, death) ~ qsmk + sex + race + age + I(age^2) + education +
 #'     smokeintensity + smokeyrs + exercise + active + wt71,
-#'   data = nhefs, treatment = "qsmk", R = 20)
+#'   data = nhefs, treatment = "qsmk")
 #' fit
 #' estimate_effect(fit, times = 120)
 survival_standardization <- function(formula, data, treatment, time_terms = ~ time + I(time^2),
                                      learner = lrn_glm(), stratified = FALSE,
                                      weight_model = NULL, censoring_model = NULL,
                                      model = "pooled_logistic", breaks = NULL, weights = NULL,
-                                     se = "bootstrap", R = 200, conf_level = 0.95,
+                                     se = NULL, R = 200, conf_level = 0.95,
                                      na_action = "fail") {
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
@@ -88,7 +99,7 @@ survival_standardization <- function(formula, data, treatment, time_terms = ~ ti
   setup <- survival_setup(formula, data, treatment, weights, na_action, env)
   fit <- survival_std_engine(setup, data, env, time_terms, learner, stratified, weight_model,
                              censoring_model, model, breaks, se, R, conf_level)
-  finish_survival_fit(fit, se, R, conf_level, match.call(), nrow(data))
+  finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(data))
 }
 
 #' @describeIn survival_standardization Matrix interface: `x` is a numeric
@@ -104,25 +115,19 @@ survival_standardization_fit <- function(x, a, time, event, time_terms = ~ time 
                                          learner = lrn_glm(), stratified = FALSE,
                                          weight_model = NULL, censoring_model = NULL,
                                          model = "pooled_logistic", breaks = NULL,
-                                         weights = NULL, se = "bootstrap", R = 200,
+                                         weights = NULL, se = NULL, R = 200,
                                          conf_level = 0.95) {
   m <- survival_matrix_data(x, a, time, event, TRUE)
   setup <- survival_setup(m$formula, m$data, ".treatment", weights, "fail", baseenv())
   fit <- survival_std_engine(setup, m$data, baseenv(), time_terms, learner, stratified,
                              weight_model, censoring_model, model, breaks, se, R, conf_level)
-  finish_survival_fit(fit, se, R, conf_level, match.call(), nrow(m$data))
+  finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(m$data))
 }
 
 survival_std_engine <- function(setup, data, env, time_terms, learner, stratified, weight_model,
                                 censoring_model, model, breaks, se, R, conf_level) {
   model <- rlang::arg_match0(model, c("pooled_logistic", "cox"), "model")
-  se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
-  if (se == "sandwich") {
-    cli::cli_abort(c(
-      "Sandwich intervals for standardized survival curves are not available yet.",
-      i = "Use {.code se = \"bootstrap\"}."
-    ))
-  }
+  if (!is.null(se)) se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   stratified <- check_bool(stratified, "stratified")
   wm <- resolve_weight_model(weight_model, setup, data, env)
   check_arm_events(setup$status, setup$a, setup$sw, model)
@@ -135,6 +140,8 @@ survival_std_engine <- function(setup, data, env, time_terms, learner, stratifie
                           time_terms = time_terms, censoring_model = censoring_model,
                           data = data, env = env)
   fit$estimator <- if (is.null(wm)) "standardization" else "weighted standardization"
+  fit$se_type <- se %||% default_survival_se(fit)
+  if (fit$se_type == "sandwich") check_sandwich_covered(fit)
   fit
 }
 

@@ -7,7 +7,8 @@
 # 1e6; largest n of the adjustedCurves row), CAUSALLIB_BENCH_REPS (default 3),
 # CAUSALLIB_BENCH_REPS_BY (default "glm_expanded@1e5=1"), CAUSALLIB_BENCH_BOOT_R
 # (default 200, 0 skips), CAUSALLIB_BENCH_BOOT_REPS (default 3),
-# CAUSALLIB_BENCH_BREAKDOWN (default 1), CAUSALLIB_BENCH_MEM_CAP_MB (default
+# CAUSALLIB_BENCH_BREAKDOWN (default 1), CAUSALLIB_BENCH_INTERVALS (default 1; 0 skips
+# the causallib_intervals rows), CAUSALLIB_BENCH_MEM_CAP_MB (default
 # MemAvailable - 2048), CAUSALLIB_BENCH_OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."

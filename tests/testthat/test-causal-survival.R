@@ -22,7 +22,8 @@ test_that("influence-function effects combine the arms by the delta method", {
   expect_equal(rr$estimate, (1 - at("1")$survival) / (1 - at("0")$survival))
   expect_equal(rr$std.error, sqrt((at("1")$std.error / (1 - at("1")$survival))^2 +
                                     (at("0")$std.error / (1 - at("0")$survival))^2))
-  expect_snapshot(error = TRUE, estimate_effect(km, times = 60, contrast = "rmst_difference"))
+  rmst <- tidy(estimate_effect(km, times = 60, contrast = "rmst_difference"))
+  expect_gt(rmst$std.error, 0)
 })
 
 test_that("autoplot() draws the tidy curves", {
@@ -75,7 +76,8 @@ test_that("print() summarises the curves and their contrasts", {
   expect_snapshot(print(km))
   expect_snapshot(print(estimate_effect(km, times = c(60, 120))))
   set.seed(3)
-  pl <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, method = "pooled_logistic", R = 10)
+  pl <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, method = "pooled_logistic",
+                     se = "bootstrap", R = 10)
   expect_snapshot(print(estimate_effect(pl, times = 120, contrast = "rmst_difference")))
   expect_snapshot(print(summary(estimate_effect(pl, times = 120, contrast = "risk_ratio"))))
 })

@@ -92,7 +92,8 @@ test_that("the public survival bootstrap draws its replicates through the C rout
   fit <- sb_fit("pooled_logistic S-learner, offset, sampling weights")$fit
   set.seed(8)
   boot <- survival_standardization(Surv(time, event) ~ a * x + z + offset(o), data = sb2,
-                                   treatment = "a", weights = sb2$w, learner = lrn_tight(), R = 3)
+                                   treatment = "a", weights = sb2$w, learner = lrn_tight(),
+                                   se = "bootstrap", R = 3)
   set.seed(8)
   counts <- causallib:::bootstrap_counts(nrow(sb2), 3)
   reps <- causallib:::bootstrap_replicates(fit, counts, engine = "r")

@@ -14,7 +14,16 @@ test_that("IP-weighted Kaplan-Meier equals survfit() with the same weights at ev
     ours <- tab[tab$treatment == fit$levels[k] & tab$time %in% s$time, ]
     expect_equal(ours$time, s$time)
     expect_equal(ours$survival, s$surv, tolerance = 1e-10)
+  }
+  # With the weights as given (fixed), the standard errors are survfit()'s;
+  # with the weight model's estimation they are smaller (ATE weights).
+  fixed <- tidy(survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, weights = weights(wm)))
+  for (k in 1:2) {
+    s <- ref[k]
+    ours <- fixed[fixed$treatment == fit$levels[k] & fixed$time %in% s$time, ]
     expect_equal(ours$std.error, s$std.err, tolerance = 1e-10)
+    estimated <- tab[tab$treatment == fit$levels[k] & tab$time %in% s$time, ]
+    expect_lt(mean(estimated$std.error / ours$std.error, na.rm = TRUE), 1)
   }
 })
 

@@ -88,7 +88,8 @@ test_that("continuous times are discretized on the breaks grid", {
 test_that("contrasts and restricted mean survival are computed from the curves", {
   d <- sim_survival(n = 500, periods = 10, seed = 6)
   set.seed(2)
-  fit <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a", R = 20)
+  fit <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  se = "bootstrap", R = 20)
   s <- fit$survival
   expect_equal(unname(coef(estimate_effect(fit, times = c(4, 10), contrast = "risk_ratio"))),
                (1 - s[2, c(4, 10)]) / (1 - s[1, c(4, 10)]))

@@ -1,0 +1,385 @@
+# Influence-function (sandwich) intervals of survival curves.
+#
+# A curve estimate S_k(t) (arm k, grid time t) is a smooth function of
+# weighted sums over people and of nuisance coefficients (a propensity
+# model, a hazard model). Its influence function at person i is
+#   phi_i(k, t) = U_i(k, t) + Phi_i . G(k, t)
+#   U:   the curve's influence with the nuisance coefficients held fixed (the
+#        infinitesimal jackknife in the case weight of i), in a form the
+#        method evaluates for any linear functional of the curve in O(n), so
+#        the n x (K m) matrix is never built;
+#   Phi: n x Q influence functions of all the nuisance coefficients (the
+#        estimating functions times the inverse information, chained when
+#        one model is fitted with another's weights);
+#   G:   (K m) x Q derivative of the curves in those coefficients (rows
+#        k-fastest, as means() orders the curves).
+# A functional sum_t L[t, j] S_{arm_j}(t) -- a survival probability, a
+# restricted mean survival time -- then has influence U L + Phi (G' L), and
+# the stacker turns those into a covariance. For the pointwise standard
+# errors only the diagonal is needed:
+#   var(k, t) = sum_i U_i^2 + 2 G C' + G (Phi' Phi) G',  C = sum_i U_i Phi_i,
+# which the method gives as running sums, again without an n x (K m) matrix.
+#
+# fit$influence keeps Phi, G and the method's small summaries; the curves'
+# pointwise standard errors go to fit$std_error.
+
+# The fit with its influence pieces and pointwise standard errors. Each
+# method returns Phi, G, the variances sum_i U_i^2 (ij_var) and the cross
+# sums C = sum_i U_i Phi_i, in as few passes over the people as it can.
+with_influence <- function(fit) {
+  check_sandwich_covered(fit)
+  prop <- if (!is.null(fit$weight_model)) propensity_pieces(fit$weight_model)
+  inf <- switch(fit$method,
+    km = km_influence(fit, prop),
+    pooled_logistic = , grid_pooled_logistic = pooled_influence(fit, prop))
+  G <- inf$G
+  v <- as.vector(inf$ij_var)
+  if (ncol(G)) v <- v + 2 * rowSums(G * inf$C) + rowSums((G %*% crossprod(inf$Phi)) * G)
+  inf[c("C", "ij_var")] <- list(NULL)
+  fit$influence <- inf
+  se <- matrix(sqrt(pmax(v, 0)), nrow(fit$survival))
+  se[is.na(fit$survival)] <- NA_real_
+  fit$std_error <- se
+  fit
+}
+
+# Why a fit has no influence-function intervals (a phrase), or NULL when it
+# has them.
+sandwich_coverage <- function(fit) {
+  wm <- fit$weight_model
+  why <- if (!fit$method %in% sandwich_methods) {
+    if (fit$method == "cox") "standardized Cox curves" else "curves with a {.arg censoring_model}"
+  } else if (!is.null(fit$xc)) {
+    "curves with a {.arg censoring_model}"
+  } else if (isTRUE(fit$stratified)) {
+    "stratified hazard models ({.code stratified = TRUE})"
+  } else if (!is.null(wm) && !inherits(wm, "causallib_ipw")) {
+    "weight models other than {.fn ipw}, such as {.fn matching}"
+  } else if (!is.null(wm) && !inherits(wm$learner_fit, "causallib_glm_fit")) {
+    "weight models whose learner is not the built-in {.fn lrn_glm}"
+  } else if (!is.null(wm) && fit$method == "pooled_logistic" && wm$estimand == "ATO") {
+    "standardization over the overlap population ({.code estimand = \"ATO\"})"
+  } else if (!is.null(wm) && fit$method == "pooled_logistic" && wm$options$stabilize) {
+    "hazard models weighted by stabilized weights ({.code stabilize = TRUE})"
+  }
+  why
+}
+
+sandwich_methods <- c("km", "pooled_logistic", "grid_pooled_logistic")
+
+# The default `se` of a fit: the sandwich wherever it is available.
+default_survival_se <- function(fit) if (is.null(sandwich_coverage(fit))) "sandwich" else "bootstrap"
+
+check_sandwich_covered <- function(fit) {
+  why <- sandwich_coverage(fit)
+  if (is.null(why)) return(invisible())
+  cli::cli_abort(c(
+    paste0("Influence-function ({.code se = \"sandwich\"}) intervals are not available for ", why, "."),
+    i = "Use {.code se = \"bootstrap\"}, which refits the whole pipeline."
+  ), call = NULL)
+}
+
+# The influence functions (n x r) of the functionals L (m x r, with the arm
+# of each column) of the curves, for the people `rows`.
+curve_influence <- function(fit, L, arm, rows = seq_len(fit$n)) {
+  inf <- fit$influence
+  U <- influence_fixed(inf, fit, L, arm, rows)
+  if (!ncol(inf$Phi)) return(U)
+  U + inf$Phi[rows, , drop = FALSE] %*% functional_gradient(inf$G, L, arm, nrow(fit$survival))
+}
+
+# G' L: the derivative of each functional in the nuisance coefficients.
+functional_gradient <- function(G, L, arm, K) {
+  m <- nrow(L)
+  vapply(seq_along(arm), function(j) {
+    drop(crossprod(G[(seq_len(m) - 1L) * K + arm[j], , drop = FALSE], L[, j]))
+  }, numeric(ncol(G)))
+}
+
+influence_fixed <- function(inf, fit, L, arm, rows) UseMethod("influence_fixed")
+
+# ---- nuisance models -------------------------------------------------------------
+
+# The influence functions of a propensity model's coefficients (n x q) and
+# the derivative of each unit's log IP weight in them (n x q), from the
+# learner's score parts (glm_score_parts()).
+propensity_pieces <- function(wm) {
+  z <- coefficient_design(wm$x, wm$intercept)
+  score <- glm_score_parts(wm$learner_fit, wm$x, wm$treatment, wm$sampling_weights)
+  blocks <- ncol(score$R)
+  S <- do.call(cbind, lapply(seq_len(blocks), function(b) z * score$R[, b]))
+  dlogw <- do.call(cbind, lapply(seq_len(blocks), function(b) z * (wm$dw_deta[, b] / wm$ip_weights)))
+  list(Phi = coefficient_influence(S, score, blocks), dlogw = dlogw)
+}
+
+# The person-level design of a model's coefficients: its columns, after a
+# column of ones when the learner fits an intercept itself.
+coefficient_design <- function(x, intercept) {
+  z <- as.matrix(x)
+  if (isTRUE(intercept)) z <- cbind("(Intercept)" = 1, z)
+  z
+}
+
+# Influence functions of a model's coefficients from its per-unit scores S
+# (n x q, summing to the penalty's score at a ridge solution) and its
+# score parts: (S - penalty / n) times the inverse information, mapped to
+# the coefficients of the design as given (coef_vcov()); 0 for aliased ones.
+# chain: NULL, or the n x q influence of other estimated quantities on
+# the estimating functions (added to them).
+coefficient_influence <- function(S, score, blocks, chain = NULL) {
+  V <- coef_vcov(score$H, score$kept, score$center, score$anchor, blocks)
+  V[is.na(V)] <- 0
+  S <- sweep(S, 2L, score$penalty_score / nrow(S))
+  if (!is.null(chain)) S <- S + chain
+  S %*% V
+}
+
+# ---- weighted Kaplan-Meier ----------------------------------------------------------
+
+# A person i of arm k with weight w_i, time T_i and event d_i has
+#   U_i(k, t) = w_i S_k(t) H_k(t)                 for t < T_i,
+#               w_i S_k(t) (H_k(T_i) - d_i / (Y_k - d_k)(T_i))   for t >= T_i,
+# H_k(t) = sum_{s <= t} d_k(s) / (Y_k(s) (Y_k(s) - d_k(s))) (see src/km.c),
+# and 0 in the other arms. Where a curve has reached 0 (or ended) every U
+# is 0, so the unbounded terms there are set to 0.
+km_influence <- function(fit, prop) {
+  K <- length(fit$levels)
+  w <- sw_or_one(fit) * fit$ipw
+  a <- as.integer(fit$treatment)
+  km <- .Call(C_ffi_km, fit$time, fit$status, as.double(w), a, K)
+  grid <- fit$times
+  S <- fit$survival
+  S[is.na(S)] <- 0
+  Hgrid <- matrix(0, K, length(grid))
+  own <- numeric(fit$n)
+  for (k in seq_len(K)) {
+    r <- km$stratum == k
+    if (!any(r)) next
+    Y <- km$n_risk[r]
+    d <- km$n_event[r]
+    H <- cumsum(ifelse(d > 0, d / (Y * (Y - d)), 0))
+    Hgrid[k, ] <- c(0, H)[findInterval(grid, km$time[r]) + 1L]
+    i <- which(a == k)
+    j <- match(fit$time[i], km$time[r])
+    own[i] <- H[j] - fit$status[i] / (Y[j] - d[j])
+  }
+  Hgrid[S == 0 | !is.finite(Hgrid)] <- 0
+  own[!is.finite(own)] <- 0
+  # Persons in time order within arm, for the running sums.
+  ord <- order(a, fit$time)
+  inf <- structure(list(w = w, own = own, S = S, H = Hgrid, ord = ord,
+                        arm_start = c(0L, cumsum(tabulate(a, K)))),
+                   class = "km_influence")
+  inf$ij_var <- km_ij_var(inf, fit)
+  inf$Phi <- if (is.null(prop)) matrix(0, fit$n, 0L) else prop$Phi
+  inf$G <- if (is.null(prop)) matrix(0, K * length(grid), 0L) else km_cross(inf, fit, prop$dlogw)
+  inf$C <- km_cross(inf, fit, inf$Phi)
+  inf
+}
+
+# sum_i U_i(k, t)^2 (K x m): running sums of w^2 and (w own)^2.
+km_ij_var <- function(inf, fit) {
+  g <- cbind(inf$w, inf$w * inf$own)
+  acc <- km_running(inf, fit, g^2)
+  K <- nrow(inf$S)
+  out <- inf$S^2 * (as.vector(inf$H)^2 * acc$after[, 1L] + acc$upto[, 2L])
+  matrix(out, K)
+}
+
+# For every arm k and grid time t (rows k-fastest): the sums of the rows of
+# g over the people of arm k with T_i > t (after) and T_i <= t (upto).
+km_running <- function(inf, fit, g) {
+  K <- nrow(inf$S)
+  grid <- fit$times
+  m <- length(grid)
+  after <- upto <- matrix(0, K * m, ncol(g))
+  for (k in seq_len(K)) {
+    idx <- inf$ord[inf$arm_start[k] + seq_len(inf$arm_start[k + 1L] - inf$arm_start[k])]
+    if (!length(idx)) next
+    cs <- rbind(0, apply(g[idx, , drop = FALSE], 2L, cumsum))
+    n_upto <- findInterval(grid, fit$time[idx]) + 1L
+    rows <- (seq_len(m) - 1L) * K + k
+    upto[rows, ] <- cs[n_upto, , drop = FALSE]
+    after[rows, ] <- sweep(-cs[n_upto, , drop = FALSE], 2L, cs[nrow(cs), ], `+`)
+  }
+  list(after = after, upto = upto)
+}
+
+# sum_i U_i(k, t) g_i for an n x q matrix g ((K m) x q).
+km_cross <- function(inf, fit, g) {
+  if (!ncol(g)) return(matrix(0, length(inf$S), 0L))
+  acc <- km_running(inf, fit, inf$w * g)
+  own <- km_running(inf, fit, (inf$w * inf$own) * g)$upto
+  s <- as.vector(inf$S)
+  s * (as.vector(inf$H) * acc$after + own)
+}
+
+# U L for one functional per column of L: sum_{t < T_i} L_t S_t H_t +
+# own_i sum_{t >= T_i} L_t S_t, times w_i, for the people of the column's
+# arm.
+#' @export
+influence_fixed.km_influence <- function(inf, fit, L, arm, rows) {
+  grid <- fit$times
+  before <- findInterval(fit$time[rows], grid, left.open = TRUE)
+  a <- as.integer(fit$treatment)[rows]
+  out <- matrix(0, length(rows), ncol(L))
+  for (j in seq_len(ncol(L))) {
+    k <- arm[j]
+    ls <- L[, j] * inf$S[k, ]
+    A <- c(0, cumsum(ls * inf$H[k, ]))[before + 1L]
+    B <- sum(ls) - c(0, cumsum(ls))[before + 1L]
+    out[, j] <- ifelse(a == k, inf$w[rows] * (A + inf$own[rows] * B), 0)
+  }
+  out
+}
+
+# ---- pooled-logistic hazards ---------------------------------------------------------
+
+# Person i's curve under level k is S_ik(t) = prod_{s <= t} (1 - h_iks),
+# logit h_iks = lp_ik + ctab[k, s]; the curve of arm k is their mean
+# sum_i v_i S_ik(t) over the standardization weights v (avg times the
+# target population, normalized). Holding the hazard model fixed,
+#   U_i(k, t) = v_i (S_ik(t) - S_k(t)).
+# An IP-weighted pooled-logistic fit (method "grid_pooled_logistic") has
+# one curve per arm from the arm's own hazards, so U = 0 and everything is
+# in the hazard model. The hazard model's coefficient influence comes from
+# its score over person-time, summed per person (pt_person_scores()), and,
+# when it is fitted with IP weights w_i = sw_i ipw_i(beta), from the
+# propensity model's through J = sum_i s_i d log w_i / d beta'. Then one
+# pass per arm over the people, in chunks, gives G, sum_i U_i^2 and
+# sum_i U_i Phi_i.
+pooled_influence <- function(fit, prop) {
+  hz <- fit$models$hazard
+  pt <- fit$pt
+  K <- length(fit$levels)
+  single <- fit$method == "grid_pooled_logistic"
+  if (single) {
+    x_obs <- treatment_dummies(fit$treatment)
+    intercept <- TRUE
+    offset <- NULL
+    x_levels <- lapply(seq_len(K), function(k) diag(1, K)[k, -1L, drop = FALSE])
+    off_levels <- vector("list", K)
+    v <- 1
+  } else {
+    pd <- person_design(fit$hazard)
+    x_obs <- pd$x
+    intercept <- pd$intercept
+    offset <- pd$offset
+    cf <- lapply(fit$levels, function(lev) person_design(fit$hazard, level = lev))
+    x_levels <- lapply(cf, `[[`, "x")
+    off_levels <- lapply(cf, `[[`, "offset")
+    v <- sw_or_one(fit) * (fit$population %||% 1)
+  }
+  ctab <- pt_period_table(hz, pt$f)
+  lp <- vapply(seq_len(K), function(k) pt_person_lp(hz, x_levels[[k]], off_levels[[k]]),
+               numeric(nrow(x_levels[[1L]])))
+  inf <- structure(list(single = single, lp = matrix(lp, ncol = K), ctab = ctab, v = v / sum(v)),
+                   class = "pooled_influence")
+  score <- pt_person_scores(hz, pt, coefficient_design(x_obs, intercept),
+                            pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw)
+  kept <- !hz$aliased
+  pen <- pt_penalty(fit$learner, length(kept), intercept)
+  parts <- list(H = hz$information, kept = kept, center = hz$center, anchor = hz$anchor,
+                penalty_score = if (is.null(pen)) numeric(length(kept)) else
+                  pen * ifelse(kept, hz$coefficients, 0))
+  chain <- if (!is.null(prop)) prop$Phi %*% crossprod(prop$dlogw, score)
+  inf$Phi <- coefficient_influence(score, parts, 1L, chain)
+  sums <- pooled_arm_sums(inf, fit, lapply(x_levels, coefficient_design, intercept = intercept))
+  inf[names(sums)] <- sums
+  inf
+}
+
+# Chunks of rows with at most about 2^21 cells of an n x T matrix each.
+row_chunks <- function(n, T) {
+  size <- max(1L, floor(2^21 / max(1L, T)))
+  starts <- seq(1L, max(n, 1L), by = size)
+  lapply(starts, function(s) s:min(n, s + size - 1L))[n > 0]
+}
+
+# Running products (or sums) along the rows of an r x T matrix.
+row_cumprod <- function(M) {
+  for (t in seq_len(ncol(M))[-1L]) M[, t] <- M[, t - 1L] * M[, t]
+  M
+}
+row_cumsum <- function(M) {
+  for (t in seq_len(ncol(M))[-1L]) M[, t] <- M[, t - 1L] + M[, t]
+  M
+}
+
+# The hazard model's score per person (n x P, its coefficients' order: the
+# person design z, the period terms, then the arm-by-period terms).
+pt_person_scores <- function(hz, pt, z, lp, ctab, w) {
+  n <- length(lp)
+  F <- pt$f
+  q <- ncol(F)
+  arm <- as.integer(pt$arm)
+  K <- hz$K
+  E <- numeric(n)
+  Fe <- matrix(0, n, q)
+  for (rows in row_chunks(n, nrow(F))) {
+    h <- stats::plogis(lp[rows] + ctab[arm[rows], , drop = FALSE])
+    h[col(h) > pt$last[rows]] <- 0
+    ev <- pt$status[rows]
+    E[rows] <- ev - rowSums(h)
+    Fe[rows, ] <- ev * F[pmax(pt$last[rows], 1L), , drop = FALSE] - h %*% F
+  }
+  blocks <- if (K > 1L) lapply(seq_len(K)[-1L], function(a) Fe * (arm == a))
+  w * do.call(cbind, c(list(z * E, Fe), blocks))
+}
+
+# The hazards (r x T) of the rows' person parts under level k.
+person_hazards <- function(inf, rows, k) {
+  lp <- inf$lp[if (inf$single) 1L else rows, k]
+  stats::plogis(outer(lp, inf$ctab[k, ], `+`))
+}
+
+# One pass per arm over the people (in chunks) for
+#   G: dS_k(t) = -sum_i v_i S_ik(t) sum_{s <= t} h_iks (z_ik, f_s, f_s in
+#      arm k's block of the arm-by-period terms) ((K m) x P);
+#   ij_var: sum_i v_i^2 (S_ik(t) - S_k(t))^2 (K x m);
+#   C: sum_i v_i (S_ik(t) - S_k(t)) Phi_i ((K m) x P).
+pooled_arm_sums <- function(inf, fit, z_levels) {
+  K <- ncol(inf$lp)
+  F <- fit$pt$f
+  Tm <- nrow(F)
+  q <- ncol(F)
+  P <- ncol(inf$Phi)
+  pz <- ncol(z_levels[[1L]])
+  G <- C <- matrix(0, K * Tm, P)
+  ij_var <- matrix(0, K, Tm)
+  for (k in seq_len(K)) {
+    gz <- matrix(0, pz, Tm)
+    gf <- matrix(0, q, Tm)
+    rows_k <- (seq_len(Tm) - 1L) * K + k
+    for (rows in row_chunks(nrow(inf$lp), Tm)) {
+      h <- person_hazards(inf, rows, k)
+      S <- row_cumprod(1 - h)
+      vS <- S * if (inf$single) 1 else inf$v[rows]
+      gz <- gz + crossprod(z_levels[[k]][rows, , drop = FALSE], vS * row_cumsum(h))
+      for (j in seq_len(q)) gf[j, ] <- gf[j, ] + colSums(vS * row_cumsum(h * rep(F[, j], each = nrow(h))))
+      if (inf$single) next
+      D <- S - rep(fit$survival[k, ], each = nrow(S))
+      ij_var[k, ] <- ij_var[k, ] + colSums((inf$v[rows] * D)^2)
+      C[rows_k, ] <- C[rows_k, ] + crossprod(D, inf$v[rows] * inf$Phi[rows, , drop = FALSE])
+    }
+    G[rows_k, seq_len(pz)] <- -t(gz)
+    G[rows_k, pz + seq_len(q)] <- -t(gf)
+    if (k > 1L) G[rows_k, pz + (k - 1L) * q + seq_len(q)] <- -t(gf)
+  }
+  list(G = G, ij_var = ij_var, C = C)
+}
+
+#' @export
+influence_fixed.pooled_influence <- function(inf, fit, L, arm, rows) {
+  out <- matrix(0, length(rows), ncol(L))
+  if (inf$single) return(out)
+  for (k in unique(arm)) {
+    cols <- which(arm == k)
+    at_mean <- colSums(L[, cols, drop = FALSE] * fit$survival[k, ])
+    for (r in row_chunks(length(rows), nrow(L))) {
+      S <- row_cumprod(1 - person_hazards(inf, rows[r], k))
+      out[r, cols] <- inf$v[rows[r]] * (S %*% L[, cols, drop = FALSE] - rep(at_mean, each = length(r)))
+    }
+  }
+  out
+}
