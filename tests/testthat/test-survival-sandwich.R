@@ -33,7 +33,8 @@ sandwich_cases <- list(
                                               weight_model = a ~ x + z, weights = w, ...)),
   list(id = "KM, estimated ATT weights, 3 levels", data = sim3,
        fit = function(d, w, ...) {
-         wm <- ipw(a ~ x + age, data = d, weights = w, estimand = "ATT", learner = lrn_tight())
+         wm <- ipw(a ~ x + age, data = d, weights = w, estimand = "ATT", treated = "C",
+                   learner = lrn_tight())
          survival_ipw(Surv(time, event) ~ a, data = d, weight_model = wm, weights = w, ...)
        }),
   list(id = "KM, estimated stabilized weights, rotterdam (days)", data = rott_small,
@@ -58,7 +59,8 @@ sandwich_cases <- list(
        }),
   list(id = "IP-weighted standardized pooled logistic, ATT weights, 3 levels", data = sim3,
        fit = function(d, w, ...) {
-         wm <- ipw(a ~ x + age, data = d, weights = w, estimand = "ATT", learner = lrn_tight())
+         wm <- ipw(a ~ x + age, data = d, weights = w, estimand = "ATT", treated = "C",
+                   learner = lrn_tight())
          survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
                                   weight_model = wm, weights = w, learner = lrn_tight(), ...)
        }),
