@@ -250,3 +250,102 @@ test_that("ordinary designs are read as they are", {
   expect_equal(shifted$learner_fit$anchor, 1L)
   expect_equal(shifted$learner_fit$center[[2]], mean(d$xs) + 1e5, tolerance = 1e-12)
 })
+
+# ---- near-collinear columns ------------------------------------------------
+# x2 = x1 + eps * u on MatchIt's lalonde (x1 its standardized age, u noise
+# of sd `u_sd`), stored shifted and scaled as xs1, xs2. The references fit
+# the same column space in a well-conditioned basis computed exactly from
+# the stored values: r1 = xs1 - c0 and r2 = (xs2 - xs1) / (eps scale) (each
+# difference is exact or correctly rounded), so the fitted values of every
+# fitter must agree with theirs.
+collinear_data <- function(eps, shift = 0, scale = 1, u_sd = 1, seed = 11) {
+  data("lalonde", package = "MatchIt", envir = environment())
+  d <- lalonde
+  u <- withr::with_seed(seed, stats::rnorm(nrow(d), sd = u_sd))
+  x1 <- (d$age - mean(d$age)) / stats::sd(d$age)
+  c0 <- scale * shift
+  d$xs1 <- scale * (x1 + shift)
+  d$xs2 <- scale * (x1 + eps * u + shift)
+  d$r1 <- d$xs1 - c0
+  d$r2 <- if (eps > 0) (d$xs2 - d$xs1) / (eps * scale) else 0
+  d$ed <- (d$educ - mean(d$educ)) / stats::sd(d$educ)
+  d$y <- log1p(d$re78)
+  d
+}
+
+# Multinomial (baseline-category) probabilities by Newton's method with QR
+# solves, for a well-conditioned design X (with its intercept).
+multinom_reference <- function(X, a) {
+  K <- nlevels(a)
+  p <- ncol(X)
+  Y <- outer(as.integer(a), 2:K, "==") * 1
+  B <- matrix(0, p, K - 1)
+  probs <- function(B) {
+    E <- exp(X %*% B)
+    E / (1 + rowSums(E))
+  }
+  for (it in 1:100) {
+    P <- probs(B)
+    H <- matrix(0, (K - 1) * p, (K - 1) * p)
+    for (k in 1:(K - 1)) for (l in 1:(K - 1)) {
+      H[(k - 1) * p + 1:p, (l - 1) * p + 1:p] <- crossprod(X, X * (P[, k] * ((k == l) - P[, l])))
+    }
+    step <- qr.solve(H, as.vector(crossprod(X, Y - P)), tol = 1e-12)
+    B <- B + step
+    if (max(abs(step)) < 1e-14 * max(1, abs(B))) break
+  }
+  P <- probs(B)
+  cbind(1 - rowSums(P), P)
+}
+
+# The agreement a backward-stable QR of the rows achieves on a column of
+# residual ratio eps (forward error of about cond(X) epsilon, cond ~ 1 / eps),
+# or glm()'s own agreement if that is worse; at least 1e-12, where the fits
+# (epsilon = 1e-12) stop iterating.
+qr_tolerance <- function(eps, glm_error = 0) max(glm_error, 1e-12, 5 * .Machine$double.eps / eps)
+
+collinear_cases <- merge(
+  data.frame(eps = c(1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 3e-7)),
+  data.frame(shift = c(0, 0, 0, 1e3, 1e6, 1e9, 1e6, 1e9), scale = c(1, 1e-3, 1e3, 1, 1, 1, 1e-3, 1e3))
+)
+# Stored values must still carry the collinearity (shift * epsilon << eps).
+collinear_cases <- collinear_cases[collinear_cases$shift <= collinear_cases$eps * 1e13, ]
+
+test_that("near-collinear columns fit as accurately as glm()'s QR: binomial, gaussian, poisson", {
+  skip_if_not_installed("MatchIt")
+  ctl <- glm.control(epsilon = 1e-14, maxit = 100)
+  for (i in seq_len(nrow(collinear_cases))) {
+    case <- collinear_cases[i, ]
+    d <- collinear_data(case$eps, case$shift, case$scale)
+    X <- as.matrix(d[c("xs1", "xs2", "ed")])
+    for (fam in c("binomial", "gaussian", "poisson")) {
+      lab <- sprintf("%s, eps %g, shift %g, scale %g", fam, case$eps, case$shift, case$scale)
+      d$yy <- switch(fam, binomial = d$treat, gaussian = d$y, poisson = d$educ)
+      family <- get(fam)()
+      ref <- fitted(glm(yy ~ r1 + r2 + ed, family, d, control = ctl))
+      g <- suppressWarnings(fitted(glm(yy ~ xs1 + xs2 + ed, family, d, control = ctl)))
+      fit <- causallib:::learner_fit(lrn_glm(family, epsilon = 1e-12), X, d$yy, intercept = TRUE)
+      expect_false(anyNA(fit$coefficients), label = lab)
+      err <- max(abs(fit$fitted - ref))
+      expect_lte(err, qr_tolerance(case$eps, max(abs(g - ref))), label = lab)
+    }
+    # The IPW propensities (and so the weights) of the binomial model.
+    lab <- sprintf("ipw, eps %g, shift %g, scale %g", case$eps, case$shift, case$scale)
+    fit <- ipw(treat ~ xs1 + xs2 + ed, data = d, learner = lrn_glm(epsilon = 1e-12))
+    ref <- fitted(glm(treat ~ r1 + r2 + ed, binomial(), d, control = ctl))
+    expect_lte(max(abs(fit$propensity[, "1"] - ref)), qr_tolerance(case$eps), label = lab)
+  }
+})
+
+test_that("near-collinear columns fit as accurately as a QR: multinomial propensities", {
+  skip_if_not_installed("MatchIt")
+  for (i in seq_len(nrow(collinear_cases))) {
+    case <- collinear_cases[i, ]
+    lab <- sprintf("eps %g, shift %g, scale %g", case$eps, case$shift, case$scale)
+    d <- collinear_data(case$eps, case$shift, case$scale)
+    fit <- ipw(race ~ xs1 + xs2 + ed, data = d, learner = lrn_glm(epsilon = 1e-12))
+    expect_false(anyNA(fit$learner_fit$coefficients), label = lab)
+    ref <- multinom_reference(cbind(1, d$r1, d$r2, d$ed), d$race)
+    expect_lte(max(abs(fit$propensity - ref)), qr_tolerance(case$eps), label = lab)
+  }
+})
