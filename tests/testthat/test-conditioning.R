@@ -349,3 +349,110 @@ test_that("near-collinear columns fit as accurately as a QR: multinomial propens
     expect_lte(max(abs(fit$propensity - ref)), qr_tolerance(case$eps), label = lab)
   }
 })
+
+# survival::rotterdam with x2 = x1 + eps * u (x1 its standardized age),
+# stored shifted as xs1, xs2, in periods of two years up to 8, and the
+# well-conditioned basis r1, r2 of collinear_data().
+collinear_rotterdam <- function(eps, shift = 0, u_sd = 1, n = 800, seed = 12) {
+  d <- survival::rotterdam[seq_len(n), c("age", "hormon", "dtime", "death")]
+  u <- withr::with_seed(seed, stats::rnorm(n, sd = u_sd))
+  x1 <- (d$age - mean(d$age)) / stats::sd(d$age)
+  d$time <- pmin(ceiling(d$dtime / 730.5), 8L)
+  d$event <- as.integer(d$death == 1L & d$dtime <= 8 * 730.5)
+  d$xs1 <- x1 + shift
+  d$xs2 <- x1 + eps * u + shift
+  d$r1 <- d$xs1 - shift
+  d$r2 <- if (eps > 0) (d$xs2 - d$xs1) / eps else 0
+  d
+}
+
+# (epsilon 1e-10: at 1e-12 the deviance of the most collinear cases is
+# within its rounding of the optimum before the test is met.)
+pooled_fit <- function(d) {
+  survival_standardization(Surv(time, event) ~ hormon + xs1 + xs2, data = d, treatment = "hormon",
+                           time_terms = ~ time, learner = lrn_glm(epsilon = 1e-10), se = "none")
+}
+
+test_that("near-collinear columns fit as accurately as glm()'s QR: pooled-logistic hazards", {
+  ctl <- glm.control(epsilon = 1e-14, maxit = 100)
+  for (eps in c(1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 3e-7)) for (shift in c(0, 1e3, 1e6)) {
+    lab <- sprintf("eps %g, shift %g", eps, shift)
+    d <- collinear_rotterdam(eps, shift)
+    long <- expand_person_time(d, d$time, d$event)
+    ref <- glm(y ~ hormon * time + r1 + r2, binomial(), long, control = ctl)
+    g <- suppressWarnings(glm(y ~ hormon * time + xs1 + xs2, binomial(), long, control = ctl))
+    fit <- pooled_fit(d)
+    expect_false(anyNA(fit$models$hazard$coefficients), label = lab)
+    for (a in 0:1) {
+      s_ref <- glm_standardized_survival(ref, d, "hormon", a, 1:8)
+      s_glm <- glm_standardized_survival(g, d, "hormon", a, 1:8)
+      expect_lte(max(abs(fit$survival[a + 1, ] - s_ref)),
+                 qr_tolerance(eps, max(abs(s_glm - s_ref))), label = lab)
+    }
+  }
+})
+
+# ---- aliasing as a QR of the rows decides it --------------------------------
+# A column is aliased when its residual on the earlier columns is below 1e-7
+# of its norm: lm.fit()'s tolerance, and glm.fit()'s for epsilon >= 1e-4
+# (glm.fit() passes min(1e-7, epsilon / 1000) to its QR). With u of sd 2 the
+# residual ratio of x2 is about 2 eps: kept down to eps = 1e-7, aliased from
+# 1e-8, and aliased when x2 is an exact combination (eps = 0).
+aliasing_eps <- c(1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 0)
+
+test_that("3-level propensity models alias a column exactly when a QR of the design does", {
+  skip_if_not_installed("MatchIt")
+  for (eps in aliasing_eps) {
+    lab <- sprintf("eps %g", eps)
+    d <- collinear_data(eps, u_sd = 2)
+    X <- cbind(1, d$xs1, d$xs2, d$ed)
+    q <- qr(X, tol = 1e-7)
+    qr_aliased <- seq_len(ncol(X)) > q$rank
+    qr_aliased[q$pivot] <- qr_aliased
+    # glm() of each level against the reference decides the same.
+    for (lev in levels(d$race)[-1L]) {
+      g <- glm(race == lev ~ xs1 + xs2 + ed, binomial(), d, control = glm.control(epsilon = 1e-4))
+      expect_identical(unname(is.na(coef(g))), qr_aliased, label = paste(lab, lev))
+    }
+    run <- function() ipw(race ~ xs1 + xs2 + ed, data = d, learner = lrn_glm(epsilon = 1e-12))
+    if (any(qr_aliased)) {
+      expect_warning(fit <- run(), "xs2", label = lab)
+    } else {
+      expect_no_warning(fit <- run())
+    }
+    B <- fit$learner_fit$coefficients
+    expect_identical(unname(is.na(B[, 1])), qr_aliased, label = lab)
+    expect_identical(unname(is.na(B[, 2])), qr_aliased, label = lab)
+    # The binary propensity model decides as glm() does too.
+    g <- glm(treat ~ xs1 + xs2 + ed, binomial(), d, control = glm.control(epsilon = 1e-4))
+    w <- if (anyNA(coef(g))) "xs2" else NA
+    expect_warning(fit <- ipw(treat ~ xs1 + xs2 + ed, data = d), w, label = lab)
+    expect_identical(unname(is.na(fit$learner_fit$coefficients)), unname(is.na(coef(g))), label = lab)
+  }
+})
+
+test_that("pooled-logistic hazards alias a column exactly when glm() on the person-period rows does", {
+  for (eps in aliasing_eps) {
+    lab <- sprintf("eps %g", eps)
+    d <- collinear_rotterdam(eps, u_sd = 2)
+    long <- expand_person_time(d, d$time, d$event)
+    g <- glm(y ~ hormon * time + xs1 + xs2, binomial(), long, control = glm.control(epsilon = 1e-4))
+    glm_aliased <- is.na(coef(g)[["xs2"]])
+    expect_identical(glm_aliased, eps < 1e-7, label = lab)
+    if (glm_aliased) {
+      expect_warning(fit <- pooled_fit(d), "xs2", label = lab)
+    } else {
+      expect_no_warning(fit <- pooled_fit(d))
+    }
+    b <- fit$models$hazard$coefficients
+    expect_identical(is.na(b[["xs2"]]), glm_aliased, label = lab)
+    expect_identical(sum(is.na(b)), sum(is.na(coef(g))), label = lab)
+    # The curves are glm()'s on the columns it keeps.
+    kept <- if (glm_aliased) y ~ hormon * time + xs1 else y ~ hormon * time + r1 + r2
+    ref <- glm(kept, binomial(), long, control = glm.control(epsilon = 1e-14))
+    for (a in 0:1) {
+      expect_equal(fit$survival[a + 1, ], glm_standardized_survival(ref, d, "hormon", a, 1:8),
+                   tolerance = 1e-8, label = lab)
+    }
+  }
+})
