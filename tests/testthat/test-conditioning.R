@@ -456,3 +456,19 @@ test_that("pooled-logistic hazards alias a column exactly when glm() on the pers
     }
   }
 })
+
+test_that("refined (near-collinear) fits are identical across thread counts", {
+  skip_if_not_installed("MatchIt")
+  d <- collinear_data(1e-6, shift = 1e3)
+  ds <- collinear_rotterdam(1e-6)
+  run <- function(nt) {
+    withr::with_options(list(causallib.threads = nt), list(
+      ipw(treat ~ xs1 + xs2 + ed, data = d)$propensity,
+      ipw(race ~ xs1 + xs2 + ed, data = d)$propensity,
+      causallib:::learner_fit(lrn_glm(gaussian()), as.matrix(d[c("xs1", "xs2", "ed")]), d$y,
+                              intercept = TRUE)$coefficients,
+      pooled_fit(ds)$survival
+    ))
+  }
+  expect_identical(run(1), run(2))
+})
