@@ -56,6 +56,7 @@
 evaluate <- function(fit, data = NULL, cv = NULL, bootstrap = NULL, ...) {
   rlang::check_dots_empty()
   if (!is.null(data)) fit <- refit_on_data(fit, data)
+  check_fields(fit)
   evaluation_type(fit)
   splits <- evaluation_splits(fit$treatment, cv, bootstrap)
   method <- if (!is.null(cv)) "cv" else if (!is.null(bootstrap)) "bootstrap" else "in-sample"

@@ -191,6 +191,9 @@ check_survival_fields <- function(fit) {
     }
   }
   pt <- fit$pt
+  if (is.null(pt) && (fit$method %in% survival_boot_methods[-1L] || !is.null(fit$xc))) {
+    fit_field_abort("", "pt", "must be the person-time of the fit's people")
+  }
   if (!is.null(pt)) {
     Tmax <- if (is.matrix(pt$f)) nrow(pt$f) else 0L
     if (!(is.double(pt$f) && Tmax > 0L && is_finite_double(pt$f))) {
@@ -204,6 +207,24 @@ check_survival_fields <- function(fit) {
           !any(pt$status == 1L & pt$last == 0L))) {
       fit_field_abort("", "pt$status", "must be {n} event indicator{?s} (0 or 1), events in a period >= 1")
     }
+    if (!is_whole(pt$n_periods, Tmax, Tmax)) fit_field_abort("", "pt$n_periods", "must be {Tmax}, the rows of {.field pt$f}")
+    if (!identical(pt$arm, fit$treatment)) fit_field_abort("", "pt$arm", "must be the fit's treatment")
+  }
+  xc <- fit$xc
+  if (!is.null(xc) && !(is.matrix(xc) && is.double(xc) && nrow(xc) == n &&
+                        ncol(xc) >= length(fit$levels) - 1L && is_finite_double(xc))) {
+    fit_field_abort("", "xc", "must be a finite censoring design of {n} row{?s} and at least {length(fit$levels) - 1L} column{?s}")
+  }
+  if (fit$method %in% c("pooled_logistic", "cox")) check_hazard_design_fields(fit$hazard, n)
+  hz <- fit$models$hazard
+  if (fit$method %in% c("pooled_logistic", "grid_pooled_logistic")) {
+    if (inherits(hz, "causallib_pt_fit")) {
+      check_pt_fit_fields(hz, "models$hazard$", ncol(pt$f), length(fit$levels))
+    } else if (is.list(hz) && length(hz) == length(fit$levels)) {
+      for (k in seq_along(hz)) check_pt_fit_fields(hz[[k]], paste0("models$hazard[[", k, "]]$"), ncol(pt$f), 1L)
+    } else {
+      fit_field_abort("", "models$hazard", "must be the fitted hazard model (one per treatment level when stratified)")
+    }
   }
   # The censoring and pooled-logistic hazard models are refitted in C with
   # it (Cox models refit in R).
@@ -212,4 +233,57 @@ check_survival_fields <- function(fit) {
     check_glm_learner_fields(fit$learner)
   }
   invisible(fit)
+}
+
+# The design of a pooled-logistic hazard model, from whose raw variables
+# hazard_boot_spec() builds the person designs under each level: its terms,
+# and variables of n people of the types it was fitted on, none missing or
+# infinite.
+check_hazard_design_fields <- function(design, n) {
+  if (!(inherits(design, "causallib_design") && inherits(design$terms, "terms"))) {
+    fit_field_abort("", "hazard", "must be the design of the hazard model")
+  }
+  vars <- design$vars
+  mf <- if (is.data.frame(vars) && nrow(vars) == n) {
+    tryCatch({
+      mf <- stats::model.frame(design$terms, vars, xlev = design$xlevels, na.action = stats::na.pass)
+      stats::.checkMFClasses(attr(design$terms, "dataClasses"), mf)
+      mf
+    }, error = function(e) NULL)
+  }
+  if (is.null(mf) || anyNA(mf) ||
+      !all(vapply(mf, function(v) !is.double(v) || is_finite_double(v), logical(1)))) {
+    fit_field_abort("", "hazard$vars",
+                    "must hold the hazard model's variables for {n} people, of the types it was fitted on, without missing or infinite values")
+  }
+  invisible(design)
+}
+
+# A fitted pooled-logistic model (pt_fit()), whose coefficients the curves,
+# predictions and evaluation read: an intercept flag, p_person person
+# coefficients and q period terms in 1 or K blocks (`blocks`, the most
+# allowed), finite but where aliased, and its information matrix.
+check_pt_fit_fields <- function(hz, prefix, q, blocks) {
+  if (!inherits(hz, "causallib_pt_fit")) {
+    fit_field_abort(prefix, "", "must be a fitted pooled-logistic model")
+  }
+  if (!rlang::is_bool(hz$intercept)) fit_field_abort(prefix, "intercept", "must be {.code TRUE} or {.code FALSE}")
+  if (!is_whole(hz$p_person, 0)) fit_field_abort(prefix, "p_person", "must be a whole number of person terms")
+  if (!(is_whole(hz$K, 1) && hz$K %in% unique(c(1L, blocks)))) {
+    fit_field_abort(prefix, "K", "must be {.val {unique(c(1L, blocks))}}")
+  }
+  P <- hz$intercept + hz$p_person + q * hz$K
+  al <- hz$aliased
+  if (!(is.logical(al) && length(al) == P && !anyNA(al))) {
+    fit_field_abort(prefix, "aliased", "must be {P} logical flag{?s}")
+  }
+  b <- hz$coefficients
+  if (!(is.double(b) && length(b) == P && all(is.na(b) == al) && is_finite_double(b[!al]))) {
+    fit_field_abort(prefix, "coefficients", "must be {P} coefficient{?s}, finite but {.code NA} where aliased")
+  }
+  info <- hz$information
+  if (!(is.matrix(info) && identical(dim(info), c(P, P)) && is_finite_double(info))) {
+    fit_field_abort(prefix, "information", "must be a finite {P} x {P} matrix")
+  }
+  invisible(hz)
 }

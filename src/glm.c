@@ -109,6 +109,36 @@ static double mu_start(int family, double y, double wt)
     }
 }
 
+/* A row's mean *m, working weight *w and working response *z at linear
+ * predictor e (offset off, prior weight pw), as glm.fit() computes them
+ * (w = z = 0 for a zero weight).  Returns 1 when the logistic shortcut was
+ * taken: inside the thresholds of R's logit family mu.eta = variance =
+ * mu (1 - mu), so one exp, one log and one division per row give the
+ * working weight prior * mu.eta. */
+static inline int irls_row(int fam, double y, double pw, double e, double off,
+                           double *m, double *w, double *z)
+{
+    *w = 0.0;
+    *z = 0.0;
+    if (fam == GLM_BINOMIAL && fabs(e) <= THRESH) {
+        double t = exp(e);
+        *m = t / (1.0 + t);
+        double me = *m * (1.0 - *m);
+        if (pw > 0) {
+            *z = (e - off) + (y - *m) / me;
+            *w = pw * me;
+        }
+        return 1;
+    }
+    *m = glm_linkinv(fam, e);
+    double me = glm_mu_eta(fam, e);
+    if (pw > 0 && me != 0) {
+        *z = (e - off) + (y - *m) / me;
+        *w = pw * me * me / glm_variance(fam, *m);
+    }
+    return 0;
+}
+
 /* The IRLS system of a pass: X'WX (p x p), X'Wz (p), the deviance and the
  * number of row blocks with a non-finite value of X (first pass only). */
 #define SYS_LEN(p) ((size_t) (p) * (p) + (p) + 2)
@@ -204,33 +234,13 @@ static void pass_chunk(const void *ctx_, cl_len from, cl_len to, double *sys,
         }
         for (int i = 0; i < len; i++) {
             cl_len ii = r0 + i;
-            double pw = prior ? prior[ii] : 1.0, me, w = 0.0, z = 0.0;
+            double pw = prior ? prior[ii] : 1.0;
             double off = offset ? offset[ii] : 0.0;
-            if (fam == GLM_BINOMIAL && fabs(e[i]) <= THRESH) {
-                /* One exp, one log and one division per row: inside the
-                 * thresholds of R's logit family mu.eta = variance =
-                 * mu (1 - mu), so the working weight is prior * mu.eta. */
-                double t = exp(e[i]);
-                m[i] = t / (1.0 + t);
-                me = m[i] * (1.0 - m[i]);
-                dev += (y[ii] == 0.0 || y[ii] == 1.0)
-                       ? -2.0 * pw * log(y[ii] == 1.0 ? m[i] : 1.0 - m[i])
-                       : dev_resid(fam, y[ii], m[i], pw);
-                if (pw > 0) {
-                    z = (e[i] - off) + (y[ii] - m[i]) / me;
-                    w = pw * me;
-                }
-            } else {
-                m[i] = glm_linkinv(fam, e[i]);
-                me = glm_mu_eta(fam, e[i]);
+            if (irls_row(fam, y[ii], pw, e[i], off, m + i, bw + i, bz + i) &&
+                (y[ii] == 0.0 || y[ii] == 1.0))
+                dev += -2.0 * pw * log(y[ii] == 1.0 ? m[i] : 1.0 - m[i]);
+            else
                 dev += dev_resid(fam, y[ii], m[i], pw);
-                if (pw > 0 && me != 0) {
-                    z = (e[i] - off) + (y[ii] - m[i]) / me;
-                    w = pw * me * me / glm_variance(fam, m[i]);
-                }
-            }
-            bz[i] = z;
-            bw[i] = w;
         }
         cp_block_scale(xb, bw, len, p, wb);
         cp_block_xtv(wb, bz, len, p, b);
@@ -298,17 +308,51 @@ static double irls_resid(void *ctx, int j, const double *b, double *norm2)
     irls_model *m = ctx;
     const cp_design *d = m->d;
     for (cl_len i = 0; i < d->n; i++) {
-        double pw = m->prior ? m->prior[i] : 1.0, e = m->eta[i], w = 0.0;
-        if (m->fam == GLM_BINOMIAL && fabs(e) <= THRESH) {
-            double t = exp(e), mu = t / (1.0 + t);
-            if (pw > 0) w = pw * (mu * (1.0 - mu));
-        } else {
-            double mu = glm_linkinv(m->fam, e), me = glm_mu_eta(m->fam, e);
-            if (pw > 0 && me != 0) w = pw * me * me / glm_variance(m->fam, mu);
-        }
-        m->mu[i] = w;
+        double pw = m->prior ? m->prior[i] : 1.0, mu, z;
+        irls_row(m->fam, m->y[i], pw, m->eta[i], 0.0, &mu, m->mu + i, &z);
     }
     return cp_residual_ss(d, m->mu, j, b, norm2, m->nthreads, m->pass_work);
+}
+
+typedef struct {
+    const irls_model *m;
+    const double *x; /* the solution, NaN as 0 */
+} refine_ctx;
+
+/* Rows [from, to): acc (p) = X'W (z - X x) over them, z and W those of the
+ * last pass (recomputed from its linear predictors; a cp_chunk_fn). */
+static void refine_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
+                         double *scratch)
+{
+    const refine_ctx *ctx = ctx_;
+    const irls_model *m = ctx->m;
+    const int p = m->d->p;
+    double *xb = scratch, *xe = xb + (size_t) CP_BLOCK_ROWS * p, *v = xe + CP_BLOCK_ROWS;
+    memset(acc, 0, sizeof(double) * p);
+    for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+        int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
+        cp_copy_rows(m->d, r0, len, xb);
+        block_eta(xb, len, p, ctx->x, NULL, xe);
+        for (int i = 0; i < len; i++) {
+            cl_len ii = r0 + i;
+            double pw = m->prior ? m->prior[ii] : 1.0, mu, w, z;
+            irls_row(m->fam, m->y[ii], pw, m->eta[ii], m->offset ? m->offset[ii] : 0.0,
+                     &mu, &w, &z);
+            v[i] = w * (z - xe[i]);
+        }
+        cp_block_xtv(xb, v, len, p, acc);
+    }
+}
+
+/* newton_problem's refine: r = X'Wz - X'WX x from the rows. */
+static void irls_refine(void *ctx, const double *x, double *r)
+{
+    irls_model *m = ctx;
+    const cp_design *d = m->d;
+    for (int j = 0; j < d->p; j++) m->beta_lin[j] = isnan(x[j]) ? 0.0 : x[j];
+    refine_ctx rc = {m, m->beta_lin};
+    cp_reduce(d->n, cp_chunks(d->n, d->p, d->p), m->nthreads, (size_t) d->p,
+              (size_t) CP_BLOCK_ROWS * (d->p + 2), refine_chunk, &rc, r, m->pass_work);
 }
 
 /* X'WX and X'Wz of the last pass. */
@@ -336,7 +380,7 @@ static void irls_fit(const cp_design *d, const double *y, const double *prior,
         .system = irls_system, .ctx = &m, .penalty = spec->penalty, .npenalty = p,
         .maxit = spec->maxit, .epsilon = spec->epsilon,
         .scale = newton_weight_scale(prior, d->n), .interrupt = spec->interrupt,
-        .resid = irls_resid
+        .resid = irls_resid, .refine = irls_refine
     };
 
     memset(info, 0, sizeof(*info));
@@ -349,7 +393,7 @@ static void irls_fit(const cp_design *d, const double *y, const double *prior,
         info->failed = 1;
         return;
     }
-    newton_fit(&pb, sys[pp + p], 0, beta, aliased, info, newton_work);
+    newton_fit(&pb, sys[pp + p], beta, aliased, info, newton_work);
 }
 
 /*

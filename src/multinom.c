@@ -4,8 +4,10 @@
  * blocks X' diag(prior * P_k (delta_kl - P_l)) X come from the blocked
  * cross-product kernel.  Convergence uses glm()'s relative deviance rule;
  * a step that does not lower the deviance is halved.  Columns aliased on
- * X' diag(prior) X are aliased in every block, as nnet::multinom would
- * leave them unidentified.  The iterations are newton.c's, under its
+ * X' diag(prior) X (with their residuals recomputed from the rows, as a QR
+ * of the rows aliases them) are aliased in every block, as nnet::multinom
+ * would leave them unidentified.  Ill-conditioned steps are refined with
+ * H x recomputed from the rows.  The iterations are newton.c's, under its
  * NEWTON_DAMPED_KEEP rule.  Plain C: calls newton.c and design.c.
  */
 #include <math.h>
@@ -56,17 +58,20 @@ typedef struct {
     const double *prior, *penalty;
     double *P;
     double *R, *w, *blk, *cp_work, *xm_work; /* system work */
+    double *E; /* n x (K-1): the refinement's X d, then its residuals */
 } mn_model;
 
 /* Doubles of work for multinom_newton(), q = (K - 1) p: the score
  * multipliers R (n x (K-1)), the weights of a Hessian block (n), one block
- * (p x p), Newton's work, and the cross-product kernels' work. */
+ * (p x p), Newton's work, the cross-product kernels' work (or the
+ * centring plan's, if more), the refinement's n x (K-1), and the shifts. */
 size_t multinom_work_size(cl_len n, int p, int K, int nthreads)
 {
     int q = (K - 1) * p;
     size_t xm = xt_mat_work_size(n, p, K - 1, nthreads), plan = cp_center_work_size(n, p, nthreads);
     return (size_t) n * (K - 1) + (size_t) n + (size_t) p * p + newton_work_size(q) +
-           wcrossprod_work_size(n, p, nthreads) + (xm > plan ? xm : plan) + (size_t) p;
+           wcrossprod_work_size(n, p, nthreads) + (xm > plan ? xm : plan) +
+           (size_t) n * (K - 1) + (size_t) p;
 }
 
 const double *multinom_center(const double *work, cl_len n, int p, int K, int nthreads)
@@ -122,6 +127,44 @@ static void mn_system(void *ctx, double *H, double *g)
     }
 }
 
+/* The design system to alias on: X' diag(prior) X. */
+static void mn_alias_system(void *ctx, double *A)
+{
+    const mn_model *m = ctx;
+    wcrossprod(m->d, m->prior, A, m->nthreads, m->cp_work);
+}
+
+/* newton_resid_fn on X' diag(prior) X: the column's residual from the rows,
+ * with the prior weights (those of glm()'s first iteration of each level
+ * against the reference, up to a constant). */
+static double mn_resid(void *ctx, int j, const double *b, double *norm2)
+{
+    const mn_model *m = ctx;
+    return cp_residual_ss(m->d, m->prior, j, b, norm2, m->nthreads, m->cp_work);
+}
+
+/* newton_problem's refine: r = g - H x for the step x (q) from the rows,
+ * X' (R - V) with V_ik = prior_i P_ik (e_ik - sum_l P_il e_il), e_i = the
+ * linear predictors of x at row i, at the probabilities and score
+ * multipliers R of the last system. */
+static void mn_refine(void *ctx, const double *x, double *r)
+{
+    const mn_model *m = ctx;
+    const cp_design *d = m->d;
+    const cl_len n = d->n;
+    const int km = m->K - 1;
+    for (int k = 0; k < km; k++) cp_xbeta(d, x + (size_t) k * d->p, NULL, m->E + (size_t) k * n);
+    for (cl_len i = 0; i < n; i++) {
+        double pw = m->prior ? m->prior[i] : 1.0, s = 0.0;
+        for (int l = 0; l < km; l++) s += m->P[(size_t) (l + 1) * n + i] * m->E[(size_t) l * n + i];
+        for (int k = 0; k < km; k++) {
+            size_t e = (size_t) k * n + i;
+            m->E[e] = m->R[e] - pw * m->P[(size_t) (k + 1) * n + i] * (m->E[e] - s);
+        }
+    }
+    xt_mat(d, m->E, km, r, m->nthreads, m->xm_work);
+}
+
 /* Newton's method on the design d as it is read (shifted or not). */
 static void mn_fit(const cp_design *d, const int *a, int K, const double *prior,
                    const glm_spec *spec, double *B, double *P, int *aliased,
@@ -137,24 +180,24 @@ static void mn_fit(const cp_design *d, const int *a, int K, const double *prior,
     double *newton_work = m.blk + (size_t) p * p;
     m.cp_work = newton_work + newton_work_size(q);
     m.xm_work = m.cp_work + wcrossprod_work_size(n, p, spec->nthreads);
+    size_t xm = xt_mat_work_size(n, p, km, spec->nthreads),
+           plan = cp_center_work_size(n, p, spec->nthreads);
+    m.E = m.xm_work + (xm > plan ? xm : plan);
     int *qaliased = iwork;
     newton_problem pb = {
         .q = q, .rule = NEWTON_DAMPED_KEEP, .objective = mn_objective,
         .system = mn_system, .ctx = &m, .penalty = spec->penalty, .npenalty = p,
         .maxit = spec->maxit, .epsilon = spec->epsilon,
-        .scale = newton_weight_scale(prior, n), .interrupt = spec->interrupt
+        .scale = newton_weight_scale(prior, n), .interrupt = spec->interrupt,
+        .resid = mn_resid, .alias_p = p, .alias_system = mn_alias_system,
+        .refine = mn_refine
     };
 
     memset(info, 0, sizeof(*info));
     info->anchor = -1;
-    wcrossprod(d, prior, m.blk, spec->nthreads, m.cp_work);
-    newton_penalize(m.blk, NULL, NULL, p, spec->penalty, p);
-    info->rank = chol_alias(m.blk, p, aliased, NEWTON_ALIAS_TOL, NULL, NULL, NULL, NULL);
-    for (int e = 0; e < q; e++) {
-        qaliased[e] = aliased[e % p];
-        B[e] = qaliased[e] ? NAN : 0.0;
-    }
-    newton_fit(&pb, mn_objective(&m, B), 1, B, qaliased, info, newton_work);
+    for (int e = 0; e < q; e++) B[e] = 0.0;
+    newton_fit(&pb, mn_objective(&m, B), B, qaliased, info, newton_work);
+    for (int j = 0; j < p; j++) aliased[j] = qaliased[j];
 }
 
 /*

@@ -17,6 +17,7 @@
 #define USE_FC_LEN_T
 #include <math.h>
 #include <string.h>
+#include <float.h>
 #include <R_ext/Lapack.h>
 #ifndef FCONE
 #define FCONE
@@ -100,7 +101,8 @@ int chol_alias(double *A, int p, int *aliased, double tol, newton_resid_fn resid
  * Solve A x = b over the kept columns with LAPACK (dpotrf, dpotrs).
  * Inputs:  A (p x p, symmetric, upper triangle used), aliased (p), b (p).
  * Output:  x (p), NaN where aliased.
- * Work:    p * p + p doubles.
+ * Work:    p * p + p doubles; on success its first r * r hold the factor
+ *          of the r kept columns (for chol_resolve_kept(), chol_rcond()).
  * Returns LAPACK's info: 0 on success.
  */
 int chol_solve_kept(const double *A, int p, const int *aliased,
@@ -108,7 +110,7 @@ int chol_solve_kept(const double *A, int p, const int *aliased,
 {
     int r = 0;
     for (int j = 0; j < p; j++) if (!aliased[j]) r++;
-    double *Ar = work, *br = work + (size_t) r * r;
+    double *Ar = work;
     int jj = 0;
     for (int j = 0; j < p; j++) {
         if (aliased[j]) continue;
@@ -118,16 +120,64 @@ int chol_solve_kept(const double *A, int p, const int *aliased,
             Ar[(size_t) jj * r + kk] = A[(size_t) j * p + k];
             kk++;
         }
-        br[jj++] = b[j];
+        jj++;
     }
-    int info = 0, one = 1;
-    if (r > 0) {
-        F77_CALL(dpotrf)("U", &r, Ar, &r, &info FCONE);
-        if (info == 0) F77_CALL(dpotrs)("U", &r, &one, Ar, &r, br, &r, &info FCONE);
-    }
+    int info = 0;
+    if (r > 0) F77_CALL(dpotrf)("U", &r, Ar, &r, &info FCONE);
+    if (info == 0) chol_resolve_kept(work, p, aliased, b, x);
+    return info;
+}
+
+/* x (p; NaN where aliased) = A^-1 b over the kept columns, with the factor
+ * chol_solve_kept() left at the start of work (and p doubles after it). */
+void chol_resolve_kept(double *work, int p, const int *aliased, const double *b,
+                       double *x)
+{
+    int r = 0, info = 0, one = 1;
+    for (int j = 0; j < p; j++) if (!aliased[j]) r++;
+    double *br = work + (size_t) r * r;
+    int jj = 0;
+    for (int j = 0; j < p; j++) if (!aliased[j]) br[jj++] = b[j];
+    if (r > 0) F77_CALL(dpotrs)("U", &r, &one, work, &r, br, &r, &info FCONE);
     jj = 0;
     for (int j = 0; j < p; j++) x[j] = aliased[j] ? NAN : br[jj++];
-    return info;
+}
+
+/*
+ * The reciprocal condition number (1-norm, LAPACK's dpocon estimate) of
+ * the kept part of A equilibrated to a unit diagonal, D^-1/2 A D^-1/2, from
+ * the factor chol_solve_kept() left in factor: what the normal equations
+ * lose beyond the scales of the columns, which Cholesky does not mind.
+ * Work: r * r + 4 r doubles and r ints (r <= p kept columns).
+ */
+double chol_rcond(const double *A, int p, const int *aliased, const double *factor,
+                  double *work, int *iwork)
+{
+    int r = 0, info = 0;
+    for (int j = 0; j < p; j++) if (!aliased[j]) r++;
+    if (r == 0) return 1.0;
+    double *F = work, *s = F + (size_t) r * r, *cwork = s + r, anorm = 0.0, rcond = 0.0;
+    int jj = 0;
+    for (int j = 0; j < p; j++)
+        if (!aliased[j]) s[jj++] = 1.0 / sqrt(A[(size_t) j * p + j]);
+    /* The factor of S A S is R S (R upper, A = R'R). */
+    for (int c = 0; c < r; c++)
+        for (int k = 0; k <= c; k++) F[(size_t) c * r + k] = factor[(size_t) c * r + k] * s[c];
+    jj = 0;
+    for (int j = 0; j < p; j++) {
+        if (aliased[j]) continue;
+        double col = 0.0;
+        int kk = 0;
+        for (int k = 0; k < p; k++)
+            if (!aliased[k]) {
+                size_t e = k <= j ? (size_t) j * p + k : (size_t) k * p + j;
+                col += fabs(A[e]) * s[kk++] * s[jj];
+            }
+        if (col > anorm) anorm = col;
+        jj++;
+    }
+    F77_CALL(dpocon)("U", &r, F, &r, &anorm, &rcond, cwork, iwork, &info FCONE);
+    return info == 0 ? rcond : 0.0;
 }
 
 /*
@@ -161,10 +211,12 @@ double newton_penalty(const double *beta, int q, const double *penalty,
 
 /* Doubles of work for newton_fit() with q coefficients: H, L (q x q),
  * the solve's q x q + q, g, the solution and the previous coefficients,
- * and chol_alias()'s coefficients and rescued flags (ints, in doubles). */
+ * chol_alias()'s coefficients, rescued flags and design flags (ints, in
+ * doubles), the refinement's residual and correction, and chol_rcond()'s
+ * r x r + 4 r doubles and r ints. */
 size_t newton_work_size(int q)
 {
-    return 3 * (size_t) q * q + 6 * (size_t) q;
+    return 4 * (size_t) q * q + 14 * (size_t) q;
 }
 
 /*
@@ -245,26 +297,104 @@ static double newton_step(const newton_problem *pb, const int *aliased,
     return obj;
 }
 
+/* r (q) -= lambda v over the coefficients not aliased (penalty as in
+ * newton_penalize()). */
+static void penalty_times(double *r, const double *v, int q, const int *aliased,
+                          const double *penalty, int npenalty)
+{
+    if (!penalty) return;
+    for (int e = 0; e < q; e++)
+        if (!aliased[e]) r[e] -= penalty[e % npenalty] * v[e];
+}
+
+static double norm_kept(const double *v, int q, const int *aliased)
+{
+    double s = 0.0;
+    for (int e = 0; e < q; e++) if (!aliased[e]) s += v[e] * v[e];
+    return sqrt(s);
+}
+
+/*
+ * Iterative refinement of the solution x (q) of the penalized system
+ * (H, factor in solve_work from chol_solve_kept()) when it is ill
+ * conditioned: x += A^-1 r with r = g - A x recomputed from the rows
+ * (pb->refine) less the penalty, while the corrections shrink.  The
+ * normal equations square the condition number of the rows; residuals
+ * from the rows bring the solution back to the accuracy of a QR of the
+ * rows (when the system loses fewer than all its digits).  beta: the
+ * coefficients of the system (damped rules: x is a step from them).
+ */
+static void refine_solution(const newton_problem *pb, const double *H, const int *aliased,
+                            const double *beta, double *x, double *solve_work,
+                            double *r, double *dx, double *cwork)
+{
+    const int q = pb->q;
+    if (!pb->refine) return;
+    int *ciwork = (int *) (cwork + (size_t) q * q + 4 * (size_t) q);
+    if (chol_rcond(H, q, aliased, solve_work, cwork, ciwork) >= NEWTON_REFINE_RCOND) return;
+    double last = INFINITY;
+    for (int it = 0; it < NEWTON_MAX_REFINE; it++) {
+        pb->refine(pb->ctx, x, r);
+        penalty_times(r, x, q, aliased, pb->penalty, pb->npenalty);
+        if (pb->rule != NEWTON_IRLS) penalty_times(r, beta, q, aliased, pb->penalty, pb->npenalty);
+        chol_resolve_kept(solve_work, q, aliased, r, dx);
+        double size = norm_kept(dx, q, aliased);
+        if (!isfinite(size) || size >= last) break; /* no longer converging */
+        for (int e = 0; e < q; e++) if (!aliased[e]) x[e] += dx[e];
+        if (size <= 4 * DBL_EPSILON * norm_kept(x, q, aliased)) break;
+        last = size / 2;
+    }
+}
+
+/*
+ * Alias columns on the first system H (q x q, penalized), or on pb's
+ * design system (alias_p columns) spread over the coefficients.
+ * Outputs: aliased (q), rescued (q: kept by the row residuals), the rank
+ *          (of the design system when alias_p > 0).
+ * Work:    L (q x q), bwork (q), flags (q ints in doubles).
+ */
+static int alias_columns(const newton_problem *pb, const double *H, int *aliased,
+                         int *rescued, double *L, double *bwork, int *flags)
+{
+    const int q = pb->q;
+    int rank;
+    if (pb->alias_p > 0) {
+        const int p = pb->alias_p;
+        int *rescued_p = flags + p;
+        pb->alias_system(pb->ctx, L);
+        newton_penalize(L, NULL, NULL, p, pb->penalty, pb->npenalty);
+        rank = chol_alias(L, p, flags, NEWTON_ALIAS_TOL, pb->resid, pb->ctx, rescued_p, bwork);
+        for (int e = 0; e < q; e++) {
+            aliased[e] = flags[e % p];
+            rescued[e] = pb->resid ? rescued_p[e % p] : 0;
+        }
+        return rank;
+    }
+    memcpy(L, H, sizeof(double) * (size_t) q * q);
+    rank = chol_alias(L, q, aliased, NEWTON_ALIAS_TOL, pb->resid, pb->ctx, rescued, bwork);
+    if (!pb->resid) memset(rescued, 0, sizeof(int) * (size_t) q);
+    return rank;
+}
+
 /*
  * Inputs:  pb; objective_start, the objective at the starting beta, whose
- *          system pb->system() gives; aliased_given: 1 when the caller has
- *          filled aliased (and put NaN in beta there), 0 to alias on the
- *          first system.
+ *          system pb->system() gives.
  * In/out:  beta (q): the start, then the fitted coefficients (NaN where
- *          aliased); aliased (q).
- * Outputs: info (iter, converged, rank unless aliased_given, boundary,
- *          failed, deviance = the final objective unless failed).
+ *          aliased).
+ * Outputs: aliased (q); info (iter, converged, rank, boundary, failed,
+ *          deviance = the final objective unless failed).
  * Work:    newton_work_size(q) doubles.
  * Calls pb->interrupt once per iteration and no R API otherwise.
  */
-void newton_fit(const newton_problem *pb, double objective_start, int aliased_given,
-                double *beta, int *aliased, newton_info *info, double *work)
+void newton_fit(const newton_problem *pb, double objective_start, double *beta,
+                int *aliased, newton_info *info, double *work)
 {
     const int q = pb->q;
     const size_t qq = (size_t) q * q;
     double *H = work, *g = H + qq, *L = g + q, *solve_work = L + qq;
     double *x = solve_work + qq + q, *beta_old = x + q, *bwork = beta_old + q;
-    int *rescued = (int *) (bwork + q);
+    int *rescued = (int *) (bwork + q), *flags = (int *) (bwork + 2 * (size_t) q);
+    double *r = bwork + 3 * (size_t) q, *dx = r + q, *cwork = dx + q;
     double obj_old = objective_start, obj = objective_start;
     int have_old = 0, nrescued = 0;
 
@@ -274,33 +404,32 @@ void newton_fit(const newton_problem *pb, double objective_start, int aliased_gi
         pb->system(pb->ctx, H, g);
         newton_penalize(H, pb->rule == NEWTON_IRLS ? NULL : g, beta, q, pb->penalty,
                         pb->npenalty);
-        if (iter == 1 && !aliased_given) {
-            newton_resid_fn resid = pb->rule == NEWTON_IRLS ? pb->resid : NULL;
-            memcpy(L, H, sizeof(double) * qq);
-            info->rank = chol_alias(L, q, aliased, NEWTON_ALIAS_TOL, resid, pb->ctx,
-                                    rescued, bwork);
-            for (int j = 0; j < q; j++) {
-                if (aliased[j]) beta[j] = NAN;
-                if (resid && rescued[j]) nrescued++;
+        if (iter == 1) {
+            info->rank = alias_columns(pb, H, aliased, rescued, L, bwork, flags);
+            for (int e = 0; e < q; e++) {
+                if (aliased[e]) beta[e] = NAN;
+                if (rescued[e]) nrescued++;
             }
         }
         int solved = chol_solve_kept(H, q, aliased, g, x, solve_work) == 0;
         if (!solved && iter == 1 && nrescued > 0) {
-            /* glm()'s QR keeps these columns, but the normal equations
-             * cannot: alias them after all (the caller warns about every
-             * aliased column). */
-            for (int j = 0; j < q; j++)
-                if (rescued[j]) {
-                    aliased[j] = 1;
-                    beta[j] = NAN;
-                    info->rank--;
+            /* A QR of the rows keeps these columns, but the normal
+             * equations cannot: alias them after all (the caller warns
+             * about every aliased column). */
+            for (int e = 0; e < q; e++)
+                if (rescued[e]) {
+                    aliased[e] = 1;
+                    beta[e] = NAN;
                 }
+            for (int j = 0; j < (pb->alias_p > 0 ? pb->alias_p : q); j++)
+                if (rescued[j]) info->rank--;
             solved = chol_solve_kept(H, q, aliased, g, x, solve_work) == 0;
         }
         if (!solved) {
             info->failed = 1;
             return;
         }
+        refine_solution(pb, H, aliased, beta, x, solve_work, r, dx, cwork);
         obj = newton_step(pb, aliased, x, have_old, obj_old, beta, beta_old, info);
         if (!isfinite(obj)) {
             info->failed = 1;

@@ -44,17 +44,26 @@ enum newton_rule {
 /* A column is aliased when its squared residual on the earlier kept
  * columns, from the Cholesky of the system, is below NEWTON_ALIAS_TOL of its
  * squared norm: the normal equations resolve no finer.  Where the fitter
- * can recompute that residual from the rows (newton_problem's resid), a
- * column below it is aliased only when glm() would alias it: when the
- * residual is below NEWTON_QR_TOL of the norm, dqrdc2's tol in glm.fit(). */
+ * recomputes that residual from the rows (newton_problem's resid), a
+ * column below it is aliased only when a QR of the rows would alias it:
+ * when the residual is below NEWTON_QR_TOL of the norm (dqrdc2's tol in
+ * lm.fit(), and in glm.fit() for epsilon >= 1e-4; see DEVELOPERS.md). */
 #define NEWTON_ALIAS_TOL 1e-10
 #define NEWTON_QR_TOL 1e-7
 #define NEWTON_MAX_HALVINGS 30
 
-/* The weighted sum of squares of column j of the first system's design less
- * the columns k with coefficients b[k] (zero but on kept columns before j),
- * computed from the rows; *norm2 receives that of column j itself.  Must
- * not call R. */
+/* A system whose equilibrated reciprocal condition number (LAPACK's
+ * dpocon on D^-1/2 H D^-1/2, D = diag(H)) is below NEWTON_REFINE_RCOND
+ * loses more digits in the normal equations than a QR of the rows would:
+ * its solution is refined (at most NEWTON_MAX_REFINE times) with
+ * residuals recomputed from the rows, newton_problem's refine. */
+#define NEWTON_REFINE_RCOND 1e-4
+#define NEWTON_MAX_REFINE 10
+
+/* The weighted sum of squares of column j of the aliasing system's design
+ * less the columns k with coefficients b[k] (zero but on kept columns
+ * before j), computed from the rows; *norm2 receives that of column j
+ * itself.  Must not call R. */
 typedef double (*newton_resid_fn)(void *ctx, int j, const double *b, double *norm2);
 
 /* A model to fit: its objective and system as callbacks on ctx. */
@@ -79,15 +88,30 @@ typedef struct {
      * that the iterations do not depend on the scale of the weights. */
     double scale;
     void (*interrupt)(void); /* once per iteration, or NULL */
-    /* For NEWTON_IRLS: the residuals of the first system's design from
-     * its rows, or NULL to alias on the system alone. */
+    /* The residuals of the aliasing system's design from its rows, or
+     * NULL to alias on the system alone. */
     newton_resid_fn resid;
+    /* Columns are aliased on the first system (alias_p = 0), or on the
+     * alias_p x alias_p matrix that alias_system() fills (unpenalized),
+     * coefficient e then following column e % alias_p (the multinomial's
+     * blocks of one design). */
+    int alias_p;
+    void (*alias_system)(void *ctx, double *A);
+    /* r (q) = g - H x, unpenalized, for the last system with g and H
+     * recomputed from the rows so that r does not cancel (NEWTON_IRLS: x
+     * is the solution; else x is the step), or NULL: no refinement.  Must
+     * not call R. */
+    void (*refine)(void *ctx, const double *x, double *r);
 } newton_problem;
 
 int chol_alias(double *A, int p, int *aliased, double tol, newton_resid_fn resid,
                void *ctx, int *rescued, double *b);
 int chol_solve_kept(const double *A, int p, const int *aliased,
                     const double *b, double *x, double *work);
+void chol_resolve_kept(double *work, int p, const int *aliased, const double *b,
+                       double *x);
+double chol_rcond(const double *A, int p, const int *aliased, const double *factor,
+                  double *work, int *iwork);
 
 void newton_penalize(double *H, double *g, const double *beta, int q,
                      const double *penalty, int npenalty);
@@ -97,7 +121,7 @@ double newton_penalty(const double *beta, int q, const double *penalty,
 double newton_weight_scale(const double *w, cl_len n);
 
 size_t newton_work_size(int q);
-void newton_fit(const newton_problem *pb, double objective_start, int aliased_given,
-                double *beta, int *aliased, newton_info *info, double *work);
+void newton_fit(const newton_problem *pb, double objective_start, double *beta,
+                int *aliased, newton_info *info, double *work);
 
 #endif

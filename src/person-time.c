@@ -132,6 +132,10 @@ typedef struct {
     double *pass_work, *cp_work;
     const double *penalty; /* P or NULL */
     double dev;           /* the deviance of the last pass */
+    /* Row-recomputed residuals (pt_resid(), pt_refine()): a combination of
+     * the P columns and its period table, column j's, one value per
+     * person, and their reduction's work. */
+    double *comb, *comb_tab, *col_tab, *rho, *lin_out, *lin_work;
 } pt_ws;
 
 /* Persons [from, to): their sums into S0 and M, and acc = (W, G, deviance,
@@ -306,6 +310,148 @@ static double pt_objective(void *ctx, const double *beta)
     return ws->dev + newton_penalty(beta, ws->P, ws->penalty, ws->P);
 }
 
+/* ---- residuals from the person-period rows ----------------------------- */
+
+/* What a pass over the person-period rows of a linear combination c of the
+ * P columns (value lin_it = u_i + ctab_c[a, t] at row (i, t)) sums, with the
+ * weights v_it of the last pass: */
+enum {
+    LIN_RESID = 0, /* sum v lin^2 and sum v col_j^2 */
+    LIN_REFINE = 1 /* rho_it = prior (y - mu) - v lin by person and (arm, period) */
+};
+
+typedef struct {
+    const pt_ws *ws;
+    int mode, j; /* j: the column of LIN_RESID */
+} lin_ctx;
+
+/* The person part of the combination c (pd) over a row block into u. */
+static void person_part(const cp_design *d, const double *c, cl_len r0, int len,
+                        double *u, double *buf)
+{
+    for (int i = 0; i < len; i++) u[i] = 0.0;
+    for (int k = 0; k < d->p; k++) {
+        if (c[k] == 0.0) continue;
+        const double *xk = cp_column_rows(d, k, r0, len, buf);
+        for (int i = 0; i < len; i++) u[i] += xk[i] * c[k];
+    }
+}
+
+/* Persons [from, to): acc = (the K x Tmax arm-major table of rho, then the
+ * two sums of LIN_RESID), and ws->rho (LIN_REFINE); a cp_chunk_fn. */
+static void lin_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
+                      double *scratch)
+{
+    const lin_ctx *ctx = ctx_;
+    const pt_ws *ws = ctx->ws;
+    const pt_data *data = ws->data;
+    const cp_design *d = ws->model->d;
+    const int T = data->Tmax, pd = d->p;
+    const size_t K = (size_t) data->K, kt = K * T;
+    double *lp = scratch, *u = lp + CP_BLOCK_ROWS, *uj = u + CP_BLOCK_ROWS;
+    double buf[CP_BLOCK_ROWS], ss = 0.0, nrm = 0.0;
+    memset(acc, 0, sizeof(double) * (kt + 2));
+    for (cl_len r0 = from; r0 < to; r0 += CP_BLOCK_ROWS) {
+        int len = (int) ((to - r0) < CP_BLOCK_ROWS ? (to - r0) : CP_BLOCK_ROWS);
+        const double *off = ws->model->offset;
+        for (int i = 0; i < len; i++) lp[i] = off ? off[r0 + i] : 0.0;
+        for (int k = 0; k < pd; k++) {
+            const double *xk = cp_column_rows(d, k, r0, len, buf);
+            for (int i = 0; i < len; i++) lp[i] += xk[i] * ws->blin[k];
+        }
+        person_part(d, ws->comb, r0, len, u, buf);
+        if (ctx->mode == LIN_RESID) {
+            for (int i = 0; i < len; i++) uj[i] = 0.0;
+            if (ctx->j < pd) memcpy(uj, cp_column_rows(d, ctx->j, r0, len, buf), sizeof(double) * len);
+        }
+        for (int ii = 0; ii < len; ii++) {
+            cl_len i = r0 + ii;
+            int a = data->arm[i], L = data->last[i], event = data->status[i];
+            double pw = data->w[i], rho = 0.0;
+            if (pw > 0) {
+                for (int t = 0; t < L; t++) {
+                    size_t e = (size_t) a + K * t;
+                    double mu = glm_linkinv(GLM_BINOMIAL, lp[ii] + ws->ctab[e]);
+                    double v = pw * mu * (1.0 - mu), lin = u[ii] + ws->comb_tab[e];
+                    if (ctx->mode == LIN_RESID) {
+                        double col = uj[ii] + ws->col_tab[e];
+                        ss += v * lin * lin;
+                        nrm += v * col * col;
+                    } else {
+                        double r = pw * ((event && t == L - 1) - mu) - v * lin;
+                        rho += r;
+                        acc[(size_t) a * T + t] += r;
+                    }
+                    if (data->lc && t + 1 < L) pw *= cens_factor(data, i, a, t);
+                }
+            }
+            if (ctx->mode == LIN_REFINE) ws->rho[i] = rho;
+        }
+    }
+    acc[kt] = ss;
+    acc[kt + 1] = nrm;
+}
+
+/* Doubles of the reduction of lin_chunk(), or of X' rho if more. */
+static size_t lin_work_size(const pt_data *data, const pt_model *model, int nthreads)
+{
+    size_t red = cp_reduce_work_size(pass_chunks(data), nthreads,
+                                     (size_t) data->K * data->Tmax + 2, 3 * CP_BLOCK_ROWS);
+    size_t xt = model->d->p > 0 ? xt_mat_work_size(data->n, model->d->p, 1, nthreads) : 0;
+    return red > xt ? red : xt;
+}
+
+/* Run lin_chunk() over all persons for the combination in ws->comb. */
+static void lin_pass(pt_ws *ws, int mode, int j, double *out)
+{
+    const pt_data *data = ws->data;
+    lin_ctx ctx = {ws, mode, j};
+    pt_period_table(ws->model, data->K, data->Tmax, ws->comb, ws->comb_tab);
+    cp_reduce(data->n, pass_chunks(data), ws->nthreads, (size_t) data->K * data->Tmax + 2,
+              3 * CP_BLOCK_ROWS, lin_chunk, &ctx, out, ws->lin_work);
+}
+
+/* newton_resid_fn on the first system: column j less the columns with
+ * coefficients b, over the person-period rows with its weights (glm()'s
+ * first iteration on the long table, up to a constant). */
+static double pt_resid(void *ctx, int j, const double *b, double *norm2)
+{
+    pt_ws *ws = ctx;
+    const pt_data *data = ws->data;
+    size_t kt = (size_t) data->K * data->Tmax;
+    for (int k = 0; k < ws->P; k++) ws->comb[k] = k == j ? 1.0 : 0.0;
+    pt_period_table(ws->model, data->K, data->Tmax, ws->comb, ws->col_tab);
+    for (int k = 0; k < ws->P; k++) ws->comb[k] = (k == j ? 1.0 : 0.0) - b[k];
+    lin_pass(ws, LIN_RESID, j, ws->lin_out);
+    *norm2 = ws->lin_out[kt + 1];
+    return ws->lin_out[kt];
+}
+
+/* newton_problem's refine: r = score - H x for the step x, from the
+ * person-period rows at the last pass. */
+static void pt_refine(void *ctx, const double *x, double *r)
+{
+    pt_ws *ws = ctx;
+    const pt_data *data = ws->data;
+    const pt_model *model = ws->model;
+    const int pd = model->d->p, q = model->q, T = data->Tmax;
+    for (int k = 0; k < ws->P; k++) ws->comb[k] = isnan(x[k]) ? 0.0 : x[k];
+    lin_pass(ws, LIN_REFINE, -1, ws->lin_out);
+    if (pd > 0) xt_mat(model->d, ws->rho, 1, r, ws->nthreads, ws->lin_work);
+    for (int k = pd; k < ws->P; k++) r[k] = 0.0;
+    for (int a = 0; a < data->K; a++) {
+        int da = pd + (model->interact ? a : 0) * q;
+        for (int t = 0; t < T; t++) {
+            double ra = ws->lin_out[(size_t) a * T + t];
+            for (int k = 0; k < q; k++) {
+                double v = model->F[t + (size_t) k * T] * ra;
+                r[pd + k] += v;
+                if (da != pd) r[da + k] += v;
+            }
+        }
+    }
+}
+
 /* Columns of M: the period coefficients and the score. */
 static size_t n_cols_M(const pt_data *data, const pt_model *model)
 {
@@ -332,7 +478,8 @@ static size_t fit_work_size(const pt_data *data, const pt_model *model, int nthr
     return (size_t) n * (m + 1) + table_len(data) + pd * (pd + m) + kt +
            q * data->Tmax + q * q + q + P +                 /* pt_ws arrays */
            newton_work_size((int) P) + pass_work_size(data, model, nthreads) +
-           (pd > 0 ? wcrossprod_xt_work_size(n, (int) pd, (int) m, nthreads) : 0);
+           (pd > 0 ? wcrossprod_xt_work_size(n, (int) pd, (int) m, nthreads) : 0) +
+           P + 3 * kt + 2 + (size_t) n + lin_work_size(data, model, nthreads);
 }
 
 /* Doubles of work for pt_fit(): the fit's, the person design's shifts and
@@ -372,11 +519,18 @@ static void pt_fit_design(const pt_data *data, const pt_model *model, const glm_
     double *newton_work = ws.blin + P;
     ws.pass_work = newton_work + newton_work_size(P);
     ws.cp_work = ws.pass_work + pass_work_size(data, model, spec->nthreads);
+    ws.comb = ws.cp_work + (pd > 0 ? wcrossprod_xt_work_size(n, pd, (int) m, spec->nthreads) : 0);
+    ws.comb_tab = ws.comb + P;
+    ws.col_tab = ws.comb_tab + kt;
+    ws.lin_out = ws.col_tab + kt;
+    ws.rho = ws.lin_out + kt + 2;
+    ws.lin_work = ws.rho + n;
     newton_problem pb = {
         .q = P, .rule = NEWTON_DAMPED_FAIL, .objective = pt_objective,
         .system = pt_system, .ctx = &ws, .penalty = spec->penalty, .npenalty = P,
         .maxit = spec->maxit, .epsilon = spec->epsilon,
-        .scale = newton_weight_scale(data->w, n), .interrupt = spec->interrupt
+        .scale = newton_weight_scale(data->w, n), .interrupt = spec->interrupt,
+        .resid = pt_resid, .refine = pt_refine
     };
 
     memset(info, 0, sizeof(*info));
@@ -399,7 +553,7 @@ static void pt_fit_design(const pt_data *data, const pt_model *model, const glm_
     if (model->d->intercept && sum_y > 0 && sum_y < sum_w)
         beta[0] = log(sum_y / (sum_w - sum_y));
 
-    newton_fit(&pb, pt_objective(&ws, beta), 0, beta, aliased, &info->fit, newton_work);
+    newton_fit(&pb, pt_objective(&ws, beta), beta, aliased, &info->fit, newton_work);
     /* The information and score at the final coefficients, from its pass. */
     pt_system(&ws, information, score);
     newton_penalize(information, score, beta, P, spec->penalty, P);
@@ -436,6 +590,8 @@ void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
         anchor = -1;
         pt_fit_design(data, &mz, spec, beta, aliased, information, score, info, work);
     }
-    if (anchor >= 0 && !info->fit.failed) cp_uncenter(beta, pd, center, anchor);
-    info->fit.anchor = info->fit.failed ? -1 : anchor;
+    /* A failed fit keeps its last accepted coefficients, which the caller
+     * reports with a warning: they are for the design as given too. */
+    if (anchor >= 0) cp_uncenter(beta, pd, center, anchor);
+    info->fit.anchor = anchor;
 }

@@ -250,3 +250,225 @@ test_that("ordinary designs are read as they are", {
   expect_equal(shifted$learner_fit$anchor, 1L)
   expect_equal(shifted$learner_fit$center[[2]], mean(d$xs) + 1e5, tolerance = 1e-12)
 })
+
+# ---- near-collinear columns ------------------------------------------------
+# x2 = x1 + eps * u on MatchIt's lalonde (x1 its standardized age, u noise
+# of sd `u_sd`), stored shifted and scaled as xs1, xs2. The references fit
+# the same column space in a well-conditioned basis computed exactly from
+# the stored values: r1 = xs1 - c0 and r2 = (xs2 - xs1) / (eps scale) (each
+# difference is exact or correctly rounded), so the fitted values of every
+# fitter must agree with theirs.
+collinear_data <- function(eps, shift = 0, scale = 1, u_sd = 1, seed = 11) {
+  data("lalonde", package = "MatchIt", envir = environment())
+  d <- lalonde
+  u <- withr::with_seed(seed, stats::rnorm(nrow(d), sd = u_sd))
+  x1 <- (d$age - mean(d$age)) / stats::sd(d$age)
+  c0 <- scale * shift
+  d$xs1 <- scale * (x1 + shift)
+  d$xs2 <- scale * (x1 + eps * u + shift)
+  d$r1 <- d$xs1 - c0
+  d$r2 <- if (eps > 0) (d$xs2 - d$xs1) / (eps * scale) else 0
+  d$ed <- (d$educ - mean(d$educ)) / stats::sd(d$educ)
+  d$y <- log1p(d$re78)
+  d
+}
+
+# Multinomial (baseline-category) probabilities by Newton's method with QR
+# solves, for a well-conditioned design X (with its intercept).
+multinom_reference <- function(X, a) {
+  K <- nlevels(a)
+  p <- ncol(X)
+  Y <- outer(as.integer(a), 2:K, "==") * 1
+  B <- matrix(0, p, K - 1)
+  probs <- function(B) {
+    E <- exp(X %*% B)
+    E / (1 + rowSums(E))
+  }
+  for (it in 1:100) {
+    P <- probs(B)
+    H <- matrix(0, (K - 1) * p, (K - 1) * p)
+    for (k in 1:(K - 1)) for (l in 1:(K - 1)) {
+      H[(k - 1) * p + 1:p, (l - 1) * p + 1:p] <- crossprod(X, X * (P[, k] * ((k == l) - P[, l])))
+    }
+    step <- qr.solve(H, as.vector(crossprod(X, Y - P)), tol = 1e-12)
+    B <- B + step
+    if (max(abs(step)) < 1e-14 * max(1, abs(B))) break
+  }
+  P <- probs(B)
+  cbind(1 - rowSums(P), P)
+}
+
+# The agreement a backward-stable QR of the rows achieves on a column of
+# residual ratio eps (forward error of about cond(X) epsilon, cond ~ 1 / eps),
+# or glm()'s own agreement if that is worse; at least 1e-12, where the fits
+# (epsilon = 1e-12) stop iterating.
+qr_tolerance <- function(eps, glm_error = 0) max(glm_error, 1e-12, 5 * .Machine$double.eps / eps)
+
+collinear_cases <- merge(
+  data.frame(eps = c(1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 3e-7)),
+  data.frame(shift = c(0, 0, 0, 1e3, 1e6, 1e9, 1e6, 1e9), scale = c(1, 1e-3, 1e3, 1, 1, 1, 1e-3, 1e3))
+)
+# Stored values must still carry the collinearity (shift * epsilon << eps).
+collinear_cases <- collinear_cases[collinear_cases$shift <= collinear_cases$eps * 1e13, ]
+
+test_that("near-collinear columns fit as accurately as glm()'s QR: binomial, gaussian, poisson", {
+  skip_if_not_installed("MatchIt")
+  ctl <- glm.control(epsilon = 1e-14, maxit = 100)
+  for (i in seq_len(nrow(collinear_cases))) {
+    case <- collinear_cases[i, ]
+    d <- collinear_data(case$eps, case$shift, case$scale)
+    X <- as.matrix(d[c("xs1", "xs2", "ed")])
+    for (fam in c("binomial", "gaussian", "poisson")) {
+      lab <- sprintf("%s, eps %g, shift %g, scale %g", fam, case$eps, case$shift, case$scale)
+      d$yy <- switch(fam, binomial = d$treat, gaussian = d$y, poisson = d$educ)
+      family <- get(fam)()
+      ref <- fitted(glm(yy ~ r1 + r2 + ed, family, d, control = ctl))
+      g <- suppressWarnings(fitted(glm(yy ~ xs1 + xs2 + ed, family, d, control = ctl)))
+      fit <- causallib:::learner_fit(lrn_glm(family, epsilon = 1e-12), X, d$yy, intercept = TRUE)
+      expect_false(anyNA(fit$coefficients), label = lab)
+      err <- max(abs(fit$fitted - ref))
+      expect_lte(err, qr_tolerance(case$eps, max(abs(g - ref))), label = lab)
+    }
+    # The IPW propensities (and so the weights) of the binomial model.
+    lab <- sprintf("ipw, eps %g, shift %g, scale %g", case$eps, case$shift, case$scale)
+    fit <- ipw(treat ~ xs1 + xs2 + ed, data = d, learner = lrn_glm(epsilon = 1e-12))
+    ref <- fitted(glm(treat ~ r1 + r2 + ed, binomial(), d, control = ctl))
+    expect_lte(max(abs(fit$propensity[, "1"] - ref)), qr_tolerance(case$eps), label = lab)
+  }
+})
+
+test_that("near-collinear columns fit as accurately as a QR: multinomial propensities", {
+  skip_if_not_installed("MatchIt")
+  for (i in seq_len(nrow(collinear_cases))) {
+    case <- collinear_cases[i, ]
+    lab <- sprintf("eps %g, shift %g, scale %g", case$eps, case$shift, case$scale)
+    d <- collinear_data(case$eps, case$shift, case$scale)
+    fit <- ipw(race ~ xs1 + xs2 + ed, data = d, learner = lrn_glm(epsilon = 1e-12))
+    expect_false(anyNA(fit$learner_fit$coefficients), label = lab)
+    ref <- multinom_reference(cbind(1, d$r1, d$r2, d$ed), d$race)
+    expect_lte(max(abs(fit$propensity - ref)), qr_tolerance(case$eps), label = lab)
+  }
+})
+
+# survival::rotterdam with x2 = x1 + eps * u (x1 its standardized age),
+# stored shifted as xs1, xs2, in periods of two years up to 8, and the
+# well-conditioned basis r1, r2 of collinear_data().
+collinear_rotterdam <- function(eps, shift = 0, u_sd = 1, n = 800, seed = 12) {
+  d <- survival::rotterdam[seq_len(n), c("age", "hormon", "dtime", "death")]
+  u <- withr::with_seed(seed, stats::rnorm(n, sd = u_sd))
+  x1 <- (d$age - mean(d$age)) / stats::sd(d$age)
+  d$time <- pmin(ceiling(d$dtime / 730.5), 8L)
+  d$event <- as.integer(d$death == 1L & d$dtime <= 8 * 730.5)
+  d$xs1 <- x1 + shift
+  d$xs2 <- x1 + eps * u + shift
+  d$r1 <- d$xs1 - shift
+  d$r2 <- if (eps > 0) (d$xs2 - d$xs1) / eps else 0
+  d
+}
+
+# (epsilon 1e-10: at 1e-12 the deviance of the most collinear cases is
+# within its rounding of the optimum before the test is met.)
+pooled_fit <- function(d) {
+  survival_standardization(Surv(time, event) ~ hormon + xs1 + xs2, data = d, treatment = "hormon",
+                           time_terms = ~ time, learner = lrn_glm(epsilon = 1e-10), se = "none")
+}
+
+test_that("near-collinear columns fit as accurately as glm()'s QR: pooled-logistic hazards", {
+  ctl <- glm.control(epsilon = 1e-14, maxit = 100)
+  for (eps in c(1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 3e-7)) for (shift in c(0, 1e3, 1e6)) {
+    lab <- sprintf("eps %g, shift %g", eps, shift)
+    d <- collinear_rotterdam(eps, shift)
+    long <- expand_person_time(d, d$time, d$event)
+    ref <- glm(y ~ hormon * time + r1 + r2, binomial(), long, control = ctl)
+    g <- suppressWarnings(glm(y ~ hormon * time + xs1 + xs2, binomial(), long, control = ctl))
+    fit <- pooled_fit(d)
+    expect_false(anyNA(fit$models$hazard$coefficients), label = lab)
+    for (a in 0:1) {
+      s_ref <- glm_standardized_survival(ref, d, "hormon", a, 1:8)
+      s_glm <- glm_standardized_survival(g, d, "hormon", a, 1:8)
+      expect_lte(max(abs(fit$survival[a + 1, ] - s_ref)),
+                 qr_tolerance(eps, max(abs(s_glm - s_ref))), label = lab)
+    }
+  }
+})
+
+# ---- aliasing as a QR of the rows decides it --------------------------------
+# A column is aliased when its residual on the earlier columns is below 1e-7
+# of its norm: lm.fit()'s tolerance, and glm.fit()'s for epsilon >= 1e-4
+# (glm.fit() passes min(1e-7, epsilon / 1000) to its QR). With u of sd 2 the
+# residual ratio of x2 is about 2 eps: kept down to eps = 1e-7, aliased from
+# 1e-8, and aliased when x2 is an exact combination (eps = 0).
+aliasing_eps <- c(1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 0)
+
+test_that("3-level propensity models alias a column exactly when a QR of the design does", {
+  skip_if_not_installed("MatchIt")
+  for (eps in aliasing_eps) {
+    lab <- sprintf("eps %g", eps)
+    d <- collinear_data(eps, u_sd = 2)
+    X <- cbind(1, d$xs1, d$xs2, d$ed)
+    q <- qr(X, tol = 1e-7)
+    qr_aliased <- seq_len(ncol(X)) > q$rank
+    qr_aliased[q$pivot] <- qr_aliased
+    # glm() of each level against the reference decides the same.
+    for (lev in levels(d$race)[-1L]) {
+      g <- glm(race == lev ~ xs1 + xs2 + ed, binomial(), d, control = glm.control(epsilon = 1e-4))
+      expect_identical(unname(is.na(coef(g))), qr_aliased, label = paste(lab, lev))
+    }
+    run <- function() ipw(race ~ xs1 + xs2 + ed, data = d, learner = lrn_glm(epsilon = 1e-12))
+    if (any(qr_aliased)) {
+      expect_warning(fit <- run(), "xs2", label = lab)
+    } else {
+      expect_no_warning(fit <- run())
+    }
+    B <- fit$learner_fit$coefficients
+    expect_identical(unname(is.na(B[, 1])), qr_aliased, label = lab)
+    expect_identical(unname(is.na(B[, 2])), qr_aliased, label = lab)
+    # The binary propensity model decides as glm() does too.
+    g <- glm(treat ~ xs1 + xs2 + ed, binomial(), d, control = glm.control(epsilon = 1e-4))
+    w <- if (anyNA(coef(g))) "xs2" else NA
+    expect_warning(fit <- ipw(treat ~ xs1 + xs2 + ed, data = d), w, label = lab)
+    expect_identical(unname(is.na(fit$learner_fit$coefficients)), unname(is.na(coef(g))), label = lab)
+  }
+})
+
+test_that("pooled-logistic hazards alias a column exactly when glm() on the person-period rows does", {
+  for (eps in aliasing_eps) {
+    lab <- sprintf("eps %g", eps)
+    d <- collinear_rotterdam(eps, u_sd = 2)
+    long <- expand_person_time(d, d$time, d$event)
+    g <- glm(y ~ hormon * time + xs1 + xs2, binomial(), long, control = glm.control(epsilon = 1e-4))
+    glm_aliased <- is.na(coef(g)[["xs2"]])
+    expect_identical(glm_aliased, eps < 1e-7, label = lab)
+    if (glm_aliased) {
+      expect_warning(fit <- pooled_fit(d), "xs2", label = lab)
+    } else {
+      expect_no_warning(fit <- pooled_fit(d))
+    }
+    b <- fit$models$hazard$coefficients
+    expect_identical(is.na(b[["xs2"]]), glm_aliased, label = lab)
+    expect_identical(sum(is.na(b)), sum(is.na(coef(g))), label = lab)
+    # The curves are glm()'s on the columns it keeps.
+    kept <- if (glm_aliased) y ~ hormon * time + xs1 else y ~ hormon * time + r1 + r2
+    ref <- glm(kept, binomial(), long, control = glm.control(epsilon = 1e-14))
+    for (a in 0:1) {
+      expect_equal(fit$survival[a + 1, ], glm_standardized_survival(ref, d, "hormon", a, 1:8),
+                   tolerance = 1e-8, label = lab)
+    }
+  }
+})
+
+test_that("refined (near-collinear) fits are identical across thread counts", {
+  skip_if_not_installed("MatchIt")
+  d <- collinear_data(1e-6, shift = 1e3)
+  ds <- collinear_rotterdam(1e-6)
+  run <- function(nt) {
+    withr::with_options(list(causallib.threads = nt), list(
+      ipw(treat ~ xs1 + xs2 + ed, data = d)$propensity,
+      ipw(race ~ xs1 + xs2 + ed, data = d)$propensity,
+      causallib:::learner_fit(lrn_glm(gaussian()), as.matrix(d[c("xs1", "xs2", "ed")]), d$y,
+                              intercept = TRUE)$coefficients,
+      pooled_fit(ds)$survival
+    ))
+  }
+  expect_identical(run(1), run(2))
+})

@@ -107,6 +107,14 @@ test_that("evaluation errors are clear", {
   expect_snapshot(error = TRUE, evaluation_data(evaluate(fit), "residuals"))
 })
 
+test_that("a bootstrap sample that leaves a level without out-of-bag units is a clear error", {
+  d <- sim_confounded(n = 60, seed = 5)
+  d$a <- replace(integer(60), 1:2, 1L)
+  fit <- suppressWarnings(ipw(a ~ x1, data = d))
+  withr::local_seed(2)
+  expect_snapshot(error = TRUE, suppressWarnings(evaluate(fit, bootstrap = 30)))
+})
+
 test_that("every plot type draws its evaluation data", {
   skip_if_not_installed("ggplot2")
   d <- sim_confounded(n = 300)

@@ -93,3 +93,57 @@ test_that("a survival fit with edited fields: the error names the field", {
     "learner$epsilon" = function(f) { f$learner$epsilon <- 0; f }
   ), causallib:::boot_description)
 })
+
+test_that("a survival fit with an edited hazard or censoring model: the error names the field", {
+  d <- survival::colon[survival::colon$etype == 2, c("time", "status", "rx", "age", "nodes", "sex")]
+  d <- d[complete.cases(d), ]
+  d$trt <- factor(d$rx != "Obs", labels = c("obs", "chemo"))
+  d$time <- ceiling(d$time / 365)
+  fit <- survival_standardization(Surv(time, status) ~ trt + age + nodes, data = d, treatment = trt,
+                                  censoring_model = ~ age + sex, se = "none")
+  n <- nrow(d)
+  boot_c <- function(f) causallib:::bootstrap_replicates(f, matrix(1L, n, 1L), engine = "c")
+  expect_equal(drop(boot_c(fit)), as.vector(fit$survival))
+  edits <- list(
+    "xc" = function(f) { f$xc[1L, 2L] <- NA; f },
+    "xc" = function(f) { f$xc[2L, 3L] <- Inf; f },
+    "xc" = function(f) { f$xc <- f$xc[-1L, ]; f },
+    "xc" = function(f) { f$xc <- f$xc[, 2L]; f },
+    "pt" = function(f) { f$pt <- NULL; f },
+    "pt$arm" = function(f) { f$pt$arm <- f$pt$arm[-1L]; f },
+    "pt$n_periods" = function(f) { f$pt$n_periods <- -1L; f },
+    "hazard" = function(f) { f$hazard$terms <- NULL; f },
+    "hazard$vars" = function(f) { f$hazard$vars <- f$hazard$vars[-1L, ]; f },
+    "hazard$vars" = function(f) { f$hazard$vars$age[1L] <- NA; f },
+    "hazard$vars" = function(f) { f$hazard$vars$age[1L] <- Inf; f },
+    "hazard$vars" = function(f) { f$hazard$vars$age <- "old"; f }
+  )
+  expect_field_errors(fit, edits, boot_c)
+  expect_snapshot(boot_c(edits[[1L]](fit)), error = TRUE)
+  expect_snapshot(boot_c(edits[[9L]](fit)), error = TRUE)
+
+  # The fitted hazard model, whose coefficients evaluate() reads.
+  model_edits <- list(
+    "models$hazard$coefficients" = function(f) { f$models$hazard$coefficients[2L] <- NA; f },
+    "models$hazard$coefficients" = function(f) { f$models$hazard$coefficients <- f$models$hazard$coefficients[-1L]; f },
+    "models$hazard$aliased" = function(f) { f$models$hazard$p_person <- 99L; f },
+    "models$hazard$information" = function(f) { f$models$hazard$information <- 1; f },
+    "models$hazard$K" = function(f) { f$models$hazard$K <- 3L; f },
+    "models$hazard" = function(f) { f$models$hazard <- list(1); f }
+  )
+  expect_field_errors(fit, model_edits, evaluate)
+  expect_snapshot(evaluate(model_edits[[2L]](fit)), error = TRUE)
+
+  strat <- survival_standardization(Surv(time, status) ~ trt + age + nodes, data = d, treatment = trt,
+                                    stratified = TRUE, se = "none")
+  expect_field_errors(strat, list(
+    "models$hazard[[2]]$coefficients" = function(f) { f$models$hazard[[2L]]$coefficients[1L] <- Inf; f }
+  ), evaluate)
+
+  # IP-weighted pooled-logistic curves: the same fields.
+  ipw_fit <- survival_ipw(Surv(time, status) ~ trt, data = d, weight_model = ipw(trt ~ age + nodes, data = d),
+                          censoring_model = ~ age + sex, method = "pooled_logistic", se = "none")
+  expect_equal(drop(boot_c(ipw_fit)), as.vector(ipw_fit$survival))
+  expect_field_errors(ipw_fit, edits[1:7], boot_c)
+  expect_field_errors(ipw_fit, model_edits[c(1L, 2L, 4L)], evaluate)
+})
