@@ -36,7 +36,7 @@ long_metrics <- function(tab, metrics) {
 
 weight_metrics <- function(ev) {
   function(part) {
-    bal <- balance_stats(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
+    bal <- level_balance(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
     smd <- do.call(rbind, lapply(split(bal, bal$treatment), function(b) {
       data.frame(treatment = b$treatment[1L],
                  max_abs_smd_weighted = max_or_na(abs(b$smd_weighted)),
@@ -140,7 +140,7 @@ evaluation_types_for <- function(ev) {
 
 balance_plot_data <- function(ev) {
   by_fold_phase(ev, function(part) {
-    bal <- balance_stats(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
+    bal <- level_balance(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
     n <- nrow(bal)
     data.frame(covariate = rep(bal$covariate, 2L), treatment = rep(bal$treatment, 2L),
                adjustment = factor(rep(c("unweighted", "weighted"), each = n),

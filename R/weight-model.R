@@ -90,8 +90,7 @@ sw_or_one <- function(fit) {
 # Effective sample size of each arm: (sum w)^2 / sum w^2 of the weights
 # times the sampling weights.
 effective_sizes <- function(fit) {
-  w <- fit$weights * sw_or_one(fit)
-  arm_sums(w, fit$treatment)^2 / arm_sums(w^2, fit$treatment)
+  arm_ess(fit$weights * sw_or_one(fit), fit$treatment)
 }
 
 # Effective sample size, minimum and maximum weight of each arm.

@@ -225,7 +225,8 @@ test_that("glance() is one row with the model's description and diagnostics", {
   w <- weights(wm)
   ess <- tapply(w, d$qsmk, function(v) sum(v)^2 / sum(v^2))
   expect_equal(g$min_ess, min(ess))
-  expect_equal(g$max_abs_smd, max(abs(balance_table(wm)$smd_weighted)))
+  bal <- balance_table(wm)
+  expect_equal(g$max_abs_smd, max(abs(bal$diff_weighted[bal$type != "propensity"])))
 
   om <- standardization(wt82_71 ~ qsmk + sex + age + wt71, data = d, treatment = qsmk)
   go <- glance(om)
