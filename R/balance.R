@@ -384,6 +384,8 @@ check_threshold <- function(threshold, arg = "threshold") {
 
 #' @export
 print.causal_balance <- function(x, digits = 3, ...) {
+  # A subset (head(), x[rows, ]) keeps the class but not the attributes.
+  if (is.null(attr(x, "sample_sizes"))) return(print(as.data.frame(unclass(x)), digits = digits, ...))
   adjusted <- if (identical(attr(x, "adjustment"), "matched")) "matching" else "weighting"
   cat("Balance before and after ", adjusted, ": ", attr(x, "title"), "\n", sep = "")
   cat("Differences: continuous standardized by the ", attr(x, "sd_denominator"),
