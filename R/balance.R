@@ -97,6 +97,7 @@ balance_table <- function(fit, data = NULL, sd_denominator = NULL, binary = "raw
   structure(bal, class = c("causal_balance", "data.frame"), threshold = threshold,
             sd_denominator = denominator$kind, binary = binary,
             sample_sizes = balance_sample_sizes(fit), title = balance_title(fit),
+            variable_labels = variable_label_attributes(fit),
             adjustment = if (inherits(fit, "causallib_matching")) "matched" else "weighted")
 }
 
@@ -272,6 +273,16 @@ propensity_covariates <- function(fit) {
   x <- P
   colnames(x) <- paste0("propensity score (", fit$levels, ")")
   new_covariates(x, rep("propensity", K), colnames(x))
+}
+
+# The `label` attributes of the data's columns (Hmisc, labelled), named by
+# column, for the plots' labels.
+variable_label_attributes <- function(fit) {
+  if (is.null(fit$design)) return(character())
+  data <- fit_data(fit)
+  labs <- lapply(data, attr, which = "label", exact = TRUE)
+  keep <- vapply(labs, function(l) is.character(l) && length(l) == 1L && !is.na(l), logical(1))
+  unlist(labs[keep])
 }
 
 # ---- statistics ---------------------------------------------------------------------

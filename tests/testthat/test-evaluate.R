@@ -125,7 +125,7 @@ test_that("every plot type draws its evaluation data", {
     built <- ggplot2::ggplot_build(p)
     data <- evaluation_data(cases[[type]], type)
     ys <- unlist(lapply(built$data, function(l) l$y))
-    expected <- switch(type, balance = NULL, balance_slope = abs(data$smd), weights = data$count,
+    expected <- switch(type, balance = NULL, balance_slope = abs(data$diff), weights = data$side * data$count,
                        roc = data$tpr, pr = data$precision, calibration = data$observed,
                        predicted_observed = data$observed, residuals = data$residual,
                        survival = data$survival)

@@ -315,7 +315,7 @@ test_that("plotted numbers are those of the plot's data path", {
   wm <- ipw(qsmk ~ sex + age + wt71, data = d)
   bal <- evaluation_data(evaluate(wm), "balance")
   points <- layers(ggplot2::autoplot(wm, type = "balance"))[[2L]]
-  expect_equal(sort(points$x), sort(abs(bal$smd)))
+  expect_equal(sort(points$x), sort(abs(bal$diff)))
 
   km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
   curves <- tidy(km)
