@@ -11,7 +11,7 @@ adjustment_levels <- function(fit) {
   c("unadjusted", if (inherits(weight_model_of(fit), "causallib_matching")) "matched" else "weighted")
 }
 
-balance_plot_data <- function(ev) {
+evaluation_balance_data <- function(ev) {
   adjustments <- adjustment_levels(ev$fit)
   by_fold_phase(ev, function(part) {
     bal <- level_balance(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
@@ -40,11 +40,11 @@ weights_plot_data <- function(ev) {
   }))
 }
 
-# Histograms of v in each group of the factor g on shared breaks: `group`,
-# `bin_mid`, `bin_width` and `count` (the sum of the units' `count_weight`,
-# by default the number of units).
-group_histogram <- function(v, g, count_weight = rep(1, length(v))) {
-  breaks <- pretty(range(v), n = 30)
+# Histograms of v in each group of the factor g on shared breaks (about
+# `bins` of them): `group`, `bin_mid`, `bin_width` and `count` (the sum of
+# the units' `count_weight`, by default the number of units).
+group_histogram <- function(v, g, count_weight = rep(1, length(v)), bins = 30) {
+  breaks <- pretty(range(v), n = bins)
   bin <- findInterval(v, breaks, rightmost.closed = TRUE, left.open = TRUE, all.inside = TRUE)
   nb <- length(breaks) - 1L
   do.call(rbind, lapply(levels(g), function(l) {
@@ -245,4 +245,107 @@ covariate_labels <- function(bal, labels, attributes) {
   out <- ifelse(is.na(out), from_variable(unname(labels[bal$variable])), out)
   out <- ifelse(is.na(out), from_variable(unname(attributes[bal$variable])), out)
   ifelse(is.na(out), bal$covariate, out)
+}
+
+# ---- distribution of one covariate ---------------------------------------------------
+
+#' Distribution of a covariate by treatment arm, before and after adjustment
+#'
+#' The distributional balance plot of one variable of a weight model's
+#' formula, as cobalt's `bal.plot()`: for a numeric variable (or the
+#' propensity score) a histogram of each arm scaled to a density, for a
+#' factor, character, logical or two-valued variable the proportion of each
+#' level in each arm; unadjusted (sampling weights only) and weighted (or
+#' matched). `balance_plot_data()` returns what `balance_plot()` draws.
+#'
+#' @param fit A fitted weight model ([ipw()], [matching()]), or a doubly
+#'   robust or survival model fitted with one.
+#' @param variable The name of a variable of the model's formula (as in
+#'   [balance_table()]'s `variable` column, such as `"age"` or `"race"`),
+#'   or `"propensity score"`.
+#' @param bins The number of histogram bins (approximate, on rounded
+#'   breaks) for a numeric variable.
+#' @return `balance_plot_data()`: a data frame with `treatment` (a factor
+#'   in level order), `adjustment` (`unadjusted`, then `weighted` or
+#'   `matched`) and, for a numeric variable, `bin_mid`, `bin_width` and
+#'   `density` (the arm's weight in the bin over its total weight and the
+#'   bin's width), else `level` and `proportion`. `balance_plot()`: a
+#'   ggplot object.
+#' @export
+#' @examples
+#' fit <- ipw(qsmk ~ sex + race + age + education + wt71, data = nhefs, estimand = "ATT")
+#' head(balance_plot_data(fit, "age"))
+#' balance_plot_data(fit, "education")
+#' if (requireNamespace("ggplot2", quietly = TRUE)) balance_plot(fit, "wt71")
+balance_plot_data <- function(fit, variable, bins = 30) {
+  fit <- weight_model_of(fit)
+  check_count(bins, "bins", min = 2)
+  v <- balance_variable(fit, variable)
+  a <- fit$treatment
+  sw <- sw_or_one(fit)
+  adjustments <- adjustment_levels(fit)
+  mass <- list(sw, sw * fit$weights)
+  categorical <- is.factor(v) || is.character(v) || is.logical(v) || length(unique(v)) <= 2L
+  if (categorical) {
+    v <- if (is.factor(v)) v else factor(v)
+    parts <- lapply(1:2, function(j) {
+      tab <- stats::xtabs(mass[[j]] ~ a + v)
+      data.frame(treatment = factor(rep(levels(a), nlevels(v)), levels = levels(a)),
+                 adjustment = factor(adjustments[j], levels = adjustments),
+                 level = factor(rep(levels(v), each = nlevels(a)), levels = levels(v)),
+                 proportion = as.vector(tab / rowSums(tab)))
+    })
+    return(do.call(rbind, parts))
+  }
+  v <- as.double(v)
+  parts <- lapply(1:2, function(j) {
+    h <- group_histogram(v, a, mass[[j]], bins)
+    share <- stats::ave(h$count, h$group, FUN = function(x) x / sum(x))
+    data.frame(treatment = factor(h$group, levels = levels(a)),
+               adjustment = factor(adjustments[j], levels = adjustments),
+               bin_mid = h$bin_mid, bin_width = h$bin_width, density = share / h$bin_width)
+  })
+  do.call(rbind, parts)
+}
+
+#' @rdname balance_plot_data
+#' @export
+balance_plot <- function(fit, variable, bins = 30) {
+  rlang::check_installed("ggplot2", "to draw balance plots.")
+  data <- balance_plot_data(fit, variable, bins)
+  title <- paste0("Distributional balance for ", variable, ": ", balance_title(weight_model_of(fit)))
+  if ("level" %in% names(data)) {
+    p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$level, y = .data$proportion, fill = .data$treatment)) +
+      ggplot2::geom_col(position = ggplot2::position_dodge(width = 0.8), width = 0.75) +
+      ggplot2::labs(x = variable, y = "Proportion", fill = "Treatment", title = title)
+  } else {
+    p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$bin_mid, y = .data$density, fill = .data$treatment,
+                                            width = .data$bin_width)) +
+      ggplot2::geom_col(position = "identity", alpha = 0.5) +
+      ggplot2::labs(x = variable, y = "Density", fill = "Treatment", title = title)
+  }
+  p + ggplot2::facet_wrap(ggplot2::vars(.data$adjustment), ncol = 1L) + balance_theme()
+}
+
+# One variable of a fit as the user names it: a variable of its formula
+# (evaluated on its rows with its fitted bases), a column of a matrix fit,
+# or "propensity score" (of the last level).
+balance_variable <- function(fit, variable) {
+  if (!rlang::is_string(variable)) {
+    cli::cli_abort("{.arg variable} must be the name of a variable of the model, not {.obj_type_friendly {variable}}.")
+  }
+  if (variable == "propensity score") return(fit$propensity[, ncol(fit$propensity)])
+  if (is.null(fit$design)) {
+    x <- as.matrix(covariate_matrix(fit))
+    known <- colnames(x)
+    if (variable %in% known) return(x[, variable])
+  } else {
+    tt <- fit$design$terms
+    mf <- stats::model.frame(tt, fit_data(fit)[fit$rows, , drop = FALSE], na.action = stats::na.pass,
+                             xlev = fit$design$xlevels)
+    known <- names(mf)[setdiff(seq_along(mf), attr(tt, "offset"))]
+    if (variable %in% known) return(mf[[variable]])
+  }
+  cli::cli_abort(c("{.arg variable} {.val {variable}} is not a variable of the model.",
+                   i = "Choose one of {.or {.val {c(known, 'propensity score')}}}."))
 }

@@ -119,7 +119,7 @@ evaluation_data <- function(ev, type) {
     ))
   }
   switch(type,
-    balance = , balance_slope = balance_plot_data(ev),
+    balance = , balance_slope = evaluation_balance_data(ev),
     weights = weights_plot_data(ev),
     roc = roc_plot_data(ev),
     pr = without_na(roc_plot_data(ev), "precision"),

@@ -98,3 +98,50 @@ test_that("the weights plot labels counts as positive and counts each unit once 
   labels <- ggplot2::ggplot_build(p)$layout$panel_params[[1]]$y$get_labels()
   expect_false(any(grepl("-", labels[!is.na(labels)])))
 })
+
+test_that("balance_plot_data() gives weighted proportions and densities per arm, before and after", {
+  d <- nhefs
+  withr::local_seed(11)
+  d$sw <- stats::runif(nrow(d), 0.5, 2)
+  fit <- ipw(qsmk ~ sex + age + education + wt71, data = d, estimand = "ATT", weights = d$sw)
+  bal <- balance_table(fit)
+  cat_data <- balance_plot_data(fit, "education")
+  expect_equal(levels(cat_data$level), levels(nhefs$education))
+  for (lev in levels(nhefs$education)) {
+    row <- bal[bal$covariate == paste0("education_", lev), ]
+    pick <- function(arm, adj) cat_data$proportion[cat_data$level == lev & cat_data$treatment == arm &
+                                                     cat_data$adjustment == adj]
+    expect_equal(pick("1", "weighted"), row$mean_treatment_weighted, tolerance = 1e-12)
+    expect_equal(pick("0", "weighted"), row$mean_reference_weighted, tolerance = 1e-12)
+    expect_equal(pick("0", "unadjusted"), row$mean_reference_unweighted, tolerance = 1e-12)
+  }
+  num <- balance_plot_data(fit, "age", bins = 10)
+  sums <- tapply(num$density * num$bin_width, list(num$treatment, num$adjustment), sum)
+  expect_equal(as.vector(sums), rep(1, 4), tolerance = 1e-12)
+  w <- weights(fit) * d$sw / mean(d$sw)
+  i <- num$treatment == "0" & num$adjustment == "weighted"
+  b <- which(i)[3]
+  inside <- d$age > num$bin_mid[b] - num$bin_width[b] / 2 & d$age <= num$bin_mid[b] + num$bin_width[b] / 2
+  ctl <- d$qsmk == 0
+  expect_equal(num$density[b], sum(w[ctl & inside]) / sum(w[ctl]) / num$bin_width[b], tolerance = 1e-12)
+  ps <- balance_plot_data(fit, "propensity score")
+  expect_true(all(c("bin_mid", "density") %in% names(ps)))
+  expect_snapshot(error = TRUE, {
+    balance_plot_data(fit, "weight")
+    balance_plot_data(fit, 3)
+    balance_plot_data(fit, "age", bins = 1)
+  })
+})
+
+test_that("balance_plot() draws its data, in panels unadjusted then matched", {
+  skip_if_not_installed("ggplot2")
+  fit <- matching(qsmk ~ sex + age + wt71, data = nhefs)
+  data <- balance_plot_data(fit, "wt71")
+  p <- balance_plot(fit, "wt71")
+  expect_equal(layer_data(p, 1)$y, data$density)
+  lay <- ggplot2::ggplot_build(p)$layout$layout
+  expect_equal(as.character(lay$adjustment), c("unadjusted", "matched"))
+  expect_equal(p$labels$title, "Distributional balance for wt71: Matching (ATT), in-sample")
+  sex <- balance_plot(fit, "sex")
+  expect_equal(layer_data(sex, 1)$y, balance_plot_data(fit, "sex")$proportion)
+})
