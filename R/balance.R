@@ -131,8 +131,16 @@ sd_denominator_arm <- function(fit, sd_denominator) {
 # Comparisons of K arms: every pair, later level against earlier, as a
 # two-column matrix (reference, treatment).
 arm_pairs <- function(K) {
-  pairs <- utils::combn(K, 2L)
+  pairs <- index_pairs(K)
   cbind(reference = pairs[1L, ], treatment = pairs[2L, ])
+}
+
+# Every pair i < j of 1..p as the columns of a 2-row matrix, in the order
+# (1, 2), (1, 3), ..., (1, p), (2, 3), ... (as combn()).
+index_pairs <- function(p) {
+  i <- rep(seq_len(p), each = p)
+  j <- rep(seq_len(p), p)
+  rbind(i[i < j], j[i < j])
 }
 
 # ---- covariates ---------------------------------------------------------------------
@@ -248,7 +256,7 @@ square_covariates <- function(covs) {
 interaction_covariates <- function(covs) {
   p <- ncol(covs$x)
   if (p < 2L) return(NULL)
-  pairs <- utils::combn(p, 2L)
+  pairs <- index_pairs(p)
   pairs <- pairs[, covs$variable[pairs[1L, ]] != covs$variable[pairs[2L, ]], drop = FALSE]
   if (!ncol(pairs)) return(NULL)
   nm <- colnames(covs$x)

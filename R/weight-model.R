@@ -144,7 +144,7 @@ weights_summary <- function(fit, top = 5) {
   stats <- do.call(rbind, stats)
   tops <- do.call(rbind, lapply(names(arms), function(l) {
     i <- arms[[l]]
-    largest <- utils::head(i[order(w[i], decreasing = TRUE)], top)
+    largest <- i[order(w[i], decreasing = TRUE)][seq_len(min(top, length(i)))]
     data.frame(treatment = l, row = fit$rows[largest], weight = w[largest], stringsAsFactors = FALSE)
   }))
   n <- as.vector(table(a))
