@@ -142,7 +142,7 @@ test_that("sample sizes and effective sample sizes agree with cobalt", {
   expect_equal(ss$unmatched, unlist(obs["Unmatched", ]), ignore_attr = TRUE)
 })
 
-test_that("three arms are compared pair by pair with the denominator pooled over all arms, as cobalt", {
+test_that("three arms are compared pair by pair (ATE: SD pooled over all arms; ATT: the focal arm's), as cobalt", {
   skip_if_not_installed("cobalt")
   skip_if_not_installed("MatchIt")
   data("lalonde", package = "MatchIt", envir = environment())
@@ -161,6 +161,18 @@ test_that("three arms are compared pair by pair with the denominator pooled over
     expect_equal(mine$diff_unweighted, B$Diff.Un, tolerance = 1e-8)
     expect_equal(mine$diff_weighted, B$Diff.Adj, tolerance = 1e-8)
     expect_equal(mine$mean_reference_weighted, B$M.0.Adj, tolerance = 1e-8)
+  }
+  # The ATT with a focal level: every pair standardized by the focal arm's SD, as cobalt's focal =.
+  att <- ipw(f3, data = lalonde, estimand = "ATT", treated = "T")
+  bal_att <- balance_table(att, propensity = FALSE)
+  ref <- cobalt::bal.tab(f3, data = lalonde, weights = weights(att), method = "weighting", estimand = "ATT",
+                         focal = "T", un = TRUE, which.treat = .all)$Pair.Balance
+  expect_named(ref, c("B vs. A", "T vs. A", "T vs. B"))
+  for (pair in names(ref)) {
+    B <- ref[[pair]]$Balance
+    mine <- bal_att[paste(bal_att$treatment, "vs.", bal_att$reference) == pair, ]
+    expect_equal(mine$diff_unweighted, B[mine$covariate, "Diff.Un"], tolerance = 1e-8)
+    expect_equal(mine$diff_weighted, B[mine$covariate, "Diff.Adj"], tolerance = 1e-8)
   }
   x <- lalonde$age
   expect_equal(bal$diff_unweighted[bal$covariate == "age" & bal$treatment == "B"],
