@@ -55,10 +55,13 @@
 #'   `"std"` (standardized like continuous covariates).
 #' @param threshold A positive number, or `NULL` for none: a covariate is
 #'   balanced when its absolute weighted difference is below it.
-#' @param propensity `TRUE` to add the propensity score (of the treatment
-#'   level of each comparison) as a row of type `"propensity"`.
+#' @param propensity `TRUE` to add the propensity score as a row of type
+#'   `"propensity"` (always standardized): of the second level for a binary
+#'   treatment, of each level (`"propensity score (b)"`) with more.
 #' @param interactions `TRUE` to add the products of every two covariates
-#'   (not of two levels of one variable), named `"x * z"`.
+#'   (not of two levels of one variable), named `"x * z"`, as cobalt's
+#'   `int = TRUE` except that a two-level variable enters with its one
+#'   indicator (cobalt uses both levels).
 #' @param squares `TRUE` to add the squares of the continuous covariates,
 #'   named `"x^2"`.
 #' @return A data frame of class `causal_balance` with columns
