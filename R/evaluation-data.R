@@ -36,7 +36,7 @@ long_metrics <- function(tab, metrics) {
 
 weight_metrics <- function(ev) {
   function(part) {
-    bal <- balance_stats(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
+    bal <- level_balance(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
     smd <- do.call(rbind, lapply(split(bal, bal$treatment), function(b) {
       data.frame(treatment = b$treatment[1L],
                  max_abs_smd_weighted = max_or_na(abs(b$smd_weighted)),
@@ -76,12 +76,17 @@ outcome_fold_metrics <- function(ev) {
 #' The data frame each [autoplot.causal_evaluation()] type draws, so that
 #' the numbers can be inspected, tested or plotted another way. Every data
 #' frame has the columns `fold` and `phase` (`"train"` or `"valid"`).
-#' * `"balance"`, `"balance_slope"`: `covariate`, `treatment`,
-#'   `adjustment` (unweighted or weighted) and `smd`.
+#' * `"balance"`, `"balance_slope"`: `covariate`, `treatment` (a factor
+#'   in the order of the levels), `adjustment` (`unadjusted`, then
+#'   `weighted` or `matched`) and `diff`, the standardized mean difference
+#'   of the level against the others (pooled standard deviation, binary
+#'   covariates standardized too; every level of a factor).
 #' * `"weights"`: a histogram of the weights per arm pooled over folds
-#'   (`fold` 0), with `bin_mid`, `bin_width` and `count` (negative for the
-#'   first level of a binary treatment, which is drawn mirrored below the
-#'   axis).
+#'   (`fold` 0), with `bin_mid`, `bin_width` and `count`: units, each
+#'   counted once however many folds' training sets it is in (a unit in
+#'   m of them adds 1 / m to each of its m bins), and `side` (-1 for the
+#'   first level of a binary treatment, drawn mirrored below the axis, else
+#'   1).
 #' * `"roc"`: `curve` (plain, weighted, expected), `fpr`, `tpr`;
 #'   `"pr"`: `recall`, `precision`. For outcome models with a binary
 #'   outcome, the curves of the outcome predictions per arm.
@@ -116,7 +121,7 @@ evaluation_data <- function(ev, type) {
     ))
   }
   switch(type,
-    balance = , balance_slope = balance_plot_data(ev),
+    balance = , balance_slope = evaluation_balance_data(ev),
     weights = weights_plot_data(ev),
     roc = roc_plot_data(ev),
     pr = without_na(roc_plot_data(ev), "precision"),
@@ -138,40 +143,6 @@ evaluation_types_for <- function(ev) {
     outcome = c(outcome, if (binary_outcome(ev)) c("roc", "pr", "calibration")),
     doubly_robust = c(weight, outcome),
     survival = "survival")
-}
-
-balance_plot_data <- function(ev) {
-  by_fold_phase(ev, function(part) {
-    bal <- balance_stats(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
-    n <- nrow(bal)
-    data.frame(covariate = rep(bal$covariate, 2L), treatment = rep(bal$treatment, 2L),
-               adjustment = factor(rep(c("unweighted", "weighted"), each = n),
-                                   levels = c("unweighted", "weighted")),
-               smd = c(bal$smd_unweighted, bal$smd_weighted), stringsAsFactors = FALSE)
-  })
-}
-
-weights_plot_data <- function(ev) {
-  p <- ev$predictions
-  lev <- levels(p$treatment)
-  do.call(rbind, lapply(unique(p$phase), function(ph) {
-    part <- p[p$phase == ph, , drop = FALSE]
-    bins <- group_histogram(part$weight, part$treatment)
-    if (length(lev) == 2L) bins$count[bins$group == lev[1L]] <- -bins$count[bins$group == lev[1L]]
-    names(bins)[1L] <- "treatment"
-    cbind(bins, fold = 0L, phase = ph, stringsAsFactors = FALSE)
-  }))
-}
-
-# Histograms of v in each group of the factor g on shared breaks: `group`,
-# `bin_mid`, `bin_width` and `count` (the number of units).
-group_histogram <- function(v, g) {
-  breaks <- pretty(range(v), n = 30)
-  do.call(rbind, lapply(levels(g), function(l) {
-    h <- graphics::hist(v[g == l], breaks = breaks, plot = FALSE)
-    data.frame(group = l, bin_mid = h$mids, bin_width = diff(h$breaks), count = h$counts,
-               stringsAsFactors = FALSE)
-  }))
 }
 
 roc_plot_data <- function(ev) {

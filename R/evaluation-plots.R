@@ -40,48 +40,6 @@ check_evaluation_plot_type <- function(type) {
   cli::cli_abort(c("{.arg type} must be one of {.or {.val {evaluation_plot_types}}}.", x = got))
 }
 
-plot_balance <- function(data, title = NULL) {
-  data$covariate <- factor(data$covariate, levels = covariates_by_imbalance(data))
-  p <- ggplot2::ggplot(data, ggplot2::aes(x = abs(.data$smd), y = .data$covariate,
-                                          colour = .data$adjustment)) +
-    ggplot2::geom_vline(xintercept = 0.1, linetype = "dashed") +
-    ggplot2::geom_point(alpha = 0.7) +
-    ggplot2::labs(x = "Absolute standardized mean difference", y = NULL, colour = "Adjustment")
-  finish_evaluation_plot(p, data, title, by_treatment = TRUE)
-}
-
-# Covariates from least to most imbalanced before weighting in the first phase
-# present (train before valid), so the most imbalanced is drawn at the top.
-covariates_by_imbalance <- function(data) {
-  first <- intersect(c("train", "valid"), data$phase)[1L]
-  ref <- data[data$phase == first & data$adjustment == "unweighted", , drop = FALSE]
-  imbalance <- sort(tapply(abs(ref$smd), ref$covariate, mean))
-  unranked <- setdiff(unique(data$covariate), names(imbalance))
-  c(unranked, names(imbalance))
-}
-
-plot_balance_slope <- function(data, title = NULL) {
-  p <- ggplot2::ggplot(data, ggplot2::aes(
-    x = .data$adjustment, y = abs(.data$smd),
-    group = interaction(.data$covariate, .data$fold, .data$treatment)
-  )) +
-    ggplot2::geom_hline(yintercept = 0.1, linetype = "dashed") +
-    ggplot2::geom_line() +
-    ggplot2::geom_point() +
-    ggplot2::labs(x = "Adjustment", y = "Absolute standardized mean difference")
-  finish_evaluation_plot(p, data, title)
-}
-
-# Folds overlap rather than stack, so each bar shows its own row's count.
-plot_weights <- function(data, title = NULL) {
-  p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$bin_mid, y = .data$count,
-                                          fill = .data$treatment, width = .data$bin_width)) +
-    ggplot2::geom_col(position = "identity", alpha = 0.6) +
-    ggplot2::geom_hline(yintercept = 0) +
-    ggplot2::labs(x = "Weight", y = "Count", fill = "Treatment")
-  finish_evaluation_plot(p, data, title)
-}
-
 plot_roc <- function(data, title = NULL) {
   p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$fpr, y = .data$tpr, colour = .data$curve,
                                           group = interaction(.data$curve, .data$fold))) +

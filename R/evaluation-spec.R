@@ -76,5 +76,5 @@ evaluation_covariates <- function(fit, rows) {
 
 #' @export
 evaluation_covariates.default <- function(fit, rows) {
-  covariate_matrix(weight_model_of(fit))[rows, , drop = FALSE]
+  covariate_rows(balance_covariates(weight_model_of(fit)), rows)
 }

@@ -172,8 +172,22 @@ tidy.causallib_imputed <- function(x, conf.level = 0.95, ...) {
 }
 
 # The mean of each balance statistic over the imputations.
-imputed_balance <- function(fits, data) {
-  tabs <- lapply(fits$fits, balance_table, data = data)
+imputed_balance <- function(fits, data, ...) {
+  tabs <- lapply(fits$fits, balance_table, data = data, ...)
+  out <- mean_columns(tabs)
+  if (!is.null(out$balanced)) {
+    threshold <- attr(out, "threshold")
+    out$balanced <- ifelse(is.na(out$balanced), NA, abs(out$diff_weighted) < threshold)
+  }
+  sizes <- lapply(tabs, attr, "sample_sizes")
+  if (!is.null(sizes[[1L]])) attr(out, "sample_sizes") <- mean_columns(sizes)
+  attr(out, "title") <- paste0(attr(out, "title"), ", mean over ", fits$m, " imputations")
+  out
+}
+
+# The first table with each numeric column replaced by its mean over the
+# tables.
+mean_columns <- function(tabs) {
   out <- tabs[[1L]]
   num <- vapply(out, is.numeric, logical(1))
   for (v in names(out)[num]) out[[v]] <- rowMeans(do.call(cbind, lapply(tabs, `[[`, v)))

@@ -290,8 +290,9 @@ bind_tables <- function(tabs) {
 #'   survival models those the curves were fitted with); for weight models
 #'   (also inside doubly robust and survival models) `min_ess`, the
 #'   smallest effective sample size of an arm, and `max_abs_smd`, the
-#'   largest absolute weighted standardized mean difference of
-#'   [balance_table()]; for outcome models `deviance`, the outcome
+#'   largest absolute weighted difference of a covariate in
+#'   [balance_table()] (standardized for continuous covariates, in
+#'   proportions for binary ones); for outcome models `deviance`, the outcome
 #'   learner's deviance (summed over the arms' models; `NA` for learners
 #'   other than [lrn_glm()]); for survival models `events`, the
 #'   (sampling-weighted) number of events. Deviances and weighted counts use
@@ -353,10 +354,10 @@ glance_extras.causallib_survival <- function(x) {
 #'   each learner's coefficients (as `tidy()`, one per learner; a note for
 #'   learners without coefficients) and what is particular to the model:
 #'   for weight models the weights of each arm (effective sample size,
-#'   smallest and largest weight) and a balance summary per treatment
-#'   level (the largest absolute standardized mean difference before and
-#'   after weighting, the mean after, and the number of covariates above
-#'   0.1 after); for unadjusted comparisons the group means; for CATE
+#'   smallest and largest weight) and a balance summary per comparison of
+#'   [balance_table()] (the largest absolute difference before and
+#'   after weighting, the mean after, and the number of covariates not
+#'   balanced, 0.1 or more after); for unadjusted comparisons the group means; for CATE
 #'   models the distribution of the unit CATEs; for survival models the
 #'   people and events of each arm and the curves at the quartiles of
 #'   follow-up.
@@ -405,7 +406,7 @@ summary_tables.default <- function(object) list()
 #' @export
 summary_tables.causallib_weight_model <- function(object) {
   list(`Weights by treatment level` = weight_summary(object),
-       `Balance (absolute standardized mean differences)` = balance_summary(object))
+       `Balance (absolute differences, as balance_table())` = balance_summary(object))
 }
 
 #' @export
@@ -438,16 +439,18 @@ summary_tables.causallib_survival <- function(object) {
   stats::setNames(list(arms, curves), c("People and events by treatment level", title))
 }
 
-# Balance of a weight model per treatment level, from balance_table():
-# the largest absolute SMD before and after weighting, the mean after, and
-# the number of covariates whose absolute SMD after weighting exceeds 0.1.
+# Balance of a weight model per comparison, from balance_table() without
+# the propensity row: the largest absolute difference before and after
+# adjustment, the mean after, and the number of covariates not balanced
+# (absolute difference after adjustment of 0.1 or more).
 balance_summary <- function(fit) {
-  bal <- balance_table(fit)
-  rows <- lapply(split(bal, factor(bal$treatment, levels = unique(bal$treatment))), function(b) {
-    after <- abs(b$smd_weighted)
-    data.frame(treatment = b$treatment[1L], covariates = nrow(b),
-               max_unweighted = max_or_na(abs(b$smd_unweighted)), max_weighted = max_or_na(after),
-               mean_weighted = mean(after, na.rm = TRUE), above_0.1 = sum(after > 0.1, na.rm = TRUE),
+  bal <- balance_table(fit, propensity = FALSE)
+  key <- paste(bal$treatment, "vs", bal$reference)
+  rows <- lapply(split(bal, factor(key, levels = unique(key))), function(b) {
+    after <- abs(b$diff_weighted)
+    data.frame(treatment = b$treatment[1L], reference = b$reference[1L], covariates = nrow(b),
+               max_unweighted = max_or_na(abs(b$diff_unweighted)), max_weighted = max_or_na(after),
+               mean_weighted = mean(after, na.rm = TRUE), not_balanced = sum(!b$balanced, na.rm = TRUE),
                stringsAsFactors = FALSE)
   })
   do.call(rbind, c(rows, make.row.names = FALSE))

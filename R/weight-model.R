@@ -90,8 +90,7 @@ sw_or_one <- function(fit) {
 # Effective sample size of each arm: (sum w)^2 / sum w^2 of the weights
 # times the sampling weights.
 effective_sizes <- function(fit) {
-  w <- fit$weights * sw_or_one(fit)
-  arm_sums(w, fit$treatment)^2 / arm_sums(w^2, fit$treatment)
+  arm_ess(fit$weights * sw_or_one(fit), fit$treatment)
 }
 
 # Effective sample size, minimum and maximum weight of each arm.
@@ -103,4 +102,70 @@ weight_summary <- function(fit) {
     min_weight = signif(as.vector(tapply(fit$weights, a, min)), 3),
     max_weight = signif(as.vector(tapply(fit$weights, a, max)), 3)
   )
+}
+
+#' Summary of the weights of a weight model
+#'
+#' The distribution of the weights of each arm, as WeightIt's
+#' `summary()` of a `weightit` object reports it: their range, the units
+#' with the largest weights, their coefficient of variation (standard
+#' deviation over mean), mean absolute deviation from the mean relative to
+#' the mean, negative entropy \eqn{\overline{(w / \bar w) \log(w / \bar w)}},
+#' the number of zero weights (unmatched units of a matching fit), and the
+#' effective sample sizes \eqn{(\sum w)^2 / \sum w^2} before and after
+#' weighting. Sampling weights multiply the weights throughout.
+#'
+#' @param fit A fitted weight model ([ipw()], [matching()]), or a doubly
+#'   robust or survival model fitted with one.
+#' @param top How many of the largest weights of each arm to list.
+#' @return An object of class `causal_weights_summary`: a list of data
+#'   frames `ranges` (per arm `treatment`, `n`, `min`, `max`), `top`
+#'   (`treatment`, `row` -- the unit's row in the data -- and `weight`, the
+#'   `top` largest of each arm, largest first), `statistics` (`treatment`,
+#'   `coef_of_variation`, `mad`, `entropy`, `zeros`) and `sample_sizes`
+#'   (`treatment`, `n`, `ess_unweighted`, `ess_weighted`).
+#' @seealso [balance_table()].
+#' @export
+#' @examples
+#' fit <- ipw(qsmk ~ sex + age + wt71 + smokeintensity, data = nhefs, estimand = "ATT")
+#' weights_summary(fit)
+weights_summary <- function(fit, top = 5) {
+  fit <- weight_model_of(fit)
+  check_count(top, "top", min = 1)
+  a <- fit$treatment
+  w <- fit$weights * sw_or_one(fit)
+  arms <- split(seq_along(w), a)
+  stats <- lapply(arms, function(i) {
+    v <- w[i]
+    r <- v / mean(v)
+    data.frame(min = min(v), max = max(v), coef_of_variation = stats::sd(v) / mean(v),
+               mad = mean(abs(r - 1)), entropy = mean(ifelse(r > 0, r * log(r), 0)), zeros = sum(v == 0))
+  })
+  stats <- do.call(rbind, stats)
+  tops <- do.call(rbind, lapply(names(arms), function(l) {
+    i <- arms[[l]]
+    largest <- i[order(w[i], decreasing = TRUE)][seq_len(min(top, length(i)))]
+    data.frame(treatment = l, row = fit$rows[largest], weight = w[largest], stringsAsFactors = FALSE)
+  }))
+  n <- as.vector(table(a))
+  structure(list(
+    ranges = data.frame(treatment = fit$levels, n = n, min = stats$min, max = stats$max),
+    top = tops,
+    statistics = data.frame(treatment = fit$levels, coef_of_variation = stats$coef_of_variation,
+                            mad = stats$mad, entropy = stats$entropy, zeros = stats$zeros),
+    sample_sizes = data.frame(treatment = fit$levels, n = n, ess_unweighted = arm_ess(sw_or_one(fit), a),
+                              ess_weighted = arm_ess(w, a)),
+    title = balance_title(fit)
+  ), class = "causal_weights_summary")
+}
+
+#' @export
+print.causal_weights_summary <- function(x, digits = 4, ...) {
+  cat("Weights: ", x$title, "\n", sep = "")
+  sections <- list(`Ranges by treatment level` = x$ranges,
+                   `Largest weights (row of the data)` = x$top,
+                   `Statistics (coefficient of variation, mean absolute deviation, negative entropy)` = x$statistics,
+                   `Effective sample sizes` = x$sample_sizes)
+  print_tables(sections, digits, gap = TRUE)
+  invisible(x)
 }

@@ -39,7 +39,8 @@ test_that("in-sample metrics equal the standalone metric functions", {
   expect_equal(unique(ev$metrics$phase), "train")
   expect_equal(m("weighted_roc_auc"), unname(weighted_roc_auc(fit)))
   expect_equal(m("expected_roc_auc"), unname(expected_roc_auc(fit)))
-  expect_equal(m("max_abs_smd_weighted"), max(abs(balance_table(fit)$smd_weighted)))
+  bal <- balance_table(fit, sd_denominator = "pooled", binary = "std", propensity = FALSE)
+  expect_equal(m("max_abs_smd_weighted"), max(abs(bal$diff_weighted)))
   expect_equal(m("ici"), calibration_error(fit)$ici)
 })
 
@@ -132,7 +133,7 @@ test_that("every plot type draws its evaluation data", {
     built <- ggplot2::ggplot_build(p)
     data <- evaluation_data(cases[[type]], type)
     ys <- unlist(lapply(built$data, function(l) l$y))
-    expected <- switch(type, balance = NULL, balance_slope = abs(data$smd), weights = data$count,
+    expected <- switch(type, balance = NULL, balance_slope = abs(data$diff), weights = data$side * data$count,
                        roc = data$tpr, pr = data$precision, calibration = data$observed,
                        predicted_observed = data$observed, residuals = data$residual,
                        survival = data$survival)

@@ -11,9 +11,9 @@ eval_frame <- function(..., phases = "train", treatments = "1") {
 
 balance_frame <- function(...) {
   eval_frame(covariate = rep(c("age", "sex", "wt"), 2),
-             adjustment = factor(rep(c("unweighted", "weighted"), each = 3),
-                                 levels = c("unweighted", "weighted")),
-             smd = c(0.2, -0.5, 0.05, 0.02, -0.08, 0.01), ...)
+             adjustment = factor(rep(c("unadjusted", "weighted"), each = 3),
+                                 levels = c("unadjusted", "weighted")),
+             diff = c(0.2, -0.5, 0.05, 0.02, -0.08, 0.01), ...)
 }
 
 layer <- function(p, i) ggplot2::ggplot_build(p)$data[[i]]
@@ -48,15 +48,15 @@ test_that("unknown plot types are errors that list the valid ones", {
   expect_snapshot(error = TRUE, evaluation_plot(data.frame(), 1))
 })
 
-test_that("the love plot draws |smd| with the most imbalanced covariate on top", {
+test_that("the love plot draws |diff| with the most imbalanced covariate on top", {
   skip_if_not_installed("ggplot2")
   d <- balance_frame()
   p <- plot_balance(d)
   points <- layer(p, 2)
-  expect_equal(points$x, abs(d$smd))
-  # unweighted |smd|: sex 0.5 > age 0.2 > wt 0.05, so wt is at y = 1, sex at y = 3
+  expect_equal(points$x, abs(d$diff))
+  # unadjusted |diff|: sex 0.5 > age 0.2 > wt 0.05, so wt is at y = 1, sex at y = 3
   expect_equal(as.integer(points$y), match(d$covariate, c("wt", "age", "sex")))
-  expect_equal(points$alpha, rep(0.7, 6))
+  expect_equal(length(unique(points$shape)), 2L)
   expect_equal(length(unique(points$colour)), 2L)
   expect_equal(layer(p, 1)$xintercept, 0.1)
   expect_equal(nrow(panels(p)), 1L)
@@ -66,9 +66,9 @@ test_that("the love plot orders by the first phase and facets phases and treatme
   skip_if_not_installed("ggplot2")
   d <- balance_frame(phases = c("valid", "train"), treatments = c("1", "2"))
   # in the validation phase, wt would be the most imbalanced
-  d$smd[d$phase == "valid" & d$covariate == "wt"] <- 0.9
+  d$diff[d$phase == "valid" & d$covariate == "wt"] <- 0.9
   p <- plot_balance(d)
-  expect_equal(layer(p, 2)$x, abs(d$smd))
+  expect_equal(layer(p, 2)$x, abs(d$diff))
   expect_equal(as.integer(layer(p, 2)$y), match(d$covariate, c("wt", "age", "sex")))
   lay <- panels(p)
   expect_equal(nrow(lay), 4L)
@@ -79,21 +79,21 @@ test_that("the love plot orders by the first phase and facets phases and treatme
 
 test_that("several folds give several points and lines", {
   skip_if_not_installed("ggplot2")
-  d <- rbind(transform(balance_frame(), fold = 1L), transform(balance_frame(), fold = 2L, smd = smd / 2))
-  expect_equal(layer(plot_balance(d), 2)$x, abs(d$smd))
+  d <- rbind(transform(balance_frame(), fold = 1L), transform(balance_frame(), fold = 2L, diff = diff / 2))
+  expect_equal(layer(plot_balance(d), 2)$x, abs(d$diff))
   slope <- plot_balance_slope(d)
   lines <- layer(slope, 2)
   expect_equal(length(unique(lines$group)), 6L)
-  expect_equal(sort(lines$y), sort(abs(d$smd)))
+  expect_equal(sort(lines$y), sort(abs(d$diff)))
 })
 
-test_that("the slope plot joins each covariate's unweighted and weighted |smd|", {
+test_that("the slope plot joins each covariate's unadjusted and weighted |diff|", {
   skip_if_not_installed("ggplot2")
   d <- balance_frame(phases = c("train", "valid"))
   p <- plot_balance_slope(d)
   expect_equal(unique(layer(p, 1)$yintercept), 0.1)
   points <- layer(p, 3)
-  expect_equal(points$y, abs(d$smd))
+  expect_equal(points$y, abs(d$diff))
   expect_equal(as.integer(points$x), as.integer(d$adjustment))
   lines <- layer(p, 2)
   expect_equal(length(unique(lines$group)), 3L)

@@ -71,7 +71,11 @@ test_that("balance is averaged over the imputations, and curves pool pointwise",
   fits <- with_imputations(x$imp, ~ ipw(qsmk ~ sex + age + wt71, data = .x))
   bal <- balance_table(fits)
   each <- lapply(fits$fits, balance_table)
-  expect_equal(bal$smd_weighted, rowMeans(sapply(each, `[[`, "smd_weighted")), tolerance = 1e-12)
+  expect_equal(bal$diff_weighted, rowMeans(sapply(each, `[[`, "diff_weighted")), tolerance = 1e-12)
+  rated <- !is.na(bal$balanced)
+  expect_equal(bal$balanced[rated], abs(bal$diff_weighted[rated]) < 0.1)
+  expect_equal(attr(bal, "sample_sizes")$ess_weighted,
+               rowMeans(sapply(each, function(b) attr(b, "sample_sizes")$ess_weighted)))
   expect_identical(bal$covariate, each[[1]]$covariate)
 
   d <- nhefs[c("qsmk", "sex", "age", "wt71", "survtime", "death")]

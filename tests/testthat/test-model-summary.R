@@ -225,7 +225,8 @@ test_that("glance() is one row with the model's description and diagnostics", {
   w <- weights(wm)
   ess <- tapply(w, d$qsmk, function(v) sum(v)^2 / sum(v^2))
   expect_equal(g$min_ess, min(ess))
-  expect_equal(g$max_abs_smd, max(abs(balance_table(wm)$smd_weighted)))
+  bal <- balance_table(wm)
+  expect_equal(g$max_abs_smd, max(abs(bal$diff_weighted[bal$type != "propensity"])))
 
   om <- standardization(wt82_71 ~ qsmk + sex + age + wt71, data = d, treatment = qsmk)
   go <- glance(om)
@@ -316,7 +317,7 @@ test_that("plotted numbers are those of the plot's data path", {
   wm <- ipw(qsmk ~ sex + age + wt71, data = d)
   bal <- evaluation_data(evaluate(wm), "balance")
   points <- layers(ggplot2::autoplot(wm, type = "balance"))[[2L]]
-  expect_equal(sort(points$x), sort(abs(bal$smd)))
+  expect_equal(sort(points$x), sort(abs(bal$diff)))
 
   km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
   curves <- tidy(km)
