@@ -429,7 +429,9 @@ summary_tables.causallib_cate <- function(object) {
 summary_tables.causallib_survival <- function(object) {
   sw <- sw_or_one(object)
   arms <- data.frame(level = object$levels, n = arm_sums(sw, object$treatment),
-                     events = arm_sums(sw * object$status, object$treatment))
+                     events = arm_sums(sw * object$status, object$treatment),
+                     curve_ends = unname(object$curve_ends))
+  if (!is.null(object$replicates)) arms$replicates_at_end <- replicates_at_ends(object)
   show <- unique(object$times[pmax(1L, round(length(object$times) * c(0.25, 0.5, 0.75, 1)))])
   s <- survival_at(object, show)
   curves <- data.frame(level = object$levels, s, check.names = FALSE)

@@ -12,7 +12,9 @@
 #' curves at the period ends (see the Time grid section of
 #' [survival_standardization()]). A `censoring_model` adds stabilized
 #' inverse probability of censoring weights, which change over follow-up;
-#' the Kaplan-Meier curve is then computed on the period grid.
+#' the Kaplan-Meier curve is then computed on the period grid. Each arm's
+#' curve ends with its follow-up, in the fit and in each bootstrap replicate
+#' (see the section Where the curves end of [survival_standardization()]).
 #'
 #' @section Intervals:
 #' * `se = "sandwich"` (the default for Kaplan-Meier curves without a

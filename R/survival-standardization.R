@@ -36,6 +36,24 @@
 #' so `time` is the time itself (months of follow-up in [nhefs]). Curves
 #' are reported at the period ends \eqn{b_1, \dots, b_T}.
 #'
+#' @section Where the curves end:
+#' Each arm's curve ends with the arm's follow-up: at its last follow-up
+#' time (Kaplan-Meier and stratified Cox curves), or at the end of the
+#' period that holds it (pooled-logistic curves, whose time terms interact
+#' with the treatment, so that beyond it they would be an extrapolation).
+#' Curves of a Cox model that is not stratified share its baseline hazard
+#' and end with the whole follow-up. Printing a fit shows where each curve
+#' ends (`curve_ends`); [estimate_effect()][estimate_effect.causal_survival]
+#' at a later time names the arm whose curve ends before it. The curves are
+#' `NA` (and not drawn) after their ends.
+#'
+#' A bootstrap resample can end an arm earlier still (when it leaves out
+#' the people followed longest): that replicate's curve is `NA` after its
+#' own end only, so no replicate is lost, and the interval at each time uses
+#' the replicates that reach it. Printing shows how many reach each curve's
+#' end (`replicates_at_end`); contrasts say how many they use where not
+#' every replicate reaches their time.
+#'
 #' @section Intervals:
 #' With `se = "bootstrap"` (default) `R` nonparametric bootstrap replicates
 #' of people refit the whole pipeline (the weight, censoring and hazard

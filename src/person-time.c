@@ -436,6 +436,7 @@ void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
         anchor = -1;
         pt_fit_design(data, &mz, spec, beta, aliased, information, score, info, work);
     }
-    if (anchor >= 0 && !info->fit.failed) cp_uncenter(beta, pd, center, anchor);
+    /* beta is the last iterate when the fit failed: for the design as given too. */
+    if (anchor >= 0) cp_uncenter(beta, pd, center, anchor);
     info->fit.anchor = info->fit.failed ? -1 : anchor;
 }
