@@ -437,7 +437,16 @@ summary_tables.causallib_survival <- function(object) {
   curves <- data.frame(level = object$levels, s, check.names = FALSE)
   names(curves)[-1L] <- format(show, trim = TRUE)
   title <- paste0("Survival at times ", paste(format(show, trim = TRUE), collapse = ", "))
-  stats::setNames(list(arms, curves), c("People and events by treatment level", title))
+  tables <- stats::setNames(list(arms, curves), c("People and events by treatment level", title))
+  if (!is.null(object$pt)) tables$`Time grid of the pooled-logistic models` <- grid_summary(object$pt)
+  tables
+}
+
+# The period grid of a survival fit in one row: how many periods of what
+# width, and the time terms.
+grid_summary <- function(pt) {
+  data.frame(periods = pt$n_periods, width = pt$width %||% "given by `breaks`",
+             time_terms = paste(deparse(pt$time_terms), collapse = " "))
 }
 
 # Balance of a weight model per treatment level, from balance_table():

@@ -10,7 +10,7 @@
 # treatment), "pooled_logistic" and "cox" (standardized hazard models).
 
 new_survival_fit <- function(setup, method, marginal, stratified, weight_model, learner,
-                             breaks, time_terms, censoring_model, data, env) {
+                             grid, censoring_model, data, env) {
   fit <- list(
     method = method, marginal = marginal, stratified = stratified,
     time = setup$time, status = setup$status, treatment = setup$a, levels = levels(setup$a),
@@ -27,7 +27,7 @@ new_survival_fit <- function(setup, method, marginal, stratified, weight_model, 
       sort(unique(c(setup$time[setup$status == 1L], max(setup$time))))
     }
   } else {
-    fit$pt <- person_time(setup$time, setup$status, setup$a, breaks, time_terms)
+    fit$pt <- person_time(setup$time, setup$status, setup$a, grid)
     fit$pt$arm_name <- setup$treatment_name
     fit$times <- fit$pt$breaks[-1L]
     fit$breaks <- fit$pt$breaks

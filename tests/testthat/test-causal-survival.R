@@ -28,7 +28,7 @@ test_that("influence-function effects combine the arms by the delta method", {
 test_that("autoplot() draws the tidy curves", {
   skip_if_not_installed("ggplot2")
   set.seed(1)
-  fit <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, method = "pooled_logistic", R = 5)
+  fit <- survival_ipw(Surv(survtime, death) ~ qsmk, time_terms = quadratic_time, data = nhefs, method = "pooled_logistic", R = 5)
   p <- ggplot2::autoplot(fit)
   expect_s3_class(p, "ggplot")
   built <- ggplot2::ggplot_build(p)
@@ -75,7 +75,7 @@ test_that("print() summarises the curves and their contrasts", {
   expect_snapshot(print(km))
   expect_snapshot(print(estimate_effect(km, times = c(60, 120))))
   set.seed(3)
-  pl <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, method = "pooled_logistic", R = 10)
+  pl <- survival_ipw(Surv(survtime, death) ~ qsmk, time_terms = quadratic_time, data = nhefs, method = "pooled_logistic", R = 10)
   expect_snapshot(print(estimate_effect(pl, times = 120, contrast = "rmst_difference")))
   expect_snapshot(print(summary(estimate_effect(pl, times = 120, contrast = "risk_ratio"))))
 })

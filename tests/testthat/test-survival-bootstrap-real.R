@@ -13,7 +13,9 @@ rott <- local({
 rott_ps <- hormon ~ age + meno + size + grade + nodes + pgr + er
 rott_rhs <- "hormon + age + meno + size + grade + nodes + pgr + er"
 rott_f <- stats::as.formula(paste("Surv(dtime, death) ~", rott_rhs))
-# Quarters of a year: the tests of the time grid are in test-person-time.R.
+# Quarters of a year, for the censoring-weighted Kaplan-Meier curves; the
+# pooled-logistic models run with the default grid and time terms (a month,
+# a natural spline: see test-person-time.R).
 rott_breaks <- seq(0, by = 365.25 / 4, length.out = 79)
 
 rott_cases <- list(
@@ -27,27 +29,26 @@ rott_cases <- list(
   },
   "pooled logistic" = function(...) {
     survival_ipw(Surv(dtime, death) ~ hormon, data = rott, method = "pooled_logistic",
-                 breaks = rott_breaks, time_terms = ~ splines::ns(time, 4), ...)
+                 time_unit = "day", ...)
   },
   "pooled logistic, weight and censoring models" = function(...) {
     survival_ipw(Surv(dtime, death) ~ hormon, data = rott, method = "pooled_logistic",
                  weight_model = rott_ps, censoring_model = ~ age + nodes,
-                 breaks = rott_breaks, time_terms = ~ splines::ns(time, 4), ...)
+                 time_unit = "day", ...)
   },
   "standardization, pooled logistic" = function(...) {
-    survival_standardization(rott_f, data = rott, treatment = "hormon", breaks = rott_breaks,
-                             time_terms = ~ splines::ns(time, 4), ...)
+    survival_standardization(rott_f, data = rott, treatment = "hormon", time_unit = "day", ...)
   },
   "standardization, cox" = function(...) {
     survival_standardization(rott_f, data = rott, treatment = "hormon", model = "cox", ...)
   },
   "standardization, stratified" = function(...) {
     survival_standardization(rott_f, data = rott, treatment = "hormon", stratified = TRUE,
-                             breaks = rott_breaks, time_terms = ~ splines::ns(time, 4), ...)
+                             time_unit = "day", ...)
   },
   "standardization, weight model" = function(...) {
     survival_standardization(rott_f, data = rott, treatment = "hormon", weight_model = rott_ps,
-                             breaks = rott_breaks, time_terms = ~ splines::ns(time, 4), ...)
+                             time_unit = "day", ...)
   }
 )
 
@@ -69,7 +70,7 @@ expected_ends <- function(fit, time, a) {
 for (name in names(rott_cases)) {
   test_that(paste("the rotterdam bootstrap keeps every replicate |", name), {
     set.seed(11)
-    fit <- rott_cases[[name]](se = "bootstrap", R = 50)
+    fit <- suppressMessages(rott_cases[[name]](se = "bootstrap", R = 50))
     expect_equal(fit$failed, 0L)
     expect_equal(dim(fit$replicates)[1L], 50L)
     # each arm's curve ends with its follow-up: NA after, defined up to it
@@ -98,7 +99,7 @@ for (name in names(rott_cases)) {
 }
 
 test_that("a replicate's curves end where its resample's arms end, and nowhere else", {
-  fit <- rott_cases[["standardization, weight model"]](se = "none")
+  fit <- suppressMessages(rott_cases[["standardization, weight model"]](se = "none"))
   km <- rott_cases[["km, weight model"]](se = "none")
   withr::local_seed(3)
   counts <- causallib:::bootstrap_counts(nrow(rott), 6)
@@ -129,7 +130,7 @@ test_that("contrasts past an arm's end name the arm and its last time", {
   fit <- rott_cases[["km"]](se = "none")
   expect_snapshot(error = TRUE, estimate_effect(fit, times = c(3000, 6500)))
   expect_error(estimate_effect(fit, times = 6500), "The curve of arm 1 ends at 6270")
-  pl <- rott_cases[["pooled logistic"]](se = "none")
+  pl <- suppressMessages(rott_cases[["pooled logistic"]](se = "none"))
   expect_error(estimate_effect(pl, times = 6500),
                paste("The curve of arm 1 ends at", format(expected_ends(pl, rott$dtime, rott$hormon)[[2]])))
   expect_no_error(estimate_effect(pl, times = 6270))
