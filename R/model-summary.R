@@ -446,7 +446,7 @@ summary_tables.causallib_survival <- function(object) {
 # width, and the time terms.
 grid_summary <- function(pt) {
   data.frame(periods = pt$n_periods, width = pt$width %||% "given by `breaks`",
-             time_terms = paste(deparse(pt$time_terms), collapse = " "))
+             time_terms = gsub("\\s+", " ", paste(deparse(pt$time_terms), collapse = " ")))
 }
 
 # Balance of a weight model per treatment level, from balance_table():
