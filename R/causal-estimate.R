@@ -5,7 +5,8 @@ new_causal_estimate <- function(estimate, vcov, replicates, se_type, conf_level,
                                 fit, scale = "identity", failed = NULL) {
   check_conf_level(conf_level)
   if (!is.null(replicates)) {
-    vcov <- stats::cov(replicates)
+    # Survival contrasts: replicates whose curves end before a time are NA there.
+    vcov <- stats::cov(replicates, use = if (anyNA(replicates)) "pairwise.complete.obs" else "everything")
     dimnames(vcov) <- list(names(estimate), names(estimate))
   }
   fit_info <- if (inherits(fit, "causallib_model")) model_info(fit) else fit

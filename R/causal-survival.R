@@ -154,7 +154,7 @@ estimate_effect.causal_survival <- function(fit, times, contrast = "risk_differe
     as.vector(t(f$value(s[others, , drop = FALSE], s[rep(ref, length(others)), , drop = FALSE])))
   }
   s <- summary_at(fit$survival)
-  if (any(is.na(s))) cli::cli_abort("Some curve is not estimated at {.arg times} (no one left at risk).")
+  check_curves_reach(fit, times, s)
   if (contrast == "risk_ratio" && any(s >= 1)) {
     cli::cli_abort("{.code contrast = \"risk_ratio\"} needs a positive risk in every arm at {.arg times}.")
   }
@@ -166,7 +166,7 @@ estimate_effect.causal_survival <- function(fit, times, contrast = "risk_differe
     reps <- t(apply(fit$replicates, 1L, est_of))
     if (length(est) == 1L) reps <- t(reps)
     colnames(reps) <- names(est)
-    reps <- usable_replicates(reps, times)
+    report_replicates_used(reps)
   } else if (fit$se_type == "sandwich") {
     V <- influence_vcov(fit, f, contrast, times, others, ref)
     dimnames(V) <- list(names(est), names(est))
@@ -177,25 +177,54 @@ estimate_effect.causal_survival <- function(fit, times, contrast = "risk_differe
   out
 }
 
-# The bootstrap replicates of a contrast that have a curve in every arm at
-# `times`: a resample can end an arm's follow-up earlier than the data do.
-# Those left out are reported, as run_bootstrap() reports failed ones; none
-# left is an error rather than an interval without replicates.
-usable_replicates <- function(reps, times) {
-  usable <- stats::complete.cases(reps)
-  if (all(usable)) return(reps)
-  if (!any(usable)) {
+# Each arm's curve ends with its follow-up (curve_ends()); a contrast at a
+# later time names the arms whose curves end before it.
+check_curves_reach <- function(fit, times, s) {
+  short <- which(rowSums(is.na(s)) > 0L)
+  if (!length(short)) return(invisible())
+  ends <- fit$curve_ends %||% stats::setNames(apply(fit$survival, 1L, function(v) {
+    max(c(-Inf, fit$times[!is.na(v)]))
+  }), fit$levels)
+  ends <- ends[short]
+  cli::cli_abort(c(
+    "Some curve is not estimated at {.arg times} = {max(times)}.",
+    stats::setNames(cli_escape(sprintf("The curve of arm %s ends at %s: no one of that arm is followed up beyond it.",
+                                       fit$levels[short], format(ends, trim = TRUE))),
+                    rep("x", length(short))),
+    i = "Ask for {.arg times} up to {format(min(ends), trim = TRUE)}."
+  ), call = rlang::caller_env())
+}
+
+# How many bootstrap replicates reach the end of each arm's curve.
+replicates_at_ends <- function(x) {
+  last <- findInterval(x$curve_ends, x$times)
+  vapply(seq_along(x$levels), function(k) {
+    if (last[k] == 0L) return(0L)
+    sum(!is.na(x$replicates[, k, last[k]]))
+  }, integer(1))
+}
+
+# A resample can end an arm's follow-up earlier than the data do: its
+# replicate has no curve there (NA) and the intervals of later times use
+# the replicates that reach them. Say how many each such term uses; a term
+# that no replicate reaches is an error rather than an interval of none.
+report_replicates_used <- function(reps) {
+  used <- colSums(!is.na(reps))
+  if (all(used == nrow(reps))) return(invisible())
+  if (any(used == 0L)) {
     cli::cli_abort(c(
-      "None of the {nrow(reps)} bootstrap replicates has a curve in every arm at {.arg times} = {times}.",
-      x = "In every resample some arm's follow-up ends before then.",
+      "None of the {nrow(reps)} bootstrap replicates reaches {.val {colnames(reps)[used == 0L]}}.",
+      x = "In every resample the follow-up of some arm ends before then.",
       i = "Ask for earlier {.arg times}."
-    ))
+    ), call = rlang::caller_env(2L))
   }
-  cli::cli_warn(c(
-    "{sum(!usable)} of {nrow(reps)} bootstrap {cli::qty(sum(!usable))}replicate{?s} {?has/have} no curve in some arm at {.arg times} and {?was/were} left out of the interval.",
-    i = "In {cli::qty(sum(!usable))}{?that resample/those resamples} the arm's follow-up ends before then."
+  short <- used < nrow(reps)
+  cli::cli_inform(c(
+    "Some bootstrap replicates end before {.arg times}: their resamples end an arm's follow-up earlier.",
+    stats::setNames(cli_escape(sprintf("%s: %d of %d replicates.", colnames(reps)[short],
+                                       used[short], nrow(reps))), rep("i", sum(short))),
+    " " = "Each interval uses the replicates that reach its time."
   ))
-  reps[usable, , drop = FALSE]
 }
 
 check_times <- function(fit, times) {

@@ -430,13 +430,24 @@ summary_tables.causallib_cate <- function(object) {
 summary_tables.causallib_survival <- function(object) {
   sw <- sw_or_one(object)
   arms <- data.frame(level = object$levels, n = arm_sums(sw, object$treatment),
-                     events = arm_sums(sw * object$status, object$treatment))
+                     events = arm_sums(sw * object$status, object$treatment),
+                     curve_ends = unname(object$curve_ends))
+  if (!is.null(object$replicates)) arms$replicates_at_end <- replicates_at_ends(object)
   show <- unique(object$times[pmax(1L, round(length(object$times) * c(0.25, 0.5, 0.75, 1)))])
   s <- survival_at(object, show)
   curves <- data.frame(level = object$levels, s, check.names = FALSE)
   names(curves)[-1L] <- format(show, trim = TRUE)
   title <- paste0("Survival at times ", paste(format(show, trim = TRUE), collapse = ", "))
-  stats::setNames(list(arms, curves), c("People and events by treatment level", title))
+  tables <- stats::setNames(list(arms, curves), c("People and events by treatment level", title))
+  if (!is.null(object$pt)) tables$`Time grid of the pooled-logistic models` <- grid_summary(object$pt)
+  tables
+}
+
+# The period grid of a survival fit in one row: how many periods of what
+# width, and the time terms.
+grid_summary <- function(pt) {
+  data.frame(periods = pt$n_periods, width = pt$width %||% "given by `breaks`",
+             time_terms = gsub("\\s+", " ", paste(deparse(pt$time_terms), collapse = " ")))
 }
 
 # Balance of a weight model per comparison, from balance_table() without

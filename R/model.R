@@ -249,9 +249,11 @@ run_bootstrap <- function(fit, y, R) {
 # first, as cli bullets (braces escaped: a cause is text, not a template).
 cause_bullets <- function(causes) {
   why <- sort(table(causes), decreasing = TRUE)
-  text <- gsub("}", "}}", gsub("{", "{{", names(why), fixed = TRUE), fixed = TRUE)
-  stats::setNames(paste0(text, " (", as.vector(why), ")"), rep("x", length(why)))
+  stats::setNames(paste0(cli_escape(names(why)), " (", as.vector(why), ")"), rep("x", length(why)))
 }
+
+# Text to show as it is in a cli message, not read as a template.
+cli_escape <- function(text) gsub("}", "}}", gsub("{", "{{", text, fixed = TRUE), fixed = TRUE)
 
 # The C routine at counts = 1 gives the estimate for every fit the package
 # builds. A fit whose fields were edited to other valid values (a clip, a

@@ -124,13 +124,7 @@ check_period_count <- function(n_periods, K, default_grid, last_time) {
 # Period terms: the model matrix of `time_terms` (a one-sided formula in
 # `time`) at the period indices 1..n_periods, without an intercept.
 period_terms <- function(time_terms, n_periods) {
-  if (!inherits(time_terms, "formula") || length(time_terms) != 2L) {
-    cli::cli_abort("{.arg time_terms} must be a one-sided formula in {.code time}, such as {.code ~ time + I(time^2)}.")
-  }
-  extra <- setdiff(all.vars(time_terms), "time")
-  if (length(extra)) {
-    cli::cli_abort("{.arg time_terms} may only use {.code time}, not {.val {extra}}.")
-  }
+  check_time_terms(time_terms)
   grid <- data.frame(time = seq_len(n_periods))
   mf <- stats::model.frame(time_terms, grid)
   f <- stats::model.matrix(stats::terms(mf), mf)
@@ -138,6 +132,17 @@ period_terms <- function(time_terms, n_periods) {
   attr(f, "assign") <- NULL
   rownames(f) <- NULL
   f
+}
+
+check_time_terms <- function(time_terms) {
+  if (!inherits(time_terms, "formula") || length(time_terms) != 2L) {
+    cli::cli_abort("{.arg time_terms} must be a one-sided formula in {.code time}, such as {.code ~ time + I(time^2)}.")
+  }
+  extra <- setdiff(all.vars(time_terms), "time")
+  if (length(extra)) {
+    cli::cli_abort("{.arg time_terms} may only use {.code time}, not {.val {extra}}.")
+  }
+  invisible(time_terms)
 }
 
 # Every arm needs events for its curve to be estimable by a hazard model.
@@ -189,10 +194,153 @@ survival_matrix_data <- function(x, a, time, event, covariates) {
   list(data = data, formula = formula)
 }
 
-# The person-time description of a setup on a period grid.
-person_time <- function(time, status, a, breaks, time_terms) {
-  dt <- discretize_time(time, status, breaks, nlevels(a))
-  c(dt, list(arm = a, f = period_terms(time_terms, dt$n_periods)))
+# ---- The time scale of the pooled-logistic models ----------------------------
+
+# The units `time_unit` and `period` may name, in days.
+time_unit_days <- c(day = 1, week = 7, month = 365.25 / 12, quarter = 365.25 / 4,
+                    year = 365.25)
+
+# An automatic grid has at most this many periods: a month over 20 years.
+# Finer grids add person-period rows (time) without changing the curves
+# (discretization moves a Kaplan-Meier curve by less than 0.005 at monthly
+# periods on survival::rotterdam), since the time terms are smooth anyway.
+max_auto_periods <- 250L
+
+# The time-scale arguments of a survival model, checked: `time_terms` (NULL
+# for the default spline), `breaks`, `period` and `time_unit`.
+grid_spec <- function(time_terms, breaks, period, time_unit) {
+  if (!is.null(time_unit)) {
+    time_unit <- rlang::arg_match0(time_unit, names(time_unit_days), "time_unit")
+  }
+  if (!is.null(period)) {
+    if (!is.null(breaks)) {
+      cli::cli_abort("Give {.arg breaks} or {.arg period}, not both: {.arg period} is the width of evenly spaced breaks.")
+    }
+    if (is.character(period)) {
+      period <- rlang::arg_match0(period, names(time_unit_days), "period")
+      if (is.null(time_unit)) {
+        cli::cli_abort(c(
+          "{.code period = \"{period}\"} needs the unit of the survival times.",
+          i = "Name it with {.arg time_unit}, e.g. {.code time_unit = \"day\"}, or give {.arg period} as a number in the times' unit."
+        ))
+      }
+    } else if (!is.numeric(period) || length(period) != 1L || !is.finite(period) || period <= 0) {
+      cli::cli_abort("{.arg period} must be a unit such as {.val month} or one positive number (the width of a period in the times' unit), not {.obj_type_friendly {period}}.")
+    }
+  }
+  if (!is.null(time_terms)) check_time_terms(time_terms)
+  list(time_terms = time_terms, breaks = breaks, period = period, time_unit = time_unit)
+}
+
+# The width of a period as text: "1 month (30.44 days)", "width 50 days".
+period_label <- function(width, unit_name, time_unit) {
+  if (!is.null(unit_name)) {
+    own <- identical(unit_name, time_unit)
+    return(paste0("1 ", unit_name, if (!own && !is.null(time_unit)) {
+      paste0(" (", format(signif(width, 4)), " ", time_unit, "s)")
+    }))
+  }
+  paste0("width ", format(signif(width, 4), scientific = FALSE), if (!is.null(time_unit)) paste0(" ", time_unit, "s"))
+}
+
+# The period boundaries of a grid spec for follow-up times `time`: the
+# user's `breaks`, evenly spaced breaks `period` apart, the unit periods
+# of whole-number times up to max_auto_periods, or else evenly spaced
+# breaks of the finest width giving at most max_auto_periods periods: the
+# finest of the units of time_unit_days when the times' unit is named,
+# otherwise the finest of 1, 2 and 5 times a power of ten. The last two
+# say what they chose. NULL means the unit periods (discretize_time()).
+choose_breaks <- function(grid, time) {
+  if (!is.null(grid$breaks)) return(list(breaks = grid$breaks, width = NULL))
+  tmax <- max(time)
+  unit_name <- NULL
+  if (!is.null(grid$period)) {
+    width <- grid$period
+    if (is.character(width)) {
+      unit_name <- width
+      width <- time_unit_days[[width]] / time_unit_days[[grid$time_unit]]
+    }
+    return(list(breaks = even_breaks(width, tmax),
+                width = period_label(width, unit_name, grid$time_unit)))
+  }
+  if (all(time == round(time)) && tmax <= max_auto_periods) return(list(breaks = NULL, width = "1"))
+  fits <- function(w) ceiling(tmax / w - 1e-9) <= max_auto_periods
+  width <- NULL
+  if (!is.null(grid$time_unit)) {
+    units <- time_unit_days / time_unit_days[[grid$time_unit]]
+    ok <- names(units)[vapply(units, fits, logical(1))]
+    if (length(ok)) {
+      unit_name <- ok[1L]
+      width <- units[[unit_name]]
+    }
+  }
+  if (is.null(width)) {
+    k <- floor(log10(tmax / max_auto_periods))
+    candidates <- sort(outer(c(1, 2, 5), 10^((k - 1):(k + 2))))
+    width <- candidates[vapply(candidates, fits, logical(1))][1L]
+  }
+  breaks <- even_breaks(width, tmax)
+  label <- period_label(width, unit_name, grid$time_unit)
+  cli::cli_inform(c(
+    "The survival times reach {format(tmax, big.mark = ',')} with {format(length(unique(time)), big.mark = ',')} distinct values: the pooled-logistic model uses {length(breaks) - 1L} periods of {label}.",
+    i = if (is.null(grid$time_unit)) {
+      "Name the unit of the times with {.arg time_unit} (e.g. {.val day}) for periods in calendar units, or choose them with {.arg period} or {.arg breaks}."
+    } else {
+      "Choose other periods with {.arg period} or {.arg breaks}."
+    }
+  ))
+  list(breaks = breaks, width = label)
+}
+
+# Breaks 0, w, 2w, ... up to the first at or past tmax.
+even_breaks <- function(width, tmax) {
+  width * seq(0, max(1, ceiling(tmax / width - 1e-9)))
+}
+
+# The default time terms: a natural spline of the period index whose
+# degrees of freedom grow with the events, the cube root of their number,
+# from 1 (a linear trend) up to 10, and below the number of periods with an
+# event; its interior knots at quantiles of the event periods, its boundary
+# knots the first and last period. Knots where the events are keep every
+# arm's hazard estimable: knots placed evenly over the grid would leave
+# spline pieces over an arm's event-free tail (say, one person followed long
+# after the arm's last event), whose hazard would run off to 0.
+default_time_terms <- function(last, status, n_periods) {
+  event_periods <- last[status == 1L]
+  df <- max(1L, min(10L, floor(length(event_periods)^(1 / 3) + 1e-9),
+                    length(unique(event_periods)) - 1L, n_periods - 1L))
+  knots <- unique(stats::quantile(event_periods, seq_len(df - 1L) / df, names = FALSE))
+  knots <- knots[knots > 1 & knots < n_periods]
+  stats::as.formula(paste0(
+    "~ splines::ns(time, knots = c(", paste(signif(knots, 6), collapse = ", "),
+    "), Boundary.knots = c(1, ", max(2L, n_periods), "))"
+  ), env = baseenv())
+}
+
+# Many periods without an event add person-period rows (memory and time)
+# but no information about the hazard: say so when that is most of a grid
+# beyond the automatic size.
+check_grid_support <- function(dt) {
+  T <- dt$n_periods
+  if (T <= max_auto_periods) return(invisible())
+  with_events <- length(unique(dt$last[dt$status == 1L]))
+  if (with_events > T / 2) return(invisible())
+  rows <- sum(as.double(dt$last))
+  cli::cli_warn(c(
+    "The period grid has {format(T, big.mark = ',')} periods, {format(T - with_events, big.mark = ',')} of them without an event: {format(rows, big.mark = ',', scientific = FALSE)} person-period rows for {sum(dt$status == 1L)} events.",
+    i = "Coarser periods estimate the same curves faster: set {.arg period} (with {.arg time_unit}) or {.arg breaks}, or leave both unset for an automatic grid of at most {max_auto_periods} periods."
+  ))
+}
+
+# The person-time description of a setup on the period grid of `grid`
+# (see grid_spec()), with the grid's width and time terms.
+person_time <- function(time, status, a, grid) {
+  chosen <- choose_breaks(grid, time)
+  dt <- discretize_time(time, status, chosen$breaks, nlevels(a))
+  check_grid_support(dt)
+  time_terms <- grid$time_terms %||% default_time_terms(dt$last, dt$status, dt$n_periods)
+  c(dt, list(arm = a, f = period_terms(time_terms, dt$n_periods), time_terms = time_terms,
+             width = chosen$width, time_unit = grid$time_unit))
 }
 
 # A fitted weight model for the people of a survival fit, or a formula for

@@ -12,7 +12,9 @@
 #' curves at the period ends (see the Time grid section of
 #' [survival_standardization()]). A `censoring_model` adds stabilized
 #' inverse probability of censoring weights, which change over follow-up;
-#' the Kaplan-Meier curve is then computed on the period grid.
+#' the Kaplan-Meier curve is then computed on the period grid. Each arm's
+#' curve ends with its follow-up, in the fit and in each bootstrap replicate
+#' (see the section Where the curves end of [survival_standardization()]).
 #'
 #' @section Intervals:
 #' * `se = "sandwich"` (the default wherever it is available): influence-function
@@ -53,7 +55,7 @@
 #'                    method = "pooled_logistic")
 #' estimate_effect(pl, times = 120)
 survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
-                         time_terms = ~ time + I(time^2), breaks = NULL,
+                         time_terms = NULL, breaks = NULL, period = NULL, time_unit = NULL,
                          censoring_model = NULL, learner = lrn_glm(), weights = NULL,
                          se = NULL, R = 200, conf_level = 0.95, na_action = "fail") {
   check_formula(formula)
@@ -65,9 +67,10 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
     ))
   }
   env <- parent.frame()
+  grid <- grid_spec(time_terms, breaks, period, time_unit)
   setup <- survival_setup(formula, data, treatment, weights, na_action, env)
-  fit <- survival_ipw_engine(setup, data, env, weight_model, method, time_terms, breaks,
-                             censoring_model, learner, se)
+  fit <- survival_ipw_engine(setup, data, env, weight_model, method, grid, censoring_model,
+                             learner, se)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(data))
 }
 
@@ -79,17 +82,18 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
 #' @param time,event Follow-up times and event indicators (0 or 1).
 #' @export
 survival_ipw_fit <- function(a, time, event, weight_model = NULL, method = "km",
-                             time_terms = ~ time + I(time^2), breaks = NULL,
+                             time_terms = NULL, breaks = NULL, period = NULL, time_unit = NULL,
                              censoring_model = NULL, learner = lrn_glm(), weights = NULL,
                              se = NULL, R = 200, conf_level = 0.95) {
+  grid <- grid_spec(time_terms, breaks, period, time_unit)
   m <- survival_matrix_data(NULL, a, time, event, FALSE)
   setup <- survival_setup(m$formula, m$data, ".treatment", weights, "fail", baseenv())
-  fit <- survival_ipw_engine(setup, m$data, baseenv(), weight_model, method, time_terms, breaks,
+  fit <- survival_ipw_engine(setup, m$data, baseenv(), weight_model, method, grid,
                              censoring_model, learner, se)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(m$data))
 }
 
-survival_ipw_engine <- function(setup, data, env, weight_model, method, time_terms, breaks,
+survival_ipw_engine <- function(setup, data, env, weight_model, method, grid,
                                 censoring_model, learner, se) {
   method <- rlang::arg_match0(method, c("km", "pooled_logistic"), "method")
   exact_km <- method == "km" && is.null(censoring_model)
@@ -99,7 +103,7 @@ survival_ipw_engine <- function(setup, data, env, weight_model, method, time_ter
   if (!exact_km) check_hazard_learner(learner)
   fit <- new_survival_fit(setup, method = if (exact_km) "km" else paste0("grid_", method),
                           marginal = TRUE, stratified = FALSE, weight_model = wm,
-                          learner = learner, breaks = breaks, time_terms = time_terms,
+                          learner = learner, grid = grid,
                           censoring_model = censoring_model, data = data, env = env)
   fit$estimator <- if (is.null(wm)) "unadjusted" else "IP weighting"
   if (is.null(wm)) fit$estimand <- "unadjusted"

@@ -10,7 +10,7 @@
 # treatment), "pooled_logistic" and "cox" (standardized hazard models).
 
 new_survival_fit <- function(setup, method, marginal, stratified, weight_model, learner,
-                             breaks, time_terms, censoring_model, data, env) {
+                             grid, censoring_model, data, env) {
   fit <- list(
     method = method, marginal = marginal, stratified = stratified,
     time = setup$time, status = setup$status, treatment = setup$a, levels = levels(setup$a),
@@ -27,7 +27,7 @@ new_survival_fit <- function(setup, method, marginal, stratified, weight_model, 
       sort(unique(c(setup$time[setup$status == 1L], max(setup$time))))
     }
   } else {
-    fit$pt <- person_time(setup$time, setup$status, setup$a, breaks, time_terms)
+    fit$pt <- person_time(setup$time, setup$status, setup$a, grid)
     fit$pt$arm_name <- setup$treatment_name
     fit$times <- fit$pt$breaks[-1L]
     fit$breaks <- fit$pt$breaks
@@ -72,12 +72,38 @@ with_curves <- function(fit) {
     grid_km = , grid_pooled_logistic = grid_curves(fit, avg, ipw),
     pooled_logistic = pooled_curves(fit, avg, ipw),
     cox = cox_curves(fit, avg, ipw))
+  fit$curve_ends <- curve_ends(fit, avg)
   fit$survival <- res$survival
+  fit$survival[fit$times[col(fit$survival)] > fit$curve_ends[row(fit$survival)]] <- NA_real_
   dimnames(fit$survival) <- list(fit$levels, NULL)
   fit$std_error <- res$std_error
   fit$models <- res$models
   fit$ipw <- rep_len(ipw, fit$n)
   fit
+}
+
+# The last time of each arm's curve: the end of its follow-up among the
+# people of positive weight avg (their last time, or on a period grid the
+# end of their last period). Beyond it no one of the arm is at risk, so a
+# hazard model's curve would be an extrapolation of its time terms and a
+# Kaplan-Meier curve is undefined: the curves stop there, and a bootstrap
+# replicate's curve stops at the end of its own resample's arm
+# (ffi_survival_bootstrap applies the same rule). A Cox model that is not
+# stratified shares one baseline hazard between the arms, under
+# proportional hazards: its curves all end with the whole follow-up. -Inf
+# for an arm without such people.
+curve_ends <- function(fit, avg) {
+  keep <- avg > 0
+  arm <- factor(as.integer(fit$treatment)[keep], seq_along(fit$levels))
+  if (fit$method == "cox" && !fit$stratified) arm[] <- 1L
+  ends <- if (is.null(fit$pt)) {
+    fit$time[keep]
+  } else {
+    fit$pt$breaks[fit$pt$last[keep] + 1L]
+  }
+  ends <- vapply(split(ends, arm), function(e) if (length(e)) max(e) else -Inf, numeric(1))
+  if (fit$method == "cox" && !fit$stratified) ends <- rep(ends[[1L]], length(fit$levels))
+  stats::setNames(ends, fit$levels)
 }
 
 # The people `rows` of the fit, with sampling weights times case weights,
@@ -100,7 +126,7 @@ refit.causallib_survival <- function(fit, case_weights = NULL, rows = NULL, lear
     out$pt <- subset_person_time(fit$pt, r)
   }
   if (!is.null(fit$xc)) out$xc <- fit$xc[r, , drop = FALSE]
-  out[c("replicates", "std_error", "failed", "influence")] <- list(NULL)
+  out[c("replicates", "std_error", "failed", "influence", "curve_ends")] <- list(NULL)
   with_curves(out)
 }
 

@@ -16,7 +16,7 @@
 #' covariates and the period terms. With `model = "cox"` a Cox model fitted
 #' by [survival::coxph()] (Efron ties) on continuous time gives each
 #' person's curve \eqn{\exp(-H_0(t) e^{x\beta})} instead (direct adjusted
-#' curves); `time_terms` and `breaks` are then not used.
+#' curves); `time_terms`, `breaks`, `period` and `time_unit` are then not used.
 #'
 #' A `weight_model` (a fitted [ipw()] model or its formula) weights the
 #' hazard model by the IP weights: the doubly robust, weighted
@@ -31,10 +31,52 @@
 #' person is at risk in every period that starts before their time (so
 #' someone censored part-way through a period counts as at risk in it) and
 #' has their event in the period containing their time. Times after
-#' \eqn{b_T} are censored there. By default, when all times are whole
-#' numbers, the periods are the unit intervals up to the longest follow-up,
-#' so `time` is the time itself (months of follow-up in [nhefs]). Curves
-#' are reported at the period ends \eqn{b_1, \dots, b_T}.
+#' \eqn{b_T} are censored there. Curves are reported at the period ends
+#' \eqn{b_1, \dots, b_T}.
+#'
+#' The grid is, in order of precedence:
+#' * `breaks`, as given;
+#' * `period`: evenly spaced breaks from 0, `period` apart. A number is a
+#'   width in the unit of the times; a unit (`"day"`, `"week"`, `"month"`,
+#'   `"quarter"` or `"year"`, a month being 365.25 / 12 days) needs
+#'   `time_unit`, the unit the times are measured in, to convert it: with
+#'   times in days, `period = "month", time_unit = "day"` gives periods of
+#'   30.44 days;
+#' * when all times are whole numbers up to 250, the unit periods up to the
+#'   longest follow-up, so `time` is the time itself (months of follow-up
+#'   in [nhefs]);
+#' * otherwise (fine-grained times, such as days over years) evenly spaced
+#'   breaks of the finest width that gives at most 250 periods: the finest
+#'   of those units when `time_unit` is given, else the finest of 1, 2 and 5
+#'   times a power of ten. A message says how many periods of what width
+#'   were chosen.
+#'
+#' The default `time_terms` is a natural cubic spline of the period index,
+#' `~ splines::ns(time, df = d)`, its knots at quantiles of the periods: the
+#' degrees of freedom \eqn{d} are the cube root of the number of events,
+#' rounded down, at least 1 (a linear trend) and at most 10, and fewer than
+#' the number of periods with an event. The time terms interact with the
+#' treatment, so each arm's baseline hazard has this shape. A grid of more
+#' than 250 periods, most of them without an event, gives a warning: its
+#' person-period rows cost time and memory without informing the hazard.
+#'
+#' @section Where the curves end:
+#' Each arm's curve ends with the arm's follow-up: at its last follow-up
+#' time (Kaplan-Meier and stratified Cox curves), or at the end of the
+#' period that holds it (pooled-logistic curves, whose time terms interact
+#' with the treatment, so that beyond it they would be an extrapolation).
+#' Curves of a Cox model that is not stratified share its baseline hazard
+#' and end with the whole follow-up. Printing a fit shows where each curve
+#' ends (`curve_ends`); [estimate_effect()][estimate_effect.causal_survival]
+#' at a later time names the arm whose curve ends before it. The curves are
+#' `NA` (and not drawn) after their ends.
+#'
+#' A bootstrap resample can end an arm earlier still (when it leaves out
+#' the people followed longest): that replicate's curve is `NA` after its
+#' own end only, so no replicate is lost, and the interval at each time uses
+#' the replicates that reach it. Printing shows how many reach each curve's
+#' end (`replicates_at_end`); contrasts say how many they use where not
+#' every replicate reaches their time.
 #'
 #' @section Intervals:
 #' * `se = "sandwich"` (the default wherever it is available): influence-function
@@ -56,8 +98,10 @@
 #' @param data A data frame.
 #' @param treatment The treatment variable (a string or bare name).
 #' @param time_terms A one-sided formula in `time`, the period index, for
-#'   the baseline hazard, e.g. `~ time + I(time^2)` (default) or
-#'   `~ splines::ns(time, 4)`.
+#'   the baseline hazard, e.g. `~ time + I(time^2)` (the quadratic trend of
+#'   *What If*, chapter 17) or `~ splines::ns(time, 4)`; `NULL` (default) for
+#'   a natural spline whose degrees of freedom follow the number of events
+#'   (see the Time grid section).
 #' @param learner The hazard learner: [lrn_glm()] with the binomial family
 #'   (a ridge `penalty` is allowed).
 #' @param stratified Fit one hazard model per treatment level?
@@ -67,6 +111,12 @@
 #'   that predict censoring.
 #' @param model `"pooled_logistic"` or `"cox"`.
 #' @param breaks `NULL` or the period boundaries; see the Time grid section.
+#' @param period `NULL`, or the width of evenly spaced periods: a number in
+#'   the unit of the times, or a unit `"day"`, `"week"`, `"month"`,
+#'   `"quarter"` or `"year"` (which needs `time_unit`). Not with `breaks`.
+#' @param time_unit `NULL`, or the unit the survival times are measured in:
+#'   `"day"`, `"week"`, `"month"`, `"quarter"` or `"year"`. It converts a
+#'   `period` given as a unit and lets the automatic grid use calendar units.
 #' @param weights Optional sampling weights: a numeric vector or a column
 #'   name, rescaled to mean 1 as in [ipw()].
 #' @param se `"sandwich"`, `"bootstrap"` or `"none"`; `NULL` picks the
@@ -87,18 +137,20 @@
 #'   data = nhefs, treatment = "qsmk")
 #' fit
 #' estimate_effect(fit, times = 120)
-survival_standardization <- function(formula, data, treatment, time_terms = ~ time + I(time^2),
+survival_standardization <- function(formula, data, treatment, time_terms = NULL,
                                      learner = lrn_glm(), stratified = FALSE,
                                      weight_model = NULL, censoring_model = NULL,
-                                     model = "pooled_logistic", breaks = NULL, weights = NULL,
+                                     model = "pooled_logistic", breaks = NULL, period = NULL,
+                                     time_unit = NULL, weights = NULL,
                                      se = NULL, R = 200, conf_level = 0.95,
                                      na_action = "fail") {
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
   env <- parent.frame()
+  grid <- grid_spec(time_terms, breaks, period, time_unit)
   setup <- survival_setup(formula, data, treatment, weights, na_action, env)
-  fit <- survival_std_engine(setup, data, env, time_terms, learner, stratified, weight_model,
-                             censoring_model, model, breaks, se, R, conf_level)
+  fit <- survival_std_engine(setup, data, env, grid, learner, stratified, weight_model,
+                             censoring_model, model, se, R, conf_level)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(data))
 }
 
@@ -111,21 +163,23 @@ survival_standardization <- function(formula, data, treatment, time_terms = ~ ti
 #' @param a The treatment: a factor, or numeric, logical or character codes.
 #' @param time,event Follow-up times and event indicators (0 or 1).
 #' @export
-survival_standardization_fit <- function(x, a, time, event, time_terms = ~ time + I(time^2),
+survival_standardization_fit <- function(x, a, time, event, time_terms = NULL,
                                          learner = lrn_glm(), stratified = FALSE,
                                          weight_model = NULL, censoring_model = NULL,
                                          model = "pooled_logistic", breaks = NULL,
-                                         weights = NULL, se = NULL, R = 200,
+                                         period = NULL, time_unit = NULL, weights = NULL, se = NULL,
+                                         R = 200,
                                          conf_level = 0.95) {
+  grid <- grid_spec(time_terms, breaks, period, time_unit)
   m <- survival_matrix_data(x, a, time, event, TRUE)
   setup <- survival_setup(m$formula, m$data, ".treatment", weights, "fail", baseenv())
-  fit <- survival_std_engine(setup, m$data, baseenv(), time_terms, learner, stratified,
-                             weight_model, censoring_model, model, breaks, se, R, conf_level)
+  fit <- survival_std_engine(setup, m$data, baseenv(), grid, learner, stratified,
+                             weight_model, censoring_model, model, se, R, conf_level)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(m$data))
 }
 
-survival_std_engine <- function(setup, data, env, time_terms, learner, stratified, weight_model,
-                                censoring_model, model, breaks, se, R, conf_level) {
+survival_std_engine <- function(setup, data, env, grid, learner, stratified, weight_model,
+                                censoring_model, model, se, R, conf_level) {
   model <- rlang::arg_match0(model, c("pooled_logistic", "cox"), "model")
   if (!is.null(se)) se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   stratified <- check_bool(stratified, "stratified")
@@ -136,8 +190,8 @@ survival_std_engine <- function(setup, data, env, time_terms, learner, stratifie
   }
   if (model == "pooled_logistic") check_hazard_learner(learner)
   fit <- new_survival_fit(setup, method = model, marginal = FALSE, stratified = stratified,
-                          weight_model = wm, learner = learner, breaks = breaks,
-                          time_terms = time_terms, censoring_model = censoring_model,
+                          weight_model = wm, learner = learner, grid = grid,
+                          censoring_model = censoring_model,
                           data = data, env = env)
   fit$estimator <- if (is.null(wm)) "standardization" else "weighted standardization"
   fit$se_type <- se %||% default_survival_se(fit)

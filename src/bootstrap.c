@@ -252,7 +252,12 @@ static int sb_fit(const surv_pt *s, const pt_data *data, double *beta, double *w
     pt_info info;
     pt_fit(data, &s->model, &s->spec, beta, aliased, work, work + P * P, &info,
            work + P * P + P);
-    return !info.fit.failed && info.fit.converged;
+    /* A resample can leave an arm without events in its last periods: the
+     * fitted hazards there go to 0 and the fit stops when no step lowers
+     * the deviance any more. Its curves are then the limit, flat after the
+     * arm's last event, as the fit of the data gives them (with a warning). */
+    int boundary = info.separation && isfinite(info.fit.deviance);
+    return (!info.fit.failed && info.fit.converged) || boundary;
 }
 
 /* The largest number of coefficients among the replicate's models. */
@@ -376,12 +381,37 @@ static int sb_censoring(const surv_boot *b, const double *avg, int K, double *lc
     return 1;
 }
 
-/* One replicate (a boot_replicate_fn on a surv_boot): mu (K x m, column-
- * major) the curves of the refitted models.  Work: surv_boot_work_size(). */
-int surv_boot_replicate(const void *ctx, const int *count, double *mu, double *work,
-                        int *iwork)
+/* Each arm's curve in mu (K x m) ends where the arm's follow-up among the
+ * people of positive weight avg ends (curve_ends() in R): after its last
+ * time (SB_KM), after its last period on the grid; NaN from there on. */
+static void sb_mask_ends(const surv_boot *b, const double *avg, double *mu)
 {
-    const surv_boot *b = ctx;
+    const int K = b->K;
+    for (int k = 0; k < K; k++) {
+        int first = b->m; /* the first curve time past the arm's end */
+        if (b->method == SB_KM) {
+            const km_key *ks = b->keys + b->start[k];
+            cl_len e = b->start[k + 1] - b->start[k];
+            while (e > 0 && !(avg[ks[e - 1].id] > 0)) e--;
+            first = 0;
+            if (e > 0)
+                while (first < b->m && b->times[first] <= ks[e - 1].time) first++;
+        } else {
+            int L = -1;
+            for (cl_len i = 0; i < b->n; i++)
+                if (b->a[i] == k && avg[i] > 0 && b->last[i] > L) L = b->last[i];
+            first = L < 0 ? 0 : L;
+        }
+        for (int t = first; t < b->m; t++) mu[k + (size_t) K * t] = NAN;
+    }
+}
+
+/* The curves mu (K x m, column-major) of the models refitted with counts
+ * count, leaving avg (n), the replicate's sw * count, at the start of work.
+ * Work: surv_boot_work_size(); returns 0 when a model failed. */
+static int sb_curves(const surv_boot *b, const int *count, double *mu, double *work,
+                     int *iwork)
+{
     const cl_len n = b->n;
     const int K = b->K, T = b->m;
     const size_t kt = (size_t) K * T;
@@ -443,6 +473,18 @@ int surv_boot_replicate(const void *ctx, const int *count, double *mu, double *w
         discrete_survival(lp, n, 1, ctab, T, pop, Sk, 1, Sk + T);
         for (int t = 0; t < T; t++) mu[k + (size_t) K * t] = Sk[t];
     }
+    return 1;
+}
+
+/* One replicate (a boot_replicate_fn on a surv_boot): mu (K x m, column-
+ * major) the curves of the refitted models, each arm's up to its end
+ * (sb_mask_ends()).  Work: surv_boot_work_size(). */
+int surv_boot_replicate(const void *ctx, const int *count, double *mu, double *work,
+                        int *iwork)
+{
+    const surv_boot *b = ctx;
+    if (!sb_curves(b, count, mu, work, iwork)) return 0;
+    sb_mask_ends(b, work, mu);
     return 1;
 }
 

@@ -87,6 +87,7 @@ typedef struct {
     const cl_len *start;
     cl_len nrow;
     const int *status, *at;
+    const double *times; /* SB_KM: the m curve times */
     /* The period grid: periods at risk and event status (n), Tmax = m. */
     const int *last, *event;
     /* Censoring models (NULL: none) on the censoring person-time. */

@@ -699,6 +699,7 @@ SEXP ffi_survival_bootstrap(SEXP method, SEXP a, SEXP K, SEXP sw, SEXP counts,
         b.keys = keys;
         b.start = start;
         b.at = at;
+        b.times = tm;
     } else {
         SEXP F = arg_elt(grid, "F", "grid");
         const double *Fp = arg_finite(F, "grid$F", -1);

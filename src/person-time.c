@@ -590,8 +590,9 @@ void pt_fit(const pt_data *data, const pt_model *model, const glm_spec *spec,
         anchor = -1;
         pt_fit_design(data, &mz, spec, beta, aliased, information, score, info, work);
     }
-    /* A failed fit keeps its last accepted coefficients, which the caller
-     * reports with a warning: they are for the design as given too. */
+    /* A failed fit keeps its last iterate, which the caller reports with a
+     * warning: its coefficients are for the design as given too, and no
+     * anchor is reported for them. */
     if (anchor >= 0) cp_uncenter(beta, pd, center, anchor);
-    info->fit.anchor = anchor;
+    info->fit.anchor = info->fit.failed ? -1 : anchor;
 }

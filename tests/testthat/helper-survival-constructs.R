@@ -247,7 +247,8 @@ ref_pooled_logistic <- function(formula, data, treatment, time_terms = ~ time + 
 # Standardized survival from coxph() (Efron ties) and survfit(newdata =) on
 # copies of the data with the treatment set to each level, at `times` (by
 # default the event times and the last time); one model per arm on the
-# covariate terms when stratified.
+# covariate terms when stratified. Each curve ends (NA) after the last
+# follow-up time of the people its model was fitted on.
 ref_cox <- function(formula, data, treatment, stratified = FALSE, case_w = NULL,
                     avg_rows = NULL, avg_w = NULL, times = NULL) {
   n <- nrow(data)
@@ -275,7 +276,10 @@ ref_cox <- function(formula, data, treatment, stratified = FALSE, case_w = NULL,
     cf[[treatment]] <- treatment_at(a, lev[k])[avg_rows]
     sf <- survival::survfit(fits[[if (stratified) k else 1L]], newdata = cf, se.fit = FALSE)
     s <- summary(sf, times = times, extend = TRUE)$surv
-    drop(matrix(s, length(times)) %*% avg_w[avg_rows]) / sum(avg_w[avg_rows])
+    curve <- drop(matrix(s, length(times)) %*% avg_w[avg_rows]) / sum(avg_w[avg_rows])
+    # a curve ends with the follow-up of the people its model was fitted on
+    fitted <- data$cw_ > 0 & (!stratified | as.character(a) == lev[k])
+    replace(curve, times > max(sv$time[fitted]), NA_real_)
   }, numeric(length(times))))
   dimnames(surv) <- list(lev, NULL)
   list(survival = surv, times = times, fits = fits)

@@ -38,3 +38,8 @@ sim_survival <- function(n = 1500, periods = 12, seed = 1) {
   event <- as.integer(event_time <= pmin(cens_time, periods))
   data.frame(x = x, a = a, time = time, event = event, w = stats::runif(n, 0.5, 2))
 }
+
+# The quadratic time trend of What If chapter 17, which the tests against
+# glm() references on person-period tables name (the default time terms
+# are a spline since the automatic time scale).
+quadratic_time <- ~ time + I(time^2)

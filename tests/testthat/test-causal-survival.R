@@ -29,7 +29,7 @@ test_that("influence-function effects combine the arms by the delta method", {
 test_that("autoplot() draws the tidy curves", {
   skip_if_not_installed("ggplot2")
   set.seed(1)
-  fit <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, method = "pooled_logistic", R = 5)
+  fit <- survival_ipw(Surv(survtime, death) ~ qsmk, time_terms = quadratic_time, data = nhefs, method = "pooled_logistic", R = 5)
   p <- ggplot2::autoplot(fit)
   expect_s3_class(p, "ggplot")
   built <- ggplot2::ggplot_build(p)
@@ -76,8 +76,8 @@ test_that("print() summarises the curves and their contrasts", {
   expect_snapshot(print(km))
   expect_snapshot(print(estimate_effect(km, times = c(60, 120))))
   set.seed(3)
-  pl <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, method = "pooled_logistic",
-                     se = "bootstrap", R = 10)
+  pl <- survival_ipw(Surv(survtime, death) ~ qsmk, time_terms = quadratic_time, data = nhefs,
+                     method = "pooled_logistic", se = "bootstrap", R = 10)
   expect_snapshot(print(estimate_effect(pl, times = 120, contrast = "rmst_difference")))
   expect_snapshot(print(summary(estimate_effect(pl, times = 120, contrast = "risk_ratio"))))
 })
@@ -89,7 +89,14 @@ test_that("bootstrap replicates without a curve at the asked time are reported",
   # resamples whose treated arm's follow-up ended early
   km$replicates[, 2, ] <- NA
   expect_snapshot(error = TRUE, estimate_effect(km, times = 6))
-  km$replicates[1:2, 2, ] <- 0.5
-  expect_snapshot(est <- estimate_effect(km, times = 6))
-  expect_equal(nrow(est$replicates), 2L)
+  late <- km$times > 4
+  km$replicates[, 2, ] <- rep(c(0.6, 0.55, 0.5, 0.45, 0.4), length(km$times))
+  km$replicates[3:5, 2, late] <- NA
+  expect_snapshot(est <- estimate_effect(km, times = c(3, 6)))
+  # every replicate counts where it has a curve, the others' where they do
+  expect_equal(colSums(!is.na(est$replicates)), c(5L, 2L), ignore_attr = TRUE)
+  ref <- km$replicates[, 1, ] - km$replicates[, 2, ]
+  at <- findInterval(c(3, 6), km$times)
+  expect_equal(tidy(est)$conf.low[2], unname(quantile(ref[1:2, at[2]], 0.025)))
+  expect_equal(tidy(est)$std.error[1], sd(ref[, at[1]]))
 })

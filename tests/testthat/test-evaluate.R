@@ -71,7 +71,7 @@ test_that("overfitting shows as worse validation than training balance", {
 
 test_that("evaluate() works on survival models: model curves against Kaplan-Meier", {
   d <- sim_survival(n = 400, periods = 8, seed = 12)
-  std <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+  std <- survival_standardization(Surv(time, event) ~ a + x, time_terms = quadratic_time, data = d, treatment = "a",
                                   se = "none")
   ev <- evaluate(std)
   sd <- evaluation_data(ev, "survival")
@@ -90,7 +90,7 @@ test_that("evaluate() works on survival models: model curves against Kaplan-Meie
   cox <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
                                   model = "cox", se = "none")
   expect_s3_class(evaluate(cox, cv = 2), "causal_evaluation")
-  ipw_surv <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = ipw(a ~ x, data = d),
+  ipw_surv <- survival_ipw(Surv(time, event) ~ a, time_terms = quadratic_time, data = d, weight_model = ipw(a ~ x, data = d),
                            method = "pooled_logistic", se = "none")
   ev_ipw <- evaluate(ipw_surv, cv = 2)
   expect_equal(sort(unique(ev_ipw$metrics$metric)), "max_abs_km_gap")
@@ -123,7 +123,7 @@ test_that("every plot type draws its evaluation data", {
   ev_w <- evaluate(ipw(a ~ x1 + x2, data = d), cv = 2)
   ev_o <- evaluate(standardization(yb ~ a + x1, data = d, treatment = a), cv = 2)
   ds <- sim_survival(n = 200, periods = 6)
-  ev_s <- evaluate(survival_standardization(Surv(time, event) ~ a + x, data = ds, treatment = "a",
+  ev_s <- evaluate(survival_standardization(Surv(time, event) ~ a + x, time_terms = quadratic_time, data = ds, treatment = "a",
                                             se = "none"))
   cases <- list(balance = ev_w, balance_slope = ev_w, weights = ev_w, roc = ev_w, pr = ev_w,
                 calibration = ev_w, predicted_observed = ev_o, residuals = ev_o, survival = ev_s)

@@ -182,14 +182,14 @@ test_that("doubly robust models report the outcome model they standardize and th
 test_that("survival models report their hazard models", {
   d <- sim_construct_cohort(300)
   f <- Surv(time, event) ~ a + x
-  fit <- survival_standardization(f, data = d, treatment = a, weights = "w", se = "none",
+  fit <- survival_standardization(f, time_terms = quadratic_time, data = d, treatment = a, weights = "w", se = "none",
                                   learner = lrn_tight())
   ref <- ref_pooled_logistic(f, d, "a", prior = d$w / mean(d$w))$fits[[1L]]
   tab <- summary(fit)$coefficients[[1L]]
   expect_equal(tab$estimate, unname(coef(ref)), tolerance = 1e-6)
   expect_equal(tab$std.error, unname(summary(ref)$coefficients[, 2L]), tolerance = 1e-6)
   expect_equal(unname(coef(fit)), unname(coef(ref)), tolerance = 1e-6)
-  strat <- survival_standardization(f, data = d, treatment = a, stratified = TRUE, se = "none")
+  strat <- survival_standardization(f, time_terms = quadratic_time, data = d, treatment = a, stratified = TRUE, se = "none")
   expect_named(coef(strat), c("0", "1"))
   dc <- sim_construct_continuous(300)
   cox <- survival_standardization(f, data = dc, treatment = a, model = "cox", se = "none")
@@ -276,7 +276,7 @@ test_that("summary() prints the header, the coefficient tables and the class ext
     summary(aipw(standardization(wt82_71 ~ qsmk + sex + age, data = d, treatment = qsmk), wm))
     summary(marginal_outcome(wt82_71 ~ qsmk, data = d))
     summary(xlearner(wt82_71 ~ qsmk + sex + age + wt71, data = d, treatment = qsmk))
-    summary(survival_standardization(Surv(survtime, death) ~ qsmk + sex + age, data = nhefs,
+    summary(survival_standardization(Surv(survtime, death) ~ qsmk + sex + age, time_terms = quadratic_time, data = nhefs,
                                      treatment = qsmk, se = "none"))
     summary(ipw(factor(exercise) ~ sex + age, data = d))
     summary(ipw(qsmk ~ sex + age, data = d, learner = glm_custom()))

@@ -296,3 +296,129 @@ test_that("the C entry points reject malformed input without crashing", {
   expect_error(.Call(causallib:::C_ffi_pt_risk_table, s$arm + 1L, 2L, s$last, s$status,
                      s$w, NULL, -1L), "Tmax")
 })
+
+# ---- The time scale: automatic grids and the default time terms ------------
+
+test_that("fine-grained times get an automatic grid, said once, in calendar units when named", {
+  r <- survival::rotterdam
+  # no unit: the finest of 1, 2, 5 x 10^k giving at most 250 periods (7043 / 50)
+  msgs <- character()
+  fit <- withCallingHandlers(
+    survival_ipw(Surv(dtime, death) ~ hormon, data = r, method = "pooled_logistic", se = "none"),
+    message = function(m) {
+      msgs <<- c(msgs, conditionMessage(m))
+      invokeRestart("muffleMessage")
+    })
+  expect_length(msgs, 1L)
+  expect_match(msgs, "2,215 distinct values: the pooled-logistic model uses 141 periods of width 50")
+  expect_equal(fit$breaks, 50 * (0:141))
+  # days: the finest calendar unit giving at most 250 periods, a month
+  expect_message(
+    fit <- survival_ipw(Surv(dtime, death) ~ hormon, data = r, method = "pooled_logistic",
+                        time_unit = "day", se = "none"),
+    "232 periods of 1 month \\(30.44 days\\)")
+  expect_equal(fit$breaks, 365.25 / 12 * (0:232))
+  # the same choice in the matrix interface, and in standardization
+  expect_message(m <- survival_ipw_fit(r$hormon, r$dtime, r$death, method = "pooled_logistic",
+                                       time_unit = "day", se = "none"), "232 periods")
+  expect_equal(unname(m$survival), unname(fit$survival))
+  expect_message(s <- survival_standardization(Surv(dtime, death) ~ hormon + age, data = r,
+                                               treatment = "hormon", time_unit = "day",
+                                               se = "none"), "232 periods")
+  expect_equal(s$breaks, fit$breaks)
+  # colon: days up to 3329, 110 months
+  co <- survival::colon[survival::colon$etype == 2, ]
+  expect_message(cf <- survival_ipw(Surv(time, status) ~ rx, data = co, method = "pooled_logistic",
+                                    time_unit = "day", se = "none"), "110 periods of 1 month")
+  # whole numbers up to 250 keep their unit periods, without a message
+  expect_no_message(nh <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs,
+                                       method = "pooled_logistic", se = "none"))
+  expect_equal(nh$breaks, 0:120)
+})
+
+test_that("period and time_unit give evenly spaced breaks; misuse is refused naming the argument", {
+  r <- survival::rotterdam
+  w <- survival_ipw(Surv(dtime, death) ~ hormon, data = r, method = "pooled_logistic",
+                    period = "year", time_unit = "day", se = "none")
+  expect_equal(w$breaks, 365.25 * (0:20))
+  expect_equal(w$pt$width, "1 year (365.2 days)")
+  n <- survival_ipw(Surv(dtime, death) ~ hormon, data = r, method = "pooled_logistic",
+                    period = 365.25, se = "none")
+  expect_equal(n$survival, w$survival)
+  yrs <- transform(r, years = dtime / 365.25)
+  y <- survival_ipw(Surv(years, death) ~ hormon, data = yrs, method = "pooled_logistic",
+                    period = "year", time_unit = "year", se = "none")
+  expect_equal(unname(y$survival), unname(w$survival), tolerance = 1e-12)
+  expect_snapshot(error = TRUE, {
+    survival_ipw(Surv(dtime, death) ~ hormon, data = r, period = "month")
+  })
+  expect_snapshot(error = TRUE, {
+    survival_ipw(Surv(dtime, death) ~ hormon, data = r, period = "month", time_unit = "day",
+                 breaks = 0:10)
+  })
+  expect_error(survival_ipw(Surv(dtime, death) ~ hormon, data = r, period = -1), "`period`")
+  expect_error(survival_standardization(Surv(dtime, death) ~ hormon + age, data = r,
+                                        treatment = "hormon", time_unit = "days"), "`time_unit`")
+  expect_error(survival_standardization_fit(matrix(r$age), r$hormon, r$dtime, r$death,
+                                            period = "fortnight", time_unit = "day"), "`period`")
+})
+
+test_that("the four survival fitters share the time-scale arguments", {
+  for (f in list(survival_ipw, survival_ipw_fit, survival_standardization,
+                 survival_standardization_fit)) {
+    expect_true(all(c("time_terms", "breaks", "period", "time_unit") %in% names(formals(f))))
+    expect_null(formals(f)$time_terms)
+  }
+})
+
+test_that("the default time terms are a natural spline by the cube root of the events", {
+  # hand-computed table: events -> df (cube root, rounded down, 1 to 10,
+  # fewer than the periods with an event)
+  cases <- list(list(events = 1272, periods = 200, df = 10), list(events = 318, periods = 120, df = 6),
+                list(events = 27, periods = 40, df = 3), list(events = 7, periods = 3, df = 1),
+                list(events = 3000, periods = 500, df = 10), list(events = 64, periods = 4, df = 3))
+  for (cs in cases) {
+    withr::local_seed(cs$events)
+    last <- sample.int(cs$periods, cs$events, replace = TRUE)
+    k <- min(cs$periods, cs$events)
+    last[seq_len(k)] <- seq_len(k)
+    tt <- causallib:::default_time_terms(last, rep(1L, cs$events), max(last, 2L))
+    f <- causallib:::period_terms(tt, max(last, 2L))
+    expect_equal(ncol(f), cs$df, info = cs$events)
+  }
+  # knots at quantiles of the event periods: the basis of ns() with those knots
+  r <- survival::rotterdam
+  fit <- suppressMessages(survival_ipw(Surv(dtime, death) ~ hormon, data = r,
+                                       method = "pooled_logistic", time_unit = "day", se = "none"))
+  ev <- fit$pt$last[fit$pt$status == 1L]
+  ref <- splines::ns(1:232, knots = quantile(ev, (1:9) / 10, names = FALSE),
+                     Boundary.knots = c(1, 232))
+  expect_equal(unname(fit$pt$f), unname(unclass(ref)[, 1:10]), tolerance = 1e-5)
+})
+
+test_that("default pooled-logistic curves on rotterdam follow the Kaplan-Meier curves", {
+  r <- survival::rotterdam
+  fit <- suppressMessages(survival_ipw(Surv(dtime, death) ~ hormon, data = r,
+                                       method = "pooled_logistic", time_unit = "day", se = "none"))
+  km <- survival::survfit(Surv(dtime, death) ~ hormon, data = r)
+  ev <- sort(unique(r$dtime[r$death == 1]))
+  s <- summary(km, times = ev, extend = TRUE)
+  km_s <- matrix(s$surv, 2, byrow = TRUE)
+  at_risk <- matrix(s$n.risk, 2, byrow = TRUE)
+  d <- abs(causallib:::survival_at(fit, ev) - km_s)
+  d[rbind(ev > 7043, ev > 6270)] <- NA
+  # measured 0.022 where 50 or more are at risk; 0.063 in the tails, where a
+  # Kaplan-Meier curve steps by 1/(a few) and a smooth hazard cannot
+  expect_lt(max(d[at_risk >= 50], na.rm = TRUE), 0.025)
+  expect_lt(max(d, na.rm = TRUE), 0.07)
+  expect_lt(stats::median(d, na.rm = TRUE), 0.01)
+})
+
+test_that("a grid far finer than the events support gets a warning", {
+  r <- survival::rotterdam
+  expect_snapshot(fit <- survival_ipw(Surv(dtime, death) ~ hormon, data = r[r$dtime < 1500, ],
+                                      method = "pooled_logistic", period = "day",
+                                      time_unit = "day", se = "none"))
+  expect_no_warning(survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs,
+                                 method = "pooled_logistic", se = "none"))
+})

@@ -87,8 +87,9 @@ reference_args <- function(args, model_weights = "prior") {
 
 test_that("pooled-logistic standardization equals glm() on the person-period table for every construct", {
   for (cs in pooled_cases) {
-    fit <- run_case(do.call(survival_standardization, c(
-      list(cs$formula, data = cs$data, treatment = "a", learner = lrn_tight(), se = "none"), cs$args
+    fit <- run_case(do.call(survival_standardization, utils::modifyList(
+      list(cs$formula, data = cs$data, treatment = "a", learner = lrn_tight(), se = "none",
+           time_terms = quadratic_time), cs$args
     )), cs$id)
     if (is.null(fit)) next
     ref <- do.call(ref_pooled_logistic, c(list(cs$formula, cs$data, "a"), reference_args(cs$args)))
@@ -113,9 +114,9 @@ stratified_cases <- list(
 
 test_that("stratified pooled-logistic standardization fits each arm on the terms free of the treatment", {
   for (cs in stratified_cases) {
-    fit <- run_case(do.call(survival_standardization, c(
+    fit <- run_case(do.call(survival_standardization, utils::modifyList(
       list(cs$formula, data = cs$data, treatment = "a", stratified = TRUE, learner = lrn_tight(),
-           se = "none"), cs$args
+           se = "none", time_terms = quadratic_time), cs$args
     )), cs$id)
     if (is.null(fit)) next
     ref <- do.call(ref_pooled_logistic, c(list(cs$formula, cs$data, "a", stratified = TRUE),
@@ -185,8 +186,9 @@ offset_cases <- list(
 
 test_that("offset() terms of hazard formulas enter the hazard model", {
   for (cs in offset_cases) {
-    fit <- run_case(do.call(survival_standardization, c(
-      list(cs$formula, data = cs$data, treatment = "a", learner = lrn_tight(), se = "none"), cs$args
+    fit <- run_case(do.call(survival_standardization, utils::modifyList(
+      list(cs$formula, data = cs$data, treatment = "a", learner = lrn_tight(), se = "none",
+           time_terms = quadratic_time), cs$args
     )), cs$id)
     if (is.null(fit)) next
     args <- cs$args
@@ -230,9 +232,9 @@ test_that("weighted standardization reports its weight model's estimand and stan
     d <- cs$data
     wm <- ipw(cs$ps, data = d, estimand = cs$estimand, learner = lrn_tight(),
               treated = if (cs$estimand == "ATT") utils::tail(surv_treatment_levels(d$a), 1L))
-    fit <- run_case(do.call(survival_standardization, c(
+    fit <- run_case(do.call(survival_standardization, utils::modifyList(
       list(cs$formula, data = d, treatment = "a", weight_model = wm, model = cs$model,
-           learner = lrn_tight(), se = "none"), cs$args
+           learner = lrn_tight(), se = "none", time_terms = quadratic_time), cs$args
     )), cs$id)
     if (is.null(fit)) next
     expect_identical(fit$estimand, cs$estimand, info = cs$id)
@@ -299,18 +301,19 @@ test_that("IP-weighted Kaplan-Meier curves equal survfit() with glm()-derived we
 bootstrap_cases <- list(
   list(id = "survival_ipw KM + matching(a ~ x), sim2/numeric", data = sim2, seed = 31,
        fit = function(d, ...) {
-         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = matching(a ~ x, data = d), ...)
+         survival_ipw(Surv(time, event) ~ a, time_terms = quadratic_time, data = d, weight_model = matching(a ~ x, data = d), ...)
        },
        ref = function(dr, times) km_matrix(ref_km(dr$time, dr$event, dr$a, weights(matching(a ~ x, data = dr))))),
   list(id = "survival_ipw KM + matching(a ~ x + z), sim2/character", data = recode_treatment(sim2, "character"),
        seed = 32,
        fit = function(d, ...) {
-         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = matching(a ~ x + z, data = d, treated = "trt"), ...)
+         survival_ipw(Surv(time, event) ~ a, time_terms = quadratic_time, data = d,
+                      weight_model = matching(a ~ x + z, data = d, treated = "trt"), ...)
        },
        ref = function(dr, times) km_matrix(ref_km(dr$time, dr$event, dr$a, weights(matching(a ~ x + z, data = dr, treated = "trt"))))),
   list(id = "survival_standardization pooled + ipw(a ~ x), a + x + z, sim2", data = sim2, seed = 33,
        fit = function(d, ...) {
-         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+         survival_standardization(Surv(time, event) ~ a + x + z, time_terms = quadratic_time, data = d, treatment = "a",
                                   weight_model = ipw(a ~ x, data = d, learner = lrn_tight()),
                                   learner = lrn_tight(), breaks = 0:8, ...)
        },
@@ -321,7 +324,7 @@ bootstrap_cases <- list(
   list(id = "survival_standardization pooled + ipw(a ~ x), a + splines::ns(age, 3) + x, sim2",
        data = sim2, seed = 34,
        fit = function(d, ...) {
-         survival_standardization(Surv(time, event) ~ a + splines::ns(age, 3) + x, data = d,
+         survival_standardization(Surv(time, event) ~ a + splines::ns(age, 3) + x, time_terms = quadratic_time, data = d,
                                   treatment = "a", weight_model = ipw(a ~ x, data = d, learner = lrn_tight()),
                                   learner = lrn_tight(), breaks = 0:8, ...)
        },
@@ -409,12 +412,12 @@ test_that("bootstrap replicates refit the whole pipeline on the resample", {
 invariant_cases <- list(
   list(id = "standardization pooled: a + x + z", data = sim2,
        fit = function(d, w, ...) {
-         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+         survival_standardization(Surv(time, event) ~ a + x + z, time_terms = quadratic_time, data = d, treatment = "a",
                                   weights = w, learner = lrn_tight(), ...)
        }),
   list(id = "standardization pooled, stratified: a * x + z", data = sim2,
        fit = function(d, w, ...) {
-         survival_standardization(Surv(time, event) ~ a * x + z, data = d, treatment = "a",
+         survival_standardization(Surv(time, event) ~ a * x + z, time_terms = quadratic_time, data = d, treatment = "a",
                                   stratified = TRUE, weights = w, learner = lrn_tight(), ...)
        }),
   list(id = "standardization cox: a + x + z", data = sim2c,
@@ -424,37 +427,37 @@ invariant_cases <- list(
        }),
   list(id = "weighted standardization pooled, colon: a + x + z, weight model a ~ x + z", data = colo,
        fit = function(d, w, ...) {
-         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+         survival_standardization(Surv(time, event) ~ a + x + z, time_terms = quadratic_time, data = d, treatment = "a",
                                   weight_model = a ~ x + z, breaks = yearly_breaks(7), weights = w,
                                   learner = lrn_tight(), ...)
        }),
   list(id = "survival_ipw KM, weight model a ~ x", data = sim2, sandwich = TRUE,
        fit = function(d, w, ...) {
-         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, weights = w, ...)
+         survival_ipw(Surv(time, event) ~ a, time_terms = quadratic_time, data = d, weight_model = a ~ x, weights = w, ...)
        }),
   list(id = "survival_ipw pooled-logistic, weight model a ~ x", data = sim2,
        fit = function(d, w, ...) {
-         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, method = "pooled_logistic",
+         survival_ipw(Surv(time, event) ~ a, time_terms = quadratic_time, data = d, weight_model = a ~ x, method = "pooled_logistic",
                       weights = w, learner = lrn_tight(), ...)
        }),
   list(id = "survival_ipw KM + censoring model ~ x", data = sim2,
        fit = function(d, w, ...) {
-         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, censoring_model = ~ x,
+         survival_ipw(Surv(time, event) ~ a, time_terms = quadratic_time, data = d, weight_model = a ~ x, censoring_model = ~ x,
                       weights = w, learner = lrn_tight(), ...)
        }),
   list(id = "survival_ipw KM + matching(a ~ x)", data = sim2,
        fit = function(d, w, ...) {
-         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = matching(a ~ x, data = d, weights = w),
+         survival_ipw(Surv(time, event) ~ a, time_terms = quadratic_time, data = d, weight_model = matching(a ~ x, data = d, weights = w),
                       weights = w, ...)
        }),
   list(id = "survival_standardization_fit pooled: a + x", data = sim2,
        fit = function(d, w, ...) {
-         survival_standardization_fit(cbind(x = d$x), d$a, d$time, d$event, weights = w,
+         survival_standardization_fit(cbind(x = d$x), time_terms = quadratic_time, d$a, d$time, d$event, weights = w,
                                       learner = lrn_tight(), ...)
        }),
   list(id = "survival_ipw_fit KM, weight model ipw_fit(x)", data = sim2, sandwich = TRUE,
        fit = function(d, w, ...) {
-         survival_ipw_fit(d$a, d$time, d$event, weight_model = ipw_fit(cbind(x = d$x), d$a, weights = w),
+         survival_ipw_fit(d$a, time_terms = quadratic_time, d$time, d$event, weight_model = ipw_fit(cbind(x = d$x), d$a, weights = w),
                           weights = w, ...)
        })
 )

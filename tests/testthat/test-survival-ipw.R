@@ -42,7 +42,7 @@ test_that("unweighted Kaplan-Meier with sampling weights and three arms equals s
 
 test_that("IP-weighted pooled-logistic curves equal glm() on the person-month table (What If 17.4)", {
   wm <- whatif_weight_model()
-  fit <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, weight_model = wm,
+  fit <- survival_ipw(Surv(survtime, death) ~ qsmk, time_terms = quadratic_time, data = nhefs, weight_model = wm,
                       method = "pooled_logistic", learner = lrn_glm(epsilon = 1e-12),
                       se = "none")
   long <- expand_person_time(nhefs, nhefs$survtime, nhefs$death)
@@ -62,7 +62,7 @@ test_that("IP-weighted pooled-logistic curves equal glm() on the person-month ta
 
 test_that("Kaplan-Meier with censoring weights equals a weighted hazard ratio table by hand", {
   d <- sim_survival(n = 800, periods = 10)
-  fit <- survival_ipw(Surv(time, event) ~ a, data = d, censoring_model = ~ x,
+  fit <- survival_ipw(Surv(time, event) ~ a, time_terms = quadratic_time, data = d, censoring_model = ~ x,
                       learner = lrn_glm(epsilon = 1e-12), se = "none")
   long <- expand_person_time(d, d$time, d$event)
   # censoring: at risk in the periods without the event, censored before 10
@@ -93,7 +93,7 @@ test_that("censoring weights remove the bias of informative censoring", {
   })
   wm <- ipw(a ~ x, data = d)
   naive <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = wm, se = "none")
-  ipcw <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = wm,
+  ipcw <- survival_ipw(Surv(time, event) ~ a, time_terms = quadratic_time, data = d, weight_model = wm,
                        censoring_model = ~ x, se = "none")
   err_naive <- max(abs(naive$survival[, naive$times == 12] - truth[12, ]))
   err_ipcw <- max(abs(ipcw$survival[, 12] - truth[12, ]))
@@ -106,7 +106,7 @@ test_that("the bootstrap is reproducible under set.seed() and across thread coun
   run <- function(threads) {
     withr::local_options(causallib.threads = threads)
     set.seed(11)
-    survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, weight_model = wm,
+    survival_ipw(Surv(survtime, death) ~ qsmk, time_terms = quadratic_time, data = nhefs, weight_model = wm,
                  method = "pooled_logistic", se = "bootstrap", R = 6)$replicates
   }
   r1 <- run(1)

@@ -1,7 +1,7 @@
 ctl12 <- glm.control(epsilon = 1e-12, maxit = 50)
 
 test_that("standardized pooled-logistic curves equal glm() on the person-month table (What If 17.5)", {
-  fit <- survival_standardization(whatif_survival_formula, data = nhefs, treatment = "qsmk",
+  fit <- survival_standardization(whatif_survival_formula, time_terms = quadratic_time, data = nhefs, treatment = "qsmk",
                                   learner = lrn_glm(epsilon = 1e-12), se = "none")
   long <- expand_person_time(nhefs, nhefs$survtime, nhefs$death)
   ref <- glm(y ~ qsmk * (time + I(time^2)) + sex + race + age + I(age^2) + education +
@@ -76,11 +76,16 @@ test_that("continuous times are discretized on the breaks grid", {
   d <- sim_survival(n = 300, periods = 6, seed = 4)
   withr::local_seed(4)
   d$t2 <- d$time * 2.5 - stats::runif(nrow(d), 0, 2)
-  expect_snapshot(error = TRUE, survival_standardization(Surv(t2, event) ~ a + x, data = d, treatment = "a"))
-  fit <- survival_standardization(Surv(t2, event) ~ a + x, data = d, treatment = "a",
+  # without breaks: evenly spaced periods of the finest 1, 2 or 5 x 10^k
+  # width giving at most 250 of them (here 0.1), said in a message
+  expect_message(auto <- survival_standardization(Surv(t2, event) ~ a + x, data = d, treatment = "a",
+                                                  se = "none"),
+                 paste(ceiling(max(d$t2) / 0.1), "periods of width 0.1"))
+  expect_equal(auto$breaks, 0.1 * (0:ceiling(max(d$t2) / 0.1)))
+  fit <- survival_standardization(Surv(t2, event) ~ a + x, time_terms = quadratic_time, data = d, treatment = "a",
                                   breaks = seq(0, 15, by = 2.5), se = "none")
   expect_equal(fit$times, seq(2.5, 15, by = 2.5))
-  same <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+  same <- survival_standardization(Surv(time, event) ~ a + x, time_terms = quadratic_time, data = d, treatment = "a",
                                    se = "none")
   expect_equal(fit$survival, same$survival, tolerance = 1e-10)
 })
@@ -88,8 +93,8 @@ test_that("continuous times are discretized on the breaks grid", {
 test_that("contrasts and restricted mean survival are computed from the curves", {
   d <- sim_survival(n = 500, periods = 10, seed = 6)
   set.seed(2)
-  fit <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
-                                  se = "bootstrap", R = 20)
+  fit <- survival_standardization(Surv(time, event) ~ a + x, time_terms = quadratic_time, data = d,
+                                  treatment = "a", se = "bootstrap", R = 20)
   s <- fit$survival
   expect_equal(unname(coef(estimate_effect(fit, times = c(4, 10), contrast = "risk_ratio"))),
                (1 - s[2, c(4, 10)]) / (1 - s[1, c(4, 10)]))
@@ -162,9 +167,9 @@ test_that("a character treatment gives the curves of its 0/1 coding", {
   d <- sim_survival(400)
   d$arm <- ifelse(d$a == 1, "treated", "control")
   for (model in c("pooled_logistic", "cox")) {
-    num <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = a,
+    num <- survival_standardization(Surv(time, event) ~ a + x, time_terms = quadratic_time, data = d, treatment = a,
                                     model = model, se = "none")
-    chr <- survival_standardization(Surv(time, event) ~ arm + x, data = d, treatment = arm,
+    chr <- survival_standardization(Surv(time, event) ~ arm + x, time_terms = quadratic_time, data = d, treatment = arm,
                                     model = model, se = "none")
     expect_equal(unname(chr$survival), unname(num$survival), tolerance = 1e-12, info = model)
     expect_equal(chr$levels, c("control", "treated"), info = model)
@@ -177,8 +182,10 @@ test_that("a period grid too fine for the hazard models gets an error saying wha
   fine <- seq(0, max(d$days), length.out = 1.5e7 + 1)
   expect_snapshot(error = TRUE, survival_standardization(Surv(days, event) ~ a + x, data = d,
                                                          treatment = a, breaks = fine, se = "none"))
-  # whole-number times in seconds: the default grid of unit periods
+  # whole-number times in seconds: no longer unit periods but an automatic grid
   d$seconds <- d$time * 2.6e6
-  expect_snapshot(error = TRUE, survival_ipw(Surv(seconds, event) ~ a, data = d, weight_model = a ~ x,
-                                             method = "pooled_logistic", se = "none"))
+  expect_message(fit <- survival_ipw(Surv(seconds, event) ~ a, data = d, weight_model = a ~ x,
+                                     method = "pooled_logistic", se = "none"),
+                 "periods of width 200000")
+  expect_lte(fit$pt$n_periods, 250L)
 })
