@@ -44,7 +44,7 @@ propensity_weights <- function(ps, treatment, estimand = "ATE", treated = NULL, 
   n <- length(a)
   P <- propensity_matrix(ps, a)
   weights <- as_sampling_weights(weights, n)
-  target <- ipw_target(estimand, levels(a), treated)
+  target <- estimand_target(estimand, levels(a), treated)
   w <- .Call(C_ffi_ipw_weights, P, a, ipw_estimands[[estimand]], target, check_clip(NULL), NA_real_,
              causallib_threads())$weights
   if (stabilize) w <- w * marginal_shares(a, weights)[as.integer(a)]

@@ -165,7 +165,7 @@ test_that("colon: three arms, weight and censoring models, no replicate lost", {
   expect_equal(unname(km$curve_ends), unname(expected_ends(km, co$time, co$rx)))
   std <- survival_standardization(Surv(time, status) ~ rx + age + sex + nodes, data = co,
                                   treatment = "rx", breaks = seq(0, 3330, by = 30.4375 * 3),
-                                  time_terms = ~ splines::ns(time, 3), R = 50)
+                                  time_terms = ~ splines::ns(time, 3), se = "bootstrap", R = 50)
   expect_equal(std$failed, 0L)
   one <- causallib:::bootstrap_replicates(std, matrix(1L, nrow(co), 1L))
   expect_equal(as.vector(one), as.vector(std$survival), tolerance = 1e-8)

@@ -34,7 +34,7 @@ test_that("weights_summary() agrees with WeightIt's summary() on the same weight
 test_that("weights_summary() counts the zero weights of unmatched units and names the rows of the data", {
   d <- sim_confounded(n = 400)
   d$x1[5] <- NA
-  fit <- matching(a ~ x1 + x2, data = d, na_action = "omit")
+  fit <- matching(a ~ x1 + x2, data = d, na_action = "omit", replace = TRUE)
   s <- weights_summary(fit, top = 2)
   w <- weights(fit)
   a <- d$a[-5]
