@@ -50,3 +50,11 @@ glm_custom <- function() {
     name = "glm"
   )
 }
+
+# MatchIt's lalonde data (the tests that use it skip without MatchIt).
+lalonde_data <- function() {
+  skip_if_not_installed("MatchIt")
+  e <- new.env()
+  utils::data("lalonde", package = "MatchIt", envir = e)
+  e$lalonde
+}

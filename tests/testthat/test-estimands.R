@@ -4,13 +4,6 @@
 # marginaleffects::avg_comparisons(newdata = subset(treat == 1)) computes),
 # a hand M-estimation sandwich and the bootstrap.
 
-lalonde_data <- function() {
-  skip_if_not_installed("MatchIt")
-  e <- new.env()
-  utils::data("lalonde", package = "MatchIt", envir = e)
-  e$lalonde
-}
-
 lalonde_ps <- treat ~ age + educ + race + married + nodegree + re74 + re75
 lalonde_om <- re78 ~ treat * (age + educ + race + married + nodegree + re74 + re75)
 

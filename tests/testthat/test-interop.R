@@ -1,19 +1,12 @@
 # Weight models from WeightIt and MatchIt, and cobalt::bal.tab() on this
 # package's weight models.
 
-lalonde_interop <- function() {
-  skip_if_not_installed("MatchIt")
-  env <- new.env()
-  utils::data("lalonde", package = "MatchIt", envir = env)
-  env$lalonde
-}
-
 interop_formula <- treat ~ age + educ + race + married + nodegree + re74 + re75
 
 test_that("weightit weights give the weighted means with a fixed-weight HC0 sandwich", {
   skip_if_not_installed("WeightIt")
   skip_if_not_installed("sandwich")
-  d <- lalonde_interop()
+  d <- lalonde_data()
   for (estimand in c("ATE", "ATT", "ATC")) {
     W <- WeightIt::weightit(interop_formula, data = d, estimand = estimand)
     wm <- as_weight_model(W)
@@ -44,7 +37,7 @@ test_that("weightit weights give the weighted means with a fixed-weight HC0 sand
 
 test_that("matchit weights give MatchIt's recommended cluster-robust SE", {
   skip_if_not_installed("sandwich")
-  d <- lalonde_interop()
+  d <- lalonde_data()
   for (ratio in 1:2) {
     m <- MatchIt::matchit(interop_formula, data = d, ratio = ratio)
     wm <- as_weight_model(m, data = d)
@@ -66,7 +59,7 @@ test_that("matchit weights give MatchIt's recommended cluster-robust SE", {
 
 test_that("weightit and matchit objects go wherever a weight model goes", {
   skip_if_not_installed("WeightIt")
-  d <- lalonde_interop()
+  d <- lalonde_data()
   W <- WeightIt::weightit(interop_formula, data = d, estimand = "ATE")
   m <- MatchIt::matchit(interop_formula, data = d)
   # balance_table() on the object itself
@@ -103,7 +96,7 @@ test_that("weightit and matchit objects go wherever a weight model goes", {
 
 test_that("fixed weights refuse what they cannot do", {
   skip_if_not_installed("WeightIt")
-  d <- lalonde_interop()
+  d <- lalonde_data()
   W <- WeightIt::weightit(interop_formula, data = d, method = "ebal")
   wm <- as_weight_model(W)
   expect_snapshot(error = TRUE, estimate_effect(wm, outcome = re78, se = "bootstrap"))
@@ -114,7 +107,7 @@ test_that("fixed weights refuse what they cannot do", {
 
 test_that("cobalt::bal.tab() takes this package's weight models", {
   skip_if_not_installed("cobalt")
-  d <- lalonde_interop()
+  d <- lalonde_data()
   for (fit in list(ipw(interop_formula, data = d, estimand = "ATT"),
                    suppressMessages(matching(interop_formula, data = d)))) {
     b <- cobalt::bal.tab(fit, un = TRUE, binary = "std")

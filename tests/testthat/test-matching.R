@@ -1,12 +1,5 @@
 lalonde_formula <- treat ~ age + educ + race + married + nodegree + re74 + re75
 
-lalonde_data <- function() {
-  skip_if_not_installed("MatchIt")
-  env <- new.env()
-  utils::data("lalonde", package = "MatchIt", envir = env)
-  env$lalonde
-}
-
 # MatchIt's general nearest-neighbour matcher (nn_matchC) on a given
 # focal x pool distance matrix D: it matches the focal units f in data
 # order, so the data are reordered to f followed by the pool.  Returns the

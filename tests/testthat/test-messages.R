@@ -1,10 +1,7 @@
 # What users read: argument errors, printed estimates and tidy tables.
 
 lalonde_frame <- function() {
-  skip_if_not_installed("MatchIt")
-  e <- new.env()
-  utils::data("lalonde", package = "MatchIt", envir = e)
-  d <- e$lalonde
+  d <- lalonde_data()
   d$sw <- seq(0.5, 1.5, length.out = nrow(d))
   d
 }
