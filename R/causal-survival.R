@@ -29,7 +29,8 @@ print.causal_survival <- function(x, digits = 3, ...) {
 method_label <- function(method) {
   switch(method, km = , grid_km = "weighted Kaplan-Meier",
          pooled_logistic = , grid_pooled_logistic = "pooled-logistic hazards",
-         cox = "Cox proportional hazards")
+         cox = "Cox proportional hazards", aalen_johansen = "weighted Aalen-Johansen",
+         cs_pooled_logistic = "cause-specific pooled-logistic hazards")
 }
 
 interval_label <- function(x) {

@@ -83,6 +83,9 @@ survival_ipw_fit <- function(a, time, event, weight_model = NULL, method = "km",
 
 survival_ipw_engine <- function(setup, data, env, weight_model, method, time_terms, breaks,
                                 censoring_model, learner, se) {
+  if (!is.null(setup$causes)) {
+    return(competing_ipw_engine(setup, data, env, weight_model, method, censoring_model, se))
+  }
   method <- rlang::arg_match0(method, c("km", "pooled_logistic"), "method")
   exact_km <- method == "km" && is.null(censoring_model)
   se <- se %||% (if (exact_km) "sandwich" else "bootstrap")

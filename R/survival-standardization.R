@@ -115,6 +115,10 @@ survival_standardization_fit <- function(x, a, time, event, time_terms = ~ time 
 
 survival_std_engine <- function(setup, data, env, time_terms, learner, stratified, weight_model,
                                 censoring_model, model, breaks, se, R, conf_level) {
+  if (!is.null(setup$causes)) {
+    return(competing_std_engine(setup, data, env, time_terms, learner, stratified, weight_model,
+                                censoring_model, model, breaks, se))
+  }
   model <- rlang::arg_match0(model, c("pooled_logistic", "cox"), "model")
   se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   if (se == "sandwich") {
