@@ -427,7 +427,10 @@ estimate_effect.causal_competing <- function(fit, times, contrast = "risk_differ
   cause <- cause %||% fit$causes
   jj <- match(as.character(cause), fit$causes)
   if (!length(jj) || anyNA(jj)) {
-    cli::cli_abort("{.arg cause} must name causes of the event: {.val {fit$causes}}.")
+    cli::cli_abort(c(
+      "{.arg cause} must name causes of the event: {.val {fit$causes}}.",
+      x = "{.val {setdiff(as.character(cause), fit$causes)}} {?is/are} not among them."
+    ))
   }
   ref <- if (is.null(reference)) 1L else match(as.character(reference), fit$levels)
   if (length(ref) != 1L || is.na(ref)) {
