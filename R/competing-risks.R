@@ -208,6 +208,18 @@ glance_extras.causallib_competing <- function(x) {
   out
 }
 
+# The hazard model of each cause (standardized curves); NULL for
+# Aalen-Johansen curves.
+#' @export
+coef_parts.causallib_competing <- function(object) {
+  hz <- object$models$hazard
+  if (is.null(hz)) return(NULL)
+  parts <- lapply(seq_along(hz), function(j) {
+    coef_part(hz[[j]], "hazard", arm = paste("cause =", object$causes[j]))
+  })
+  stats::setNames(parts, object$causes)
+}
+
 #' @export
 summary_tables.causallib_competing <- function(object) {
   sw <- sw_or_one(object)

@@ -36,6 +36,21 @@
 #' so `time` is the time itself (months of follow-up in [nhefs]). Curves
 #' are reported at the period ends \eqn{b_1, \dots, b_T}.
 #'
+#' @section Competing risks:
+#' When the event names competing causes (a factor whose first level means
+#' censored, or `Surv(time, code, type = "mstate")`; see [survival_ipw()]),
+#' one pooled-logistic hazard model per cause \eqn{j} is fitted on the
+#' person-time data (its terms as above; events of other causes end a
+#' person's follow-up as censorings do), every person's cause-specific
+#' hazards \eqn{h_j(t)} under each treatment level are predicted, and the
+#' cumulative incidences
+#' \deqn{F_j(t) = \sum_{s \le t} S(s - 1) h_j(s), \quad S(t) = \prod_{s \le t} (1 - \sum_j h_j(s))}
+#' are averaged over the sample. [tidy()][tidy.causal_competing] then has a
+#' `cause` column and [estimate_effect()][estimate_effect.causal_competing]
+#' contrasts the cumulative incidences per cause. Cox models, stratified
+#' models and a `censoring_model` are not available with competing causes;
+#' intervals are bootstrap intervals.
+#'
 #' @section Intervals:
 #' With `se = "bootstrap"` (default) `R` nonparametric bootstrap replicates
 #' of people refit the whole pipeline (the weight, censoring and hazard
@@ -76,6 +91,16 @@
 #'   data = nhefs, treatment = "qsmk", R = 20)
 #' fit
 #' estimate_effect(fit, times = 120)
+#' # Competing causes in survival::colon, on 12 periods of follow-up.
+#' colon <- survival::colon
+#' crc <- colon[colon$etype == 1, ]
+#' death <- colon$status[colon$etype == 2]
+#' crc$cause <- factor(ifelse(crc$status == 1, 1, 2 * death), 0:2,
+#'                     c("censored", "recurrence", "death"))
+#' cs <- survival_standardization(Surv(time, cause) ~ rx + age + sex + obstruct, data = crc,
+#'                                treatment = "rx", breaks = seq(0, 3330, length.out = 13),
+#'                                R = 20)
+#' estimate_effect(cs, times = 1665, contrast = "risk_ratio")
 survival_standardization <- function(formula, data, treatment, time_terms = ~ time + I(time^2),
                                      learner = lrn_glm(), stratified = FALSE,
                                      weight_model = NULL, censoring_model = NULL,

@@ -117,7 +117,7 @@ test_that("the per-person influence functions give the kernel's standard errors"
                tolerance = 1e-10)
   # and survfit()'s influence (dP/dw_i per arm) times the weights
   sf <- survival::survfit(Surv(time, cause) ~ arm, data = sim, weights = weights(wm),
-                          influence = TRUE)
+                          influence = TRUE, conf.type = "none")
   a <- as.integer(sim$arm)
   for (k in 1:2) {
     at <- findInterval(times, sf[k, ]$time)
@@ -147,7 +147,8 @@ test_that("contrasts stack the propensity model: against a hand sandwich with a 
     ifelse(treated, 1 / p, 1 / (1 - p))
   }
   cif <- function(w) {
-    sf <- survival::survfit(Surv(time, cause) ~ rx, data = crc, weights = w, influence = TRUE)
+    sf <- survival::survfit(Surv(time, cause) ~ rx, data = crc, weights = w, influence = TRUE,
+                            conf.type = "none")
     list(sf = sf, value = c(vapply(1:2, function(k) {
       at <- findInterval(times, sf[k, ]$time)
       sf[k, ]$pstate[at, 2:3]
