@@ -35,10 +35,10 @@ competing_ipw_engine <- function(setup, data, env, weight_model, method, censori
 competing_std_engine <- function(setup, data, env, time_terms, learner, stratified, weight_model,
                                  censoring_model, model, breaks, se) {
   model <- rlang::arg_match0(model, c("pooled_logistic", "cox"), "model")
-  if (model == "cox" || !isFALSE(stratified)) {
+  if (!isFALSE(stratified)) {
     cli::cli_abort(c(
-      "With competing causes {.fn survival_standardization} fits one pooled-logistic hazard model per cause, not stratified or Cox models.",
-      i = "Use {.code model = \"pooled_logistic\"} and {.code stratified = FALSE}."
+      "With competing causes {.fn survival_standardization} fits one hazard model per cause on all levels, not stratified models.",
+      i = "Use {.code stratified = FALSE}."
     ))
   }
   check_no_competing_censoring(censoring_model)
@@ -49,18 +49,18 @@ competing_std_engine <- function(setup, data, env, time_terms, learner, stratifi
       i = "Use {.code se = \"bootstrap\"}."
     ))
   }
-  check_hazard_learner(learner)
+  if (model == "pooled_logistic") check_hazard_learner(learner)
   wm <- resolve_weight_model(weight_model, setup, data, env)
   check_cause_events(setup, abort = TRUE)
   any_event <- setup
   any_event$status <- as.integer(setup$status > 0L)
-  fit <- new_survival_fit(any_event, method = "pooled_logistic", marginal = FALSE,
+  fit <- new_survival_fit(any_event, method = model, marginal = FALSE,
                           stratified = FALSE, weight_model = wm, learner = learner,
                           breaks = breaks, time_terms = time_terms, censoring_model = NULL,
                           data = data, env = env)
   fit$status <- setup$status
   fit$estimator <- if (is.null(wm)) "standardization" else "weighted standardization"
-  as_competing(fit, "cs_pooled_logistic", setup$causes)
+  as_competing(fit, paste0("cs_", model), setup$causes)
 }
 
 as_competing <- function(fit, method, causes) {
@@ -102,7 +102,8 @@ competing_curves <- function(fit, avg, ipw) {
   res <- switch(fit$method,
     aalen_johansen = aj_curves(fit$time, fit$status, avg * ipw, fit$treatment, fit$times,
                                length(fit$causes)),
-    cs_pooled_logistic = cs_pooled_curves(fit, avg, ipw))
+    cs_pooled_logistic = cs_pooled_curves(fit, avg, ipw),
+    cs_cox = cs_cox_curves(fit, avg, ipw))
   dimnames(res$cif) <- list(fit$levels, NULL, fit$causes)
   if (!is.null(res$cif_std_error)) dimnames(res$cif_std_error) <- dimnames(res$cif)
   res
@@ -161,6 +162,42 @@ cs_pooled_curves <- function(fit, avg, ipw) {
       h <- matrix(h, fit$n)
       Fk <- Fk + colSums(v * S * h)
       S <- S * (1 - rowSums(h))
+      cif[k, t, ] <- Fk
+      surv[k, t] <- sum(v * S)
+    }
+  }
+  list(survival = surv, cif = cif, models = list(hazard = hz))
+}
+
+# Standardized cause-specific Cox curves: for each cause j a Cox model
+# (survival::coxph(), Efron ties, events of other causes censored) fitted
+# with weights avg * ipw, and every person's curves under each level,
+# product-limit over the event times: with dH_j(t) = dH_0j(t) exp(x b_j),
+#   S(t) = prod_{s <= t} (1 - sum_j dH_j(s)),  F_j(t) = sum_{s <= t} S(s-) dH_j(s),
+# averaged with avg * population.
+cs_cox_curves <- function(fit, avg, ipw) {
+  J <- length(fit$causes)
+  K <- length(fit$levels)
+  m <- length(fit$times)
+  pd <- person_design(fit$hazard)
+  hz <- lapply(seq_len(J), function(j) {
+    cox_fit(pd$x, pd$offset, fit$time, as.integer(fit$status == j), avg * ipw, fit$times)
+  })
+  dH0 <- vapply(hz, function(h) diff(c(0, h$H0)), numeric(m))
+  dH0 <- matrix(dH0, m)
+  v <- avg * (fit$population %||% 1)
+  v <- v / sum(v)
+  surv <- matrix(0, K, m)
+  cif <- array(0, c(K, m, J))
+  for (k in seq_len(K)) {
+    cd <- person_design(fit$hazard, level = fit$levels[k])
+    risk <- matrix(vapply(hz, function(h) exp(cox_lp(h, cd$x, cd$offset)), numeric(fit$n)), fit$n)
+    S <- rep(1, fit$n)
+    Fk <- numeric(J)
+    for (t in seq_len(m)) {
+      dH <- risk * rep(dH0[t, ], each = fit$n)
+      Fk <- Fk + colSums(v * S * dH)
+      S <- S * (1 - rowSums(dH))
       cif[k, t, ] <- Fk
       surv[k, t] <- sum(v * S)
     }

@@ -39,17 +39,20 @@
 #' @section Competing risks:
 #' When the event names competing causes (a factor whose first level means
 #' censored, or `Surv(time, code, type = "mstate")`; see [survival_ipw()]),
-#' one pooled-logistic hazard model per cause \eqn{j} is fitted on the
-#' person-time data (its terms as above; events of other causes end a
-#' person's follow-up as censorings do), every person's cause-specific
-#' hazards \eqn{h_j(t)} under each treatment level are predicted, and the
-#' cumulative incidences
-#' \deqn{F_j(t) = \sum_{s \le t} S(s - 1) h_j(s), \quad S(t) = \prod_{s \le t} (1 - \sum_j h_j(s))}
-#' are averaged over the sample. [tidy()][tidy.causal_competing] then has a
-#' `cause` column and [estimate_effect()][estimate_effect.causal_competing]
-#' contrasts the cumulative incidences per cause. Cox models, stratified
-#' models and a `censoring_model` are not available with competing causes;
-#' intervals are bootstrap intervals.
+#' one hazard model per cause \eqn{j} is fitted (its terms as above;
+#' events of other causes end a person's follow-up as censorings do), every
+#' person's cause-specific hazards under each treatment level are
+#' predicted, and the cumulative incidences are averaged over the sample.
+#' With pooled-logistic hazards \eqn{h_j(t)} on the period grid,
+#' \deqn{F_j(t) = \sum_{s \le t} S(s - 1) h_j(s), \quad S(t) = \prod_{s \le t} (1 - \sum_j h_j(s));}
+#' with cause-specific Cox models (`model = "cox"`), the same product-limit
+#' sums over the event times with the hazard increments
+#' \eqn{dH_{0j}(t) e^{x\beta_j}}, as [riskRegression::ate()] computes them
+#' for a `CSC()` model. [tidy()][tidy.causal_competing] then has a `cause`
+#' column and [estimate_effect()][estimate_effect.causal_competing]
+#' contrasts the cumulative incidences per cause. Stratified models and a
+#' `censoring_model` are not available with competing causes; intervals are
+#' bootstrap intervals.
 #'
 #' @section Intervals:
 #' With `se = "bootstrap"` (default) `R` nonparametric bootstrap replicates

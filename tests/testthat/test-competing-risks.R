@@ -234,6 +234,65 @@ test_that("standardized cause-specific pooled-logistic curves match glm() on per
                ignore_attr = TRUE)
 })
 
+# Standardized cause-specific Cox curves by hand: coxph() per cause,
+# basehaz(), and the product-limit curves of every person under each level.
+hand_cs_cox <- function(d, covariates, times) {
+  rhs <- paste(c("rx", covariates), collapse = " + ")
+  J <- max(d$code)
+  event_times <- sort(unique(d$time[d$code > 0]))
+  dH0 <- sapply(seq_len(J), function(j) {
+    cph <- survival::coxph(stats::as.formula(paste("Surv(time, code == j) ~", rhs)), data = d,
+                           ties = "efron")
+    bh <- survival::basehaz(cph, centered = FALSE)
+    diff(c(0, stats::stepfun(bh$time, c(0, bh$hazard))(event_times)))
+  })
+  coefs <- lapply(seq_len(J), function(j) {
+    stats::coef(survival::coxph(stats::as.formula(paste("Surv(time, code == j) ~", rhs)), data = d,
+                                ties = "efron"))
+  })
+  lev <- levels(d$rx)
+  out <- array(0, c(length(lev), length(times), J))
+  for (k in seq_along(lev)) {
+    nd <- d
+    nd$rx <- factor(lev[k], levels = lev)
+    X <- stats::model.matrix(stats::as.formula(paste("~", rhs)), nd)[, -1L]
+    risk <- sapply(coefs, function(b) exp(drop(X %*% b)))
+    S <- rep(1, nrow(d))
+    Fk <- matrix(0, length(event_times), J)
+    acc <- numeric(J)
+    for (t in seq_along(event_times)) {
+      dH <- risk * rep(dH0[t, ], each = nrow(d))
+      acc <- acc + colMeans(S * dH)
+      S <- S * (1 - rowSums(dH))
+      Fk[t, ] <- acc
+    }
+    out[k, , ] <- rbind(0, Fk)[findInterval(times, event_times) + 1L, ]
+  }
+  out
+}
+
+test_that("standardized cause-specific Cox curves match coxph() by hand and riskRegression::ate()", {
+  crc <- colon_competing()
+  fit <- survival_standardization(Surv(time, cause) ~ rx + age + sex + obstruct, data = crc,
+                                  treatment = "rx", model = "cox", se = "none")
+  expect_s3_class(fit, "causal_competing")
+  times <- c(100, 500, 1500, 2500)
+  mine <- causallib:::cif_at(fit, times)
+  expect_equal(mine, hand_cs_cox(crc, c("age", "sex", "obstruct"), times), tolerance = 1e-8)
+  skip_if_not_installed("riskRegression")
+  skip_if_not_installed("prodlim")
+  # riskRegression reads Hist() in the formula's text (and drops columns named status)
+  crc$status <- NULL
+  hist <- stats::as.formula("Hist(time, code) ~ rx + age + sex + obstruct", env = asNamespace("prodlim"))
+  csc <- eval(bquote(riskRegression::CSC(.(hist), data = crc)))
+  for (j in 1:2) {
+    ate <- riskRegression::ate(csc, treatment = "rx", data = crc, times = times, cause = j,
+                               se = FALSE, verbose = FALSE)
+    ref <- matrix(ate$meanRisk$estimate, length(times))
+    expect_equal(t(mine[, , j]), ref, tolerance = 1e-8, ignore_attr = TRUE)
+  }
+})
+
 test_that("competing-risks fits keep the model invariants", {
   sim <- simulate_competing(300)
   grid <- seq(0, max(sim$time), length.out = 7)
@@ -318,7 +377,7 @@ test_that("competing-risks input errors name the argument and what to do", {
     survival_ipw(Surv(time, cause) ~ arm, data = sim, method = "pooled_logistic")
     survival_ipw(Surv(time, cause) ~ arm, data = sim, censoring_model = ~ x1)
     survival_standardization(Surv(time, cause) ~ arm + x1, data = sim, treatment = "arm",
-                             model = "cox")
+                             model = "cox", stratified = TRUE)
     survival_standardization(Surv(time, cause) ~ arm + x1, data = sim, treatment = "arm",
                              breaks = seq(0, 25, by = 5), se = "sandwich")
     estimate_effect(survival_ipw(Surv(time, cause) ~ arm, data = sim), times = 5, cause = "stroke")
