@@ -47,7 +47,7 @@
 #' \deqn{F_j(t) = \sum_{s \le t} S(s - 1) h_j(s), \quad S(t) = \prod_{s \le t} (1 - \sum_j h_j(s));}
 #' with cause-specific Cox models (`model = "cox"`), the same product-limit
 #' sums over the event times with the hazard increments
-#' \eqn{dH_{0j}(t) e^{x\beta_j}}, as [riskRegression::ate()] computes them
+#' \eqn{dH_{0j}(t) e^{x\beta_j}}, as `riskRegression::ate()` computes them
 #' for a `CSC()` model. [tidy()][tidy.causal_competing] then has a `cause`
 #' column and [estimate_effect()][estimate_effect.causal_competing]
 #' contrasts the cumulative incidences per cause. Stratified models and a
