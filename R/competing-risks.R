@@ -235,7 +235,7 @@ evaluation_type.causallib_competing <- function(fit) {
   cli::cli_abort(c(
     "{.fn evaluate} does not cover competing-risks models yet.",
     i = "Evaluate the weight model ({.code fit$weight_model}) instead."
-  ))
+  ), call = NULL)
 }
 
 #' @export

@@ -98,7 +98,8 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
 #'   the covariates of censoring, and a `weight_model` a fit of the same
 #'   units, such as [ipw_fit()].
 #' @param a The treatment: a factor, or numeric, logical or character codes.
-#' @param time,event Follow-up times and event indicators (0 or 1).
+#' @param time,event Follow-up times and the event: indicators (0 or 1), or
+#'   a factor of competing causes whose first level means censored.
 #' @export
 survival_ipw_fit <- function(a, time, event, weight_model = NULL, method = "km",
                              time_terms = ~ time + I(time^2), breaks = NULL,

@@ -126,7 +126,8 @@ survival_standardization <- function(formula, data, treatment, time_terms = ~ ti
 #'   and a `weight_model` a fit of the same units, such as [ipw_fit()].
 #' @param x A numeric covariate matrix.
 #' @param a The treatment: a factor, or numeric, logical or character codes.
-#' @param time,event Follow-up times and event indicators (0 or 1).
+#' @param time,event Follow-up times and the event: indicators (0 or 1), or
+#'   a factor of competing causes whose first level means censored.
 #' @export
 survival_standardization_fit <- function(x, a, time, event, time_terms = ~ time + I(time^2),
                                          learner = lrn_glm(), stratified = FALSE,

@@ -383,3 +383,16 @@ test_that("competing-risks input errors name the argument and what to do", {
     estimate_effect(survival_ipw(Surv(time, cause) ~ arm, data = sim), times = 5, cause = "stroke")
   })
 })
+
+test_that("with three levels (a multinomial propensity model) the stacked sandwich agrees with the bootstrap", {
+  crc <- colon_competing()
+  wm <- ipw(rx ~ age + sex + obstruct + perfor + adhere + extent, data = crc)
+  fit <- survival_ipw(Surv(time, cause) ~ rx, data = crc, weight_model = wm)
+  sand <- estimate_effect(fit, times = c(700, 1800))
+  set.seed(1)
+  boot <- estimate_effect(survival_ipw(Surv(time, cause) ~ rx, data = crc, weight_model = wm,
+                                       se = "bootstrap", R = 300), times = c(700, 1800))
+  expect_identical(names(sand$estimate), names(boot$estimate))
+  expect_equal(sand$estimate, boot$estimate)
+  expect_equal(sqrt(diag(sand$vcov)), sqrt(diag(boot$vcov)), tolerance = 0.12)
+})
