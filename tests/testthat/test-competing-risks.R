@@ -396,3 +396,28 @@ test_that("with three levels (a multinomial propensity model) the stacked sandwi
   expect_equal(sand$estimate, boot$estimate)
   expect_equal(sqrt(diag(sand$vcov)), sqrt(diag(boot$vcov)), tolerance = 0.12)
 })
+
+test_that("one cause is one minus the Kaplan-Meier curve, with its standard error", {
+  sim <- simulate_competing()
+  sim$any <- as.integer(sim$code > 0L)
+  sim$one <- factor(sim$any, 0:1, c("censored", "event"))
+  wm <- ipw(arm ~ x1 + x2, data = sim)
+  cr <- survival_ipw(Surv(time, one) ~ arm, data = sim, weight_model = wm)
+  km <- survival_ipw(Surv(time, any) ~ arm, data = sim, weight_model = wm)
+  expect_equal(cr$cif[, , 1L], 1 - km$survival, tolerance = 1e-12, ignore_attr = TRUE)
+  expect_equal(cr$cif_std_error[, , 1L], km$std_error, tolerance = 1e-10, ignore_attr = TRUE)
+})
+
+test_that("events at time 0 and a cause without events in a level", {
+  sim <- simulate_competing(300)
+  sim$time[1:5] <- 0
+  sim$code[sim$arm == "treated" & sim$code == 3L] <- 0L
+  sim$cause <- factor(sim$code, 0:3, c("censored", "cancer", "cardiac", "other"))
+  expect_warning(fit <- survival_ipw(Surv(time, cause) ~ arm, data = sim),
+                 "no events")
+  expect_true(all(fit$cif["treated", , "other"] == 0, na.rm = TRUE))
+  compare_with_survfit(fit, survival::survfit(Surv(time, cause) ~ arm, data = sim))
+  expect_error(survival_standardization(Surv(time, cause) ~ arm + x1, data = sim, treatment = "arm",
+                                        breaks = seq(0, max(sim$time), length.out = 5)),
+               "no events")
+})
