@@ -22,14 +22,21 @@
  *                + sum_{T_i <= t} w_i^2 (a_ij^2 + 2 a_ij c_i F_j(t) + c_i^2 F_j(t)^2),
  * running sums: O(n J) time and no n x m influence matrix.
  *
+ * The sum of squares is expanded, so a variance near 0 is computed with the
+ * rounding error of its terms; below AJ_ROUNDING of them it is set to 0.
+ *
  * Once every remaining unit of weight has an event (Y = d) S is 0 for good,
  * the F_j stop moving, and c_i (which would be infinite) multiplies
  * F_j(t) - F_j(T_i) = 0: it is set to 0, and H stops.
  *
  * Plain C.
  */
+#include <float.h>
 #include <math.h>
 #include "aalen-johansen.h"
+
+/* Relative rounding error of the four-term variance sum. */
+#define AJ_ROUNDING (64.0 * DBL_EPSILON)
 
 /*
  * One stratum.
@@ -110,9 +117,14 @@ static cl_len aj_stratum(const km_key *keys, cl_len len, int J, const int *cause
         }
         out->surv[r] = S;
         for (int j = 0; j < J; j++) {
-            double v = G[j] * G[j] * w2_later + A2[j] + 2.0 * F[j] * AC[j] + F[j] * F[j] * C2;
+            double g2 = G[j] * G[j] * w2_later, fac = 2.0 * F[j] * AC[j], f2 = F[j] * F[j] * C2;
+            double v = g2 + A2[j] + fac + f2;
+            /* A variance within the rounding error of its terms is 0 (as when
+             * a single cause's curve reaches 1): its square root would be
+             * noise of order sqrt(eps) instead. */
+            if (v <= AJ_ROUNDING * (g2 + A2[j] + fabs(fac) + f2)) v = 0.0;
             out->cif[r + j * nrow] = F[j];
-            out->std_err[r + j * nrow] = sqrt(v > 0 ? v : 0.0);
+            out->std_err[r + j * nrow] = sqrt(v);
         }
     }
     return m;
