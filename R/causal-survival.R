@@ -29,7 +29,9 @@ print.causal_survival <- function(x, digits = 3, ...) {
 method_label <- function(method) {
   switch(method, km = , grid_km = "weighted Kaplan-Meier",
          pooled_logistic = , grid_pooled_logistic = "pooled-logistic hazards",
-         cox = "Cox proportional hazards")
+         cox = "Cox proportional hazards", aalen_johansen = "weighted Aalen-Johansen",
+         cs_pooled_logistic = "cause-specific pooled-logistic hazards",
+         cs_cox = "cause-specific Cox proportional hazards")
 }
 
 interval_label <- function(x) {

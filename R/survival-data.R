@@ -10,6 +10,7 @@ check_event_codes <- function(formula, data, env) {
     return(invisible())
   }
   event <- tryCatch(eval(lhs[[3L]], data, env), error = function(e) NULL)
+  if (is.factor(event)) return(invisible())
   bad <- unique(event[!is.na(event) & !event %in% c(0, 1)])
   if (length(bad)) {
     cli::cli_abort(c(
@@ -25,6 +26,7 @@ survival_response <- function(y) {
   if (!inherits(y, "Surv")) {
     cli::cli_abort("The left-hand side of {.arg formula} must be {.code Surv(time, event)}.")
   }
+  if (attr(y, "type") == "mright") return(competing_response(y))
   if (attr(y, "type") != "right") {
     cli::cli_abort(c(
       "{.arg formula} must describe right-censored data, {.code Surv(time, event)}.",
@@ -41,6 +43,28 @@ survival_response <- function(y) {
     cli::cli_abort("The event indicator must be 0 (censored) or 1 (event).")
   }
   list(time = as.double(time), status = as.integer(status))
+}
+
+# The Surv response of competing causes (survival's multi-state
+# convention: an event factor whose first level means censored, or
+# Surv(time, event, type = "mstate")), checked: finite non-negative times,
+# the cause of each event as its code 1..J (0: censored), and the causes'
+# names.
+competing_response <- function(y) {
+  time <- unname(y[, "time"])
+  status <- unname(y[, "status"])
+  causes <- attr(y, "states")
+  if (!length(causes)) {
+    cli::cli_abort(c(
+      "The event of {.arg formula} names no cause: every level after the first (censored) is a cause.",
+      i = "Give the event as a factor such as {.code factor(status, 0:2, c(\"censored\", \"relapse\", \"death\"))}."
+    ))
+  }
+  if (any(!is.finite(time))) cli::cli_abort("The survival times have infinite values.")
+  if (any(time < 0)) {
+    cli::cli_abort("The survival times have {sum(time < 0)} negative value{?s}; times count from time zero.")
+  }
+  list(time = as.double(time), status = as.integer(status), causes = causes)
 }
 
 #' Survival data in discrete time
@@ -170,7 +194,7 @@ survival_setup <- function(formula, data, treatment, weights, na_action, env) {
   sw <- as_sampling_weights(d$weights, length(a))
   check_arms_nonempty(a, sw)
   list(d = d, time = sv$time, status = sv$status, a = a, sw = sw, n = length(a),
-       treatment_name = treatment)
+       treatment_name = treatment, causes = sv$causes)
 }
 
 # The data and formula of the matrix interfaces of the survival models:

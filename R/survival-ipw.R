@@ -35,7 +35,26 @@
 #' * `se = "bootstrap"`: `R` replicates that refit the weight model, the
 #'   censoring models and the curves; percentile intervals.
 #'
-#' @param formula `Surv(time, event) ~ treatment`.
+#' @section Competing risks:
+#' When the event names competing causes -- a factor whose first level
+#' means censored and whose other levels are the causes, as in
+#' `Surv(time, cause)`, or `Surv(time, code, type = "mstate")` with codes
+#' 0 (censored), 1, 2, ... -- the curves are the cumulative incidences of
+#' each cause under each treatment level: IP-weighted Aalen-Johansen
+#' estimates (in C, one pass after sorting), which [survival::survfit()]
+#' gives for the same weights. [tidy()][tidy.causal_competing] has a `cause`
+#' column and [estimate_effect()][estimate_effect.causal_competing]
+#' contrasts the cumulative incidences per cause. With `se = "sandwich"`
+#' (the default) the curves' standard errors are the infinitesimal
+#' jackknife's with the weights treated as fixed, as `survfit()` reports
+#' them; the contrasts stack the propensity model of an [ipw()] weight
+#' model fitted by [lrn_glm()], so their intervals account for the
+#' estimated weights. `se = "bootstrap"` refits the weight model and the
+#' curves. A `censoring_model` and `method = "pooled_logistic"` are not
+#' available with competing causes (see [survival_standardization()]).
+#'
+#' @param formula `Surv(time, event) ~ treatment`; the event a 0/1
+#'   indicator, or competing causes (see the Competing risks section).
 #' @param method `"km"` or `"pooled_logistic"`.
 #' @param learner The hazard learner of the pooled-logistic models.
 #' @param se `"sandwich"`, `"bootstrap"` or `"none"`; `NULL` picks the
@@ -54,6 +73,17 @@
 #' pl <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs, weight_model = wm,
 #'                    method = "pooled_logistic")
 #' estimate_effect(pl, times = 120)
+#' # Competing causes: recurrence or death, whichever comes first, in
+#' # survival::colon.
+#' colon <- survival::colon
+#' crc <- colon[colon$etype == 1, ]
+#' death <- colon$status[colon$etype == 2]
+#' crc$cause <- factor(ifelse(crc$status == 1, 1, 2 * death), 0:2,
+#'                     c("censored", "recurrence", "death"))
+#' cr <- survival_ipw(Surv(time, cause) ~ rx, data = crc,
+#'                    weight_model = ipw(rx ~ age + sex + obstruct + extent, data = crc))
+#' cr
+#' estimate_effect(cr, times = 1825, cause = "recurrence")
 survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
                          time_terms = NULL, breaks = NULL, period = NULL, time_unit = NULL,
                          censoring_model = NULL, learner = lrn_glm(), weights = NULL,
@@ -79,7 +109,8 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
 #'   the covariates of censoring, and a `weight_model` a fit of the same
 #'   units, such as [ipw_fit()].
 #' @param a The treatment: a factor, or numeric, logical or character codes.
-#' @param time,event Follow-up times and event indicators (0 or 1).
+#' @param time,event Follow-up times and the event: indicators (0 or 1), or
+#'   a factor of competing causes whose first level means censored.
 #' @export
 survival_ipw_fit <- function(a, time, event, weight_model = NULL, method = "km",
                              time_terms = NULL, breaks = NULL, period = NULL, time_unit = NULL,
@@ -95,6 +126,9 @@ survival_ipw_fit <- function(a, time, event, weight_model = NULL, method = "km",
 
 survival_ipw_engine <- function(setup, data, env, weight_model, method, grid,
                                 censoring_model, learner, se) {
+  if (!is.null(setup$causes)) {
+    return(competing_ipw_engine(setup, data, env, weight_model, method, censoring_model, se))
+  }
   method <- rlang::arg_match0(method, c("km", "pooled_logistic"), "method")
   exact_km <- method == "km" && is.null(censoring_model)
   if (!is.null(se)) se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")

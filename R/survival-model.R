@@ -49,12 +49,13 @@ finish_survival_fit <- function(fit, se, R, conf_level, call, n_data) {
   fit$n_data <- n_data
   fit$se_type <- se
   fit$conf_level <- conf_level
-  fit$std_error <- NULL
-  if (se == "sandwich") fit <- with_influence(fit)
+  if (se != "sandwich") fit[c("std_error", "cif_std_error")] <- list(NULL)
+  if (se == "sandwich" && is.null(fit$causes)) fit <- with_influence(fit)
   if (se == "bootstrap") {
     boot <- run_bootstrap(fit, NULL, R)
     fit$replicates <- array(boot$replicates,
-                            c(nrow(boot$replicates), length(fit$levels), length(fit$times)))
+                            c(nrow(boot$replicates), length(fit$levels), length(fit$times),
+                              length(fit$causes)[!is.null(fit$causes)]))
     fit$failed <- boot$failed
   }
   fit
@@ -67,7 +68,7 @@ with_curves <- function(fit) {
   ipw <- if (is.null(wm)) 1 else wm$weights
   if (!fit$marginal && !is.null(wm)) fit$population <- target_population(wm)
   avg <- sw_or_one(fit)
-  res <- switch(fit$method,
+  res <- if (!is.null(fit$causes)) competing_curves(fit, avg, ipw) else switch(fit$method,
     km = km_fit_curves(fit, avg, ipw),
     grid_km = , grid_pooled_logistic = grid_curves(fit, avg, ipw),
     pooled_logistic = pooled_curves(fit, avg, ipw),
@@ -78,6 +79,8 @@ with_curves <- function(fit) {
   dimnames(fit$survival) <- list(fit$levels, NULL)
   fit$std_error <- res$std_error
   fit$models <- res$models
+  fit$cif <- res$cif
+  fit$cif_std_error <- res$cif_std_error
   fit$ipw <- rep_len(ipw, fit$n)
   fit
 }

@@ -78,6 +78,24 @@
 #' end (`replicates_at_end`); contrasts say how many they use where not
 #' every replicate reaches their time.
 #'
+#' @section Competing risks:
+#' When the event names competing causes (a factor whose first level means
+#' censored, or `Surv(time, code, type = "mstate")`; see [survival_ipw()]),
+#' one hazard model per cause \eqn{j} is fitted (its terms as above;
+#' events of other causes end a person's follow-up as censorings do), every
+#' person's cause-specific hazards under each treatment level are
+#' predicted, and the cumulative incidences are averaged over the sample.
+#' With pooled-logistic hazards \eqn{h_j(t)} on the period grid,
+#' \deqn{F_j(t) = \sum_{s \le t} S(s - 1) h_j(s), \quad S(t) = \prod_{s \le t} (1 - \sum_j h_j(s));}
+#' with cause-specific Cox models (`model = "cox"`), the same product-limit
+#' sums over the event times with the hazard increments
+#' \eqn{dH_{0j}(t) e^{x\beta_j}}, as `riskRegression::ate()` computes them
+#' for a `CSC()` model. [tidy()][tidy.causal_competing] then has a `cause`
+#' column and [estimate_effect()][estimate_effect.causal_competing]
+#' contrasts the cumulative incidences per cause. Stratified models and a
+#' `censoring_model` are not available with competing causes; intervals are
+#' bootstrap intervals.
+#'
 #' @section Intervals:
 #' * `se = "sandwich"` (the default wherever it is available): influence-function
 #'   standard errors that stack the pooled-logistic hazard model's score
@@ -137,6 +155,16 @@
 #'   data = nhefs, treatment = "qsmk")
 #' fit
 #' estimate_effect(fit, times = 120)
+#' # Competing causes in survival::colon, on 12 periods of follow-up.
+#' colon <- survival::colon
+#' crc <- colon[colon$etype == 1, ]
+#' death <- colon$status[colon$etype == 2]
+#' crc$cause <- factor(ifelse(crc$status == 1, 1, 2 * death), 0:2,
+#'                     c("censored", "recurrence", "death"))
+#' cs <- survival_standardization(Surv(time, cause) ~ rx + age + sex + obstruct, data = crc,
+#'                                treatment = "rx", breaks = seq(0, 3330, length.out = 13),
+#'                                R = 20)
+#' estimate_effect(cs, times = 1665, contrast = "risk_ratio")
 survival_standardization <- function(formula, data, treatment, time_terms = NULL,
                                      learner = lrn_glm(), stratified = FALSE,
                                      weight_model = NULL, censoring_model = NULL,
@@ -161,7 +189,8 @@ survival_standardization <- function(formula, data, treatment, time_terms = NULL
 #'   and a `weight_model` a fit of the same units, such as [ipw_fit()].
 #' @param x A numeric covariate matrix.
 #' @param a The treatment: a factor, or numeric, logical or character codes.
-#' @param time,event Follow-up times and event indicators (0 or 1).
+#' @param time,event Follow-up times and the event: indicators (0 or 1), or
+#'   a factor of competing causes whose first level means censored.
 #' @export
 survival_standardization_fit <- function(x, a, time, event, time_terms = NULL,
                                          learner = lrn_glm(), stratified = FALSE,
@@ -180,6 +209,10 @@ survival_standardization_fit <- function(x, a, time, event, time_terms = NULL,
 
 survival_std_engine <- function(setup, data, env, grid, learner, stratified, weight_model,
                                 censoring_model, model, se, R, conf_level) {
+  if (!is.null(setup$causes)) {
+    return(competing_std_engine(setup, data, env, grid, learner, stratified, weight_model,
+                                censoring_model, model, se))
+  }
   model <- rlang::arg_match0(model, c("pooled_logistic", "cox"), "model")
   if (!is.null(se)) se <- rlang::arg_match0(se, c("sandwich", "bootstrap", "none"), "se")
   stratified <- check_bool(stratified, "stratified")

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 #include <limits.h>
+#include "aalen-johansen.h"
 #include "args.h"
 #include "bootstrap.h"
 #include "km.h"
@@ -858,6 +859,52 @@ SEXP ffi_km(SEXP time, SEXP status, SEXP w, SEXP strata, SEXP K)
                       REAL(VECTOR_ELT(out, 4)), REAL(VECTOR_ELT(out, 5)),
                       REAL(VECTOR_ELT(out, 6))};
     km_curves(keys, start, nstrata, d, wt, &curve, check_interrupt);
+    for (cl_len r = 0; r < nrow; r++) curve.stratum[r]++;
+    UNPROTECT(nprot);
+    return out;
+}
+
+/* ffi_aalen_johansen(time double(n) >= 0 finite, cause int(n) in 0..J
+ *                    (0 censored), w double(n) >= 0, strata int(n) in 1..K,
+ *                    K int in 1..1e6, J int in 1..1e4)
+ *   -> list(stratum, time, n_risk, n_event, n_censor, surv, cif, std_err),
+ *      one row per distinct (stratum, time), ordered by stratum then time;
+ *      stratum in the codes 1..K given; cif and std_err nrow x J matrices.
+ * Work: 2 n keys, K + 1 offsets, 4 J doubles.                               */
+SEXP ffi_aalen_johansen(SEXP time, SEXP cause, SEXP w, SEXP strata, SEXP K, SEXP J)
+{
+    int nstrata = arg_scalar_int(K, "K", 1, 1000000);
+    int ncause = arg_scalar_int(J, "J", 1, 10000);
+    const double *t = arg_finite(time, "time", -1);
+    cl_len n = Rf_xlength(time);
+    const int *c = arg_int(cause, "cause", n);
+    const double *wt = arg_weights(w, "w", n, 0);
+    int *s = arg_codes(strata, "strata", n, nstrata);
+    for (cl_len i = 0; i < n; i++) {
+        if (t[i] < 0) Rf_error("internal error: `time` must be non-negative");
+        if (c[i] < 0 || c[i] > ncause)
+            Rf_error("internal error: `cause` must be in 0..%d", ncause);
+    }
+    km_key *keys = (km_key *) R_alloc(n > 0 ? n : 1, sizeof(km_key));
+    km_key *buf = (km_key *) R_alloc(n > 0 ? n : 1, sizeof(km_key));
+    cl_len *start = (cl_len *) R_alloc((size_t) nstrata + 1, sizeof(cl_len));
+    cl_len nrow = km_sort(t, s, n, nstrata, keys, start, buf, check_interrupt);
+    int rows = arg_int_dim(nrow, "the curves");
+    arg_mul(nrow, ncause, "the curves");
+    double *work = doubles((size_t) 4 * (size_t) ncause);
+
+    int nprot = 0;
+    const char *names[] = {"stratum", "time", "n_risk", "n_event", "n_censor",
+                           "surv", "cif", "std_err", ""};
+    SEXP out = PROTECT(Rf_mkNamed(VECSXP, names)); nprot++;
+    SET_VECTOR_ELT(out, 0, Rf_allocVector(INTSXP, nrow));
+    for (int e = 1; e < 6; e++) SET_VECTOR_ELT(out, e, Rf_allocVector(REALSXP, nrow));
+    for (int e = 6; e < 8; e++) SET_VECTOR_ELT(out, e, Rf_allocMatrix(REALSXP, rows, ncause));
+    aj_curve curve = {INTEGER(VECTOR_ELT(out, 0)), REAL(VECTOR_ELT(out, 1)),
+                      REAL(VECTOR_ELT(out, 2)), REAL(VECTOR_ELT(out, 3)),
+                      REAL(VECTOR_ELT(out, 4)), REAL(VECTOR_ELT(out, 5)),
+                      REAL(VECTOR_ELT(out, 6)), REAL(VECTOR_ELT(out, 7)), nrow};
+    aj_curves(keys, start, nstrata, ncause, c, wt, &curve, work, check_interrupt);
     for (cl_len r = 0; r < nrow; r++) curve.stratum[r]++;
     UNPROTECT(nprot);
     return out;

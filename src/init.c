@@ -16,6 +16,7 @@ SEXP ffi_pt_risk_table(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_all_finite(SEXP);
 SEXP ffi_design_matrix(SEXP, SEXP, SEXP);
 SEXP ffi_km(SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_aalen_johansen(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_discrete_survival(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_cox_survival(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_wcrossprod(SEXP, SEXP, SEXP, SEXP, SEXP);
@@ -46,6 +47,7 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_all_finite", (DL_FUNC) &ffi_all_finite, 1},
     {"ffi_design_matrix", (DL_FUNC) &ffi_design_matrix, 3},
     {"ffi_km", (DL_FUNC) &ffi_km, 5},
+    {"ffi_aalen_johansen", (DL_FUNC) &ffi_aalen_johansen, 6},
     {"ffi_discrete_survival", (DL_FUNC) &ffi_discrete_survival, 4},
     {"ffi_cox_survival", (DL_FUNC) &ffi_cox_survival, 4},
     {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 5},

@@ -420,6 +420,12 @@ fz_configs <- function() {
     ffi_km = list(base = list(time = fz_arg(d$time, "double", nonneg = TRUE),
                               status = pt_status(status), w = weights(w), strata = codes(a, 2L),
                               K = fz_arg(2L, "scalar_int", lo = 1, hi = 1000000))),
+    ffi_aalen_johansen = list(base = list(
+      time = fz_arg(d$time, "double", nonneg = TRUE),
+      cause = fz_arg(as.integer(status) * (1L + seq_along(status) %% 2L), "int", lo = 0, hi = 2),
+      w = weights(w), strata = codes(a, 2L),
+      K = fz_arg(2L, "scalar_int", lo = 1, hi = 1000000),
+      J = fz_arg(2L, "scalar_int", lo = 1, hi = 10000, bad = list(fewer_causes = 1L)))),
     ffi_discrete_survival = list(base = list(
       lp = fz_arg(cbind(d$x, d$z), "double"), ctab = fz_arg(matrix(-1, 2L, Tmax), "double", bad = list(vector = rep(-1, 2 * Tmax))),
       w = weights(w, TRUE), nthreads = fz_nthreads())),
@@ -598,6 +604,10 @@ fz_special_cases <- function() {
          args = list(y0, i0, y0, i0, 1L)),
     list(routine = "ffi_km", label = "K near 2^31", expect = "error",
          args = list(y0, i0, y0, i0, .Machine$integer.max - 1L)),
+    list(routine = "ffi_aalen_johansen", label = "zero rows", expect = "value",
+         args = list(y0, i0, y0, i0, 1L, 1L)),
+    list(routine = "ffi_aalen_johansen", label = "J near 2^31", expect = "error",
+         args = list(y0, i0, y0, i0, 1L, .Machine$integer.max - 1L)),
     list(routine = "ffi_arm_sums", label = "zero rows", expect = "value",
          args = list(y0, i0, 2L)),
     list(routine = "ffi_arm_spread", label = "zero rows", expect = "value",
