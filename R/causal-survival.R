@@ -346,19 +346,27 @@ autoplot.causal_survival <- function(object, type = NULL, ...) {
 model_plot.causallib_survival <- function(object, type = NULL) {
   if (!is.null(type)) return(NextMethod())
   rlang::check_installed("ggplot2", "to plot survival curves.")
-  d <- tidy(object)
-  d <- d[!is.na(d$survival), , drop = FALSE]
-  p <- ggplot2::ggplot(d, ggplot2::aes(x = .data$time, y = .data$survival,
+  step_curve_plot(object, tidy(object), "survival", "Survival", "survival curves")
+}
+
+# Step curves per treatment level (facets by cause when the data have a
+# `cause` column) with their confidence bands, from a tidy() data frame:
+# the one plot builder of survival and cumulative incidence curves.
+step_curve_plot <- function(object, d, y, y_label, what) {
+  d <- d[!is.na(d[[y]]), , drop = FALSE]
+  by_cause <- !is.null(d$cause)
+  p <- ggplot2::ggplot(d, ggplot2::aes(x = .data$time, y = .data[[y]],
                                        colour = .data$treatment, fill = .data$treatment))
   if (object$se_type != "none") {
+    bands <- if (by_cause) do.call(rbind, lapply(split(d, d$cause), step_ribbon)) else step_ribbon(d)
     p <- p + ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$conf.low, ymax = .data$conf.high),
-                                  data = step_ribbon(d), colour = NA, alpha = 0.2)
+                                  data = bands, colour = NA, alpha = 0.2)
   }
-  p + ggplot2::geom_step() +
-    ggplot2::labs(x = "Time", y = "Survival", colour = object$treatment_name,
-                  fill = object$treatment_name,
-                  title = paste(object$estimator, "survival curves"),
-                  subtitle = method_label(object$method))
+  p <- p + ggplot2::geom_step()
+  if (by_cause) p <- p + ggplot2::facet_wrap(ggplot2::vars(.data$cause))
+  p + ggplot2::labs(x = "Time", y = y_label, colour = object$treatment_name,
+                    fill = object$treatment_name, title = paste(object$estimator, what),
+                    subtitle = method_label(object$method))
 }
 
 # Bands of step functions: each value held until the next time.

@@ -531,18 +531,6 @@ model_plot.causallib_competing <- function(object, type = NULL) {
     cli::cli_abort("Evaluation plots ({.arg type}) do not cover competing-risks models yet.")
   }
   rlang::check_installed("ggplot2", "to plot cumulative incidence curves.")
-  d <- tidy(object)
-  d <- d[!is.na(d$estimate), , drop = FALSE]
-  p <- ggplot2::ggplot(d, ggplot2::aes(x = .data$time, y = .data$estimate,
-                                       colour = .data$treatment, fill = .data$treatment))
-  if (object$se_type != "none") {
-    bands <- do.call(rbind, lapply(split(d, d$cause), step_ribbon))
-    p <- p + ggplot2::geom_ribbon(ggplot2::aes(ymin = .data$conf.low, ymax = .data$conf.high),
-                                  data = bands, colour = NA, alpha = 0.2)
-  }
-  p + ggplot2::geom_step() + ggplot2::facet_wrap(ggplot2::vars(.data$cause)) +
-    ggplot2::labs(x = "Time", y = "Cumulative incidence", colour = object$treatment_name,
-                  fill = object$treatment_name,
-                  title = paste(object$estimator, "cumulative incidence curves"),
-                  subtitle = method_label(object$method))
+  step_curve_plot(object, tidy(object), "estimate", "Cumulative incidence",
+                  "cumulative incidence curves")
 }

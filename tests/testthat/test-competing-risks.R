@@ -423,3 +423,25 @@ test_that("events at time 0 and a cause without events in a level", {
                                         breaks = seq(0, max(sim$time), length.out = 5)),
                "no events")
 })
+
+test_that("the cumulative incidence plot draws tidy()'s curves and bands, one panel per cause", {
+  skip_if_not_installed("ggplot2")
+  sim <- simulate_competing()
+  fit <- survival_ipw(Surv(time, cause) ~ arm, data = sim, weight_model = arm ~ x1 + x2)
+  td <- tidy(fit)
+  td <- td[!is.na(td$estimate), ]
+  built <- ggplot2::ggplot_build(ggplot2::autoplot(fit))
+  kinds <- vapply(built$plot$layers, function(l) class(l$geom)[1L], character(1))
+  expect_identical(unname(kinds), c("GeomRibbon", "GeomStep"))
+  steps <- built$data[[2L]]
+  expect_equal(nrow(steps), nrow(td))
+  expect_equal(sort(steps$y), sort(td$estimate), tolerance = 1e-12)
+  expect_equal(length(unique(steps$PANEL)), nlevels(factor(td$cause)))
+  bands <- built$data[[1L]]
+  expect_true(all(bands$ymin <= bands$ymax + 1e-12))
+  expect_setequal(unique(bands$ymax), unique(td$conf.high))
+  # Without intervals there is no band.
+  none <- survival_ipw(Surv(time, cause) ~ arm, data = sim, se = "none")
+  expect_length(ggplot2::autoplot(none)$layers, 1L)
+  expect_identical(ggplot2::autoplot(fit)$labels$y, "Cumulative incidence")
+})
