@@ -64,13 +64,25 @@ print_details <- function(x, ...) {
 print_details.default <- function(x, ...) invisible()
 
 estimand_label <- function(x) {
-  switch(x$estimand,
-    ATE = "ATE (average treatment effect, everyone)",
+  population <- model_population(x)
+  label <- switch(x$estimand,
+    ATE = if (is.null(population)) "ATE (average treatment effect, everyone)" else "ATE (average treatment effect)",
     ATT = paste0("ATT (average effect in the treated, level ", x$levels[x$target %||% length(x$levels)], ")"),
     ATC = paste0("ATC (average effect in the controls, level ", x$levels[x$target %||% 1L], ")"),
     ATO = "ATO (average effect in the overlap population)",
     unadjusted = "none (unadjusted comparison)",
     x$estimand)
+  if (is.null(population)) return(label)
+  paste0(label, ", in ", population, "; intervals take this population as given")
+}
+
+# The population a model describes when it was fitted on the rows a
+# positivity rule kept (positivity_subset() labels them; the design keeps
+# the label), or NULL.
+model_population <- function(x) {
+  x$population %||% x$design$population %||%
+    (if (!is.null(x$outcome_model)) model_population(x$outcome_model)) %||%
+    (if (!is.null(x$weight_model)) model_population(x$weight_model))
 }
 
 outcome_label <- function(x) {
