@@ -55,7 +55,7 @@ new_design <- function(formula, data, treatment = NULL, weights = NULL, na_actio
     terms = rhs, xlevels = stats::.getXlevels(terms, mf), contrasts = mm$contrasts,
     treatment = treatment, vars = if (!is.null(treatment)) strip_rownames(vars),
     response = if (length(formula) == 3L) rlang::expr_deparse(formula[[2L]]),
-    population = attr(data, "causallib_population")
+    population_label = attr(data, "causallib_population")
   ), class = "causallib_design")
   list(design = design, response = frame_response(mf), weights = weights,
        rows = rows, omitted = if (length(rows) < nrow(data)) seq_len(nrow(data))[-rows],

@@ -80,7 +80,7 @@ estimand_label <- function(x) {
 # positivity rule kept (positivity_subset() labels them; the design keeps
 # the label), or NULL.
 model_population <- function(x) {
-  x$population %||% x$design$population %||%
+  x$population_label %||% x$design$population_label %||%
     (if (!is.null(x$outcome_model)) model_population(x$outcome_model)) %||%
     (if (!is.null(x$weight_model)) model_population(x$weight_model))
 }

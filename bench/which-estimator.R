@@ -41,7 +41,7 @@ estimators <- list(
   AIPW = function(d) estimate_effect(aipw(OUTCOME, PROPENSITY, d, treatment = a)),
   TMLE = function(d) estimate_effect(tmle(OUTCOME, PROPENSITY, d, treatment = a)),
   `matching (ATE, with replacement)` = function(d) {
-    estimate_effect(matching(PROPENSITY, d, estimand = "ATE", replace = TRUE), outcome = y, R = 200)
+    estimate_effect(matching(PROPENSITY, d, estimand = "ATE", replace = TRUE), outcome = y, R = 100)
   }
 )
 
@@ -86,7 +86,7 @@ lines <- c(
          WHICH_SEED, ")."),
   paste0("Working models, the same for every estimator: outcome `", deparse(OUTCOME), "`, propensity `",
          deparse(PROPENSITY), "` (main effects: right unless the design adds nonlinear terms). Each estimator's default ",
-         "standard errors (sandwich; matching with replacement: its default, a percentile bootstrap, here with 200 replicates). Truth: each sample's mean of its units' true conditional ",
+         "standard errors (sandwich; matching with replacement: its default, a percentile bootstrap, here with 100 replicates). Truth: each sample's mean of its units' true conditional ",
          "effects. coverage = share of 95% intervals containing the truth (Monte Carlo SE in parentheses); ",
          "ci_width = mean interval width; failed = replications where the estimator stopped with an error."),
   "",
