@@ -34,8 +34,12 @@
 #'   treatment, the `censoring_model` covariates and the time terms (as in
 #'   [survival_ipw()]). Censoring in period \eqn{s} happens after its event
 #'   risk, so an event in period \eqn{s} is weighted by
-#'   \eqn{1 / G(s - 1)}, and a censoring at the end of period \eqn{s}
-#'   adds \eqn{(F(t) - F(s)) / (S(s) G(s - 1))}, for \eqn{s < t}.
+#'   \eqn{1 / G(s - 1)}, and the censoring martingale's increment at the
+#'   end of period \eqn{s < t} by \eqn{(F(t) - F(s)) / (S(s) G(s))}: with
+#'   these the estimator equals, person by person, the discrete hazard form
+#'   of the efficient influence function,
+#'   \eqn{S(t) - \sum_{s \le t} 1\{A = a\} R(s) S(t) (dN(s) - h(s)) /
+#'   (\pi_a S(s) G(s - 1))}, \eqn{R(s)} being at risk in period \eqn{s}.
 #'
 #' Without a `censoring_model` the censoring hazard depends on the
 #' treatment alone (its covariates are then assumed not to predict
@@ -299,10 +303,14 @@ aipw_uncensored_before <- function(nu, i) {
 # The augmented IPCW risk of the people i of level k by each period t, from
 # their curves S under k (|i| x T):
 #   psi_i(t) = d_i 1{L_i <= t} / G_i(L_i - 1)
-#              + sum_{s < t} (F_i(t) - F_i(s)) dM_i(s) / (S_i(s) G_i(s - 1)),
+#              + sum_{s < t} (F_i(t) - F_i(s)) dM_i(s) / (S_i(s) G_i(s)),
 # L_i the last period at risk and d_i the event; dM_i(s) = 1{censored at the
 # end of s} - 1{at risk of censoring in s} c_i(s), at risk of censoring in
-# every period at risk but the event's.
+# every period at risk but the event's. With G(s) (not G(s - 1)) in the
+# censoring term the estimator equals, person by person, the hazard form
+# of the efficient influence function,
+#   S_i(t) - sum_{s <= min(t, L_i)} S_i(t) / (S_i(s) G_i(s - 1)) (dN_i(s) - h_i(s)),
+# which is what makes it doubly robust exactly in discrete time.
 aipw_psi_pooled <- function(fit, nu, k, i, S) {
   pt <- fit$pt
   T <- pt$n_periods
@@ -312,12 +320,13 @@ aipw_psi_pooled <- function(fit, nu, k, i, S) {
   ipcw <- status * (period >= last)
   if (is.null(nu$lc)) return(ipcw)
   c_hat <- stats::plogis(outer(nu$lc[i], nu$cc, `+`))
-  G_before <- cbind(1, row_cumprod(1 - c_hat)[, -T, drop = FALSE])
+  G <- row_cumprod(1 - c_hat)
+  G_before <- cbind(1, G[, -T, drop = FALSE])
   ipcw <- ipcw / G_before[cbind(seq_along(i), last)]
   censored <- period == last & status == 0L & last < T
   dM <- censored - (period <= last - status) * c_hat
   F <- 1 - S
-  integrand <- dM / (S * G_before)
+  integrand <- dM / (S * G)
   integrand[!is.finite(integrand)] <- 0
   A <- cbind(0, row_cumsum(integrand)[, -T, drop = FALSE])
   B <- cbind(0, row_cumsum(F * integrand)[, -T, drop = FALSE])
