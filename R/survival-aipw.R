@@ -41,6 +41,12 @@
 #'   \eqn{S(t) - \sum_{s \le t} 1\{A = a\} R(s) S(t) (dN(s) - h(s)) /
 #'   (\pi_a S(s) G(s - 1))}, \eqn{R(s)} being at risk in period \eqn{s}.
 #'
+#' Unlike Kaplan-Meier or standardized curves, augmented curves are not
+#' constrained: in small samples or with extreme weights they may rise
+#' slightly over time or above 1 (where a curve reaches 1 its log-scale
+#' interval is degenerate). Each arm's curve ends with its follow-up as for
+#' the hazard model (see [survival_standardization()]).
+#'
 #' Without a `censoring_model` the censoring hazard depends on the
 #' treatment alone (its covariates are then assumed not to predict
 #' censoring within an arm, the assumption of Kaplan-Meier curves per arm);
@@ -156,7 +162,6 @@ survival_aipw_engine <- function(setup, data, env, grid, learner, weight_model, 
   fit <- new_survival_fit(setup, method = model, marginal = FALSE, stratified = FALSE,
                           weight_model = wm, learner = learner, grid = grid,
                           censoring_model = censoring_model, data = data, env = env)
-  fit$censoring_covariates <- !is.null(censoring_model)
   if (is.null(fit$xc)) fit$xc <- treatment_dummies(setup$a)
   fit$estimator <- "augmented IPW"
   fit$se_type <- se

@@ -372,6 +372,8 @@ cox_fit <- function(x, offset, time, status, w, grid) {
   b[is.na(b)] <- 0
   sf <- survival::survfit(model, newdata = data.frame(off = 0, xk = I(matrix(0, 1L, ncol(xk)))),
                           se.fit = FALSE)
+  # coxph() names a one-column matrix's coefficient "xk" alone.
+  if (ncol(xk) == 1L) names(model$coefficients) <- paste0("xk", colnames(xk))
   cumhaz <- c(0, sf$cumhaz)
   list(model = model, coef = b, H0 = cumhaz[findInterval(grid, sf$time) + 1L],
        base = list(time = sf$time, cumhaz = sf$cumhaz))

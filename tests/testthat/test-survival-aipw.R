@@ -219,6 +219,15 @@ test_that("Cox AIPW curves and influence-function errors equal riskRegression::a
   full <- riskRegression::ate(event = ev, treatment = tr, censor = ce, data = d, times = times,
                               estimator = "AIPTW,AIPCW", verbose = FALSE)
   expect_equal(unname(tidy(rd)$std.error), full$diffRisk$se, tolerance = 0.1)
+  # without a censoring model, censoring depends on the treatment alone
+  by_arm <- survival_aipw(Surv(time, event) ~ a + x + z + nodes, data = d, treatment = "a",
+                          weight_model = a ~ x + z + nodes, model = "cox", se = "none")
+  ce_arm <- survival::coxph(Surv(time, event == 0) ~ a, data = d, x = TRUE)
+  ref_arm <- riskRegression::ate(event = ev, treatment = tr, censor = ce_arm, data = d,
+                                 times = times, estimator = "AIPTW,AIPCW", se = FALSE,
+                                 verbose = FALSE)
+  expect_equal(t(unname(causallib:::survival_at(by_arm, times))),
+               1 - matrix(ref_arm$meanRisk$estimate, length(times)), tolerance = 1e-6)
 })
 
 test_that("three-arm Cox AIPW curves equal riskRegression::ate() on survival::colon", {
