@@ -289,8 +289,11 @@ test_that("AIPW curves are consistent when only the outcome model or only the we
   outcome_only <- fit_with(right, a ~ noise, ~ noise)
   weights_only <- fit_with(wrong, a ~ x, ~ x)
   neither <- fit_with(wrong, a ~ noise, ~ noise)
-  expect_lt(err(outcome_only), 0.02)
-  expect_lt(err(weights_only), 0.02)
+  # (n = 6000: each point's standard error is about 0.007-0.01; the largest
+  # error over 16 points stays below 0.03, a bias of the size of the one
+  # below would not)
+  expect_lt(err(outcome_only), 0.03)
+  expect_lt(err(weights_only), 0.03)
   # the check can fail: with neither model right the curves are biased
   expect_gt(err(neither), 0.05)
   # and the standardized curves of the wrong hazard model are too
