@@ -73,8 +73,9 @@
 #' @param formula `Surv(time, event) ~ treatment + covariates`: the event
 #'   hazard model.
 #' @param weight_model A fitted [ipw()] model of the same people with
-#'   `estimand = "ATE"` (its propensities are used; stabilization does not
-#'   matter), or a formula `treatment ~ covariates` for one.
+#'   `estimand = "ATE"`, with any learner, or a formula `treatment ~
+#'   covariates` for one. Its propensities (after any `clip`) are used:
+#'   `stabilize` and `truncate`, which act on the weights, do not apply.
 #' @param censoring_model `NULL` (censoring depends on the treatment alone),
 #'   or a one-sided formula of the covariates that predict censoring (the
 #'   treatment is always included).
