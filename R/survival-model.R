@@ -68,7 +68,11 @@ with_curves <- function(fit) {
   ipw <- if (is.null(wm)) 1 else wm$weights
   if (!fit$marginal && !is.null(wm)) fit$population <- target_population(wm)
   avg <- sw_or_one(fit)
-  res <- if (!is.null(fit$causes)) competing_curves(fit, avg, ipw) else switch(fit$method,
+  res <- if (!is.null(fit$causes)) {
+    competing_curves(fit, avg, ipw)
+  } else if (inherits(fit, "causallib_survival_aipw")) {
+    aipw_curves(fit, avg)
+  } else switch(fit$method,
     km = km_fit_curves(fit, avg, ipw),
     grid_km = , grid_pooled_logistic = grid_curves(fit, avg, ipw),
     pooled_logistic = pooled_curves(fit, avg, ipw),

@@ -27,6 +27,7 @@
 # method returns Phi, G, the variances sum_i U_i^2 (ij_var) and the cross
 # sums C = sum_i U_i Phi_i, in as few passes over the people as it can.
 with_influence <- function(fit) {
+  if (inherits(fit, "causallib_survival_aipw")) return(with_aipw_influence(fit))
   check_sandwich_covered(fit)
   prop <- if (!is.null(fit$weight_model)) propensity_pieces(fit$weight_model)
   inf <- switch(fit$method,

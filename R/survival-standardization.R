@@ -354,7 +354,8 @@ cox_arm_curves <- function(fit, model, rows, w) {
 }
 
 # A weighted Cox model (Efron ties) with an optional offset and its baseline
-# cumulative hazard at covariates 0 (and offset 0) on the time grid.
+# cumulative hazard at covariates 0 (and offset 0) on the time grid (H0)
+# and at every time of the data (base: survfit()'s steps).
 # coxph() needs positive weights, so people with weight 0 (not drawn in a
 # bootstrap replicate) are left out.
 cox_fit <- function(x, offset, time, status, w, grid) {
@@ -371,8 +372,11 @@ cox_fit <- function(x, offset, time, status, w, grid) {
   b[is.na(b)] <- 0
   sf <- survival::survfit(model, newdata = data.frame(off = 0, xk = I(matrix(0, 1L, ncol(xk)))),
                           se.fit = FALSE)
+  # coxph() names a one-column matrix's coefficient "xk" alone.
+  if (ncol(xk) == 1L) names(model$coefficients) <- paste0("xk", colnames(xk))
   cumhaz <- c(0, sf$cumhaz)
-  list(model = model, coef = b, H0 = cumhaz[findInterval(grid, sf$time) + 1L])
+  list(model = model, coef = b, H0 = cumhaz[findInterval(grid, sf$time) + 1L],
+       base = list(time = sf$time, cumhaz = sf$cumhaz))
 }
 
 cox_lp <- function(fit, x, offset = NULL) {

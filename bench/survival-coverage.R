@@ -8,7 +8,9 @@
 #
 # Environment variables: CAUSALLIB_LIB (library to load causallib from),
 # CAUSALLIB_COVERAGE_REPS (default 500), CAUSALLIB_COVERAGE_N (default 500),
-# CAUSALLIB_COVERAGE_OUT.
+# CAUSALLIB_COVERAGE_OUT, CAUSALLIB_COVERAGE_ESTIMATORS (a regular expression:
+# run only the estimators whose names match, e.g. "augmented" for the rows
+# of survival_aipw(); default all).
 #
 # Never run from the tests. See bench/README.md.
 
@@ -67,8 +69,17 @@ estimators <- list(
   "IP-weighted standardized pooled logistic" = function(d) {
     survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
                              weight_model = a ~ x)
+  },
+  "augmented IPW (doubly robust), censoring by arm" = function(d) {
+    survival_aipw(Surv(time, event) ~ a + x, data = d, treatment = "a", weight_model = a ~ x)
+  },
+  "augmented IPW (doubly robust), censoring model ~ x" = function(d) {
+    survival_aipw(Surv(time, event) ~ a + x, data = d, treatment = "a", weight_model = a ~ x,
+                  censoring_model = ~ x)
   }
 )
+only <- Sys.getenv("CAUSALLIB_COVERAGE_ESTIMATORS", "")
+if (nzchar(only)) estimators <- estimators[grepl(only, names(estimators))]
 
 covers <- function(lo, hi, truth) as.numeric(lo <= truth & truth <= hi)
 
