@@ -78,15 +78,16 @@ plot_love <- function(data, title = NULL, threshold = 0.1) {
     comparison_facets(data)
 }
 
-# Panels of the balance plots: a row per comparison when there are several,
-# a column per phase (train left of valid) when there are two.
+# Panels of the balance plots, titled on top (comparisons have long names):
+# one per comparison when there are several, times one per phase (train
+# left of valid) when there are two.
 comparison_facets <- function(data) {
-  rows <- if (length(unique(data$comparison)) > 1L) ggplot2::vars(comparison = .data$comparison)
-  cols <- if (length(unique(data$phase)) > 1L) {
-    ggplot2::vars(phase = factor(.data$phase, levels = c("train", "valid")))
-  }
-  if (is.null(rows) && is.null(cols)) return(NULL)
-  ggplot2::facet_grid(rows = rows, cols = cols)
+  by_comparison <- length(unique(data$comparison)) > 1L
+  phases <- intersect(c("train", "valid"), data$phase)
+  if (!by_comparison && length(phases) < 2L) return(NULL)
+  panels <- c(if (by_comparison) ggplot2::vars(comparison = .data$comparison),
+              if (length(phases) > 1L) ggplot2::vars(phase = factor(.data$phase, levels = phases)))
+  ggplot2::facet_wrap(panels, ncol = length(phases))
 }
 
 threshold_line <- function(threshold, direction) {
