@@ -87,7 +87,7 @@ comparison_facets <- function(data) {
   if (!by_comparison && length(phases) < 2L) return(NULL)
   panels <- c(if (by_comparison) ggplot2::vars(comparison = .data$comparison),
               if (length(phases) > 1L) ggplot2::vars(phase = factor(.data$phase, levels = phases)))
-  ggplot2::facet_wrap(panels, ncol = length(phases))
+  ggplot2::facet_wrap(panels, ncol = max(length(phases), 1L))
 }
 
 threshold_line <- function(threshold, direction) {
