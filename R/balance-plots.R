@@ -8,19 +8,23 @@
 # The adjustment levels of a model's plots: unadjusted, then matched for
 # matching fits and weighted otherwise.
 adjustment_levels <- function(fit) {
-  c("unadjusted", if (inherits(weight_model_of(fit), "causallib_matching")) "matched" else "weighted")
+  c("unadjusted", if (is_matched(weight_model_of(fit))) "matched" else "weighted")
 }
 
+# The love plot's data of an evaluation: balance_table()'s statistics (the
+# fit's standard deviation denominator, raw binary differences, the
+# propensity score of the fold's model) on the units of each fold and
+# phase, in love_plot_data()'s columns plus fold and phase.
 evaluation_balance_data <- function(ev) {
-  adjustments <- adjustment_levels(ev$fit)
-  by_fold_phase(ev, function(part) {
-    bal <- level_balance(evaluation_covariates(ev$fit, part$row), part$treatment, part$weight, part$sw)
-    n <- nrow(bal)
-    data.frame(covariate = rep(bal$covariate, 2L),
-               treatment = factor(rep(bal$treatment, 2L), levels = levels(part$treatment)),
-               adjustment = factor(rep(adjustments, each = n), levels = adjustments),
-               diff = c(bal$smd_unweighted, bal$smd_weighted), stringsAsFactors = FALSE)
+  wm <- weight_model_of(ev$fit)
+  denominator <- sd_denominator_arm(wm, NULL)
+  bal <- by_fold_phase(ev, function(part) {
+    covs <- bind_covariates(evaluation_covariates(ev$fit, part$row),
+                            propensity_columns(part$propensity, levels(part$treatment)))
+    balance_stats(covs, part$treatment, part$weight, part$sw, arm_pairs(nlevels(part$treatment)),
+                  denominator, "raw")
   })
+  love_frame(bal, adjustment_levels(wm), variable_labels = variable_label_attributes(wm))
 }
 
 # Histograms of the weights per arm and phase. A unit is in the training
@@ -57,20 +61,33 @@ group_histogram <- function(v, g, count_weight = rep(1, length(v)), bins = 30) {
 
 # ---- builders ------------------------------------------------------------------------
 
-# The love plot: |diff| per covariate, unadjusted and adjusted, the most
-# imbalanced (unadjusted, in the first phase) on top unless the covariate
-# column is already a factor in the order to draw (from the bottom up).
-plot_balance <- function(data, title = NULL, threshold = 0.1, xlab = "Absolute standardized mean difference") {
-  if (!is.factor(data$covariate)) {
-    data$covariate <- factor(data$covariate, levels = covariates_by_imbalance(data))
-  }
-  p <- ggplot2::ggplot(data, ggplot2::aes(x = abs(.data$diff), y = .data$covariate,
-                                          colour = .data$adjustment, shape = .data$adjustment)) +
+# The love plot, of a balance table and of an evaluation alike: |diff| per
+# covariate (rows in the factor's order, from the bottom), unadjusted and
+# adjusted, the threshold as a dashed line, rows whose differences are not
+# standardized marked; one panel per comparison (rows) and phase (columns).
+plot_love <- function(data, title = NULL, threshold = 0.1) {
+  raw <- any(!data$standardized)
+  ggplot2::ggplot(data, ggplot2::aes(x = abs(.data$diff), y = .data$covariate,
+                                     colour = .data$adjustment, shape = .data$adjustment)) +
     threshold_line(threshold, "v") +
     ggplot2::geom_point(size = 2) +
-    ggplot2::labs(x = xlab, y = NULL, colour = NULL, shape = NULL) +
-    balance_theme()
-  finish_evaluation_plot(p, data, title, by_treatment = TRUE)
+    ggplot2::labs(x = if (raw) "Absolute mean difference" else "Absolute standardized mean difference",
+                  y = NULL, colour = NULL, shape = NULL, title = title,
+                  caption = if (raw) "* difference in proportions (not standardized)") +
+    balance_theme() +
+    comparison_facets(data)
+}
+
+# Panels of the balance plots, titled on top (comparisons have long names):
+# one per comparison when there are several, times one per phase (train
+# left of valid) when there are two.
+comparison_facets <- function(data) {
+  by_comparison <- length(unique(data$comparison)) > 1L
+  phases <- intersect(c("train", "valid"), data$phase)
+  if (!by_comparison && length(phases) < 2L) return(NULL)
+  panels <- c(if (by_comparison) ggplot2::vars(comparison = .data$comparison),
+              if (length(phases) > 1L) ggplot2::vars(phase = factor(.data$phase, levels = phases)))
+  ggplot2::facet_wrap(panels, ncol = max(length(phases), 1L))
 }
 
 threshold_line <- function(threshold, direction) {
@@ -87,34 +104,24 @@ balance_theme <- function() {
     ggplot2::theme(panel.grid.minor = ggplot2::element_blank(), legend.position = "bottom")
 }
 
-# Covariates from least to most imbalanced before adjustment in the first
-# phase present (train before valid), so the most imbalanced is drawn at the top.
-covariates_by_imbalance <- function(data) {
-  first <- intersect(c("train", "valid"), data$phase)[1L]
-  unadjusted <- levels(data$adjustment)[1L]
-  ref <- data[data$phase == first & data$adjustment == unadjusted, , drop = FALSE]
-  imbalance <- sort(tapply(abs(ref$diff), ref$covariate, mean))
-  unranked <- setdiff(unique(data$covariate), names(imbalance))
-  c(unranked, names(imbalance))
-}
-
 # Slopes from unadjusted to adjusted |diff|, each line labelled with its
-# covariate at its adjusted end.
+# covariate at its adjusted end (of the first fold).
 plot_balance_slope <- function(data, title = NULL, threshold = 0.1) {
   adjusted <- levels(data$adjustment)[nlevels(data$adjustment)]
   ends <- data[data$adjustment == adjusted & data$fold == min(data$fold), , drop = FALSE]
   p <- ggplot2::ggplot(data, ggplot2::aes(
     x = .data$adjustment, y = abs(.data$diff),
-    group = interaction(.data$covariate, .data$fold, .data$treatment)
+    group = interaction(.data$covariate, .data$fold, .data$comparison)
   )) +
     threshold_line(threshold, "h") +
     ggplot2::geom_line(colour = "grey40") +
     ggplot2::geom_point() +
     ggplot2::geom_text(ggplot2::aes(label = .data$covariate), data = ends, hjust = 0, nudge_x = 0.05,
                        size = 3) +
-    ggplot2::labs(x = NULL, y = "Absolute standardized mean difference") +
-    balance_theme()
-  finish_evaluation_plot(p, data, title)
+    ggplot2::labs(x = NULL, y = if (any(!data$standardized)) "Absolute mean difference" else
+                    "Absolute standardized mean difference", title = title) +
+    balance_theme() +
+    comparison_facets(data)
 }
 
 # Mirrored histograms: the first arm of a binary treatment below the axis,
@@ -172,18 +179,8 @@ plot_weights <- function(data, title = NULL) {
 autoplot.causal_balance <- function(object, order = "entered", labels = NULL, propensity = TRUE, ...) {
   rlang::check_dots_empty()
   rlang::check_installed("ggplot2", "to draw love plots.")
-  data <- love_plot_data(object, order, labels, propensity)
-  raw <- any(!data$standardized)
-  p <- ggplot2::ggplot(data, ggplot2::aes(x = abs(.data$diff), y = .data$covariate,
-                                          colour = .data$adjustment, shape = .data$adjustment)) +
-    threshold_line(attr(object, "threshold"), "v") +
-    ggplot2::geom_point(size = 2) +
-    ggplot2::labs(x = if (raw) "Absolute mean difference" else "Absolute standardized mean difference",
-                  y = NULL, colour = NULL, shape = NULL, title = paste("Covariate balance:", attr(object, "title")),
-                  caption = if (raw) "* difference in proportions (not standardized)") +
-    balance_theme()
-  if (length(unique(data$comparison)) > 1L) p <- p + ggplot2::facet_wrap(ggplot2::vars(.data$comparison))
-  p
+  plot_love(love_plot_data(object, order, labels, propensity), paste("Covariate balance:", attr(object, "title")),
+            attr(object, "threshold"))
 }
 
 #' @rdname autoplot.causal_balance
@@ -208,7 +205,16 @@ love_plot_data <- function(x, order = "entered", labels = NULL, propensity = TRU
   }
   bal <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
   if (!propensity) bal <- bal[bal$type != "propensity", , drop = FALSE]
-  shown <- covariate_labels(bal, labels, attr(x, "variable_labels"))
+  adjustments <- c("unadjusted", attr(x, "adjustment") %||% "weighted")
+  love_frame(bal, adjustments, order, labels, attr(x, "variable_labels"))
+}
+
+# Balance rows (balance_stats()'s columns, and any fold and phase) as the
+# love plot draws them: two rows each, unadjusted and adjusted; `covariate`
+# the labels (marked "*" when not standardized) as a factor in drawing
+# order from the bottom, `name` the balance table's covariate.
+love_frame <- function(bal, adjustments, order = "entered", labels = NULL, variable_labels = NULL) {
+  shown <- covariate_labels(bal, labels, variable_labels)
   shown <- paste0(shown, ifelse(bal$standardized, "", "*"))
   names <- unique(bal$covariate)
   key <- shown[match(names, bal$covariate)]
@@ -217,9 +223,8 @@ love_plot_data <- function(x, order = "entered", labels = NULL, propensity = TRU
     alphabetical = names[order(key, decreasing = FALSE)],
     unadjusted = names[order(tapply(abs(bal$diff_unweighted), bal$covariate, max)[names], decreasing = TRUE)],
     adjusted = names[order(tapply(abs(bal$diff_weighted), bal$covariate, max)[names], decreasing = TRUE)])
-  adjustments <- c("unadjusted", if (identical(attr(x, "adjustment"), "matched")) "matched" else "weighted")
   n <- nrow(bal)
-  data.frame(
+  out <- data.frame(
     covariate = factor(rep(shown, 2L), levels = rev(key[match(ranked, names)])),
     name = rep(bal$covariate, 2L),
     comparison = rep(paste(bal$treatment, "vs", bal$reference), 2L),
@@ -228,6 +233,8 @@ love_plot_data <- function(x, order = "entered", labels = NULL, propensity = TRU
     standardized = rep(bal$standardized, 2L),
     stringsAsFactors = FALSE
   )
+  for (col in intersect(c("fold", "phase"), names(bal))) out[[col]] <- rep(bal[[col]], 2L)
+  out
 }
 
 # The label of each row of a balance table: the user's label of the

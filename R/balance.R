@@ -109,7 +109,7 @@ balance_table <- function(fit, data = NULL, sd_denominator = NULL, binary = "raw
             sd_denominator = denominator$kind, binary = binary,
             sample_sizes = balance_sample_sizes(fit), title = balance_title(fit),
             variable_labels = variable_label_attributes(fit),
-            adjustment = if (inherits(fit, "causallib_matching")) "matched" else "weighted")
+            adjustment = adjustment_levels(fit)[2L])
 }
 
 # The weight model inside a fit.
@@ -283,16 +283,20 @@ interaction_covariates <- function(covs) {
 # The propensity score of each level a comparison has as its treatment
 # (the second level of a binary treatment).
 propensity_covariates <- function(fit) {
-  P <- fit$propensity
+  propensity_columns(fit$propensity, fit$levels)
+}
+
+# Those columns of a propensity matrix P (one column per level of
+# `levels`; none when P is NULL).
+propensity_columns <- function(P, levels) {
   if (is.null(P)) return(NULL)
-  K <- length(fit$levels)
-  if (K == 2L) {
+  P <- as.matrix(P)
+  if (length(levels) == 2L) {
     x <- matrix(P[, 2L], dimnames = list(NULL, "propensity score"))
     return(new_covariates(x, "propensity", "propensity score"))
   }
-  x <- P
-  colnames(x) <- paste0("propensity score (", fit$levels, ")")
-  new_covariates(x, rep("propensity", K), colnames(x))
+  colnames(P) <- paste0("propensity score (", levels, ")")
+  new_covariates(P, rep("propensity", length(levels)), colnames(P))
 }
 
 # The `label` attributes of the data's columns (Hmisc, labelled), named by
@@ -385,7 +389,7 @@ balance_sample_sizes <- function(fit) {
   n <- tabulate(a, nlevels(a))
   out <- data.frame(treatment = fit$levels, n = n, ess_unweighted = arm_ess(sw, a),
                     ess_weighted = arm_ess(sw * fit$weights, a), stringsAsFactors = FALSE)
-  if (inherits(fit, "causallib_matching")) {
+  if (is_matched(fit)) {
     out$matched <- as.vector(arm_sums(fit$weights > 0, a))
     out$unmatched <- n - out$matched
   }
@@ -397,10 +401,17 @@ arm_ess <- function(w, a) {
   as.vector(arm_sums(w, a)^2 / arm_sums(w^2, a))
 }
 
-# "IPW (ATT), in-sample": the estimator and its estimand, for titles.
-balance_title <- function(fit) {
-  label <- if (inherits(fit, "causallib_matching")) "Matching" else "IPW"
-  paste0(label, " (", fit$estimand, "), in-sample")
+# Whether a weight model's weights come from matching (this package's or
+# MatchIt's), so that plots and tables say "matched", not "weighted".
+is_matched <- function(fit) {
+  inherits(fit, "causallib_matching") || isTRUE(fit$matched)
+}
+
+# "IPW (ATT), in-sample": the estimator, its estimand and the sample, for
+# titles ("MatchIt (method \"nearest\") (ATT), ..." for other packages' weights).
+balance_title <- function(fit, sample = "in-sample") {
+  label <- if (inherits(fit, "causallib_fixed_weights")) fit$source else if (is_matched(fit)) "Matching" else "IPW"
+  paste0(label, " (", fit$estimand, "), ", sample)
 }
 
 check_threshold <- function(threshold, arg = "threshold") {
@@ -428,13 +439,17 @@ print.causal_balance <- function(x, digits = 3, ...) {
   for (r in seq_len(nrow(pairs))) {
     part <- show[show$treatment == pairs$treatment[r] & show$reference == pairs$reference[r], , drop = FALSE]
     cat("\n", pairs$treatment[r], " vs ", pairs$reference[r], ":\n", sep = "")
-    tab <- data.frame(part$covariate, part$type, part$mean_reference_unweighted, part$mean_treatment_unweighted,
-                      part$diff_unweighted, part$mean_reference_weighted, part$mean_treatment_weighted,
-                      part$diff_weighted)
+    tab <- data.frame(part$covariate, part$type,
+                      format_fixed(part$mean_reference_unweighted, digits),
+                      format_fixed(part$mean_treatment_unweighted, digits),
+                      format_fixed(part$diff_unweighted, digits + 1L),
+                      format_fixed(part$mean_reference_weighted, digits),
+                      format_fixed(part$mean_treatment_weighted, digits),
+                      format_fixed(part$diff_weighted, digits + 1L))
     names(tab) <- c("covariate", "type", paste(c(pairs$reference[r], pairs$treatment[r], "diff"), "before"),
                     paste(c(pairs$reference[r], pairs$treatment[r], "diff"), "after"))
     if (!is.null(part$balanced)) tab$balanced <- ifelse(is.na(part$balanced), "", ifelse(part$balanced, "yes", "no"))
-    print(format(tab, digits = digits), row.names = FALSE)
+    print(tab, row.names = FALSE, right = TRUE)
     if (!is.null(threshold)) {
       judged <- part$balanced[!is.na(part$balanced)]
       cat("Balanced (absolute difference after ", adjusted, " below ", threshold, "): ", sum(judged),
@@ -442,7 +457,9 @@ print.causal_balance <- function(x, digits = 3, ...) {
     }
   }
   cat("\nSample sizes (ess: effective sample size):\n")
-  print(format(attr(x, "sample_sizes"), digits = digits + 2L), row.names = FALSE)
+  sizes <- attr(x, "sample_sizes")
+  for (col in c("ess_unweighted", "ess_weighted")) sizes[[col]] <- format_fixed(sizes[[col]], 1L)
+  print(sizes, row.names = FALSE, right = TRUE)
   invisible(x)
 }
 

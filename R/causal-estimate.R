@@ -101,7 +101,7 @@ print.causal_estimate <- function(x, digits = 4, ...) {
 # (then with its own); statistics with 2 decimals; p-values with 4, below
 # 0.0001 as "<0.0001".
 format_estimate_table <- function(tab, scale = "identity", digits = 4) {
-  fixed <- function(v, d) ifelse(is.na(v), "NA", formatC(v, format = "f", digits = d))
+  fixed <- format_fixed
   decimals <- function(v) {
     v <- abs(v[is.finite(v) & v != 0])
     if (!length(v)) return(0L)
@@ -121,6 +121,10 @@ format_estimate_table <- function(tab, scale = "identity", digits = 4) {
   }
   out
 }
+
+# Numbers as text with d decimals each, never in scientific notation, NA as
+# "NA": one format for a column.
+format_fixed <- function(v, d) ifelse(is.na(v), "NA", formatC(v, format = "f", digits = d))
 
 #' Summaries and tidiers for causal estimates
 #'

@@ -6,11 +6,13 @@
 #' Calling `autoplot()` on a fitted model evaluates it in-sample first.
 #'
 #' Types, by model:
-#' * weight models ([ipw()]): `"balance"` (love plot of absolute
-#'   standardized mean differences, unweighted and weighted),
-#'   `"balance_slope"` (the same as slopes from unweighted to weighted),
+#' * weight models ([ipw()]): `"balance"` (the love plot of
+#'   [balance_table()], as [autoplot.causal_balance()] draws it: the same
+#'   statistics, rows, labels and title, on each fold and phase),
+#'   `"balance_slope"` (the same as slopes from unadjusted to adjusted),
 #'   `"weights"` (mirrored histograms of the weights by arm), `"roc"`
-#'   (plain, IP-weighted and expected ROC curves of the propensity score),
+#'   (plain, IP-weighted and expected ROC curves of the propensity score,
+#'   each labelled with its AUC),
 #'   `"pr"` (precision-recall), `"calibration"`.
 #' * outcome models ([standardization()]): `"predicted_observed"` (for a
 #'   binary outcome the calibration of each arm, binned predictions against
@@ -48,9 +50,7 @@ autoplot.causal_evaluation <- function(object, type = NULL, ...) {
   rlang::check_dots_empty()
   type <- type %||% evaluation_types_for(object)[1L]
   data <- evaluation_data(object, type)
-  title <- paste0(model_title(object$fit), ", evaluated ",
-                  evaluation_method_label(object))
-  evaluation_plot(data, type, title)
+  evaluation_plot(data, type, evaluation_title(object, type))
 }
 
 #' @rdname autoplot.causal_evaluation
@@ -58,4 +58,18 @@ autoplot.causal_evaluation <- function(object, type = NULL, ...) {
 autoplot.causallib_model <- function(object, type = NULL, ...) {
   rlang::check_dots_empty()
   model_plot(object, type)
+}
+
+# Titles name the estimator and the sample. The balance and weights plots
+# say it as balance_table() and weights_summary() do ("Covariate balance:
+# IPW (ATT), in-sample"; "Matching" for matching, "by 5-fold
+# cross-validation" for folds), so that autoplot(fit, type = "balance") and
+# autoplot(balance_table(fit)) carry one title.
+evaluation_title <- function(ev, type) {
+  sample <- evaluation_method_label(ev)
+  if (!type %in% c("balance", "balance_slope", "weights")) {
+    return(paste0(model_title(ev$fit), ", evaluated ", sample))
+  }
+  what <- if (type == "weights") "Weights: " else "Covariate balance: "
+  paste0(what, balance_title(weight_model_of(ev$fit), sample))
 }

@@ -76,18 +76,21 @@ outcome_fold_metrics <- function(ev) {
 #' The data frame each [autoplot.causal_evaluation()] type draws, so that
 #' the numbers can be inspected, tested or plotted another way. Every data
 #' frame has the columns `fold` and `phase` (`"train"` or `"valid"`).
-#' * `"balance"`, `"balance_slope"`: `covariate`, `treatment` (a factor
-#'   in the order of the levels), `adjustment` (`unadjusted`, then
-#'   `weighted` or `matched`) and `diff`, the standardized mean difference
-#'   of the level against the others (pooled standard deviation, binary
-#'   covariates standardized too; every level of a factor).
+#' * `"balance"`, `"balance_slope"`: [love_plot_data()]'s columns
+#'   (`covariate`, the labels as a factor in drawing order; `name`;
+#'   `comparison`; `adjustment`, `unadjusted` then `weighted` or `matched`;
+#'   `diff`; `standardized`) with [balance_table()]'s statistics computed
+#'   on the units of each fold and phase (the fit's standard deviation
+#'   denominator, raw differences for binary covariates, every level of a
+#'   factor, the propensity score of the fold's model).
 #' * `"weights"`: a histogram of the weights per arm pooled over folds
 #'   (`fold` 0), with `bin_mid`, `bin_width` and `count`: units, each
 #'   counted once however many folds' training sets it is in (a unit in
 #'   m of them adds 1 / m to each of its m bins), and `side` (-1 for the
 #'   first level of a binary treatment, drawn mirrored below the axis, else
 #'   1).
-#' * `"roc"`: `curve` (plain, weighted, expected), `fpr`, `tpr`;
+#' * `"roc"`: `curve` (plain, weighted, expected), `fpr`, `tpr`, `auc`
+#'   (the curve's area, which the plot shows);
 #'   `"pr"`: `recall`, `precision`. For outcome models with a binary
 #'   outcome, the curves of the outcome predictions per arm.
 #' * `"calibration"`: `predicted`, `observed` and `n` (the weight of each

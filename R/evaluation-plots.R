@@ -19,7 +19,7 @@ evaluation_plot <- function(data, type, title = NULL) {
   rlang::check_installed("ggplot2", "to plot model evaluations.")
   check_evaluation_plot_type(type)
   build <- switch(type,
-    balance = plot_balance,
+    balance = plot_love,
     balance_slope = plot_balance_slope,
     weights = plot_weights,
     roc = plot_roc,
@@ -40,14 +40,41 @@ check_evaluation_plot_type <- function(type) {
   cli::cli_abort(c("{.arg type} must be one of {.or {.val {evaluation_plot_types}}}.", x = got))
 }
 
+# ROC curves, each labelled with its AUC (the `auc` column, as the
+# package's roc_auc(), weighted_roc_auc() and expected_roc_auc() compute
+# it; the mean over folds when there are several): in the legend when the
+# plot is one panel, else in the lower right corner of each panel.
 plot_roc <- function(data, title = NULL) {
+  aucs <- roc_auc_labels(data)
+  folds <- length(unique(data$fold))
+  note <- if (folds > 1L) paste0("AUC: mean of ", folds, " folds")
   p <- ggplot2::ggplot(data, ggplot2::aes(x = .data$fpr, y = .data$tpr, colour = .data$curve,
                                           group = interaction(.data$curve, .data$fold))) +
     diagonal_reference() +
     ggplot2::geom_path() +
     unit_square() +
     ggplot2::labs(x = "False positive rate", y = "True positive rate", colour = "Curve")
+  if (nrow(unique(aucs[c("treatment", "phase")])) == 1L) {
+    p <- p + ggplot2::scale_colour_discrete(breaks = aucs$curve, labels = aucs$label) +
+      ggplot2::labs(colour = paste(c("Curve", note), collapse = "\n"))
+  } else {
+    panel_text <- stats::aggregate(label ~ treatment + phase, aucs, function(l) paste(c(note, l), collapse = "\n"))
+    p <- p + ggplot2::geom_text(ggplot2::aes(x = 1, y = 0, label = .data$label), data = panel_text,
+                                inherit.aes = FALSE, hjust = 1, vjust = 0, size = 3, lineheight = 0.9)
+  }
   finish_evaluation_plot(p, data, title, by_treatment = TRUE)
+}
+
+# One row per curve, treatment and phase: the curve's AUC (the mean over
+# folds when there are several) and its label, "weighted (AUC 0.712)".
+roc_auc_labels <- function(data) {
+  first <- data[!duplicated(data[c("curve", "treatment", "phase", "fold")]), , drop = FALSE]
+  aucs <- stats::aggregate(auc ~ curve + treatment + phase, first, mean)
+  aucs <- aucs[order(aucs$phase, aucs$treatment, aucs$curve), , drop = FALSE]
+  aucs$curve <- as.character(aucs$curve)
+  aucs$label <- paste0(aucs$curve, " (AUC ", formatC(aucs$auc, format = "f", digits = 3), ")")
+  rownames(aucs) <- NULL
+  aucs
 }
 
 # One path per curve (plain, weighted, expected) and fold, coloured by curve

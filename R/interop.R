@@ -74,7 +74,7 @@ as_weight_model.matchit <- function(x, data = NULL, ...) {
   fit <- fixed_weight_model(x$weights, x$treat, x$s.weights, x$distance, x$estimand,
                             if (!replace && !is.null(x$subclass)) x$subclass, x$X,
                             paste0("MatchIt (method \"", x$info$method %||% "unknown", "\")"),
-                            data_source(x$call, environment(x$formula), data))
+                            data_source(x$call, environment(x$formula), data), matched = TRUE)
   with_treatment_name(fit, x$formula)
 }
 
@@ -103,8 +103,9 @@ data_source <- function(call, env, data) {
 # weights sw, a propensity ps of the last level (binary) or matrix, the
 # estimand, matching pairs (subclass: NULL or one per unit, NA for none),
 # the covariates (a data frame or matrix, for balance), a label and the
-# call that made them with the environment its `data` is found in.
-fixed_weight_model <- function(w, treat, sw, ps, estimand, subclass, covs, label, source) {
+# call that made them with the environment its `data` is found in;
+# `matched` says whether the weights come from matching.
+fixed_weight_model <- function(w, treat, sw, ps, estimand, subclass, covs, label, source, matched = FALSE) {
   a <- as_treatment(as.vector(treat), "treat")
   n <- length(a)
   if (!is.numeric(w) || length(w) != n || any(!is.finite(w)) || any(w < 0)) {
@@ -126,7 +127,7 @@ fixed_weight_model <- function(w, treat, sw, ps, estimand, subclass, covs, label
     learner_fit = NULL, x = x, offset = NULL, intercept = FALSE, sampling_weights = sw,
     n = n, rows = seq_len(n), subclass = if (!is.null(subclass)) as.integer(factor(subclass)),
     source = label, call = source$call, env = source$env, n_data = n, options = list(),
-    cap = NA_real_
+    cap = NA_real_, matched = matched
   ), class = c("causallib_fixed_weights", "causallib_weight_model", "causallib_model"))
 }
 
@@ -236,7 +237,7 @@ bal.tab.causallib_model <- function(x, ...) {
   covs <- as.data.frame(covariate_matrix(wm))
   args <- list(covs, treat = wm$treatment, weights = wm$weights,
                s.weights = wm$sampling_weights, estimand = wm$estimand,
-               method = if (inherits(wm, "causallib_matching") || !is.null(wm$subclass)) "matching" else "weighting")
+               method = if (is_matched(wm)) "matching" else "weighting")
   if (!is.null(wm$propensity) && nlevels(wm$treatment) == 2L) args$distance <- wm$propensity[, 2L]
   do.call(cobalt::bal.tab, c(args[!vapply(args, is.null, logical(1))], list(...)))
 }

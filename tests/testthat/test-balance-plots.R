@@ -66,7 +66,7 @@ test_that("three arms get one panel per comparison; matching fits are 'matched'"
   expect_equal(levels(love_plot_data(balance_table(m))$adjustment), c("unadjusted", "matched"))
   expect_equal(levels(evaluation_data(evaluate(m), "balance")$adjustment), c("unadjusted", "matched"))
   ev <- evaluation_data(evaluate(ipw(t3 ~ x1 + x2, data = d)), "balance")
-  expect_equal(levels(ev$treatment), c("c", "a", "b"))
+  expect_equal(unique(ev$comparison), c("a vs c", "b vs c", "b vs a"))
 })
 
 test_that("the balance-slope plot labels each line with its covariate", {
@@ -75,7 +75,7 @@ test_that("the balance-slope plot labels each line with its covariate", {
   p <- ggplot2::autoplot(fit, type = "balance_slope")
   text <- layer_data(p, 4)
   data <- evaluation_data(evaluate(fit), "balance_slope")
-  expect_setequal(text$label, unique(data$covariate))
+  expect_setequal(text$label, as.character(unique(data$covariate)))
   expect_equal(text$y, abs(data$diff[data$adjustment == "weighted"]))
 })
 
@@ -144,4 +144,97 @@ test_that("balance_plot() draws its data, in panels unadjusted then matched", {
   expect_equal(p$labels$title, "Distributional balance for wt71: Matching (ATT), in-sample")
   sex <- balance_plot(fit, "sex")
   expect_equal(layer_data(sex, 1)$y, balance_plot_data(fit, "sex")$proportion)
+})
+
+test_that("autoplot(fit, type = 'balance') is the love plot of balance_table(fit)", {
+  skip_if_not_installed("ggplot2")
+  skip_if_not_installed("MatchIt")
+  d <- lalonde_data()
+  f <- treat ~ age + educ + race + married + nodegree + re74 + re75
+  for (fit in list(ipw(f, data = d, estimand = "ATT"), matching(f, data = d, estimand = "ATT"))) {
+    from_fit <- ggplot2::autoplot(fit, type = "balance")
+    from_table <- ggplot2::autoplot(balance_table(fit))
+    expect_equal(from_fit$labels, from_table$labels)
+    expect_equal(ggplot2::ggplot_build(from_fit)$data, ggplot2::ggplot_build(from_table)$data)
+    data <- evaluation_data(evaluate(fit), "balance")
+    expect_equal(data[names(love_plot_data(balance_table(fit)))], love_plot_data(balance_table(fit)))
+  }
+  expect_equal(from_fit$labels$title, "Covariate balance: Matching (ATT), in-sample")
+  expect_equal(levels(data$adjustment), c("unadjusted", "matched"))
+})
+
+test_that("cross-validated love plots show each fold's balance as cobalt computes it on its units", {
+  skip_if_not_installed("ggplot2")
+  skip_if_not_installed("cobalt")
+  skip_if_not_installed("MatchIt")
+  d <- lalonde_data()
+  fit <- ipw(treat ~ age + educ + race + married + re74, data = d, estimand = "ATT")
+  set.seed(3)
+  ev <- evaluate(fit, cv = 3)
+  data <- evaluation_data(ev, "balance")
+  p <- ggplot2::autoplot(ev, type = "balance")
+  expect_equal(p$labels$title, "Covariate balance: IPW (ATT), by 3-fold cross-validation")
+  expect_equal(ggplot2::ggplot_build(p)$data[[2]]$x, abs(data$diff))
+  expect_equal(as.character(ggplot2::ggplot_build(p)$layout$layout$phase), c("train", "valid"))
+  for (ph in c("train", "valid")) {
+    part <- ev$predictions[ev$predictions$fold == 2L & ev$predictions$phase == ph, ]
+    ref <- cobalt::bal.tab(d[part$row, c("age", "educ", "race", "married", "re74")], treat = d$treat[part$row],
+                           weights = part$weight, method = "weighting", estimand = "ATT",
+                           s.d.denom = "treated", binary = "raw", un = TRUE)$Balance
+    got <- data[data$fold == 2L & data$phase == ph & data$name != "propensity score", ]
+    adjusted <- got[got$adjustment == "weighted", ]
+    unadjusted <- got[got$adjustment == "unadjusted", ]
+    expect_equal(adjusted$diff, ref[adjusted$name, "Diff.Adj"], tolerance = 1e-8)
+    expect_equal(unadjusted$diff, ref[unadjusted$name, "Diff.Un"], tolerance = 1e-8)
+  }
+})
+
+# The area under a weighted ROC curve by its definition: the weighted share
+# of (positive, negative) pairs that the score orders correctly, ties half.
+hand_auc <- function(score, pos, neg) {
+  correct <- outer(score, score, ">") + 0.5 * outer(score, score, "==")
+  sum(outer(pos, neg) * correct) / (sum(pos) * sum(neg))
+}
+
+test_that("the ROC legend labels the plain, IP-weighted and expected curves with their AUCs", {
+  skip_if_not_installed("ggplot2")
+  skip_if_not_installed("MatchIt")
+  d <- lalonde_data()
+  fit <- ipw(treat ~ age + educ + race + married + re74, data = d, estimand = "ATT")
+  p <- fit$propensity[, 2]
+  a <- d$treat
+  w <- weights(fit)
+  hand <- c(plain = hand_auc(p, a, 1 - a), weighted = hand_auc(p, w * a, w * (1 - a)),
+            expected = hand_auc(p, p, 1 - p))
+  expect_equal(unname(c(roc_auc(fit), weighted_roc_auc(fit), expected_roc_auc(fit))), unname(hand),
+               tolerance = 1e-10)
+  plot <- ggplot2::autoplot(fit, type = "roc")
+  labels <- ggplot2::ggplot_build(plot)$plot$scales$get_scales("colour")$get_labels()
+  expect_equal(labels, sprintf("%s (AUC %.3f)", names(hand), hand))
+  roc <- evaluation_data(evaluate(fit), "roc")
+  expect_equal(tapply(roc$auc, roc$curve, unique)[names(hand)], hand, tolerance = 1e-10, ignore_attr = TRUE)
+})
+
+test_that("balance of MatchIt weights is titled and labelled as matching", {
+  skip_if_not_installed("MatchIt")
+  d <- lalonde_data()
+  mi <- MatchIt::matchit(treat ~ age + educ + married + re74, data = d)
+  bal <- balance_table(mi)
+  expect_equal(attr(bal, "title"), "MatchIt (method \"nearest\") (ATT), in-sample")
+  expect_equal(attr(bal, "adjustment"), "matched")
+  expect_equal(attr(bal, "sample_sizes")$matched, c(sum(mi$weights[d$treat == 0] > 0), sum(d$treat)))
+  wi <- balance_table(as_weight_model(MatchIt::matchit(treat ~ age + educ, data = d, replace = TRUE)))
+  expect_equal(attr(wi, "adjustment"), "matched")
+})
+
+test_that("the printed balance table has one fixed-decimal format per column", {
+  skip_if_not_installed("MatchIt")
+  d <- lalonde_data()
+  withr::local_options(width = 200)
+  out <- capture.output(print(balance_table(ipw(treat ~ age + race + re74, data = d, estimand = "ATT"))))
+  expect_false(any(grepl("e[+-][0-9]", out)))
+  rows <- out[grepl("^ +(age|race_black|re74) ", out)]
+  decimals <- lapply(strsplit(trimws(rows), " +"), function(f) nchar(sub("^[^.]*\\.?", "", f[3:8])))
+  expect_equal(decimals[[1]], c(3, 3, 4, 3, 3, 4))
+  expect_true(all(vapply(decimals, identical, logical(1), decimals[[1]])))
 })

@@ -272,3 +272,44 @@ test_that("AIPW and TMLE of the ATT and ATC are unbiased with correct models, an
     expect_gte(mean(cover), 0.85)
   }
 })
+
+# What marginaleffects::avg_comparisons(lm, variables = "treat", newdata =
+# subset(d, treat == 1), vcov = "HC0") reports, by hand (marginaleffects
+# 1.0.0, the CRAN version, does not run on R 4.2 -- it calls base R 4.4's
+# `%||%` -- so it cannot be the reference here): the mean over the treated
+# of the predictions with treat set to 1 minus 0, and a delta-method
+# standard error from a numerical gradient in the coefficients and their
+# HC0 sandwich. That standard error holds the treated's covariates fixed;
+# the package's sandwich also counts the sampling variability of their
+# mean. With influence functions, ours is IF_model + IF_average, the
+# delta method's IF_model alone: both pieces are checked.
+test_that("the ATT of g-computation is avg_comparisons()'s estimate; its SE adds the covariates' variability to the delta method's", {
+  skip_if_not_installed("sandwich")
+  d <- lalonde_data()
+  m <- stats::lm(lalonde_om, data = d)
+  treated <- d[d$treat == 1, ]
+  effect_at <- function(beta) {
+    m$coefficients <- beta
+    d1 <- treated
+    d1$treat <- 1
+    d0 <- treated
+    d0$treat <- 0
+    stats::predict(m, newdata = d1) - stats::predict(m, newdata = d0)
+  }
+  beta <- stats::coef(m)
+  unit_effects <- effect_at(beta)
+  att <- mean(unit_effects)
+  grad <- num_jacobian(function(b) mean(effect_at(b)), beta)
+  delta_se <- sqrt(drop(grad %*% sandwich::vcovHC(m, type = "HC0") %*% t(grad)))
+  n <- nrow(d)
+  if_model <- drop(sandwich::estfun(m) %*% sandwich::bread(m) %*% t(grad))
+  expect_equal(sqrt(sum(if_model^2)) / n, delta_se, tolerance = 1e-6)
+  pop <- d$treat == 1
+  if_average <- numeric(n)
+  if_average[pop] <- n / sum(pop) * (unit_effects - att)
+  fit <- standardization(lalonde_om, data = d, treatment = treat, estimand = "ATT")
+  eff <- tidy(estimate_effect(fit))
+  expect_equal(eff$estimate, att, tolerance = 1e-8)
+  expect_equal(eff$std.error, sqrt(sum((if_model + if_average)^2)) / n, tolerance = 1e-6)
+  expect_gt(eff$std.error, delta_se)
+})

@@ -10,10 +10,12 @@ eval_frame <- function(..., phases = "train", treatments = "1") {
 }
 
 balance_frame <- function(...) {
-  eval_frame(covariate = rep(c("age", "sex", "wt"), 2),
+  eval_frame(covariate = factor(rep(c("age", "sex*", "wt"), 2), levels = c("wt", "sex*", "age")),
+             comparison = "1 vs 0",
              adjustment = factor(rep(c("unadjusted", "weighted"), each = 3),
                                  levels = c("unadjusted", "weighted")),
-             diff = c(0.2, -0.5, 0.05, 0.02, -0.08, 0.01), ...)
+             diff = c(0.2, -0.5, 0.05, 0.02, -0.08, 0.01),
+             standardized = rep(c(TRUE, FALSE, TRUE), 2), ...)
 }
 
 layer <- function(p, i) ggplot2::ggplot_build(p)$data[[i]]
@@ -26,7 +28,7 @@ test_that("every plot type has a builder", {
     balance = balance_frame(), balance_slope = balance_frame(),
     weights = eval_frame(bin_mid = 1, bin_width = 0.5, count = 3),
     roc = eval_frame(curve = factor("plain", levels = c("plain", "weighted", "expected")),
-                     fpr = c(0, 1), tpr = c(0, 1)),
+                     fpr = c(0, 1), tpr = c(0, 1), auc = 0.5),
     pr = eval_frame(recall = c(0, 1), precision = c(1, 0.5)),
     calibration = eval_frame(predicted = 0.5, observed = 0.4, n = 10),
     predicted_observed = eval_frame(predicted = 1, observed = 2),
@@ -48,39 +50,42 @@ test_that("unknown plot types are errors that list the valid ones", {
   expect_snapshot(error = TRUE, evaluation_plot(data.frame(), 1))
 })
 
-test_that("the love plot draws |diff| with the most imbalanced covariate on top", {
+test_that("the love plot draws |diff| in the covariate factor's order, marking raw differences", {
   skip_if_not_installed("ggplot2")
   d <- balance_frame()
-  p <- plot_balance(d)
+  p <- plot_love(d)
   points <- layer(p, 2)
   expect_equal(points$x, abs(d$diff))
-  # unadjusted |diff|: sex 0.5 > age 0.2 > wt 0.05, so wt is at y = 1, sex at y = 3
-  expect_equal(as.integer(points$y), match(d$covariate, c("wt", "age", "sex")))
+  # levels from the bottom: wt at y = 1, sex at 2, age on top
+  expect_equal(as.integer(points$y), match(as.character(d$covariate), c("wt", "sex*", "age")))
   expect_equal(length(unique(points$shape)), 2L)
   expect_equal(length(unique(points$colour)), 2L)
   expect_equal(layer(p, 1)$xintercept, 0.1)
   expect_equal(nrow(panels(p)), 1L)
+  expect_equal(p$labels$x, "Absolute mean difference")
+  expect_match(p$labels$caption, "not standardized")
+  all_std <- plot_love(transform(d, standardized = TRUE))
+  expect_equal(all_std$labels$x, "Absolute standardized mean difference")
+  expect_null(all_std$labels$caption)
 })
 
-test_that("the love plot orders by the first phase and facets phases and treatments", {
+test_that("the love plot puts phases in columns (train first) and comparisons in rows", {
   skip_if_not_installed("ggplot2")
-  d <- balance_frame(phases = c("valid", "train"), treatments = c("1", "2"))
-  # in the validation phase, wt would be the most imbalanced
-  d$diff[d$phase == "valid" & d$covariate == "wt"] <- 0.9
-  p <- plot_balance(d)
+  d <- balance_frame(phases = c("valid", "train"))
+  d <- rbind(d, transform(d, comparison = "2 vs 0"))
+  p <- plot_love(d)
   expect_equal(layer(p, 2)$x, abs(d$diff))
-  expect_equal(as.integer(layer(p, 2)$y), match(d$covariate, c("wt", "age", "sex")))
   lay <- panels(p)
   expect_equal(nrow(lay), 4L)
   expect_equal(as.character(lay$phase[lay$COL == 1]), c("train", "train"))
   expect_equal(as.character(lay$phase[lay$COL == 2]), c("valid", "valid"))
-  expect_equal(sort(unique(as.character(lay$treatment))), c("1", "2"))
+  expect_equal(sort(unique(as.character(lay$comparison))), c("1 vs 0", "2 vs 0"))
 })
 
 test_that("several folds give several points and lines", {
   skip_if_not_installed("ggplot2")
   d <- rbind(transform(balance_frame(), fold = 1L), transform(balance_frame(), fold = 2L, diff = diff / 2))
-  expect_equal(layer(plot_balance(d), 2)$x, abs(d$diff))
+  expect_equal(layer(plot_love(d), 2)$x, abs(d$diff))
   slope <- plot_balance_slope(d)
   lines <- layer(slope, 2)
   expect_equal(length(unique(lines$group)), 6L)
@@ -129,7 +134,8 @@ roc_frame <- function(...) {
   eval_frame(curve = factor(rep(c("plain", "weighted", "expected"), each = 4),
                             levels = c("plain", "weighted", "expected")),
              fpr = c(0, 0.4, 0.3, 1, 0, 0.5, 0.6, 1, 0, 0.2, 0.7, 1),
-             tpr = c(0, 0.6, 0.5, 1, 0, 0.5, 0.8, 1, 0, 0.3, 0.9, 1), ...)
+             tpr = c(0, 0.6, 0.5, 1, 0, 0.5, 0.8, 1, 0, 0.3, 0.9, 1),
+             auc = rep(c(0.61, 0.52, 0.58), each = 4), ...)
 }
 
 test_that("ROC curves are paths in row order inside the unit square", {
@@ -146,6 +152,22 @@ test_that("ROC curves are paths in row order inside the unit square", {
   expect_equal(length(unique(path$group)), 3L)
   expect_equal(length(unique(path$colour)), 3L)
   expect_equal(p$coordinates$limits, list(x = c(0, 1), y = c(0, 1)))
+})
+
+test_that("one ROC panel names each curve's AUC in the legend; several panels in a corner", {
+  skip_if_not_installed("ggplot2")
+  p <- plot_roc(roc_frame())
+  colour <- ggplot2::ggplot_build(p)$plot$scales$get_scales("colour")
+  expect_equal(colour$get_labels(), c("plain (AUC 0.610)", "weighted (AUC 0.520)", "expected (AUC 0.580)"))
+  two_folds <- rbind(transform(roc_frame(), fold = 1L), transform(roc_frame(), fold = 2L, auc = auc + 0.1))
+  p <- plot_roc(two_folds)
+  expect_equal(ggplot2::ggplot_build(p)$plot$scales$get_scales("colour")$get_labels(),
+               c("plain (AUC 0.660)", "weighted (AUC 0.570)", "expected (AUC 0.630)"))
+  expect_match(p$labels$colour, "mean of 2 folds")
+  text <- layer(plot_roc(roc_frame(phases = c("train", "valid"))), 3)
+  expect_equal(nrow(text), 2L)
+  expect_equal(text$label[1], "plain (AUC 0.610)\nweighted (AUC 0.520)\nexpected (AUC 0.580)")
+  expect_equal(c(text$x[1], text$y[1]), c(1, 0))
 })
 
 test_that("ROC curves facet by phase (columns) and treatment (rows)", {
