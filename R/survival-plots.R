@@ -19,7 +19,8 @@
 #' and ratio curves are [estimate_effect()][estimate_effect.causal_survival]
 #' at the grid times where every arm's curve is estimated (at most 150,
 #' spread over them), with its intervals: the influence-function covariance
-#' of the fit, or its bootstrap replicates. They are drawn as steps, with a
+#' of the fit, or its bootstrap replicates (at each time those that reach
+#' it, see [estimate_effect()][estimate_effect.causal_survival]). They are drawn as steps, with a
 #' reference line at 0 (differences) or 1 (ratios); with three or more arms
 #' there is one curve per arm against the reference.
 #'
@@ -296,7 +297,10 @@ contrast_curves <- function(fit, type, scale, ref) {
   competing <- inherits(fit, "causallib_competing")
   contrast <- if (type == "ratio") "risk_ratio" else if (scale == "risk") "risk_difference" else "survival_difference"
   times <- contrast_times(fit, type == "ratio", ref)
-  est <- estimate_effect(fit, times = times, contrast = contrast, reference = fit$levels[ref])
+  # Bootstrap intervals at each time use the replicates that reach it;
+  # estimate_effect() lists them per term, too long a list for a plot.
+  est <- suppressMessages(estimate_effect(fit, times = times, contrast = contrast,
+                                          reference = fit$levels[ref]))
   tab <- tidy(est)
   others <- setdiff(seq_along(fit$levels), ref)
   nt <- length(times)
