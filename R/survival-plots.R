@@ -1,7 +1,7 @@
 # Plots of causal_survival results for papers: the curves (survival, risk
 # or cumulative incidence), or their differences or ratios with the
 # reference arm, with a number-at-risk table under them. One data path,
-# survival_plot_data(), computes every number a plot shows; one builder,
+# curve_plot_data(), computes every number a plot shows; one builder,
 # draw_survival_plot(), draws it; autoplot() returns and plot() prints the
 # same figure.
 
@@ -10,7 +10,7 @@
 #' Draws the causal curves of a survival fit with their confidence bands,
 #' or the difference or ratio of each arm's curve with the reference arm's,
 #' and under them a table of the numbers at risk. Every number drawn comes
-#' from [survival_plot_data()], which takes the same arguments; `plot()`
+#' from [curve_plot_data()], which takes the same arguments; `plot()`
 #' prints the figure `autoplot()` returns and returns it invisibly. Needs
 #' the ggplot2 package.
 #'
@@ -63,7 +63,7 @@
 #'   "Time (days)").
 #' @param ... Unused.
 #' @return A ggplot object (invisibly for `plot()`).
-#' @seealso [survival_plot_data()] for the numbers, [number_at_risk()] for
+#' @seealso [curve_plot_data()] for the numbers, [number_at_risk()] for
 #'   the table alone.
 #' @exportS3Method ggplot2::autoplot
 #' @examples
@@ -102,7 +102,7 @@ model_plot.causallib_survival <- function(object, type = NULL) {
 }
 
 # The plot of a survival fit: an evaluation plot for an evaluation `type`,
-# otherwise the curves or their contrasts drawn from survival_plot_data().
+# otherwise the curves or their contrasts drawn from curve_plot_data().
 survival_plot <- function(object, type = NULL, ...) {
   if (!is.null(type) && !identical(type, "difference") && !identical(type, "ratio")) {
     if (inherits(object, "causallib_competing")) {
@@ -114,7 +114,7 @@ survival_plot <- function(object, type = NULL, ...) {
     return(autoplot.causal_evaluation(evaluate(object), type))
   }
   rlang::check_installed("ggplot2", "to plot survival curves.")
-  draw_survival_plot(survival_plot_data(object, type, ...))
+  draw_survival_plot(curve_plot_data(object, type, ...))
 }
 
 #' Data of the survival plots
@@ -142,10 +142,10 @@ survival_plot <- function(object, type = NULL, ...) {
 #' @export
 #' @examples
 #' km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
-#' d <- survival_plot_data(km, type = "difference", risk_table = "n")
+#' d <- curve_plot_data(km, type = "difference", risk_table = "n")
 #' head(d$curves)
 #' d$risk_table
-survival_plot_data <- function(fit, type = NULL, scale = NULL, risk_table = "n", times = NULL,
+curve_plot_data <- function(fit, type = NULL, scale = NULL, risk_table = "n", times = NULL,
                                reference = NULL, band = "pointwise", labels = NULL,
                                time_label = NULL) {
   competing <- inherits(fit, "causallib_competing")
@@ -355,7 +355,7 @@ time_axis_label <- function(fit) {
   if (is.null(fit$time_unit)) "Time" else paste0("Time (", fit$time_unit, "s)")
 }
 
-# Draws survival_plot_data(): step curves per arm (one column of panels
+# Draws curve_plot_data(): step curves per arm (one column of panels
 # per cause) with their bands and reference line, and the number-at-risk
 # table as a lower row of panels sharing the time axis. The table's rows
 # are placed below the range of the curves on the one y scale (free per

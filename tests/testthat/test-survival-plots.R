@@ -1,6 +1,6 @@
 # Plots of survival fits for papers: the number-at-risk table, difference
 # and ratio curves, the risk scale, arm labels and the time axis, checked
-# through their data path (survival_plot_data(), number_at_risk()) and the
+# through their data path (curve_plot_data(), number_at_risk()) and the
 # built layers against survfit() and sums by hand.
 
 built_layers <- function(p) {
@@ -60,7 +60,7 @@ test_that("the table under the curves draws number_at_risk() at the axis breaks,
     d <- recode_treatment(base, type)
     fit <- survival_ipw(Surv(time, event) ~ a, data = d, se = "none", time_unit = "day")
     arms <- surv_treatment_levels(d$a)
-    pd <- survival_plot_data(fit)
+    pd <- curve_plot_data(fit)
     expect_identical(levels(pd$risk_table$treatment), arms)
     expect_identical(pd$breaks, pretty(c(0, max(d$time))))
     expect_identical(unique(pd$risk_table$time), pd$breaks[pd$breaks <= max(d$time)])
@@ -89,7 +89,7 @@ test_that("three arms with labelled levels: curves, table and labels", {
   fit <- survival_ipw(Surv(time, event) ~ a, data = d, se = "none")
   expect_identical(fit$levels, levels(d$a))
   labels <- c("Observation", "Levamisole", "Levamisole + 5-FU")
-  pd <- survival_plot_data(fit, labels = labels, times = c(0, 1000, 2000, 3000))
+  pd <- curve_plot_data(fit, labels = labels, times = c(0, 1000, 2000, 3000))
   expect_identical(levels(pd$curves$treatment), labels)
   ref <- survfit_at_risk(survival::survfit(Surv(time, event) ~ a, data = d), c(0, 1000, 2000, 3000))
   expect_equal(pd$risk_table$at_risk,
@@ -97,7 +97,7 @@ test_that("three arms with labelled levels: curves, table and labels", {
                                 paste(ref$arm, ref$time))])
   # Named labels are matched to the levels.
   named <- stats::setNames(rev(labels), rev(fit$levels))
-  expect_identical(levels(survival_plot_data(fit, labels = named)$curves$treatment), labels)
+  expect_identical(levels(curve_plot_data(fit, labels = named)$curves$treatment), labels)
   # The curves are survfit()'s Kaplan-Meier curves.
   sf <- survival::survfit(Surv(time, event) ~ a, data = d)
   s <- summary(sf, times = c(500, 1500))
@@ -114,8 +114,8 @@ test_that("the risk scale plots 1 - S with the bands turned over", {
   skip_if_not_installed("ggplot2")
   d <- rotterdam_cohort()
   fit <- survival_ipw(Surv(time, event) ~ a, data = d)
-  surv <- survival_plot_data(fit, risk_table = "none")$curves
-  risk <- survival_plot_data(fit, scale = "risk", risk_table = "none")$curves
+  surv <- curve_plot_data(fit, risk_table = "none")$curves
+  risk <- curve_plot_data(fit, scale = "risk", risk_table = "none")$curves
   expect_equal(risk$estimate, 1 - surv$estimate)
   expect_equal(risk$conf.low, 1 - surv$conf.high)
   expect_equal(risk$conf.high, 1 - surv$conf.low)
@@ -128,7 +128,7 @@ test_that("difference curves are survfit()'s differences with their influence-fu
   skip_if_not_installed("ggplot2")
   d <- rotterdam_cohort()
   fit <- survival_ipw(Surv(time, event) ~ a, data = d)
-  pd <- survival_plot_data(fit, type = "difference", scale = "risk")
+  pd <- curve_plot_data(fit, type = "difference", scale = "risk")
   cv <- pd$curves
   expect_identical(pd$reference_line, 0)
   expect_identical(levels(droplevels(cv$treatment)), "1")
@@ -144,7 +144,7 @@ test_that("difference curves are survfit()'s differences with their influence-fu
   expect_equal(cv$estimate[-1L], s0 - s1, tolerance = 1e-8)
   expect_equal(cv$conf.high[-1L] - cv$estimate[-1L], stats::qnorm(0.975) * se, tolerance = 1e-5)
   # The survival scale flips the sign; the plot draws these numbers.
-  sd <- survival_plot_data(fit, type = "difference")$curves
+  sd <- curve_plot_data(fit, type = "difference")$curves
   expect_equal(sd$estimate, -cv$estimate)
   layers <- built_layers(ggplot2::autoplot(fit, type = "difference", scale = "risk"))
   expect_equal(layers$GeomStep$y, cv$estimate)
@@ -155,7 +155,7 @@ test_that("ratio curves are survfit()'s risk ratios, with intervals on the log s
   skip_if_not_installed("ggplot2")
   d <- rotterdam_cohort()
   fit <- survival_ipw(Surv(time, event) ~ a, data = d)
-  pd <- survival_plot_data(fit, type = "ratio", risk_table = "none")
+  pd <- curve_plot_data(fit, type = "ratio", risk_table = "none")
   cv <- pd$curves
   expect_identical(pd$reference_line, 1)
   sf <- survival::survfit(Surv(time, event) ~ a, data = d, robust = TRUE)
@@ -177,7 +177,7 @@ test_that("ratio curves are survfit()'s risk ratios, with intervals on the log s
 test_that("three arms give one contrast curve per arm against the reference, with estimate_effect()'s intervals", {
   d <- colon_cohort()
   fit <- survival_ipw(Surv(time, event) ~ a, data = d)
-  pd <- survival_plot_data(fit, type = "difference", reference = "Lev")
+  pd <- curve_plot_data(fit, type = "difference", reference = "Lev")
   cv <- pd$curves
   expect_setequal(as.character(unique(cv$treatment)), c("Obs", "Lev+5FU"))
   expect_match(pd$labels$colour, "vs Lev", fixed = TRUE)
@@ -198,11 +198,11 @@ test_that("bootstrap fits plot percentile intervals of the contrasts", {
   d <- rotterdam_cohort(300)
   set.seed(3)
   fit <- survival_ipw(Surv(time, event) ~ a, data = d, se = "bootstrap", R = 30)
-  cv <- survival_plot_data(fit, type = "difference")$curves
+  cv <- curve_plot_data(fit, type = "difference")$curves
   t <- cv$time[c(20, 60)]
   est <- suppressMessages(tidy(estimate_effect(fit, times = t, contrast = "survival_difference")))
   # The plot does not list the replicates each time uses.
-  expect_silent(survival_plot_data(fit, type = "difference"))
+  expect_silent(curve_plot_data(fit, type = "difference"))
   expect_equal(cv$conf.low[c(20, 60)], est$conf.low)
   expect_equal(cv$conf.high[c(20, 60)], est$conf.high)
 })
@@ -211,7 +211,7 @@ test_that("competing risks: cumulative incidence differences per cause and the t
   skip_if_not_installed("ggplot2")
   crc <- colon_competing()
   fit <- survival_ipw(Surv(time, cause) ~ rx, data = crc, time_unit = "day")
-  pd <- survival_plot_data(fit, type = "difference")
+  pd <- curve_plot_data(fit, type = "difference")
   cv <- pd$curves
   expect_setequal(levels(cv$cause), c("recurrence", "death"))
   times <- sort(unique(cv$time))[c(30, 90)]
@@ -258,15 +258,15 @@ test_that("bad plot arguments get errors that name them", {
   crc <- colon_competing()
   cr <- survival_ipw(Surv(time, cause) ~ rx, data = crc, se = "none")
   expect_snapshot(error = TRUE, {
-    survival_plot_data(fit, risk_table = "yes")
-    survival_plot_data(fit, type = "hazard")
-    survival_plot_data(fit, labels = c("only one"))
-    survival_plot_data(fit, labels = c(x = "A", y = "B"))
-    survival_plot_data(fit, reference = "2")
-    survival_plot_data(fit, times = c(0, -1))
-    survival_plot_data(fit, type = "difference", band = "simultaneous")
-    survival_plot_data(fit, time_label = 1)
-    survival_plot_data(cr, scale = "survival")
+    curve_plot_data(fit, risk_table = "yes")
+    curve_plot_data(fit, type = "hazard")
+    curve_plot_data(fit, labels = c("only one"))
+    curve_plot_data(fit, labels = c(x = "A", y = "B"))
+    curve_plot_data(fit, reference = "2")
+    curve_plot_data(fit, times = c(0, -1))
+    curve_plot_data(fit, type = "difference", band = "simultaneous")
+    curve_plot_data(fit, time_label = 1)
+    curve_plot_data(cr, scale = "survival")
     number_at_risk(fit, times = 100, weighted = NA)
   })
 })
