@@ -134,7 +134,8 @@
 #'   `"quarter"` or `"year"` (which needs `time_unit`). Not with `breaks`.
 #' @param time_unit `NULL`, or the unit the survival times are measured in:
 #'   `"day"`, `"week"`, `"month"`, `"quarter"` or `"year"`. It converts a
-#'   `period` given as a unit and lets the automatic grid use calendar units.
+#'   `period` given as a unit, lets the automatic grid use calendar units,
+#'   and names the unit on the time axis of plots (for every `model`).
 #' @param weights Optional sampling weights: a numeric vector or a column
 #'   name, rescaled to mean 1 as in [ipw()].
 #' @param se `"sandwich"`, `"bootstrap"` or `"none"`; `NULL` picks the
