@@ -16,7 +16,8 @@
 #' covariates and the period terms. With `model = "cox"` a Cox model fitted
 #' by [survival::coxph()] (Efron ties) on continuous time gives each
 #' person's curve \eqn{\exp(-H_0(t) e^{x\beta})} instead (direct adjusted
-#' curves); `time_terms`, `breaks`, `period` and `time_unit` are then not used.
+#' curves); `time_terms`, `breaks` and `period` are then not used, and
+#' `time_unit` only names the unit of the times on plots.
 #'
 #' A `weight_model` (a fitted [ipw()] model or its formula) weights the
 #' hazard model by the IP weights: the doubly robust, weighted
