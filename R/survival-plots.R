@@ -178,7 +178,8 @@ curve_plot_data <- function(fit, type = NULL, scale = NULL, risk_table = "n", ti
   rownames(curves) <- NULL
   last <- max(curves$time)
   if (is.null(times)) {
-    breaks <- pretty(c(0, last))
+    # Fewer breaks when the causes' panels share the width.
+    breaks <- pretty(c(0, last), n = if (competing) 3L else 5L)
     times <- breaks[breaks <= last]
   } else {
     times <- check_plot_times(times)
@@ -233,7 +234,7 @@ check_plot_times <- function(times) {
   if (!is.numeric(times) || !length(times) || anyNA(times) || any(!is.finite(times)) || any(times < 0)) {
     cli::cli_abort(c(
       "{.arg times} must be non-negative numbers, such as {.code times = c(0, 365, 730)}.",
-      x = "You gave {.obj_type_friendly {times}}{if (is.numeric(times) && length(times)) paste0(' with values ', paste(format(utils::head(times, 3)), collapse = ', ')) else ''}."
+      x = if (is.numeric(times) && length(times)) "You gave {.val {times}}." else "You gave {.obj_type_friendly {times}}."
     ), call = rlang::caller_env())
   }
   sort(unique(as.double(times)))
@@ -402,7 +403,8 @@ draw_survival_plot <- function(data) {
     ggplot2::scale_x_continuous(breaks = data$breaks) +
     ggplot2::labs(x = data$labels$x, y = data$labels$y, colour = data$labels$colour,
                   fill = data$labels$colour, title = data$labels$title,
-                  subtitle = data$labels$subtitle)
+                  subtitle = data$labels$subtitle) +
+    ggplot2::theme(legend.position = "top")
   if (is.null(table)) {
     if (by_cause) p <- p + ggplot2::facet_wrap(ggplot2::vars(.data$cause))
     return(p)
