@@ -12,7 +12,7 @@
 competing_classes <- c("causal_competing", "causal_survival", "causallib_competing",
                        "causallib_survival", "causallib_model")
 
-competing_ipw_engine <- function(setup, data, env, weight_model, method, censoring_model, se) {
+competing_ipw_engine <- function(setup, data, env, weight_model, method, grid, censoring_model, se) {
   if (!identical(method, "km")) {
     cli::cli_abort(c(
       "With competing causes {.fn survival_ipw} estimates IP-weighted Aalen-Johansen curves, not {.code method = {.val {method}}}.",
@@ -24,7 +24,7 @@ competing_ipw_engine <- function(setup, data, env, weight_model, method, censori
   wm <- resolve_weight_model(weight_model, setup, data, env)
   check_cause_events(setup, abort = FALSE)
   fit <- new_survival_fit(setup, method = "km", marginal = TRUE, stratified = FALSE,
-                          weight_model = wm, learner = NULL, grid = NULL,
+                          weight_model = wm, learner = NULL, grid = grid,
                           censoring_model = NULL, data = data, env = env)
   fit$estimator <- if (is.null(wm)) "unadjusted" else "IP weighting"
   if (is.null(wm)) fit$estimand <- "unadjusted"
@@ -265,7 +265,7 @@ summary_tables.causallib_competing <- function(object) {
   for (j in seq_along(object$causes)) {
     arms[[object$causes[j]]] <- arm_sums(sw * (object$status == j), object$treatment)
   }
-  show <- unique(object$times[pmax(1L, round(length(object$times) * c(0.25, 0.5, 0.75, 1)))])
+  show <- print_times(object$times)
   at <- findInterval(show, object$times)
   curves <- do.call(rbind, lapply(seq_along(object$causes), function(j) {
     cif <- cbind(0, matrix(object$cif[, , j], length(object$levels)))[, at + 1L, drop = FALSE]
@@ -496,7 +496,7 @@ estimate_effect.causal_competing <- function(fit, times, contrast = "risk_differ
   grid <- expand.grid(s = seq_len(nt), k = others, j = jj)
   est_of <- function(Fv) value(Fv[idx(grid$k, grid$s, grid$j)]) - value(Fv[idx(ref, grid$s, grid$j)])
   Fv <- as.vector(cif_at(fit, times))
-  if (anyNA(Fv)) cli::cli_abort("Some curve is not estimated at {.arg times} (no one left at risk).")
+  check_curves_reach(fit, times, array(Fv, c(K, nt, J)))
   if (contrast == "risk_ratio" && any(array(Fv, c(K, nt, J))[, , jj] <= 0)) {
     cli::cli_abort("{.code contrast = \"risk_ratio\"} needs a positive cumulative incidence of each cause in every level at {.arg times}.")
   }
@@ -523,14 +523,4 @@ estimate_effect.causal_competing <- function(fit, times, contrast = "risk_differ
   out$contrast <- contrast
   out$reference <- fit$levels[ref]
   out
-}
-
-#' @export
-model_plot.causallib_competing <- function(object, type = NULL) {
-  if (!is.null(type)) {
-    cli::cli_abort("Evaluation plots ({.arg type}) do not cover competing-risks models yet.")
-  }
-  rlang::check_installed("ggplot2", "to plot cumulative incidence curves.")
-  step_curve_plot(object, tidy(object), "estimate", "Cumulative incidence",
-                  "cumulative incidence curves")
 }

@@ -433,7 +433,7 @@ summary_tables.causallib_survival <- function(object) {
                      events = arm_sums(sw * object$status, object$treatment),
                      curve_ends = unname(object$curve_ends))
   if (!is.null(object$replicates)) arms$replicates_at_end <- replicates_at_ends(object)
-  show <- unique(object$times[pmax(1L, round(length(object$times) * c(0.25, 0.5, 0.75, 1)))])
+  show <- print_times(object$times)
   s <- survival_at(object, show)
   curves <- data.frame(level = object$levels, s, check.names = FALSE)
   names(curves)[-1L] <- format(show, trim = TRUE)
@@ -441,6 +441,15 @@ summary_tables.causallib_survival <- function(object) {
   tables <- stats::setNames(list(arms, curves), c("People and events by treatment level", title))
   if (!is.null(object$pt)) tables$`Time grid of the pooled-logistic models` <- grid_summary(object$pt)
   tables
+}
+
+# The times at which prints show the curves: the quarters of the grid,
+# rounded down to two significant digits so that they read as round numbers
+# in the unit of the times (1826.25 days: 1800).
+print_times <- function(times) {
+  show <- times[pmax(1L, round(length(times) * c(0.25, 0.5, 0.75, 1)))]
+  digit <- 10^(floor(log10(pmax(show, .Machine$double.xmin))) - 1)
+  unique(ifelse(show > 0, floor(show / digit + 1e-9) * digit, 0))
 }
 
 # The period grid of a survival fit in one row: how many periods of what

@@ -127,7 +127,7 @@ survival_ipw_fit <- function(a, time, event, weight_model = NULL, method = "km",
 survival_ipw_engine <- function(setup, data, env, weight_model, method, grid,
                                 censoring_model, learner, se) {
   if (!is.null(setup$causes)) {
-    return(competing_ipw_engine(setup, data, env, weight_model, method, censoring_model, se))
+    return(competing_ipw_engine(setup, data, env, weight_model, method, grid, censoring_model, se))
   }
   method <- rlang::arg_match0(method, c("km", "pooled_logistic"), "method")
   exact_km <- method == "km" && is.null(censoring_model)

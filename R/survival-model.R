@@ -17,6 +17,7 @@ new_survival_fit <- function(setup, method, marginal, stratified, weight_model, 
     sampling_weights = setup$sw, n = setup$n, treatment_name = setup$treatment_name,
     weight_model = weight_model, learner = learner, rows = setup$d$rows,
     na.action = setup$d$omitted, population_label = setup$d$design$population_label,
+    time_unit = grid$time_unit,
     estimand = if (is.null(weight_model)) "ATE" else weight_model$estimand
   )
   if (!marginal) fit$hazard <- hazard_design(setup$d$design, stratified)

@@ -376,7 +376,8 @@ influence_fixed.pooled_influence <- function(inf, fit, L, arm, rows) {
   if (inf$single) return(out)
   for (k in unique(arm)) {
     cols <- which(arm == k)
-    at_mean <- colSums(L[, cols, drop = FALSE] * fit$survival[k, ])
+    # The curve is NA after the arm's end, where the functionals are 0.
+    at_mean <- colSums(L[, cols, drop = FALSE] * fit$survival[k, ], na.rm = TRUE)
     for (r in row_chunks(length(rows), nrow(L))) {
       S <- row_cumprod(1 - person_hazards(inf, rows[r], k))
       out[r, cols] <- inf$v[rows[r]] * (S %*% L[, cols, drop = FALSE] - rep(at_mean, each = length(r)))

@@ -16,7 +16,8 @@
 #' covariates and the period terms. With `model = "cox"` a Cox model fitted
 #' by [survival::coxph()] (Efron ties) on continuous time gives each
 #' person's curve \eqn{\exp(-H_0(t) e^{x\beta})} instead (direct adjusted
-#' curves); `time_terms`, `breaks`, `period` and `time_unit` are then not used.
+#' curves); `time_terms`, `breaks` and `period` are then not used, and
+#' `time_unit` only names the unit of the times on plots.
 #'
 #' A `weight_model` (a fitted [ipw()] model or its formula) weights the
 #' hazard model by the IP weights: the doubly robust, weighted
@@ -134,7 +135,8 @@
 #'   `"quarter"` or `"year"` (which needs `time_unit`). Not with `breaks`.
 #' @param time_unit `NULL`, or the unit the survival times are measured in:
 #'   `"day"`, `"week"`, `"month"`, `"quarter"` or `"year"`. It converts a
-#'   `period` given as a unit and lets the automatic grid use calendar units.
+#'   `period` given as a unit, lets the automatic grid use calendar units,
+#'   and names the unit on the time axis of plots (for every `model`).
 #' @param weights Optional sampling weights: a numeric vector or a column
 #'   name, rescaled to mean 1 as in [ipw()].
 #' @param se `"sandwich"`, `"bootstrap"` or `"none"`; `NULL` picks the

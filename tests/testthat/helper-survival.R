@@ -43,3 +43,16 @@ sim_survival <- function(n = 1500, periods = 12, seed = 1) {
 # glm() references on person-period tables name (the default time terms
 # are a spline since the automatic time scale).
 quadratic_time <- ~ time + I(time^2)
+
+# Time to the first of recurrence or death in survival::colon (one row per
+# patient; a recurrence row's time is the death row's when there was none).
+colon_competing <- function() {
+  colon <- survival::colon
+  crc <- colon[colon$etype == 1, c("id", "rx", "age", "sex", "obstruct", "perfor", "adhere",
+                                   "extent", "surg", "time", "status")]
+  death <- colon$status[colon$etype == 2]
+  crc$code <- ifelse(crc$status == 1, 1L, 2L * death)
+  crc$cause <- factor(crc$code, 0:2, c("censored", "recurrence", "death"))
+  rownames(crc) <- NULL
+  crc
+}

@@ -2,19 +2,6 @@
 # against survival::survfit() (Aalen-Johansen), cmprsk and riskRegression
 # where installed, and hand implementations.
 
-# Time to the first of recurrence or death in survival::colon (one row per
-# patient; a recurrence row's time is the death row's when there was none).
-colon_competing <- function() {
-  colon <- survival::colon
-  crc <- colon[colon$etype == 1, c("id", "rx", "age", "sex", "obstruct", "perfor", "adhere",
-                                   "extent", "surg", "time", "status")]
-  death <- colon$status[colon$etype == 2]
-  crc$code <- ifelse(crc$status == 1, 1L, 2L * death)
-  crc$cause <- factor(crc$code, 0:2, c("censored", "recurrence", "death"))
-  rownames(crc) <- NULL
-  crc
-}
-
 # Three causes, two arms confounded by x1 and x2, tied times, sampling weights.
 simulate_competing <- function(n = 600, seed = 11) {
   set.seed(seed)
@@ -430,7 +417,7 @@ test_that("the cumulative incidence plot draws tidy()'s curves and bands, one pa
   fit <- survival_ipw(Surv(time, cause) ~ arm, data = sim, weight_model = arm ~ x1 + x2)
   td <- tidy(fit)
   td <- td[!is.na(td$estimate), ]
-  built <- ggplot2::ggplot_build(ggplot2::autoplot(fit))
+  built <- ggplot2::ggplot_build(ggplot2::autoplot(fit, risk_table = "none"))
   kinds <- vapply(built$plot$layers, function(l) class(l$geom)[1L], character(1))
   expect_identical(unname(kinds), c("GeomRibbon", "GeomStep"))
   steps <- built$data[[2L]]
@@ -442,6 +429,6 @@ test_that("the cumulative incidence plot draws tidy()'s curves and bands, one pa
   expect_setequal(unique(bands$ymax), unique(td$conf.high))
   # Without intervals there is no band.
   none <- survival_ipw(Surv(time, cause) ~ arm, data = sim, se = "none")
-  expect_length(ggplot2::autoplot(none)$layers, 1L)
+  expect_length(ggplot2::autoplot(none, risk_table = "none")$layers, 1L)
   expect_identical(ggplot2::autoplot(fit)$labels$y, "Cumulative incidence")
 })

@@ -220,3 +220,21 @@ test_that("curves that reach 0 and units of weight 0 keep survfit()'s standard e
   expect_equal(unname(sqrt(diag(vcov(e)))[1L]), 0)
   expect_true(all(is.finite(vcov(e))))
 })
+
+test_that("pooled-logistic contrasts keep their sandwich when one arm's curve ends earlier", {
+  d <- sim_construct_cohort(160, K = 2, seed = 11)
+  cut <- d$a == 1 & d$time > 5
+  d$time[cut] <- 5
+  d$event[cut] <- 0L
+  fit <- survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  time_terms = ~ splines::ns(time, 3), learner = lrn_tight())
+  expect_true(anyNA(fit$survival[2L, ]) && !anyNA(fit$survival[1L, ]))
+  U <- brute_influence(fit)
+  U[is.na(fit$survival), ] <- 0
+  times <- c(2, 4)
+  e <- estimate_effect(fit, times = times)
+  L <- causallib:::survival_functionals(fit, times)
+  summ <- lapply(1:2, function(k) t(L) %*% U[(seq_along(fit$times) - 1L) * 2L + k, ])
+  expect_true(all(is.finite(vcov(e))))
+  expect_equal(unname(vcov(e)), unname(tcrossprod(summ[[1L]] - summ[[2L]])), tolerance = 1e-4)
+})
