@@ -32,7 +32,8 @@ with_influence <- function(fit) {
   prop <- if (!is.null(fit$weight_model)) propensity_pieces(fit$weight_model)
   inf <- switch(fit$method,
     km = km_influence(fit, prop),
-    pooled_logistic = , grid_pooled_logistic = pooled_influence(fit, prop))
+    pooled_logistic = , grid_pooled_logistic = pooled_influence(fit, prop),
+    cox = cox_influence(fit, prop))
   G <- inf$G
   v <- as.vector(inf$ij_var)
   if (ncol(G)) v <- v + 2 * rowSums(G * inf$C) + rowSums((G %*% crossprod(inf$Phi)) * G)
@@ -49,7 +50,7 @@ with_influence <- function(fit) {
 sandwich_coverage <- function(fit) {
   wm <- fit$weight_model
   why <- if (!fit$method %in% sandwich_methods) {
-    if (fit$method == "cox") "standardized Cox curves" else "curves with a {.arg censoring_model}"
+    "curves with a {.arg censoring_model}"
   } else if (!is.null(fit$xc)) {
     "curves with a {.arg censoring_model}"
   } else if (isTRUE(fit$stratified)) {
@@ -58,15 +59,15 @@ sandwich_coverage <- function(fit) {
     "weight models other than {.fn ipw}, such as {.fn matching}"
   } else if (!is.null(wm) && !inherits(wm$learner_fit, "causallib_glm_fit")) {
     "weight models whose learner is not the built-in {.fn lrn_glm}"
-  } else if (!is.null(wm) && fit$method == "pooled_logistic" && wm$estimand == "ATO") {
+  } else if (!is.null(wm) && fit$method %in% c("pooled_logistic", "cox") && wm$estimand == "ATO") {
     "standardization over the overlap population ({.code estimand = \"ATO\"})"
-  } else if (!is.null(wm) && fit$method == "pooled_logistic" && wm$options$stabilize) {
+  } else if (!is.null(wm) && fit$method %in% c("pooled_logistic", "cox") && wm$options$stabilize) {
     "hazard models weighted by stabilized weights ({.code stabilize = TRUE})"
   }
   why
 }
 
-sandwich_methods <- c("km", "pooled_logistic", "grid_pooled_logistic")
+sandwich_methods <- c("km", "pooled_logistic", "grid_pooled_logistic", "cox")
 
 # The default `se` of a fit: the sandwich wherever it is available.
 default_survival_se <- function(fit) if (is.null(sandwich_coverage(fit))) "sandwich" else "bootstrap"

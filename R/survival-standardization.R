@@ -99,15 +99,21 @@
 #'
 #' @section Intervals:
 #' * `se = "sandwich"` (the default wherever it is available): influence-function
-#'   standard errors that stack the pooled-logistic hazard model's score
-#'   (over person-time, in chunks of people) with the standardization step,
-#'   and, with a `weight_model`, the propensity model's score (an [ipw()]
-#'   model with the built-in [lrn_glm()] learner). Intervals are on the
-#'   log-survival scale; see [estimate_effect()][estimate_effect.causal_survival]
-#'   and [tidy()][tidy.causal_survival]. Not available for Cox models,
-#'   `stratified = TRUE`, a `censoring_model`, stabilized or overlap (ATO)
-#'   weights: those default to the bootstrap, and stop when
-#'   `se = "sandwich"` is asked for.
+#'   standard errors that stack the hazard model's score with the
+#'   standardization step, and, with a `weight_model`, the propensity
+#'   model's score (an [ipw()] model with the built-in [lrn_glm()]
+#'   learner). For pooled-logistic hazards the score is summed over
+#'   person-time, in chunks of people; for a Cox model it is the Efron
+#'   partial-likelihood score, with the influence of the Efron-type
+#'   baseline cumulative hazard, so the standard errors are the
+#'   infinitesimal jackknife of the whole estimate (they equal
+#'   `riskRegression::ate()`'s where no event times are tied; with ties,
+#'   whose influence it approximates, they differ by a few percent).
+#'   Intervals are on the log-survival scale; see
+#'   [estimate_effect()][estimate_effect.causal_survival] and
+#'   [tidy()][tidy.causal_survival]. Not available for `stratified = TRUE`,
+#'   a `censoring_model`, stabilized or overlap (ATO) weights: those default
+#'   to the bootstrap, and stop when `se = "sandwich"` is asked for.
 #' * `se = "bootstrap"`: `R` nonparametric bootstrap replicates of people
 #'   refit the whole pipeline (the weight, censoring and hazard models, in C
 #'   for [lrn_glm()]) and give percentile intervals. Reproducible under
@@ -140,7 +146,9 @@
 #' @param weights Optional sampling weights: a numeric vector or a column
 #'   name, rescaled to mean 1 as in [ipw()].
 #' @param se `"sandwich"`, `"bootstrap"` or `"none"`; `NULL` picks the
-#'   default described under Intervals.
+#'   default described under Intervals: the sandwich for pooled-logistic
+#'   and (not stratified) Cox models, with or without an [ipw()]
+#'   `weight_model`, the bootstrap where the sandwich is not available.
 #' @param R Number of bootstrap replicates: a whole number from 2 to 1,000,000.
 #' @param conf_level Confidence level of the intervals.
 #' @param na_action `"fail"` (default) or `"omit"`, as in [ipw()].

@@ -2,7 +2,7 @@
 # survival estimators: seeded replications of a cohort with known
 # discrete-time hazards, and how often the 95% intervals cover the true
 # survival curves, risk difference and restricted mean survival time
-# difference. Run by hand from the package root (about 5 minutes):
+# difference. Run by hand from the package root (about 25 minutes):
 #
 #   Rscript bench/survival-coverage.R     # writes bench/results/survival-coverage.md
 #
@@ -52,6 +52,41 @@ true_rd <- (1 - true_curves[2, TIMES]) - (1 - true_curves[1, TIMES])
 true_rmst <- vapply(TIMES, function(tau) sum(c(1, true_curves[2, seq_len(tau - 1)])) -
                       sum(c(1, true_curves[1, seq_len(tau - 1)])), numeric(1))
 
+# The same design in continuous time, for the Cox models: the hazard
+# LAMBDA0 exp(0.7 x - 0.5 a) (proportional hazards), censoring uniform over
+# (0, 10) for half the people and at 10 for the others. The true curves
+# S_a(t) = E_x exp(-LAMBDA0 t exp(0.7 x - 0.5 a)) by Gauss-Hermite
+# quadrature in x (60 nodes), the restricted means by integrate().
+LAMBDA0 <- 0.07
+simulate_continuous <- function(n) {
+  x <- stats::rnorm(n)
+  a <- stats::rbinom(n, 1, stats::plogis(0.6 * x - 0.2))
+  event_time <- stats::rexp(n, LAMBDA0 * exp(0.7 * x - 0.5 * a))
+  cens_time <- ifelse(stats::runif(n) < 0.5, stats::runif(n, 0, PERIODS), PERIODS)
+  data.frame(x = x, a = a, time = pmin(event_time, cens_time),
+             event = as.integer(event_time <= cens_time))
+}
+gauss_hermite <- local({
+  J <- matrix(0, 60L, 60L)   # Golub-Welsch: the Jacobi matrix of the Hermite polynomials
+  J[cbind(1:59, 2:60)] <- J[cbind(2:60, 1:59)] <- sqrt(1:59)
+  e <- eigen(J, symmetric = TRUE)
+  list(x = e$values, w = e$vectors[1L, ]^2)
+})
+true_continuous <- function(arm, t) {
+  vapply(seq_along(t), function(i) {
+    sum(gauss_hermite$w * exp(-LAMBDA0 * t[i] * exp(0.7 * gauss_hermite$x - 0.5 * (arm[i] - 1L))))
+  }, numeric(1))
+}
+truth_continuous <- list(
+  curve = true_continuous,
+  rd = (1 - true_continuous(rep(2L, 2L), TIMES)) - (1 - true_continuous(rep(1L, 2L), TIMES)),
+  rmst = vapply(TIMES, function(tau) {
+    stats::integrate(function(t) true_continuous(rep(2L, length(t)), t) -
+                       true_continuous(rep(1L, length(t)), t), 0, tau, rel.tol = 1e-10)$value
+  }, numeric(1)))
+truth_discrete <- list(curve = function(arm, t) true_curves[cbind(arm, t)], rd = true_rd,
+                       rmst = true_rmst)
+
 # The estimators, each with its default (influence-function) intervals.
 # The pooled-logistic hazard models contain the true hazard (logit-linear in
 # x, a and the period); the IP-weighted one has a hazard per arm and period.
@@ -76,28 +111,42 @@ estimators <- list(
   "augmented IPW (doubly robust), censoring model ~ x" = function(d) {
     survival_aipw(Surv(time, event) ~ a + x, data = d, treatment = "a", weight_model = a ~ x,
                   censoring_model = ~ x)
+  },
+  # Continuous-time cohort (simulate_continuous()); the Cox model is correct.
+  "standardized Cox" = function(d) {
+    survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a", model = "cox")
+  },
+  "IP-weighted standardized Cox" = function(d) {
+    survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a", model = "cox",
+                             weight_model = a ~ x)
   }
 )
+continuous <- c("standardized Cox", "IP-weighted standardized Cox")
 only <- Sys.getenv("CAUSALLIB_COVERAGE_ESTIMATORS", "")
 if (nzchar(only)) estimators <- estimators[grepl(only, names(estimators))]
 
 covers <- function(lo, hi, truth) as.numeric(lo <= truth & truth <= hi)
 
-one_replication <- function(d) {
-  lapply(estimators, function(est) {
-    fit <- suppressWarnings(est(d))
+# The survival at TIMES is the curve's step at the last time <= TIMES.
+one_replication <- function(d, dc) {
+  lapply(stats::setNames(nm = names(estimators)), function(e) {
+    cont <- e %in% continuous
+    truth <- if (cont) truth_continuous else truth_discrete
+    fit <- suppressWarnings(estimators[[e]](if (cont) dc else d))
     tab <- tidy(fit)
     band <- tidy(fit, band = "simultaneous")
-    at <- tab$time %in% TIMES
-    truth_s <- as.vector(true_curves[, TIMES])
+    arm <- match(as.character(tab$treatment), fit$levels)
+    at <- unlist(lapply(1:2, function(k) which(arm == k)[findInterval(TIMES, tab$time[arm == k])]))
+    truth_s <- truth$curve(rep(1:2, each = length(TIMES)), rep(TIMES, 2L))
     rd <- tidy(estimate_effect(fit, times = TIMES))
     rmst <- tidy(estimate_effect(fit, times = TIMES, contrast = "rmst_difference"))
     grid <- band$time > 0
+    truth_band <- truth$curve(match(as.character(band$treatment[grid]), fit$levels), band$time[grid])
     c(survival = mean(covers(tab$conf.low[at], tab$conf.high[at], truth_s)),
-      risk_difference = mean(covers(rd$conf.low, rd$conf.high, true_rd)),
-      rmst_difference = mean(covers(rmst$conf.low, rmst$conf.high, true_rmst)),
-      band = all(covers(band$conf.low[grid], band$conf.high[grid], as.vector(true_curves)) == 1),
-      se_rd = rd$std.error[2L], est_rd = rd$estimate[2L])
+      risk_difference = mean(covers(rd$conf.low, rd$conf.high, truth$rd)),
+      rmst_difference = mean(covers(rmst$conf.low, rmst$conf.high, truth$rmst)),
+      band = all(covers(band$conf.low[grid], band$conf.high[grid], truth_band) == 1),
+      se_rd = rd$std.error[2L], est_rd = rd$estimate[2L] - truth$rd[2L])
   })
 }
 
@@ -105,7 +154,10 @@ set.seed(COV_SEED)
 started <- proc.time()[["elapsed"]]
 runs <- vector("list", REPS)
 for (r in seq_len(REPS)) {
-  runs[[r]] <- one_replication(simulate_cohort(N))
+  d <- simulate_cohort(N)
+  # (seeded per replication, so that a Cox row's data do not depend on the other rows)
+  dc <- withr::with_seed(COV_SEED + r, simulate_continuous(N))
+  runs[[r]] <- one_replication(d, dc)
   if (r %% 50L == 0L) message(r, " replications, ", round(proc.time()[["elapsed"]] - started), " s")
 }
 elapsed <- proc.time()[["elapsed"]] - started
@@ -119,7 +171,7 @@ rows <- lapply(names(estimators), function(e) {
              rmst_difference = mc(mean(m[, "rmst_difference"])),
              band = mc(mean(m[, "band"])),
              se_ratio = sprintf("%.3f", mean(m[, "se_rd"]) / stats::sd(m[, "est_rd"])),
-             bias = sprintf("%.4f", mean(m[, "est_rd"]) - true_rd[2L]))
+             bias = sprintf("%.4f", mean(m[, "est_rd"])))
 })
 tab <- do.call(rbind, rows)
 
@@ -130,8 +182,11 @@ lines <- c(
   "",
   sprintf(paste("Data: %d replications (seed %d) of n = %d people: x ~ N(0, 1), a ~ Bernoulli(plogis(0.6 x - 0.2)),",
                 "discrete-time hazard plogis(-2.8 + 0.06 t + 0.7 x - 0.5 a) in periods t = 1..%d, censoring",
-                "uniform over the periods (half of it at the end). True curves by Monte Carlo over 10^6 draws of x."),
-          REPS, COV_SEED, N, PERIODS),
+                "uniform over the periods (half of it at the end). True curves by Monte Carlo over 10^6 draws of x.",
+                "The Cox rows use the same design in continuous time (drawn in the same replications): hazard",
+                "%.2f exp(0.7 x - 0.5 a), censoring uniform on (0, %d) for half the people and at %d for the others;",
+                "true curves by Gauss-Hermite quadrature in x."),
+          REPS, COV_SEED, N, PERIODS, LAMBDA0, PERIODS, PERIODS),
   sprintf(paste("Nominal 95%% intervals, each estimator's default (`se = \"sandwich\"`). Columns: coverage of the",
                 "pointwise intervals of both arms' survival at t = %s; of the risk difference and the RMST difference at",
                 "the same times; of the simultaneous band (`tidy(band = \"simultaneous\")`) over both whole curves;",

@@ -139,10 +139,10 @@ test_that("stratified Cox curves average per-arm coxph() fits, and Cox bootstrap
   }
   set.seed(4)
   b1 <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
-                                 model = "cox", R = 4)
+                                 model = "cox", se = "bootstrap", R = 4)
   set.seed(4)
   b2 <- survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
-                                 model = "cox", R = 4)
+                                 model = "cox", se = "bootstrap", R = 4)
   expect_identical(b1$replicates, b2$replicates)
   expect_false(isTRUE(all.equal(b1$replicates[1, , ], b1$replicates[2, , ])))
 })
