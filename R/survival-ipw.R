@@ -176,17 +176,18 @@ grid_curves <- function(fit, avg, ipw) {
   pt <- fit$pt
   K <- length(fit$levels)
   w <- avg * ipw
-  cens <- censoring_for_fit(if (!is.null(fit$xc)) censoring_weights_spec(fit$xc, pt, avg, fit$learner), K)
+  cm <- if (!is.null(fit$xc)) censoring_models(fit$xc, pt, avg, fit$learner)
+  cens <- censoring_for_fit(censoring_weights_spec(cm, fit$xc, pt), K)
   if (fit$method == "grid_km") {
     tab <- .Call(C_ffi_pt_risk_table, as.integer(fit$treatment), K, pt$last, pt$status,
                  as.double(w), cens, pt$n_periods)
     surv <- t(apply(1 - tab$events / tab$at_risk, 1L, cumprod))
     surv[!is.finite(surv)] <- NA_real_
-    return(list(survival = matrix(surv, K), models = list(censoring = cens)))
+    return(list(survival = matrix(surv, K), models = list(censoring = cens, censoring_models = cm)))
   }
   dummies <- treatment_dummies(fit$treatment)
   hz <- pt_fit(dummies, pt, w, TRUE, fit$learner, cens)
   lp <- matrix(pt_person_lp(hz, diag(1, K)[, -1L, drop = FALSE]), 1L)
   surv <- .Call(C_ffi_discrete_survival, lp, pt_period_table(hz, pt$f), 1, causallib_threads())
-  list(survival = surv, models = list(hazard = hz, censoring = cens))
+  list(survival = surv, models = list(hazard = hz, censoring = cens, censoring_models = cm))
 }

@@ -31,6 +31,7 @@ with_influence <- function(fit) {
   prop <- if (!is.null(fit$weight_model)) propensity_pieces(fit$weight_model)
   inf <- switch(fit$method,
     km = km_influence(fit, prop),
+    grid_km = grid_km_influence(fit, prop),
     pooled_logistic = , grid_pooled_logistic = pooled_influence(fit, prop))
   G <- inf$G
   v <- as.vector(inf$ij_var)
@@ -48,9 +49,7 @@ with_influence <- function(fit) {
 sandwich_coverage <- function(fit) {
   wm <- fit$weight_model
   why <- if (!fit$method %in% sandwich_methods) {
-    if (fit$method == "cox") "standardized Cox curves" else "curves with a {.arg censoring_model}"
-  } else if (!is.null(fit$xc)) {
-    "curves with a {.arg censoring_model}"
+    "standardized Cox curves"
   } else if (isTRUE(fit$stratified)) {
     "stratified hazard models ({.code stratified = TRUE})"
   } else if (!is.null(wm) && !inherits(wm, "causallib_ipw")) {
@@ -65,7 +64,7 @@ sandwich_coverage <- function(fit) {
   why
 }
 
-sandwich_methods <- c("km", "pooled_logistic", "grid_pooled_logistic")
+sandwich_methods <- c("km", "grid_km", "pooled_logistic", "grid_pooled_logistic")
 
 # The default `se` of a fit: the sandwich wherever it is available.
 default_survival_se <- function(fit) if (is.null(sandwich_coverage(fit))) "sandwich" else "bootstrap"
@@ -275,15 +274,20 @@ pooled_influence <- function(fit, prop) {
                numeric(nrow(x_levels[[1L]])))
   inf <- structure(list(single = single, lp = matrix(lp, ncol = K), ctab = ctab, v = v / sum(v)),
                    class = "pooled_influence")
-  score <- pt_person_scores(hz, pt, coefficient_design(x_obs, intercept),
-                            pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw)
-  kept <- !hz$aliased
-  pen <- pt_penalty(fit$learner, length(kept), intercept)
-  parts <- list(H = hz$information, kept = kept, center = hz$center, anchor = hz$anchor,
-                penalty_score = if (is.null(pen)) numeric(length(kept)) else
-                  pen * ifelse(kept, hz$coefficients, 0))
-  chain <- if (!is.null(prop)) prop$Phi %*% crossprod(prop$dlogw, score)
-  inf$Phi <- coefficient_influence(score, parts, 1L, chain)
+  # Censoring weights vary over each person's periods: their scores and
+  # chain come from R/survival-sandwich-censoring.R.
+  cw <- censoring_influence(fit)
+  scores <- if (is.null(cw)) {
+    list(score = pt_person_scores(hz, pt, coefficient_design(x_obs, intercept),
+                                  pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw))
+  } else {
+    censored_hazard_scores(hz, pt, coefficient_design(x_obs, intercept),
+                           pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw, cw)
+  }
+  score <- scores$score
+  chain <- scores$chain
+  if (!is.null(prop)) chain <- (chain %||% 0) + prop$Phi %*% crossprod(prop$dlogw, score)
+  inf$Phi <- coefficient_influence(score, pt_score_parts(hz, fit$learner), 1L, chain)
   sums <- pooled_arm_sums(inf, fit, lapply(x_levels, coefficient_design, intercept = intercept))
   inf[names(sums)] <- sums
   inf

@@ -259,7 +259,8 @@ pooled_curves <- function(fit, avg, ipw) {
   K <- length(fit$levels)
   nt <- causallib_threads()
   w <- avg * ipw
-  cens <- if (!is.null(fit$xc)) censoring_weights_spec(fit$xc, pt, avg, fit$learner)
+  cm <- if (!is.null(fit$xc)) censoring_models(fit$xc, pt, avg, fit$learner)
+  cens <- censoring_weights_spec(cm, fit$xc, pt)
   pd <- person_design(fit$hazard)
   avg_pop <- avg * (fit$population %||% 1)
   if (!fit$stratified) {
@@ -270,7 +271,7 @@ pooled_curves <- function(fit, avg, ipw) {
       pt_person_lp(hz, cd$x, cd$offset)
     }, numeric(n))
     surv <- .Call(C_ffi_discrete_survival, matrix(lp, n), pt_period_table(hz, pt$f), avg_pop, nt)
-    return(list(survival = surv, models = list(hazard = hz, censoring = cens)))
+    return(list(survival = surv, models = list(hazard = hz, censoring = cens, censoring_models = cm)))
   }
   hz <- lapply(seq_len(K), function(k) {
     keep <- as.integer(fit$treatment) == k
@@ -281,7 +282,7 @@ pooled_curves <- function(fit, avg, ipw) {
     .Call(C_ffi_discrete_survival, matrix(pt_person_lp(h, pd$x, pd$offset)),
           pt_period_table(h, pt$f), avg_pop, nt)
   }, numeric(pt$n_periods)))
-  list(survival = surv, models = list(hazard = hz, censoring = cens))
+  list(survival = surv, models = list(hazard = hz, censoring = cens, censoring_models = cm))
 }
 
 # Mean predicted curve of the people `rows` of each arm under that arm

@@ -25,6 +25,8 @@ sim2 <- sim_construct_cohort(160, K = 2, seed = 11)
 sim3 <- three_arm(sim_construct_cohort(180, K = 3, seed = 12))
 rott_small <- rotterdam_cohort(250, seed = 3)
 colo_small <- colon_cohort(seed = 4)[sample.int(880, 240), ]
+sim2_logical <- recode_treatment(sim2, "logical")
+sim2_character <- recode_treatment(sim2, "character")
 
 # Estimators x treatments with sandwich intervals: fit(d, w, ...).
 sandwich_cases <- list(
@@ -84,8 +86,52 @@ sandwich_cases <- list(
        fit = function(d, w, ...) {
          survival_ipw_fit(d$a, d$time, d$event, weight_model = ipw_fit(cbind(x = d$x), d$a, weights = w),
                           weights = w, ...)
+       }),
+  # Censoring weights: the censoring models' scores are stacked too. Colon's
+  # censoring starts after four years: periods that each see some keep its
+  # censoring model finite.
+  list(id = "KM with censoring weights (~ x + z), no weight model, binary", data = sim2,
+       fit = function(d, w, ...) {
+         survival_ipw(Surv(time, event) ~ a, data = d, censoring_model = ~ x + z, weights = w,
+                      learner = lrn_tight(), ...)
+       }),
+  list(id = "KM with ATE and censoring weights (~ x + ns(age, 3)), factor, 3 levels", data = sim3,
+       fit = function(d, w, ...) {
+         wm <- ipw(a ~ x + age, data = d, weights = w, learner = lrn_tight())
+         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = wm, weights = w,
+                      censoring_model = ~ x + splines::ns(age, 3), learner = lrn_tight(), ...)
+       }),
+  list(id = "KM with ATE and censoring weights, rotterdam (covariate-dependent censoring)",
+       data = rott_small,
+       fit = function(d, w, ...) {
+         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x + z, weights = w,
+                      censoring_model = ~ x + z + nodes, breaks = yearly_breaks(12),
+                      learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted pooled logistic with censoring weights (~ a:x + z), logical", data = sim2_logical,
+       fit = function(d, w, ...) {
+         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x + z, weights = w,
+                      method = "pooled_logistic", censoring_model = ~ a:x + z,
+                      learner = lrn_tight(), ...)
+       }),
+  list(id = "standardized pooled logistic with censoring weights, character", data = sim2_character,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  censoring_model = ~ x + z, weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted standardized pooled logistic with censoring weights, colon (3 levels)",
+       data = colo_small,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + nodes, data = d, weights = w,
+                                                     learner = lrn_tight()),
+                                  censoring_model = ~ x + nodes, time_terms = ~ time + I(time^2),
+                                  breaks = c(0, 1000, 1600, 1900, 2200, 2500, 2800),
+                                  weights = w, learner = lrn_tight(), ...)
        })
 )
+
+censoring_cases <- vapply(sandwich_cases, function(cs) grepl("censoring weights", cs$id), NA)
 
 test_that("weighted Kaplan-Meier standard errors with fixed weights match survfit(robust = TRUE)", {
   for (d in list(survival::rotterdam, colon_cohort())) {
@@ -132,7 +178,7 @@ test_that("standard errors and contrast covariances equal a brute-force infinite
 
 test_that("sandwich standard errors agree with the bootstrap within Monte Carlo error", {
   d <- sim_construct_cohort(500, K = 2, seed = 21)
-  for (cs in sandwich_cases[c(1L, 5L, 8L)]) {
+  for (cs in sandwich_cases[c(1L, 5L, 8L, which(censoring_cases)[c(1L, 4L)])]) {
     fit <- cs$fit(d, d$w)
     set.seed(5)
     boot <- cs$fit(d, d$w, se = "bootstrap", R = 800)
@@ -160,7 +206,7 @@ test_that("estimating the propensity model changes the standard errors of IP-wei
 })
 
 test_that("sandwich standard errors do not depend on the number of threads or the weights' scale", {
-  for (cs in sandwich_cases[c(1L, 2L, 7L, 8L)]) {
+  for (cs in sandwich_cases[c(1L, 2L, 7L, 8L, which(censoring_cases)[c(2L, 5L)])]) {
     d <- cs$data
     run <- function(threads, w = d$w) {
       withr::local_options(causallib.threads = threads)
