@@ -29,9 +29,15 @@
 #'   [tidy()][tidy.causal_survival] a simultaneous band. For
 #'   `method = "pooled_logistic"` the hazard model's score over person-time
 #'   is stacked too (chained with the propensity model's, whose weights it
-#'   is fitted with). Not available with a `censoring_model` or a weight
-#'   model other than [ipw()] with [lrn_glm()]: those fits default to the
-#'   bootstrap, and stop when `se = "sandwich"` is asked for.
+#'   is fitted with). With a `censoring_model` the scores of the two
+#'   censoring models (the censoring hazard and its treatment-only
+#'   stabilizing numerator) are stacked as well, so the intervals account for
+#'   the estimated censoring weights too. Not available with a weight model
+#'   other than [ipw()] with [lrn_glm()] (such as [matching()]): those fits
+#'   default to the bootstrap, and stop when `se = "sandwich"` is asked for.
+#'   A censoring model whose information matrix is singular (censoring in
+#'   some periods only, so that its period terms run off to infinity) stops
+#'   with a message that points to the bootstrap.
 #' * `se = "bootstrap"`: `R` replicates that refit the weight model, the
 #'   censoring models and the curves; percentile intervals.
 #'

@@ -180,7 +180,7 @@ grid_km_influence <- function(fit, prop) {
     }
   }
   s <- as.vector(S)
-  for (k in seq_len(K)) {
+  for (k in seq_len(K)[Q > 0L]) {
     rows_k <- (seq_len(Tm) - 1L) * K + k
     G[rows_k, ] <- apply(G[rows_k, , drop = FALSE], 2L, cumsum)
   }

@@ -33,6 +33,7 @@ with_influence <- function(fit) {
     km = km_influence(fit, prop),
     grid_km = grid_km_influence(fit, prop),
     pooled_logistic = , grid_pooled_logistic = pooled_influence(fit, prop))
+  if (!fit$marginal && !is.null(prop$dlogpop)) inf <- with_population_influence(inf, fit, prop)
   G <- inf$G
   v <- as.vector(inf$ij_var)
   if (ncol(G)) v <- v + 2 * rowSums(G * inf$C) + rowSums((G %*% crossprod(inf$Phi)) * G)
@@ -56,10 +57,6 @@ sandwich_coverage <- function(fit) {
     "weight models other than {.fn ipw}, such as {.fn matching}"
   } else if (!is.null(wm) && !inherits(wm$learner_fit, "causallib_glm_fit")) {
     "weight models whose learner is not the built-in {.fn lrn_glm}"
-  } else if (!is.null(wm) && fit$method == "pooled_logistic" && wm$estimand == "ATO") {
-    "standardization over the overlap population ({.code estimand = \"ATO\"})"
-  } else if (!is.null(wm) && fit$method == "pooled_logistic" && wm$options$stabilize) {
-    "hazard models weighted by stabilized weights ({.code stabilize = TRUE})"
   }
   why
 }
@@ -101,14 +98,62 @@ influence_fixed <- function(inf, fit, L, arm, rows) UseMethod("influence_fixed")
 
 # The influence functions of a propensity model's coefficients (n x q) and
 # the derivative of each unit's log IP weight in them (n x q), from the
-# learner's score parts (glm_score_parts()).
+# learner's score parts (glm_score_parts()). Stabilized weights add the
+# arms' shares pi_a (the sampling-weighted mean of [A = a]) as K more
+# coefficients: influence sw_i ([a_i = a] - pi_a) / sum(sw), and
+# d log w_i / d pi_a = [a_i = a] / pi_a. With overlap (ATO) weights,
+# dlogpop is the derivative of log target_population() (1 / sum_k 1 / P_k)
+# in the coefficients, pop / P_b - P_b times the design in block b (0 for
+# the shares).
 propensity_pieces <- function(wm) {
   z <- coefficient_design(wm$x, wm$intercept)
   score <- glm_score_parts(wm$learner_fit, wm$x, wm$treatment, wm$sampling_weights)
   blocks <- ncol(score$R)
   S <- do.call(cbind, lapply(seq_len(blocks), function(b) z * score$R[, b]))
   dlogw <- do.call(cbind, lapply(seq_len(blocks), function(b) z * (wm$dw_deta[, b] / wm$ip_weights)))
-  list(Phi = coefficient_influence(S, score, blocks), dlogw = dlogw)
+  out <- list(Phi = coefficient_influence(S, score, blocks), dlogw = dlogw)
+  shares <- 0L
+  if (isTRUE(wm$options$stabilize)) {
+    sw <- sw_or_one(wm)
+    ind <- outer(as.integer(wm$treatment), seq_along(wm$levels), `==`) * 1
+    pi <- colSums(sw * ind) / sum(sw)
+    out$Phi <- cbind(out$Phi, sw * sweep(ind, 2L, pi) / sum(sw))
+    out$dlogw <- cbind(out$dlogw, sweep(ind, 2L, pi, `/`))
+    shares <- length(pi)
+  }
+  if (wm$estimand == "ATO") {
+    P <- wm$propensity
+    pop <- target_population(wm)
+    dpop <- lapply(seq_len(blocks), function(b) z * (pop / P[, b + 1L] - P[, b + 1L]))
+    out$dlogpop <- cbind(do.call(cbind, dpop), matrix(0, nrow(z), shares))
+  }
+  out
+}
+
+# A standardization over a target population that depends on the
+# propensity model (overlap weights): the curves S_k = sum_i v_i S_ik with
+# v_i proportional to sw_i pop_i(beta) move with beta by
+# sum_i U_i(k, t) d log pop_i / d beta, so the propensity model's influence
+# joins Phi, with that derivative in G and its cross sums in C. U comes
+# from the method's influence_fixed() at every (arm, time), in chunks.
+with_population_influence <- function(inf, fit, prop) {
+  K <- length(fit$levels)
+  m <- length(fit$times)
+  q <- ncol(prop$Phi)
+  G <- C <- matrix(0, K * m, q)
+  for (rows in row_chunks(fit$n, K * m)) {
+    for (k in seq_len(K)) {
+      U <- influence_fixed(inf, fit, diag(1, m), rep(k, m), rows)
+      U[is.na(U)] <- 0
+      rows_k <- (seq_len(m) - 1L) * K + k
+      G[rows_k, ] <- G[rows_k, ] + crossprod(U, prop$dlogpop[rows, , drop = FALSE])
+      C[rows_k, ] <- C[rows_k, ] + crossprod(U, prop$Phi[rows, , drop = FALSE])
+    }
+  }
+  inf$Phi <- cbind(inf$Phi, prop$Phi)
+  inf$G <- cbind(inf$G, G)
+  inf$C <- cbind(inf$C, C)
+  inf
 }
 
 # The person-level design of a model's coefficients: its columns, after a

@@ -103,10 +103,14 @@
 #'   and, with a `weight_model`, the propensity model's score (an [ipw()]
 #'   model with the built-in [lrn_glm()] learner). Intervals are on the
 #'   log-survival scale; see [estimate_effect()][estimate_effect.causal_survival]
-#'   and [tidy()][tidy.causal_survival]. Not available for Cox models,
-#'   `stratified = TRUE`, a `censoring_model`, stabilized or overlap (ATO)
-#'   weights: those default to the bootstrap, and stop when
-#'   `se = "sandwich"` is asked for.
+#'   and [tidy()][tidy.causal_survival]. A `censoring_model` stacks the
+#'   scores of the censoring models (the censoring hazard and its
+#'   treatment-only stabilizing numerator) whose weights the hazard model is
+#'   fitted with; stabilized weights stack the arms' shares, and overlap
+#'   (ATO) weights the dependence of the overlap population, over which the
+#'   curves are averaged, on the propensity model. Not available for Cox
+#'   models and `stratified = TRUE`: those default to the bootstrap, and
+#'   stop when `se = "sandwich"` is asked for.
 #' * `se = "bootstrap"`: `R` nonparametric bootstrap replicates of people
 #'   refit the whole pipeline (the weight, censoring and hazard models, in C
 #'   for [lrn_glm()]) and give percentile intervals. Reproducible under

@@ -129,6 +129,38 @@ sandwich_cases <- list(
                                   breaks = c(0, 1000, 1600, 1900, 2200, 2500, 2800),
                                   weights = w, learner = lrn_tight(), ...)
        })
+,
+  # Stabilized and overlap weights in hazard models: the arms' shares and
+  # the overlap population's dependence on the propensity model are stacked.
+  list(id = "IP-weighted standardized pooled logistic, ATO weights, character", data = sim2_character,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + z, data = d, estimand = "ATO", weights = w,
+                                                     learner = lrn_tight()),
+                                  weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted standardized pooled logistic, ATO weights, 3 levels", data = sim3,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + age, data = d, estimand = "ATO",
+                                                     learner = lrn_tight()),
+                                  learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted standardized pooled logistic, stabilized weights, logical", data = sim2_logical,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + z, data = d, stabilize = TRUE, weights = w,
+                                                     learner = lrn_tight()),
+                                  weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted standardized pooled logistic, stabilized and censoring weights, 3 levels",
+       data = sim3,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + age, data = d, stabilize = TRUE, weights = w,
+                                                     learner = lrn_tight()),
+                                  censoring_model = ~ x, weights = w, learner = lrn_tight(), ...)
+       })
 )
 
 censoring_cases <- vapply(sandwich_cases, function(cs) grepl("censoring weights", cs$id), NA)
@@ -265,4 +297,15 @@ test_that("curves that reach 0 and units of weight 0 keep survfit()'s standard e
   e <- estimate_effect(km, times = c(0.5, 5), contrast = "rmst_difference")
   expect_equal(unname(sqrt(diag(vcov(e)))[1L]), 0)
   expect_true(all(is.finite(vcov(e))))
+})
+
+test_that("a censoring model without censoring before the grid's end leaves the Kaplan-Meier standard errors", {
+  d <- sim_construct_cohort(200, seed = 3)
+  d$time <- pmin(d$time, 6)
+  d$event[d$time < 6] <- 1L
+  fit <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, censoring_model = ~ x)
+  expect_identical(fit$method, "grid_km")
+  expect_null(fit$models$censoring_models)
+  km <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x)
+  expect_equal(fit$std_error, km$std_error, tolerance = 1e-10)
 })
