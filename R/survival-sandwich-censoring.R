@@ -223,13 +223,13 @@ influence_fixed.grid_km_influence <- function(inf, fit, L, arm, rows) {
 # The hazard model's per-person scores when it is fitted with the weights
 # W_it = w_i c_it (w_i fixed: sampling times IP weights), and the chain of
 # the censoring models into them: Phi_cens times the derivative of the
-# summed score in the censoring coefficients. z, lp, ctab as for
-# pt_person_scores().
+# summed score in the censoring coefficients (NULL without censoring
+# models, cw = NULL, when c = 1). z, lp, ctab as for pt_person_scores().
 censored_hazard_scores <- function(hz, pt, z, lp, ctab, w, cw) {
   n <- length(lp)
   K <- hz$K
   arm <- as.integer(pt$arm)
-  Q <- ncol(cw$Phi)
+  Q <- if (is.null(cw)) 0L else ncol(cw$Phi)
   score <- matrix(0, n, ncol(z) + ncol(pt$f) * K)
   dscore <- matrix(0, Q, ncol(score))
   for (rows in row_chunks(n, nrow(pt$f) * (Q + 8L))) {
@@ -245,5 +245,5 @@ censored_hazard_scores <- function(hz, pt, z, lp, ctab, w, cw) {
         colSums(pt_cell_scores(e * censoring_dlogw(cw, cells, j), zr, pt$f, arm[rows], K))
     }
   }
-  list(score = score, chain = cw$Phi %*% dscore)
+  list(score = score, chain = if (Q) cw$Phi %*% dscore)
 }

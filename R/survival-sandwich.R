@@ -32,7 +32,8 @@ with_influence <- function(fit) {
   inf <- switch(fit$method,
     km = km_influence(fit, prop),
     grid_km = grid_km_influence(fit, prop),
-    pooled_logistic = , grid_pooled_logistic = pooled_influence(fit, prop))
+    pooled_logistic = if (isTRUE(fit$stratified)) stratified_influence(fit, prop) else pooled_influence(fit, prop),
+    grid_pooled_logistic = pooled_influence(fit, prop))
   if (!fit$marginal && !is.null(prop$dlogpop)) inf <- with_population_influence(inf, fit, prop)
   G <- inf$G
   v <- as.vector(inf$ij_var)
@@ -51,8 +52,6 @@ sandwich_coverage <- function(fit) {
   wm <- fit$weight_model
   why <- if (!fit$method %in% sandwich_methods) {
     "standardized Cox curves"
-  } else if (isTRUE(fit$stratified)) {
-    "stratified hazard models ({.code stratified = TRUE})"
   } else if (!is.null(wm) && !inherits(wm, "causallib_ipw")) {
     "weight models other than {.fn ipw}, such as {.fn matching}"
   } else if (!is.null(wm) && !inherits(wm$learner_fit, "causallib_glm_fit")) {
@@ -424,7 +423,8 @@ influence_fixed.pooled_influence <- function(inf, fit, L, arm, rows) {
   if (inf$single) return(out)
   for (k in unique(arm)) {
     cols <- which(arm == k)
-    at_mean <- colSums(L[, cols, drop = FALSE] * fit$survival[k, ])
+    # After the arm's curve ends (NA) every functional has weight 0.
+    at_mean <- colSums(L[, cols, drop = FALSE] * ifelse(is.na(fit$survival[k, ]), 0, fit$survival[k, ]))
     for (r in row_chunks(length(rows), nrow(L))) {
       S <- row_cumprod(1 - person_hazards(inf, rows[r], k))
       out[r, cols] <- inf$v[rows[r]] * (S %*% L[, cols, drop = FALSE] - rep(at_mean, each = length(r)))

@@ -108,9 +108,11 @@
 #'   treatment-only stabilizing numerator) whose weights the hazard model is
 #'   fitted with; stabilized weights stack the arms' shares, and overlap
 #'   (ATO) weights the dependence of the overlap population, over which the
-#'   curves are averaged, on the propensity model. Not available for Cox
-#'   models and `stratified = TRUE`: those default to the bootstrap, and
-#'   stop when `se = "sandwich"` is asked for.
+#'   curves are averaged, on the propensity model. With `stratified = TRUE`
+#'   the K hazard models' scores are stacked side by side. Not available
+#'   for Cox models or a weight model other than [ipw()] with [lrn_glm()]:
+#'   those default to the bootstrap, and stop when `se = "sandwich"` is
+#'   asked for.
 #' * `se = "bootstrap"`: `R` nonparametric bootstrap replicates of people
 #'   refit the whole pipeline (the weight, censoring and hazard models, in C
 #'   for [lrn_glm()]) and give percentile intervals. Reproducible under

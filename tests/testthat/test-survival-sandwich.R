@@ -24,7 +24,8 @@ three_arm <- function(d) {
 sim2 <- sim_construct_cohort(160, K = 2, seed = 11)
 sim3 <- three_arm(sim_construct_cohort(180, K = 3, seed = 12))
 rott_small <- rotterdam_cohort(250, seed = 3)
-colo_small <- colon_cohort(seed = 4)[sample.int(880, 240), ]
+# A subsample in which one arm's curve ends before the others'.
+colo_small <- colon_cohort(seed = 4)[withr::with_seed(1, sample.int(880, 240)), ]
 sim2_logical <- recode_treatment(sim2, "logical")
 sim2_character <- recode_treatment(sim2, "character")
 
@@ -160,6 +161,29 @@ sandwich_cases <- list(
                                   weight_model = ipw(a ~ x + age, data = d, stabilize = TRUE, weights = w,
                                                      learner = lrn_tight()),
                                   censoring_model = ~ x, weights = w, learner = lrn_tight(), ...)
+       })
+,
+  # Stratified hazard models: one model per arm, side by side in Phi.
+  list(id = "stratified pooled logistic, binary, factor covariate", data = sim2,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  stratified = TRUE, weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "stratified pooled logistic, stabilized weights, ns() and an offset", data = sim2,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + splines::ns(age, 3) + offset(o),
+                                  data = d, treatment = "a", stratified = TRUE,
+                                  weight_model = ipw(a ~ x + z, data = d, stabilize = TRUE,
+                                                     weights = w, learner = lrn_tight()),
+                                  weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "stratified pooled logistic, ATO and censoring weights, 3 levels", data = sim3,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  stratified = TRUE,
+                                  weight_model = ipw(a ~ x + age, data = d, estimand = "ATO",
+                                                     learner = lrn_tight()),
+                                  censoring_model = ~ x, learner = lrn_tight(), ...)
        })
 )
 
