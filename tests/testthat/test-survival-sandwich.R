@@ -289,6 +289,12 @@ test_that("a simultaneous band is wider than the pointwise intervals and narrowe
   n_cells <- sum(fit$std_error > 0 & fit$survival > 0)
   expect_gt(c_band, stats::qnorm(0.975))
   expect_lt(c_band, stats::qnorm(1 - 0.025 / n_cells))
+  # The band is on the log(-log) scale: log(-log S) +- c se / (S |log S|).
+  s <- sim$survival[inner]
+  g <- c_band * sim$std.error[inner] / (s * abs(log(s)))
+  expect_equal(sim$conf.low[inner], exp(-exp(log(-log(s)) + g)), tolerance = 1e-12)
+  expect_equal(sim$conf.high[inner], exp(-exp(log(-log(s)) - g)), tolerance = 1e-12)
+  expect_true(all(sim$conf.low[!inner] == sim$survival[!inner]))
   expect_error(tidy(survival_ipw(Surv(time, event) ~ a, data = sim2, se = "none"),
                     band = "simultaneous"), "needs influence-function intervals")
 })
