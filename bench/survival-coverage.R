@@ -2,7 +2,8 @@
 # survival estimators: seeded replications of a cohort with known
 # discrete-time hazards, and how often the 95% intervals cover the true
 # survival curves, risk difference and restricted mean survival time
-# difference. Run by hand from the package root (about 5 minutes):
+# difference. Run by hand from the package root (about 25 minutes for 500
+# replications):
 #
 #   Rscript bench/survival-coverage.R     # writes bench/results/survival-coverage.md
 #
@@ -24,14 +25,26 @@ COV_SEED <- 20261130L
 # The hazard of person x under treatment a in period t.
 hazard <- function(t, x, a) stats::plogis(-2.8 + 0.06 * t + 0.7 * x - 0.5 * a)
 
+# The censoring hazard of person x in each period when censoring depends on
+# x (it ends follow-up after the period's risk of the event).
+censoring_hazard <- function(x) stats::plogis(-2.6 + 0.8 * x)
+
 # x ~ N(0, 1), confounded treatment, event times from the hazards, uniform
-# censoring times (half of them at the end of follow-up, 10 periods).
-simulate_cohort <- function(n) {
+# censoring times (half of them at the end of follow-up, 10 periods); or,
+# with informative = TRUE, censoring times from censoring_hazard(x), which
+# only estimators with a censoring model on x correct for.
+simulate_cohort <- function(n, informative = FALSE) {
   x <- stats::rnorm(n)
   a <- stats::rbinom(n, 1, stats::plogis(0.6 * x - 0.2))
   event_time <- rep(PERIODS + 1L, n)
   for (t in rev(seq_len(PERIODS))) event_time[stats::runif(n) < hazard(t, x, a)] <- t
-  cens_time <- sample(c(seq_len(PERIODS), rep(PERIODS, PERIODS)), n, replace = TRUE)
+  cens_time <- if (informative) {
+    ct <- rep(PERIODS, n)
+    for (t in rev(seq_len(PERIODS - 1L))) ct[stats::runif(n) < censoring_hazard(x)] <- t
+    ct
+  } else {
+    sample(c(seq_len(PERIODS), rep(PERIODS, PERIODS)), n, replace = TRUE)
+  }
   data.frame(x = x, a = a, time = pmin(event_time, cens_time),
              event = as.integer(event_time <= cens_time))
 }
@@ -67,14 +80,28 @@ estimators <- list(
   "IP-weighted standardized pooled logistic" = function(d) {
     survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
                              weight_model = a ~ x)
+  },
+  "IP-weighted Kaplan-Meier with censoring weights (censoring on x)" = function(d) {
+    survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, censoring_model = ~ x)
+  },
+  "IP-weighted pooled-logistic hazards with censoring weights (censoring on x)" = function(d) {
+    survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, censoring_model = ~ x,
+                 method = "pooled_logistic", time_terms = ~ factor(time))
+  },
+  "standardized pooled logistic with censoring weights (censoring on x)" = function(d) {
+    survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                             censoring_model = ~ x)
   }
 )
+# The estimators with a censoring model are run on cohorts whose censoring
+# depends on x.
+informative <- grepl("censoring on x", names(estimators), fixed = TRUE)
 
 covers <- function(lo, hi, truth) as.numeric(lo <= truth & truth <= hi)
 
-one_replication <- function(d) {
-  lapply(estimators, function(est) {
-    fit <- suppressWarnings(est(d))
+one_replication <- function(d, d_informative) {
+  Map(function(est, inf) {
+    fit <- suppressWarnings(est(if (inf) d_informative else d))
     tab <- tidy(fit)
     band <- tidy(fit, band = "simultaneous")
     at <- tab$time %in% TIMES
@@ -87,14 +114,14 @@ one_replication <- function(d) {
       rmst_difference = mean(covers(rmst$conf.low, rmst$conf.high, true_rmst)),
       band = all(covers(band$conf.low[grid], band$conf.high[grid], as.vector(true_curves)) == 1),
       se_rd = rd$std.error[2L], est_rd = rd$estimate[2L])
-  })
+  }, estimators, informative)
 }
 
 set.seed(COV_SEED)
 started <- proc.time()[["elapsed"]]
 runs <- vector("list", REPS)
 for (r in seq_len(REPS)) {
-  runs[[r]] <- one_replication(simulate_cohort(N))
+  runs[[r]] <- one_replication(simulate_cohort(N), simulate_cohort(N, informative = TRUE))
   if (r %% 50L == 0L) message(r, " replications, ", round(proc.time()[["elapsed"]] - started), " s")
 }
 elapsed <- proc.time()[["elapsed"]] - started
@@ -119,8 +146,10 @@ lines <- c(
   "",
   sprintf(paste("Data: %d replications (seed %d) of n = %d people: x ~ N(0, 1), a ~ Bernoulli(plogis(0.6 x - 0.2)),",
                 "discrete-time hazard plogis(-2.8 + 0.06 t + 0.7 x - 0.5 a) in periods t = 1..%d, censoring",
-                "uniform over the periods (half of it at the end). True curves by Monte Carlo over 10^6 draws of x."),
-          REPS, COV_SEED, N, PERIODS),
+                "uniform over the periods (half of it at the end). The estimators with censoring weights run on",
+                "a second cohort per replication whose censoring depends on x: hazard plogis(-2.6 + 0.8 x) in periods",
+                "1..%d, the rest censored at the end. True curves by Monte Carlo over 10^6 draws of x."),
+          REPS, COV_SEED, N, PERIODS, PERIODS - 1L),
   sprintf(paste("Nominal 95%% intervals, each estimator's default (`se = \"sandwich\"`). Columns: coverage of the",
                 "pointwise intervals of both arms' survival at t = %s; of the risk difference and the RMST difference at",
                 "the same times; of the simultaneous band (`tidy(band = \"simultaneous\")`) over both whole curves;",
