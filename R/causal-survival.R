@@ -47,18 +47,23 @@ interval_label <- function(x) {
 #' curve is 1: `time`, `treatment`, `survival`, `std.error`, `conf.low` and
 #' `conf.high`. These are the numbers [autoplot()][autoplot.causal_survival] draws.
 #'
-#' Influence-function (`se = "sandwich"`) intervals are computed on the
-#' log-survival scale, \eqn{S \exp(\pm c\, \mathrm{se}/S)}, as
-#' [survival::survfit()]'s default. With `band = "pointwise"` \eqn{c} is
-#' the normal quantile, so each interval covers its own time with
-#' probability `conf.level`. With `band = "simultaneous"` \eqn{c} is the
-#' `conf.level` quantile of the largest standardized deviation over the
-#' arms and times (a sup-t band): drawn by simulation (10,000 draws with
-#' R's random number generator, so [set.seed()] reproduces it) from the
-#' normal law with the curves' influence-function correlation, at up to 100
-#' times per arm spread over follow-up, so the band covers whole curves
-#' with probability about `conf.level`. Bootstrap fits give pointwise
-#' percentile intervals.
+#' Influence-function (`se = "sandwich"`) pointwise intervals
+#' (`band = "pointwise"`) are computed on the log-survival scale,
+#' \eqn{S \exp(\pm z\, \mathrm{se}/S)} with \eqn{z} the normal quantile, as
+#' [survival::survfit()]'s default, so each interval covers its own time
+#' with probability `conf.level`. A simultaneous band (`band =
+#' "simultaneous"`) covers whole curves with probability about
+#' `conf.level`: it is computed on the log-minus-log scale,
+#' \eqn{S^{\exp(\pm c\, \mathrm{se} / (S |\log S|))}}, whose standardized
+#' deviations stay close to normal where few events have occurred (on the
+#' log scale they are skewed there, and a band, which must hold at every
+#' time at once, loses coverage to them), and \eqn{c} is the `conf.level`
+#' quantile of the largest standardized deviation over the arms and times
+#' (a sup-t band): drawn by simulation (10,000 draws with R's random number
+#' generator, so [set.seed()] reproduces it) from the normal law with the
+#' curves' influence-function correlation, at every time where a curve or
+#' its standard error changes (up to 200 such times per arm, spread over
+#' follow-up). Bootstrap fits give pointwise percentile intervals.
 #'
 #' @param x A `causal_survival` object from [survival_ipw()] or
 #'   [survival_standardization()].
@@ -90,10 +95,18 @@ tidy.causal_survival <- function(x, conf.level = x$conf_level, band = "pointwise
   }
   if (x$se_type == "sandwich") {
     se <- cbind(0, x$std_error)
-    z <- if (band == "pointwise") stats::qnorm(1 - alpha / 2) else band_critical_value(x, conf.level)
-    half <- z * se / surv
-    lo <- surv * exp(-half)
-    hi <- pmin(1, surv * exp(half))
+    if (band == "pointwise") {
+      half <- stats::qnorm(1 - alpha / 2) * se / surv
+      lo <- surv * exp(-half)
+      hi <- pmin(1, surv * exp(half))
+    } else {
+      # On the log(-log) scale; where the curve is 1 (no events yet) or 0
+      # its standard error is 0 and so is the band's width.
+      half <- band_critical_value(x, conf.level) * se / (surv * abs(log(surv)))
+      half[se == 0 & !is.na(se)] <- 0
+      lo <- surv^exp(half)
+      hi <- surv^exp(-half)
+    }
   } else if (x$se_type == "bootstrap") {
     reps <- x$replicates
     se <- cbind(0, apply(reps, c(2L, 3L), stats::sd, na.rm = TRUE))
@@ -294,12 +307,18 @@ survival_functionals <- function(fit, times, rmst = FALSE) {
 
 # The critical value of a simultaneous band (see tidy.causal_survival()):
 # the conf_level quantile of max |Z| over Z ~ N(0, R), R the influence
-# function correlation of the curves at up to 100 times per arm where they
-# vary, computed over people in chunks.
-band_critical_value <- function(fit, conf_level, draws = 10000L, per_arm = 100L) {
+# function correlation of the curves at the times where they vary, computed
+# over people in chunks. Between the times where an arm's curve and its
+# standard error both stay the same its standardized deviation does too, so
+# those times add nothing to the maximum; of the others up to per_arm per
+# arm, spread over follow-up, are kept.
+band_critical_value <- function(fit, conf_level, draws = 10000L, per_arm = 200L) {
   K <- length(fit$levels)
   keep <- lapply(seq_len(K), function(k) {
-    ok <- which(is.finite(fit$std_error[k, ]) & fit$std_error[k, ] > 0 & fit$survival[k, ] > 0)
+    s <- fit$survival[k, ]
+    se <- fit$std_error[k, ]
+    ok <- which(is.finite(se) & se > 0 & s > 0)
+    ok <- ok[c(TRUE, diff(s[ok]) != 0 | diff(se[ok]) != 0)[seq_along(ok)]]
     ok[unique(round(seq(1, length(ok), length.out = min(per_arm, length(ok)))))]
   })
   arm <- rep(seq_len(K), lengths(keep))

@@ -39,19 +39,27 @@ censoring_person_time <- function(pt) {
        f = pt$f, n_periods = pt$n_periods)
 }
 
-# The `cens` argument of the C fitter: person parts and (one-row) period
-# tables of the censoring and numerator models' logits.  NULL when no one is
-# censored before the end of the grid.
-censoring_weights_spec <- function(xc, pt, w, learner) {
+# The censoring models fitted on the person-time pt with weights w: the
+# denominator (the censoring design xc) and the stabilizing numerator (the
+# treatment alone). NULL when no one is censored before the end of the grid.
+censoring_models <- function(xc, pt, w, learner) {
   cpt <- censoring_person_time(pt)
   if (!any(cpt$status == 1L & w > 0)) return(NULL)
-  denom <- pt_fit(xc, cpt, w, interact = FALSE, learner = learner)
-  numer <- pt_fit(treatment_dummies(pt$arm), cpt, w, interact = FALSE, learner = learner)
-  list(lc = pt_person_lp(denom, xc), cc = pt_period_table(denom, pt$f),
-       ln = pt_person_lp(numer, treatment_dummies(pt$arm)), cn = pt_period_table(numer, pt$f))
+  list(denominator = pt_fit(xc, cpt, w, interact = FALSE, learner = learner),
+       numerator = pt_fit(treatment_dummies(pt$arm), cpt, w, interact = FALSE, learner = learner))
 }
 
-# The censoring models of censoring_weights_spec() as the C survival
+# The `cens` argument of the C fitter: person parts and (one-row) period
+# tables of the censoring and numerator models' logits (NULL without
+# censoring models).
+censoring_weights_spec <- function(models, xc, pt) {
+  if (is.null(models)) return(NULL)
+  list(lc = pt_person_lp(models$denominator, xc), cc = pt_period_table(models$denominator, pt$f),
+       ln = pt_person_lp(models$numerator, treatment_dummies(pt$arm)),
+       cn = pt_period_table(models$numerator, pt$f))
+}
+
+# The censoring models of censoring_models() as the C survival
 # bootstrap refits them, with the censoring person-time.
 censoring_boot_spec <- function(xc, pt, learner) {
   cpt <- censoring_person_time(pt)

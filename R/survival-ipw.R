@@ -29,9 +29,15 @@
 #'   [tidy()][tidy.causal_survival] a simultaneous band. For
 #'   `method = "pooled_logistic"` the hazard model's score over person-time
 #'   is stacked too (chained with the propensity model's, whose weights it
-#'   is fitted with). Not available with a `censoring_model` or a weight
-#'   model other than [ipw()] with [lrn_glm()]: those fits default to the
-#'   bootstrap, and stop when `se = "sandwich"` is asked for.
+#'   is fitted with). With a `censoring_model` the scores of the two
+#'   censoring models (the censoring hazard and its treatment-only
+#'   stabilizing numerator) are stacked as well, so the intervals account for
+#'   the estimated censoring weights too. Not available with a weight model
+#'   other than [ipw()] with [lrn_glm()] (such as [matching()]): those fits
+#'   default to the bootstrap, and stop when `se = "sandwich"` is asked for.
+#'   A censoring model whose information matrix is singular (censoring in
+#'   some periods only, so that its period terms run off to infinity) stops
+#'   with a message that points to the bootstrap.
 #' * `se = "bootstrap"`: `R` replicates that refit the weight model, the
 #'   censoring models and the curves; percentile intervals.
 #'
@@ -176,17 +182,18 @@ grid_curves <- function(fit, avg, ipw) {
   pt <- fit$pt
   K <- length(fit$levels)
   w <- avg * ipw
-  cens <- censoring_for_fit(if (!is.null(fit$xc)) censoring_weights_spec(fit$xc, pt, avg, fit$learner), K)
+  cm <- if (!is.null(fit$xc)) censoring_models(fit$xc, pt, avg, fit$learner)
+  cens <- censoring_for_fit(censoring_weights_spec(cm, fit$xc, pt), K)
   if (fit$method == "grid_km") {
     tab <- .Call(C_ffi_pt_risk_table, as.integer(fit$treatment), K, pt$last, pt$status,
                  as.double(w), cens, pt$n_periods)
     surv <- t(apply(1 - tab$events / tab$at_risk, 1L, cumprod))
     surv[!is.finite(surv)] <- NA_real_
-    return(list(survival = matrix(surv, K), models = list(censoring = cens)))
+    return(list(survival = matrix(surv, K), models = list(censoring = cens, censoring_models = cm)))
   }
   dummies <- treatment_dummies(fit$treatment)
   hz <- pt_fit(dummies, pt, w, TRUE, fit$learner, cens)
   lp <- matrix(pt_person_lp(hz, diag(1, K)[, -1L, drop = FALSE]), 1L)
   surv <- .Call(C_ffi_discrete_survival, lp, pt_period_table(hz, pt$f), 1, causallib_threads())
-  list(survival = surv, models = list(hazard = hz, censoring = cens))
+  list(survival = surv, models = list(hazard = hz, censoring = cens, censoring_models = cm))
 }

@@ -32,8 +32,11 @@ with_influence <- function(fit) {
   prop <- if (!is.null(fit$weight_model)) propensity_pieces(fit$weight_model)
   inf <- switch(fit$method,
     km = km_influence(fit, prop),
-    pooled_logistic = , grid_pooled_logistic = pooled_influence(fit, prop),
+    grid_km = grid_km_influence(fit, prop),
+    pooled_logistic = if (isTRUE(fit$stratified)) stratified_influence(fit, prop) else pooled_influence(fit, prop),
+    grid_pooled_logistic = pooled_influence(fit, prop),
     cox = cox_influence(fit, prop))
+  if (!fit$marginal && !is.null(prop$dlogpop)) inf <- with_population_influence(inf, fit, prop)
   G <- inf$G
   v <- as.vector(inf$ij_var)
   if (ncol(G)) v <- v + 2 * rowSums(G * inf$C) + rowSums((G %*% crossprod(inf$Phi)) * G)
@@ -50,24 +53,24 @@ with_influence <- function(fit) {
 sandwich_coverage <- function(fit) {
   wm <- fit$weight_model
   why <- if (!fit$method %in% sandwich_methods) {
-    "curves with a {.arg censoring_model}"
-  } else if (!is.null(fit$xc)) {
-    "curves with a {.arg censoring_model}"
-  } else if (isTRUE(fit$stratified)) {
-    "stratified hazard models ({.code stratified = TRUE})"
+    "these curves"
+  } else if (fit$method == "cox" && !is.null(fit$xc)) {
+    "Cox curves with a {.arg censoring_model}"
+  } else if (fit$method == "cox" && isTRUE(fit$stratified)) {
+    "stratified Cox models ({.code stratified = TRUE})"
   } else if (!is.null(wm) && !inherits(wm, "causallib_ipw")) {
     "weight models other than {.fn ipw}, such as {.fn matching}"
   } else if (!is.null(wm) && !inherits(wm$learner_fit, "causallib_glm_fit")) {
     "weight models whose learner is not the built-in {.fn lrn_glm}"
-  } else if (!is.null(wm) && fit$method %in% c("pooled_logistic", "cox") && wm$estimand == "ATO") {
-    "standardization over the overlap population ({.code estimand = \"ATO\"})"
-  } else if (!is.null(wm) && fit$method %in% c("pooled_logistic", "cox") && wm$options$stabilize) {
-    "hazard models weighted by stabilized weights ({.code stabilize = TRUE})"
+  } else if (!is.null(wm) && fit$method == "cox" && wm$estimand == "ATO") {
+    "Cox standardization over the overlap population ({.code estimand = \"ATO\"})"
+  } else if (!is.null(wm) && fit$method == "cox" && wm$options$stabilize) {
+    "Cox models weighted by stabilized weights ({.code stabilize = TRUE})"
   }
   why
 }
 
-sandwich_methods <- c("km", "pooled_logistic", "grid_pooled_logistic", "cox")
+sandwich_methods <- c("km", "grid_km", "pooled_logistic", "grid_pooled_logistic", "cox")
 
 # The default `se` of a fit: the sandwich wherever it is available.
 default_survival_se <- function(fit) if (is.null(sandwich_coverage(fit))) "sandwich" else "bootstrap"
@@ -104,14 +107,62 @@ influence_fixed <- function(inf, fit, L, arm, rows) UseMethod("influence_fixed")
 
 # The influence functions of a propensity model's coefficients (n x q) and
 # the derivative of each unit's log IP weight in them (n x q), from the
-# learner's score parts (glm_score_parts()).
+# learner's score parts (glm_score_parts()). Stabilized weights add the
+# arms' shares pi_a (the sampling-weighted mean of [A = a]) as K more
+# coefficients: influence sw_i ([a_i = a] - pi_a) / sum(sw), and
+# d log w_i / d pi_a = [a_i = a] / pi_a. With overlap (ATO) weights,
+# dlogpop is the derivative of log target_population() (1 / sum_k 1 / P_k)
+# in the coefficients, pop / P_b - P_b times the design in block b (0 for
+# the shares).
 propensity_pieces <- function(wm) {
   z <- coefficient_design(wm$x, wm$intercept)
   score <- glm_score_parts(wm$learner_fit, wm$x, wm$treatment, wm$sampling_weights)
   blocks <- ncol(score$R)
   S <- do.call(cbind, lapply(seq_len(blocks), function(b) z * score$R[, b]))
   dlogw <- do.call(cbind, lapply(seq_len(blocks), function(b) z * (wm$dw_deta[, b] / wm$ip_weights)))
-  list(Phi = coefficient_influence(S, score, blocks), dlogw = dlogw)
+  out <- list(Phi = coefficient_influence(S, score, blocks), dlogw = dlogw)
+  shares <- 0L
+  if (isTRUE(wm$options$stabilize)) {
+    sw <- sw_or_one(wm)
+    ind <- outer(as.integer(wm$treatment), seq_along(wm$levels), `==`) * 1
+    pi <- colSums(sw * ind) / sum(sw)
+    out$Phi <- cbind(out$Phi, sw * sweep(ind, 2L, pi) / sum(sw))
+    out$dlogw <- cbind(out$dlogw, sweep(ind, 2L, pi, `/`))
+    shares <- length(pi)
+  }
+  if (wm$estimand == "ATO") {
+    P <- wm$propensity
+    pop <- target_population(wm)
+    dpop <- lapply(seq_len(blocks), function(b) z * (pop / P[, b + 1L] - P[, b + 1L]))
+    out$dlogpop <- cbind(do.call(cbind, dpop), matrix(0, nrow(z), shares))
+  }
+  out
+}
+
+# A standardization over a target population that depends on the
+# propensity model (overlap weights): the curves S_k = sum_i v_i S_ik with
+# v_i proportional to sw_i pop_i(beta) move with beta by
+# sum_i U_i(k, t) d log pop_i / d beta, so the propensity model's influence
+# joins Phi, with that derivative in G and its cross sums in C. U comes
+# from the method's influence_fixed() at every (arm, time), in chunks.
+with_population_influence <- function(inf, fit, prop) {
+  K <- length(fit$levels)
+  m <- length(fit$times)
+  q <- ncol(prop$Phi)
+  G <- C <- matrix(0, K * m, q)
+  for (rows in row_chunks(fit$n, K * m)) {
+    for (k in seq_len(K)) {
+      U <- influence_fixed(inf, fit, diag(1, m), rep(k, m), rows)
+      U[is.na(U)] <- 0
+      rows_k <- (seq_len(m) - 1L) * K + k
+      G[rows_k, ] <- G[rows_k, ] + crossprod(U, prop$dlogpop[rows, , drop = FALSE])
+      C[rows_k, ] <- C[rows_k, ] + crossprod(U, prop$Phi[rows, , drop = FALSE])
+    }
+  }
+  inf$Phi <- cbind(inf$Phi, prop$Phi)
+  inf$G <- cbind(inf$G, G)
+  inf$C <- cbind(inf$C, C)
+  inf
 }
 
 # The person-level design of a model's coefficients: its columns, after a
@@ -277,15 +328,20 @@ pooled_influence <- function(fit, prop) {
                numeric(nrow(x_levels[[1L]])))
   inf <- structure(list(single = single, lp = matrix(lp, ncol = K), ctab = ctab, v = v / sum(v)),
                    class = "pooled_influence")
-  score <- pt_person_scores(hz, pt, coefficient_design(x_obs, intercept),
-                            pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw)
-  kept <- !hz$aliased
-  pen <- pt_penalty(fit$learner, length(kept), intercept)
-  parts <- list(H = hz$information, kept = kept, center = hz$center, anchor = hz$anchor,
-                penalty_score = if (is.null(pen)) numeric(length(kept)) else
-                  pen * ifelse(kept, hz$coefficients, 0))
-  chain <- if (!is.null(prop)) prop$Phi %*% crossprod(prop$dlogw, score)
-  inf$Phi <- coefficient_influence(score, parts, 1L, chain)
+  # Censoring weights vary over each person's periods: their scores and
+  # chain come from R/survival-sandwich-censoring.R.
+  cw <- censoring_influence(fit)
+  scores <- if (is.null(cw)) {
+    list(score = pt_person_scores(hz, pt, coefficient_design(x_obs, intercept),
+                                  pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw))
+  } else {
+    censored_hazard_scores(hz, pt, coefficient_design(x_obs, intercept),
+                           pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw, cw)
+  }
+  score <- scores$score
+  chain <- scores$chain
+  if (!is.null(prop)) chain <- (chain %||% 0) + prop$Phi %*% crossprod(prop$dlogw, score)
+  inf$Phi <- coefficient_influence(score, pt_score_parts(hz, fit$learner), 1L, chain)
   sums <- pooled_arm_sums(inf, fit, lapply(x_levels, coefficient_design, intercept = intercept))
   inf[names(sums)] <- sums
   inf
@@ -377,8 +433,8 @@ influence_fixed.pooled_influence <- function(inf, fit, L, arm, rows) {
   if (inf$single) return(out)
   for (k in unique(arm)) {
     cols <- which(arm == k)
-    # The curve is NA after the arm's end, where the functionals are 0.
-    at_mean <- colSums(L[, cols, drop = FALSE] * fit$survival[k, ], na.rm = TRUE)
+    # After the arm's curve ends (NA) every functional has weight 0.
+    at_mean <- colSums(L[, cols, drop = FALSE] * ifelse(is.na(fit$survival[k, ]), 0, fit$survival[k, ]))
     for (r in row_chunks(length(rows), nrow(L))) {
       S <- row_cumprod(1 - person_hazards(inf, rows[r], k))
       out[r, cols] <- inf$v[rows[r]] * (S %*% L[, cols, drop = FALSE] - rep(at_mean, each = length(r)))

@@ -111,8 +111,16 @@
 #'   whose influence it approximates, they differ by a few percent).
 #'   Intervals are on the log-survival scale; see
 #'   [estimate_effect()][estimate_effect.causal_survival] and
-#'   [tidy()][tidy.causal_survival]. Not available for `stratified = TRUE`,
-#'   a `censoring_model`, stabilized or overlap (ATO) weights: those default
+#'   [tidy()][tidy.causal_survival]. For pooled-logistic hazards, a
+#'   `censoring_model` stacks the scores of the censoring models (the
+#'   censoring hazard and its treatment-only stabilizing numerator) whose
+#'   weights the hazard model is fitted with; stabilized weights stack the
+#'   arms' shares, and overlap (ATO) weights the dependence of the overlap
+#'   population, over which the curves are averaged, on the propensity
+#'   model; with `stratified = TRUE` the K hazard models' scores are
+#'   stacked side by side. Not available for Cox models with a
+#'   `censoring_model`, `stratified = TRUE`, stabilized or ATO weights, nor
+#'   for a weight model other than [ipw()] with [lrn_glm()]: those default
 #'   to the bootstrap, and stop when `se = "sandwich"` is asked for.
 #' * `se = "bootstrap"`: `R` nonparametric bootstrap replicates of people
 #'   refit the whole pipeline (the weight, censoring and hazard models, in C
@@ -269,7 +277,8 @@ pooled_curves <- function(fit, avg, ipw) {
   K <- length(fit$levels)
   nt <- causallib_threads()
   w <- avg * ipw
-  cens <- if (!is.null(fit$xc)) censoring_weights_spec(fit$xc, pt, avg, fit$learner)
+  cm <- if (!is.null(fit$xc)) censoring_models(fit$xc, pt, avg, fit$learner)
+  cens <- censoring_weights_spec(cm, fit$xc, pt)
   pd <- person_design(fit$hazard)
   avg_pop <- avg * (fit$population %||% 1)
   if (!fit$stratified) {
@@ -280,7 +289,7 @@ pooled_curves <- function(fit, avg, ipw) {
       pt_person_lp(hz, cd$x, cd$offset)
     }, numeric(n))
     surv <- .Call(C_ffi_discrete_survival, matrix(lp, n), pt_period_table(hz, pt$f), avg_pop, nt)
-    return(list(survival = surv, models = list(hazard = hz, censoring = cens)))
+    return(list(survival = surv, models = list(hazard = hz, censoring = cens, censoring_models = cm)))
   }
   hz <- lapply(seq_len(K), function(k) {
     keep <- as.integer(fit$treatment) == k
@@ -291,7 +300,7 @@ pooled_curves <- function(fit, avg, ipw) {
     .Call(C_ffi_discrete_survival, matrix(pt_person_lp(h, pd$x, pd$offset)),
           pt_period_table(h, pt$f), avg_pop, nt)
   }, numeric(pt$n_periods)))
-  list(survival = surv, models = list(hazard = hz, censoring = cens))
+  list(survival = surv, models = list(hazard = hz, censoring = cens, censoring_models = cm))
 }
 
 # Mean predicted curve of the people `rows` of each arm under that arm

@@ -26,14 +26,26 @@ COV_SEED <- 20261130L
 # The hazard of person x under treatment a in period t.
 hazard <- function(t, x, a) stats::plogis(-2.8 + 0.06 * t + 0.7 * x - 0.5 * a)
 
+# The censoring hazard of person x in each period when censoring depends on
+# x (it ends follow-up after the period's risk of the event).
+censoring_hazard <- function(x) stats::plogis(-2.6 + 0.8 * x)
+
 # x ~ N(0, 1), confounded treatment, event times from the hazards, uniform
-# censoring times (half of them at the end of follow-up, 10 periods).
-simulate_cohort <- function(n) {
+# censoring times (half of them at the end of follow-up, 10 periods); or,
+# with informative = TRUE, censoring times from censoring_hazard(x), which
+# only estimators with a censoring model on x correct for.
+simulate_cohort <- function(n, informative = FALSE) {
   x <- stats::rnorm(n)
   a <- stats::rbinom(n, 1, stats::plogis(0.6 * x - 0.2))
   event_time <- rep(PERIODS + 1L, n)
   for (t in rev(seq_len(PERIODS))) event_time[stats::runif(n) < hazard(t, x, a)] <- t
-  cens_time <- sample(c(seq_len(PERIODS), rep(PERIODS, PERIODS)), n, replace = TRUE)
+  cens_time <- if (informative) {
+    ct <- rep(PERIODS, n)
+    for (t in rev(seq_len(PERIODS - 1L))) ct[stats::runif(n) < censoring_hazard(x)] <- t
+    ct
+  } else {
+    sample(c(seq_len(PERIODS), rep(PERIODS, PERIODS)), n, replace = TRUE)
+  }
   data.frame(x = x, a = a, time = pmin(event_time, cens_time),
              event = as.integer(event_time <= cens_time))
 }
@@ -112,6 +124,21 @@ estimators <- list(
     survival_aipw(Surv(time, event) ~ a + x, data = d, treatment = "a", weight_model = a ~ x,
                   censoring_model = ~ x)
   },
+  "IP-weighted Kaplan-Meier with censoring weights (censoring on x)" = function(d) {
+    survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, censoring_model = ~ x)
+  },
+  "IP-weighted pooled-logistic hazards with censoring weights (censoring on x)" = function(d) {
+    survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, censoring_model = ~ x,
+                 method = "pooled_logistic", time_terms = ~ factor(time))
+  },
+  "standardized pooled logistic with censoring weights (censoring on x)" = function(d) {
+    survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                             censoring_model = ~ x)
+  },
+  "augmented IPW (doubly robust) with censoring model ~ x (censoring on x)" = function(d) {
+    survival_aipw(Surv(time, event) ~ a + x, data = d, treatment = "a", weight_model = a ~ x,
+                  censoring_model = ~ x)
+  },
   # Continuous-time cohort (simulate_continuous()); the Cox model is correct.
   "standardized Cox" = function(d) {
     survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a", model = "cox")
@@ -122,17 +149,20 @@ estimators <- list(
   }
 )
 continuous <- c("standardized Cox", "IP-weighted standardized Cox")
+# The estimators with a censoring model on x run on cohorts whose censoring
+# depends on x.
+informative <- names(estimators)[grepl("censoring on x", names(estimators), fixed = TRUE)]
 only <- Sys.getenv("CAUSALLIB_COVERAGE_ESTIMATORS", "")
 if (nzchar(only)) estimators <- estimators[grepl(only, names(estimators))]
 
 covers <- function(lo, hi, truth) as.numeric(lo <= truth & truth <= hi)
 
 # The survival at TIMES is the curve's step at the last time <= TIMES.
-one_replication <- function(d, dc) {
+one_replication <- function(d, dc, di) {
   lapply(stats::setNames(nm = names(estimators)), function(e) {
     cont <- e %in% continuous
     truth <- if (cont) truth_continuous else truth_discrete
-    fit <- suppressWarnings(estimators[[e]](if (cont) dc else d))
+    fit <- suppressWarnings(estimators[[e]](if (cont) dc else if (e %in% informative) di else d))
     tab <- tidy(fit)
     band <- tidy(fit, band = "simultaneous")
     arm <- match(as.character(tab$treatment), fit$levels)
@@ -157,7 +187,8 @@ for (r in seq_len(REPS)) {
   d <- simulate_cohort(N)
   # (seeded per replication, so that a Cox row's data do not depend on the other rows)
   dc <- withr::with_seed(COV_SEED + r, simulate_continuous(N))
-  runs[[r]] <- one_replication(d, dc)
+  di <- withr::with_seed(2L * COV_SEED + r, simulate_cohort(N, informative = TRUE))
+  runs[[r]] <- one_replication(d, dc, di)
   if (r %% 50L == 0L) message(r, " replications, ", round(proc.time()[["elapsed"]] - started), " s")
 }
 elapsed <- proc.time()[["elapsed"]] - started
@@ -183,6 +214,8 @@ lines <- c(
   sprintf(paste("Data: %d replications (seed %d) of n = %d people: x ~ N(0, 1), a ~ Bernoulli(plogis(0.6 x - 0.2)),",
                 "discrete-time hazard plogis(-2.8 + 0.06 t + 0.7 x - 0.5 a) in periods t = 1..%d, censoring",
                 "uniform over the periods (half of it at the end). True curves by Monte Carlo over 10^6 draws of x.",
+                "The rows marked (censoring on x) run on a third cohort per replication whose censoring depends on x:",
+                "hazard plogis(-2.6 + 0.8 x) in periods 1..9, the rest censored at the end.",
                 "The Cox rows use the same design in continuous time (drawn in the same replications): hazard",
                 "%.2f exp(0.7 x - 0.5 a), censoring uniform on (0, %d) for half the people and at %d for the others;",
                 "true curves by Gauss-Hermite quadrature in x."),

@@ -160,7 +160,7 @@ test_that("colon: three arms, weight and censoring models, no replicate lost", {
   set.seed(2)
   km <- survival_ipw(Surv(time, status) ~ rx, data = co, weight_model = rx ~ age + sex + nodes,
                      censoring_model = ~ age + nodes, breaks = seq(0, 3330, by = 30.4375 * 3),
-                     R = 50)
+                     se = "bootstrap", R = 50)
   expect_equal(km$failed, 0L)
   expect_equal(unname(km$curve_ends), unname(expected_ends(km, co$time, co$rx)))
   std <- survival_standardization(Surv(time, status) ~ rx + age + sex + nodes, data = co,

@@ -25,7 +25,10 @@ sim2 <- sim_construct_cohort(160, K = 2, seed = 11)
 sim3 <- three_arm(sim_construct_cohort(180, K = 3, seed = 12))
 sim3c <- three_arm(sim_construct_continuous(180, K = 3, seed = 13))
 rott_small <- rotterdam_cohort(250, seed = 3)
-colo_small <- colon_cohort(seed = 4)[withr::with_seed(4, sample.int(880, 240)), ]
+# A subsample in which one arm's curve ends before the others'.
+colo_small <- colon_cohort(seed = 4)[withr::with_seed(1, sample.int(880, 240)), ]
+sim2_logical <- recode_treatment(sim2, "logical")
+sim2_character <- recode_treatment(sim2, "character")
 
 # Estimators x treatments with sandwich intervals: fit(d, w, ...).
 sandwich_cases <- list(
@@ -108,8 +111,107 @@ sandwich_cases <- list(
        fit = function(d, w, ...) {
          survival_ipw_fit(d$a, d$time, d$event, weight_model = ipw_fit(cbind(x = d$x), d$a, weights = w),
                           weights = w, ...)
+       }),
+  # Censoring weights: the censoring models' scores are stacked too. Colon's
+  # censoring starts after four years: periods that each see some keep its
+  # censoring model finite.
+  list(id = "KM with censoring weights (~ x + z), no weight model, binary", data = sim2,
+       fit = function(d, w, ...) {
+         survival_ipw(Surv(time, event) ~ a, data = d, censoring_model = ~ x + z, weights = w,
+                      learner = lrn_tight(), ...)
+       }),
+  list(id = "KM with ATE and censoring weights (~ x + ns(age, 3)), factor, 3 levels", data = sim3,
+       fit = function(d, w, ...) {
+         wm <- ipw(a ~ x + age, data = d, weights = w, learner = lrn_tight())
+         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = wm, weights = w,
+                      censoring_model = ~ x + splines::ns(age, 3), learner = lrn_tight(), ...)
+       }),
+  list(id = "KM with ATE and censoring weights, rotterdam (covariate-dependent censoring)",
+       data = rott_small,
+       fit = function(d, w, ...) {
+         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x + z, weights = w,
+                      censoring_model = ~ x + z + nodes, breaks = yearly_breaks(12),
+                      learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted pooled logistic with censoring weights (~ a:x + z), logical", data = sim2_logical,
+       fit = function(d, w, ...) {
+         survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x + z, weights = w,
+                      method = "pooled_logistic", censoring_model = ~ a:x + z,
+                      learner = lrn_tight(), ...)
+       }),
+  list(id = "standardized pooled logistic with censoring weights, character", data = sim2_character,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  censoring_model = ~ x + z, weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted standardized pooled logistic with censoring weights, colon (3 levels)",
+       data = colo_small,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + nodes, data = d, weights = w,
+                                                     learner = lrn_tight()),
+                                  censoring_model = ~ x + nodes, time_terms = ~ time + I(time^2),
+                                  breaks = c(0, 1000, 1600, 1900, 2200, 2500, 2800),
+                                  weights = w, learner = lrn_tight(), ...)
+       })
+,
+  # Stabilized and overlap weights in hazard models: the arms' shares and
+  # the overlap population's dependence on the propensity model are stacked.
+  list(id = "IP-weighted standardized pooled logistic, ATO weights, character", data = sim2_character,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + z, data = d, estimand = "ATO", weights = w,
+                                                     learner = lrn_tight()),
+                                  weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted standardized pooled logistic, ATO weights, 3 levels", data = sim3,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + age, data = d, estimand = "ATO",
+                                                     learner = lrn_tight()),
+                                  learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted standardized pooled logistic, stabilized weights, logical", data = sim2_logical,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + z, data = d, stabilize = TRUE, weights = w,
+                                                     learner = lrn_tight()),
+                                  weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "IP-weighted standardized pooled logistic, stabilized and censoring weights, 3 levels",
+       data = sim3,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  weight_model = ipw(a ~ x + age, data = d, stabilize = TRUE, weights = w,
+                                                     learner = lrn_tight()),
+                                  censoring_model = ~ x, weights = w, learner = lrn_tight(), ...)
+       })
+,
+  # Stratified hazard models: one model per arm, side by side in Phi.
+  list(id = "stratified pooled logistic, binary, factor covariate", data = sim2,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                  stratified = TRUE, weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "stratified pooled logistic, stabilized weights, ns() and an offset", data = sim2,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x + splines::ns(age, 3) + offset(o),
+                                  data = d, treatment = "a", stratified = TRUE,
+                                  weight_model = ipw(a ~ x + z, data = d, stabilize = TRUE,
+                                                     weights = w, learner = lrn_tight()),
+                                  weights = w, learner = lrn_tight(), ...)
+       }),
+  list(id = "stratified pooled logistic, ATO and censoring weights, 3 levels", data = sim3,
+       fit = function(d, w, ...) {
+         survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                                  stratified = TRUE,
+                                  weight_model = ipw(a ~ x + age, data = d, estimand = "ATO",
+                                                     learner = lrn_tight()),
+                                  censoring_model = ~ x, learner = lrn_tight(), ...)
        })
 )
+
+censoring_cases <- vapply(sandwich_cases, function(cs) grepl("censoring weights", cs$id), NA)
 
 test_that("weighted Kaplan-Meier standard errors with fixed weights match survfit(robust = TRUE)", {
   for (d in list(survival::rotterdam, colon_cohort())) {
@@ -158,7 +260,7 @@ test_that("standard errors and contrast covariances equal a brute-force infinite
 
 test_that("sandwich standard errors agree with the bootstrap within Monte Carlo error", {
   d <- sim_construct_cohort(500, K = 2, seed = 21)
-  for (cs in sandwich_cases[c(1L, 5L, 8L)]) {
+  for (cs in sandwich_cases[c(1L, 5L, 8L, which(censoring_cases)[c(1L, 4L)])]) {
     fit <- cs$fit(d, d$w)
     set.seed(5)
     boot <- cs$fit(d, d$w, se = "bootstrap", R = 800)
@@ -262,7 +364,7 @@ test_that("estimating the propensity model changes the standard errors of IP-wei
 })
 
 test_that("sandwich standard errors do not depend on the number of threads or the weights' scale", {
-  for (cs in sandwich_cases[c(1L, 2L, 7L, 8L, 12L, 13L)]) {
+  for (cs in sandwich_cases[c(1L, 2L, 7L, 8L, 12L, 13L, which(censoring_cases)[c(2L, 5L)])]) {
     d <- cs$data
     run <- function(threads, w = d$w) {
       withr::local_options(causallib.threads = threads)
@@ -289,6 +391,12 @@ test_that("a simultaneous band is wider than the pointwise intervals and narrowe
   n_cells <- sum(fit$std_error > 0 & fit$survival > 0)
   expect_gt(c_band, stats::qnorm(0.975))
   expect_lt(c_band, stats::qnorm(1 - 0.025 / n_cells))
+  # The band is on the log(-log) scale: log(-log S) +- c se / (S |log S|).
+  s <- sim$survival[inner]
+  g <- c_band * sim$std.error[inner] / (s * abs(log(s)))
+  expect_equal(sim$conf.low[inner], exp(-exp(log(-log(s)) + g)), tolerance = 1e-12)
+  expect_equal(sim$conf.high[inner], exp(-exp(log(-log(s)) - g)), tolerance = 1e-12)
+  expect_true(all(sim$conf.low[!inner] == sim$survival[!inner]))
   expect_error(tidy(survival_ipw(Surv(time, event) ~ a, data = sim2, se = "none"),
                     band = "simultaneous"), "needs influence-function intervals")
 })
@@ -339,4 +447,15 @@ test_that("pooled-logistic contrasts keep their sandwich when one arm's curve en
   summ <- lapply(1:2, function(k) t(L) %*% U[(seq_along(fit$times) - 1L) * 2L + k, ])
   expect_true(all(is.finite(vcov(e))))
   expect_equal(unname(vcov(e)), unname(tcrossprod(summ[[1L]] - summ[[2L]])), tolerance = 1e-4)
+})
+
+test_that("a censoring model without censoring before the grid's end leaves the Kaplan-Meier standard errors", {
+  d <- sim_construct_cohort(200, seed = 3)
+  d$time <- pmin(d$time, 6)
+  d$event[d$time < 6] <- 1L
+  fit <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x, censoring_model = ~ x)
+  expect_identical(fit$method, "grid_km")
+  expect_null(fit$models$censoring_models)
+  km <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x)
+  expect_equal(fit$std_error, km$std_error, tolerance = 1e-10)
 })
