@@ -270,8 +270,11 @@ selection_engine <- function(x, groups, a, y, method, keep, lambda, family, filt
   table$reason[match(names(filtered), table$variable)] <- filtered
   left <- setdiff(names(groups), names(filtered))
   if (!length(left)) {
+    why <- vapply(split(names(filtered), sub(" \\(.*$", "", filtered)),
+                  function(v) paste(v, collapse = ", "), "")
     cli::cli_abort(c(
       "No candidate is left after the filters: all {length(groups)} were dropped.",
+      stats::setNames(paste0(names(why), ": ", why), rep("x", length(why))),
       i = "Relax {.arg filters} (see {.fn selection_filters}) or name covariates to keep in {.arg keep}."
     ))
   }
