@@ -413,7 +413,7 @@ association_p <- function(m, z) {
   min(1, min(p) * length(p))
 }
 
-percent <- function(v) paste0(formatC(100 * v, format = "f", digits = 1), "%")
+percent <- function(v) sprintf("%.1f%%", 100 * v)
 format_p <- function(p) format.pval(p, digits = 2, eps = 1e-4)
 
 # ---- double selection -----------------------------------------------------

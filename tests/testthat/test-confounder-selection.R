@@ -175,6 +175,10 @@ test_that("filters drop what a hand computation says, naming the reason", {
   reason <- setNames(forced$table$reason, forced$table$variable)
   expect_equal(reason[["u"]], sprintf("correlated with c1 (r = %.2f)", r))
   expect_true(all(c("k", "c1") %in% forced$selected))
+  # a filter that drops nothing leaves no trace
+  none <- select_confounders(f, data = d, treatment = a, keep = "k",
+                             filters = selection_filters(sparse = 0.999, correlated = 0.9999))
+  expect_false(any(grepl("sparse|correlated", none$table$reason)))
   # the cut is on |r|, pairs from the most correlated down
   tighter <- select_confounders(f, data = d, treatment = a, filters = selection_filters(correlated = 0.5))
   expect_match(setNames(tighter$table$reason, tighter$table$variable)[["c2"]], "correlated with e")
