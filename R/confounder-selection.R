@@ -37,6 +37,12 @@
 #'   variable's importance is the larger of its two importances, each
 #'   divided by the largest of its model.
 #'
+#' Selection is of candidate *variables*, the terms of the formula: a
+#' factor, `poly()` or interaction term is kept or dropped as a whole. Its
+#' model-matrix columns enter the lassos individually (not as a group), and
+#' the term is kept when either lasso selects any of its columns. Sampling
+#' weights are not supported.
+#'
 #' @section The plug-in penalty:
 #' With `lambda = "plugin"` each lasso minimizes
 #' \deqn{\frac1n \sum_i \ell(z_i, \alpha + x_i'\beta) + \frac{\lambda}{n} \sum_j \psi_j |\beta_j|}{(1/n) sum_i loss_i + (lambda/n) sum_j psi_j |beta_j|}
@@ -67,7 +73,11 @@
 #' processes in the partially linear model \eqn{y = \tau a + g(x) + e},
 #' \eqn{a = m(x) + v} (Belloni, Chernozhukov and Hansen 2014, Theorem 1);
 #' the usual standard errors apply, as if the selected set had been fixed in
-#' advance. This does not extend to a model chosen by looking at the
+#' advance. The same argument covers a logistic treatment lasso (Belloni,
+#' Chernozhukov and Wei 2016); the multinomial lasso of a treatment with
+#' three or more levels is our extension of it, and cross-validated
+#' penalties are outside the theory (they tune prediction, and tend to keep
+#' more covariates). This does not extend to a model chosen by looking at the
 #' outcome alone: selecting on the outcome lasso only (dropping covariates
 #' that predict the treatment but weakly the outcome), recursive
 #' elimination and the `weak` filter all use the outcome, and the intervals
@@ -113,6 +123,10 @@
 #' Belloni A, Chernozhukov V, Hansen C (2014). Inference on treatment
 #' effects after selection among high-dimensional controls. *Review of
 #' Economic Studies* 81(2), 608-650. \doi{10.1093/restud/rdt044}
+#'
+#' Belloni A, Chernozhukov V, Wei Y (2016). Post-selection inference for
+#' generalized linear models with many controls. *Journal of Business &
+#' Economic Statistics* 34(4), 606-619. \doi{10.1080/07350015.2016.1166116}
 #'
 #' Leeb H, Pötscher BM (2005). Model selection and inference: facts and
 #' fiction. *Econometric Theory* 21(1), 21-59.
@@ -193,8 +207,7 @@ select_confounders_fit <- function(x, a, y, method = "double_lasso", keep = NULL
   groups <- stats::setNames(as.list(seq_len(ncol(x))), colnames(x))
   out <- selection_engine(x, groups, a, y, method, keep, lambda, family, filters, n_keep,
                           target, learner, treatment_learner)
-  out$formulas <- selection_formulas(backquote(out$selected), "y", "a", character(0),
-                                     parent.frame())
+  out$formulas <- selection_formulas(backquote(out$selected), "y", "a", "a", parent.frame())
   out$call <- match.call()
   out
 }
@@ -626,16 +639,16 @@ prediction_loss <- function(pred, z, family) {
 
 # ---- results ---------------------------------------------------------------
 
-# The outcome formula `response ~ <treatment terms> + selected` (treatment
-# terms that involve a dropped candidate's variables are dropped with it)
-# and the propensity formula `treatment ~ selected`.
+# The outcome formula `response ~ <treatment terms> + selected` (the terms
+# of the formula that involve the treatment; those that also involve a
+# dropped candidate's variables are dropped with it) and the propensity
+# formula `treatment ~ selected`.
 selection_formulas <- function(selected, response, treatment, treatment_labels, env) {
   kept_vars <- unique(unlist(lapply(selected, function(s) all.vars(str2lang(s)))))
   uses_dropped <- vapply(treatment_labels, function(t) {
     !all(setdiff(all.vars(str2lang(t)), treatment) %in% kept_vars)
   }, logical(1))
-  t_terms <- c(backquote(treatment), treatment_labels[!uses_dropped])
-  t_terms <- unique(t_terms)
+  t_terms <- treatment_labels[!uses_dropped]
   rhs <- function(terms) if (length(terms)) paste(terms, collapse = " + ") else "1"
   list(outcome = stats::as.formula(paste(response, "~", rhs(c(t_terms, selected))), env = env),
        propensity = stats::as.formula(paste(backquote(treatment), "~", rhs(selected)), env = env))
@@ -708,8 +721,7 @@ summary.causal_selection <- function(object, ...) {
   structure(list(method = selection_method_label(object), n = object$n,
                  candidates = nrow(tab), selected = object$selected, counts = counts,
                  lambda = object$lambda, formula = formula(object),
-                 valid_inference = object$method == "double_lasso" &&
-                   is.null(object$filters$weak)),
+                 inference = selection_inference(object)),
             class = "summary.causal_selection")
 }
 
@@ -723,12 +735,19 @@ print.summary.causal_selection <- function(x, ...) {
                                             sep = " ", collapse = ", "), "\n")
   }
   cat("\nFormula:", paste(deparse(x$formula, width.cutoff = 500L), collapse = " "), "\n")
-  cat(if (x$valid_inference) {
-    "Inference: double selection; intervals for the effect from this formula are valid (Belloni et al. 2014).\n"
-  } else {
-    "Inference: the selection used the outcome; intervals computed after it ignore the selection.\n"
-  })
+  cat("Inference:", x$inference, "\n")
   invisible(x)
+}
+
+# What a summary says of intervals computed after the selection.
+selection_inference <- function(x) {
+  if (x$method != "double_lasso" || !is.null(x$filters$weak)) {
+    return("the selection used the outcome alone; intervals computed after it ignore the selection.")
+  }
+  if (x$lambda_rule != "plugin") {
+    return("double selection with cross-validated penalties, which the theory of valid post-selection intervals does not cover.")
+  }
+  "double selection with the plug-in penalty; intervals for the effect from this formula are valid (Belloni et al. 2014)."
 }
 
 #' Tidy a confounder selection

@@ -140,6 +140,10 @@ test_that("a factor is kept or dropped as a whole, and treatment interactions fo
   kept_terms <- attr(terms(formula(sel)), "term.labels")
   expect_true("a:u" %in% kept_terms)
   expect_equal("a:v" %in% kept_terms, "v" %in% sel$selected)
+  # the treatment enters the output formula as the input formula had it
+  logged <- select_confounders(y ~ log(a + 1) + u + g, data = d, treatment = a)
+  expect_equal(attr(terms(formula(logged)), "term.labels"), c("log(a + 1)", "u", "g"))
+  expect_equal(formula(logged, "propensity"), a ~ u + g, ignore_attr = TRUE)
 })
 
 test_that("filters drop what a hand computation says, naming the reason", {
@@ -332,6 +336,13 @@ test_that("print, summary, tidy and the plot data say why each covariate was kep
                             keep = "x7", filters = selection_filters(correlated = 0.99))
   expect_snapshot(print(sel))
   expect_snapshot(summary(sel))
+  set.seed(1)
+  cv <- select_confounders(y ~ a + x1 + x2 + x3, data = d, treatment = a, lambda = "cv_min")
+  expect_match(summary(cv)$inference, "cross-validated penalties, which the theory")
+  rfe <- select_confounders(y ~ a + x1 + x2 + x3, data = d, treatment = a,
+                            method = "recursive_elimination")
+  expect_match(summary(rfe)$inference, "used the outcome alone")
+  expect_snapshot(print(summary(rfe)))
   td <- tidy(sel)
   expect_named(td, c("variable", "kept", "reason", "outcome_coef", "treatment_coef"))
   expect_equal(nrow(td), 8)
