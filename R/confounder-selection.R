@@ -720,7 +720,7 @@ summary.causal_selection <- function(object, ...) {
   rownames(counts) <- NULL
   structure(list(method = selection_method_label(object), n = object$n,
                  candidates = nrow(tab), selected = object$selected, counts = counts,
-                 lambda = object$lambda, formula = formula(object),
+                 lambda = object$lambda, formula = stats::formula(object),
                  inference = selection_inference(object)),
             class = "summary.causal_selection")
 }
