@@ -2,7 +2,7 @@
 # method keeps the confounders, instruments, outcome-only predictors and
 # noise, and the bias, spread and 95% interval coverage of the effect
 # estimated by least squares on the treatment and the selected covariates.
-# Run by hand from the package root (about 15 minutes on a busy 2-core machine):
+# Run by hand from the package root (about 40 minutes on a busy 2-core machine):
 #
 #   Rscript bench/confounder-selection.R   # writes bench/results/confounder-selection.md
 #
