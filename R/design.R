@@ -294,12 +294,13 @@ matrix_design <- function(x, a, y, weights = NULL) {
 
 # The model matrix and offset of a design for raw variables `data` (the
 # fitted rows by default), with the treatment set to `level` for everyone
-# when a level is given.
+# when a level is given, and which term each column belongs to (`assign`,
+# as model.matrix() numbers them: 0 for the intercept).
 design_x <- function(design, data = design$vars, level = NULL) {
   if (!is.null(level)) data[[design$treatment]] <- treatment_at(data[[design$treatment]], level, nrow(data))
   mf <- stats::model.frame(design$terms, data, xlev = design$xlevels, na.action = stats::na.pass)
   x <- stats::model.matrix(design$terms, mf, contrasts.arg = design$contrasts)
-  list(x = bare_matrix(x), offset = stats::model.offset(mf))
+  list(x = bare_matrix(x), offset = stats::model.offset(mf), assign = attr(x, "assign"))
 }
 
 # The model matrices (and offsets) of a design under every treatment level.
