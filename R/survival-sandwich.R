@@ -243,15 +243,17 @@ influence_fixed.km_influence <- function(inf, fit, L, arm, rows) {
 # An IP-weighted pooled-logistic fit (method "grid_pooled_logistic") has
 # one curve per arm from the arm's own hazards, so U = 0 and everything is
 # in the hazard model. The hazard model's coefficient influence comes from
-# its score over person-time, summed per person (pt_person_scores()), and,
-# when it is fitted with IP weights w_i = sw_i ipw_i(beta), from the
-# propensity model's through J = sum_i s_i d log w_i / d beta'. Then one
-# pass per arm over the people, in chunks, gives G, sum_i U_i^2 and
-# sum_i U_i Phi_i.
+# its score over person-time, summed per person, and, when it is fitted
+# with IP weights w_i = sw_i ipw_i(beta), from the propensity model's
+# through J = sum_i s_i d log w_i / d beta'. The persons x periods work
+# is in C (src/pooled-influence.c), one streamed pass each: the person
+# scores (ffi_pooled_scores), then G, sum_i U_i^2 and sum_i U_i Phi_i over
+# every person under every level (ffi_pooled_arm_sums).
 pooled_influence <- function(fit, prop) {
   hz <- fit$models$hazard
   pt <- fit$pt
   K <- length(fit$levels)
+  nt <- causallib_threads()
   single <- fit$method == "grid_pooled_logistic"
   if (single) {
     x_obs <- treatment_dummies(fit$treatment)
@@ -275,8 +277,9 @@ pooled_influence <- function(fit, prop) {
                numeric(nrow(x_levels[[1L]])))
   inf <- structure(list(single = single, lp = matrix(lp, ncol = K), ctab = ctab, v = v / sum(v)),
                    class = "pooled_influence")
-  score <- pt_person_scores(hz, pt, coefficient_design(x_obs, intercept),
-                            pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw)
+  score <- .Call(C_ffi_pooled_scores, x_obs, intercept, pt_person_lp(hz, x_obs, offset), ctab,
+                 pt$f, as.integer(pt$arm), hz$K, pt$last, pt$status,
+                 as.double(sw_or_one(fit) * fit$ipw), nt)
   kept <- !hz$aliased
   pen <- pt_penalty(fit$learner, length(kept), intercept)
   parts <- list(H = hz$information, kept = kept, center = hz$center, anchor = hz$anchor,
@@ -284,102 +287,26 @@ pooled_influence <- function(fit, prop) {
                   pen * ifelse(kept, hz$coefficients, 0))
   chain <- if (!is.null(prop)) prop$Phi %*% crossprod(prop$dlogw, score)
   inf$Phi <- coefficient_influence(score, parts, 1L, chain)
-  sums <- pooled_arm_sums(inf, fit, lapply(x_levels, coefficient_design, intercept = intercept))
+  rm(score, chain)
+  # A curve that ended (NA) has no running sums there.
+  ended <- is.na(fit$survival)
+  Sbar <- replace(fit$survival, ended, 0)
+  sums <- .Call(C_ffi_pooled_arm_sums, x_levels, intercept, inf$lp, ctab, pt$f, as.double(inf$v),
+                if (!single) inf$Phi, if (!single) Sbar, nt)
+  sums$ij_var[ended] <- NA_real_
+  sums$C[as.vector(ended), ] <- NA_real_
   inf[names(sums)] <- sums
   inf
 }
 
-# Chunks of rows with at most about 2^21 cells of an n x T matrix each.
-row_chunks <- function(n, T) {
-  size <- max(1L, floor(2^21 / max(1L, T)))
-  starts <- seq(1L, max(n, 1L), by = size)
-  lapply(starts, function(s) s:min(n, s + size - 1L))[n > 0]
-}
-
-# Running products (or sums) along the rows of an r x T matrix.
-row_cumprod <- function(M) {
-  for (t in seq_len(ncol(M))[-1L]) M[, t] <- M[, t - 1L] * M[, t]
-  M
-}
-row_cumsum <- function(M) {
-  for (t in seq_len(ncol(M))[-1L]) M[, t] <- M[, t - 1L] + M[, t]
-  M
-}
-
-# The hazard model's score per person (n x P, its coefficients' order: the
-# person design z, the period terms, then the arm-by-period terms).
-pt_person_scores <- function(hz, pt, z, lp, ctab, w) {
-  n <- length(lp)
-  F <- pt$f
-  q <- ncol(F)
-  arm <- as.integer(pt$arm)
-  K <- hz$K
-  E <- numeric(n)
-  Fe <- matrix(0, n, q)
-  for (rows in row_chunks(n, nrow(F))) {
-    h <- stats::plogis(lp[rows] + ctab[arm[rows], , drop = FALSE])
-    h[col(h) > pt$last[rows]] <- 0
-    ev <- pt$status[rows]
-    E[rows] <- ev - rowSums(h)
-    Fe[rows, ] <- ev * F[pmax(pt$last[rows], 1L), , drop = FALSE] - h %*% F
-  }
-  blocks <- if (K > 1L) lapply(seq_len(K)[-1L], function(a) Fe * (arm == a))
-  w * do.call(cbind, c(list(z * E, Fe), blocks))
-}
-
-# The hazards (r x T) of the rows' person parts under level k.
-person_hazards <- function(inf, rows, k) {
-  lp <- inf$lp[if (inf$single) 1L else rows, k]
-  stats::plogis(outer(lp, inf$ctab[k, ], `+`))
-}
-
-# One pass per arm over the people (in chunks) for
-#   G: dS_k(t) = -sum_i v_i S_ik(t) sum_{s <= t} h_iks (z_ik, f_s, f_s in
-#      arm k's block of the arm-by-period terms) ((K m) x P);
-#   ij_var: sum_i v_i^2 (S_ik(t) - S_k(t))^2 (K x m);
-#   C: sum_i v_i (S_ik(t) - S_k(t)) Phi_i ((K m) x P).
-pooled_arm_sums <- function(inf, fit, z_levels) {
-  K <- ncol(inf$lp)
-  F <- fit$pt$f
-  Tm <- nrow(F)
-  q <- ncol(F)
-  P <- ncol(inf$Phi)
-  pz <- ncol(z_levels[[1L]])
-  G <- C <- matrix(0, K * Tm, P)
-  ij_var <- matrix(0, K, Tm)
-  for (k in seq_len(K)) {
-    gz <- matrix(0, pz, Tm)
-    gf <- matrix(0, q, Tm)
-    rows_k <- (seq_len(Tm) - 1L) * K + k
-    for (rows in row_chunks(nrow(inf$lp), Tm)) {
-      h <- person_hazards(inf, rows, k)
-      S <- row_cumprod(1 - h)
-      vS <- S * if (inf$single) 1 else inf$v[rows]
-      gz <- gz + crossprod(z_levels[[k]][rows, , drop = FALSE], vS * row_cumsum(h))
-      for (j in seq_len(q)) gf[j, ] <- gf[j, ] + colSums(vS * row_cumsum(h * rep(F[, j], each = nrow(h))))
-      if (inf$single) next
-      D <- S - rep(fit$survival[k, ], each = nrow(S))
-      ij_var[k, ] <- ij_var[k, ] + colSums((inf$v[rows] * D)^2)
-      C[rows_k, ] <- C[rows_k, ] + crossprod(D, inf$v[rows] * inf$Phi[rows, , drop = FALSE])
-    }
-    G[rows_k, seq_len(pz)] <- -t(gz)
-    G[rows_k, pz + seq_len(q)] <- -t(gf)
-    if (k > 1L) G[rows_k, pz + (k - 1L) * q + seq_len(q)] <- -t(gf)
-  }
-  list(G = G, ij_var = ij_var, C = C)
-}
-
+# U L: v_i (sum_t S_ik(t) L[t, j] - sum_t S_k(t) L[t, j]) for the people
+# `rows`, k the arm of column j.
 #' @export
 influence_fixed.pooled_influence <- function(inf, fit, L, arm, rows) {
-  out <- matrix(0, length(rows), ncol(L))
-  if (inf$single) return(out)
-  for (k in unique(arm)) {
-    cols <- which(arm == k)
-    at_mean <- colSums(L[, cols, drop = FALSE] * fit$survival[k, ])
-    for (r in row_chunks(length(rows), nrow(L))) {
-      S <- row_cumprod(1 - person_hazards(inf, rows[r], k))
-      out[r, cols] <- inf$v[rows[r]] * (S %*% L[, cols, drop = FALSE] - rep(at_mean, each = length(r)))
-    }
-  }
-  out
+  if (inf$single) return(matrix(0, length(rows), ncol(L)))
+  storage.mode(L) <- "double"
+  SL <- .Call(C_ffi_pooled_functionals, inf$lp, inf$ctab, L, as.integer(arm),
+              as.integer(rows), causallib_threads())
+  at_mean <- colSums(L * t(fit$survival[arm, , drop = FALSE]))
+  inf$v[rows] * sweep(SL, 2L, at_mean)
 }

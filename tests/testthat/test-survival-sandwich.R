@@ -130,6 +130,34 @@ test_that("standard errors and contrast covariances equal a brute-force infinite
   }
 })
 
+test_that("the C influence kernels of pooled-logistic curves equal the R reference", {
+  ns <- asNamespace("causallib")
+  withr::local_seed(8)
+  pooled <- Filter(function(cs) grepl("pooled logistic|pooled-logistic", cs$id), sandwich_cases)
+  expect_length(pooled, 6L)
+  for (cs in pooled) {
+    fit <- cs$fit(cs$data, cs$data$w)
+    prop <- if (!is.null(fit$weight_model)) ns$propensity_pieces(fit$weight_model)
+    inf <- ns$pooled_influence(fit, prop)
+    ref <- ref_pooled_influence(fit)
+    ended <- is.na(fit$survival)
+    ref$ij_var[ended] <- NA
+    ref$C[as.vector(ended), ] <- NA
+    for (part in c("Phi", "G", "ij_var", "C")) {
+      expect_equal(inf[[part]], ref[[part]], tolerance = 1e-10, ignore_attr = TRUE,
+                   info = paste(cs$id, part))
+    }
+    K <- length(fit$levels)
+    L <- ns$survival_functionals(fit, stats::quantile(fit$times, c(0.2, 0.5)), rmst = TRUE)
+    L <- cbind(L, ns$survival_functionals(fit, stats::quantile(fit$times, 0.6)))
+    arm <- rep(seq_len(K), each = 3L)
+    L <- L[, rep(1:3, K)]
+    rows <- sort(sample.int(fit$n, 40L))
+    expect_equal(ns$influence_fixed(inf, fit, L, arm, rows),
+                 ref_pooled_influence_fixed(ref, fit, L, arm, rows), tolerance = 1e-10, info = cs$id)
+  }
+})
+
 test_that("sandwich standard errors agree with the bootstrap within Monte Carlo error", {
   d <- sim_construct_cohort(500, K = 2, seed = 21)
   for (cs in sandwich_cases[c(1L, 5L, 8L)]) {
