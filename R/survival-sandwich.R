@@ -129,7 +129,7 @@ coefficient_design <- function(x, intercept) {
 coefficient_influence <- function(S, score, blocks, chain = NULL) {
   V <- coef_vcov(score$H, score$kept, score$center, score$anchor, blocks)
   V[is.na(V)] <- 0
-  S <- sweep(S, 2L, score$penalty_score / nrow(S))
+  if (any(score$penalty_score != 0)) S <- S - rep(score$penalty_score / nrow(S), each = nrow(S))
   if (!is.null(chain)) S <- S + chain
   S %*% V
 }
@@ -255,29 +255,39 @@ pooled_influence <- function(fit, prop) {
   K <- length(fit$levels)
   nt <- causallib_threads()
   single <- fit$method == "grid_pooled_logistic"
+  # x_obs and x_levels: the person designs the kernels read, with the
+  # intercept column when z_intercept is FALSE; hz_x: the hazard model as
+  # pt_person_lp() reads it for them.
+  hz_x <- hz
   if (single) {
     x_obs <- treatment_dummies(fit$treatment)
-    intercept <- TRUE
+    intercept <- z_intercept <- TRUE
     offset <- NULL
     x_levels <- lapply(seq_len(K), function(k) diag(1, K)[k, -1L, drop = FALSE])
     off_levels <- vector("list", K)
     v <- 1
   } else {
-    pd <- person_design(fit$hazard)
-    x_obs <- pd$x
-    intercept <- pd$intercept
-    offset <- pd$offset
-    cf <- lapply(fit$levels, function(lev) person_design(fit$hazard, level = lev))
-    x_levels <- lapply(cf, `[[`, "x")
-    off_levels <- lapply(cf, `[[`, "offset")
+    # The model matrices keep their intercept column, the first
+    # coefficient's: dropping it (person_design()) would copy each n x p
+    # matrix once more.
+    dx <- lapply(c(list(NULL), fit$levels), function(lev) design_x(fit$hazard, level = lev))
+    x_obs <- dx[[1L]]$x
+    intercept <- "(Intercept)" %in% colnames(x_obs)
+    z_intercept <- FALSE
+    hz_x$intercept <- FALSE
+    hz_x$p_person <- ncol(x_obs)
+    offset <- dx[[1L]]$offset
+    x_levels <- lapply(dx[-1L], `[[`, "x")
+    off_levels <- lapply(dx[-1L], `[[`, "offset")
+    rm(dx)
     v <- sw_or_one(fit) * (fit$population %||% 1)
   }
   ctab <- pt_period_table(hz, pt$f)
-  lp <- vapply(seq_len(K), function(k) pt_person_lp(hz, x_levels[[k]], off_levels[[k]]),
+  lp <- vapply(seq_len(K), function(k) pt_person_lp(hz_x, x_levels[[k]], off_levels[[k]]),
                numeric(nrow(x_levels[[1L]])))
   inf <- structure(list(single = single, lp = matrix(lp, ncol = K), ctab = ctab, v = v / sum(v)),
                    class = "pooled_influence")
-  score <- .Call(C_ffi_pooled_scores, x_obs, intercept, pt_person_lp(hz, x_obs, offset), ctab,
+  score <- .Call(C_ffi_pooled_scores, x_obs, z_intercept, pt_person_lp(hz_x, x_obs, offset), ctab,
                  pt$f, as.integer(pt$arm), hz$K, pt$last, pt$status,
                  as.double(sw_or_one(fit) * fit$ipw), nt)
   kept <- !hz$aliased
@@ -291,7 +301,7 @@ pooled_influence <- function(fit, prop) {
   # A curve that ended (NA) has no running sums there.
   ended <- is.na(fit$survival)
   Sbar <- replace(fit$survival, ended, 0)
-  sums <- .Call(C_ffi_pooled_arm_sums, x_levels, intercept, inf$lp, ctab, pt$f, as.double(inf$v),
+  sums <- .Call(C_ffi_pooled_arm_sums, x_levels, z_intercept, inf$lp, ctab, pt$f, as.double(inf$v),
                 if (!single) inf$Phi, if (!single) Sbar, nt)
   sums$ij_var[ended] <- NA_real_
   sums$C[as.vector(ended), ] <- NA_real_
@@ -308,5 +318,5 @@ influence_fixed.pooled_influence <- function(inf, fit, L, arm, rows) {
   SL <- .Call(C_ffi_pooled_functionals, inf$lp, inf$ctab, L, as.integer(arm),
               as.integer(rows), causallib_threads())
   at_mean <- colSums(L * t(fit$survival[arm, , drop = FALSE]))
-  inf$v[rows] * sweep(SL, 2L, at_mean)
+  inf$v[rows] * (SL - rep(at_mean, each = nrow(SL)))
 }

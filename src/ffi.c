@@ -971,7 +971,7 @@ static int pooled_ncoef(int pz, int K, int q)
  *                   finite, F Tmax x q finite, arm int(n) 1..K, K, last
  *                   int(n) 0..Tmax, status int(n) 0/1, w double(n) >= 0,
  *                   nthreads) -> n x (p0 + intercept + K q)
- * Work: pi_scores_work_size(n, q, nthreads) doubles.                        */
+ * Work: pi_scores_work_size(n, per, nthreads) doubles.                       */
 SEXP ffi_pooled_scores(SEXP X, SEXP intercept, SEXP lp, SEXP ctab, SEXP F, SEXP arm,
                        SEXP K, SEXP last, SEXP status, SEXP w, SEXP nthreads)
 {
@@ -984,7 +984,7 @@ SEXP ffi_pooled_scores(SEXP X, SEXP intercept, SEXP lp, SEXP ctab, SEXP F, SEXP 
     int P = pooled_ncoef(z.p, per.K, per.q);
     arg_mul(n, P, "the scores");
     int nt = arg_nthreads(nthreads);
-    double *work = doubles(pi_scores_work_size(n, per.q, nt));
+    double *work = doubles(pi_scores_work_size(n, &per, nt));
 
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int) n, P)); nprot++;
@@ -1056,7 +1056,7 @@ SEXP ffi_pooled_arm_sums(SEXP X, SEXP intercept, SEXP lp, SEXP ctab, SEXP F, SEX
 /* ffi_pooled_functionals(lp n x K finite, ctab K x Tmax finite, L Tmax x r
  *                        finite, arm int(r) 1..K, rows NULL or int 1..n,
  *                        nthreads) -> nrows x r
- * Work: pi_functionals_work_size(nrows, Tmax, nthreads) doubles.            */
+ * Work: pi_functionals_work_size(nrows, per, nthreads) doubles.           */
 SEXP ffi_pooled_functionals(SEXP lp, SEXP ctab, SEXP L, SEXP arm, SEXP rows, SEXP nthreads)
 {
     arg_finite(lp, "lp", -1);
@@ -1074,7 +1074,7 @@ SEXP ffi_pooled_functionals(SEXP lp, SEXP ctab, SEXP L, SEXP arm, SEXP rows, SEX
     cl_len nrows = rw ? Rf_xlength(rows) : n;
     arg_mul(nrows, r, "the influence functions");
     int nt = arg_nthreads(nthreads);
-    double *work = doubles(pi_functionals_work_size(nrows, per.Tmax, nt));
+    double *work = doubles(pi_functionals_work_size(nrows, &per, nt));
 
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int) nrows, r)); nprot++;

@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <string.h>
 #include "pooled-influence.h"
+#include "survival-curve.h"
 
 #define PI_BATCH 65536
 
@@ -33,6 +34,36 @@
 static inline double expit(double x)
 {
     return 1.0 / (1.0 + exp(-x));
+}
+
+/* The hazard expit(l + c), from el = exp(-l) and ec = exp(-c) when split
+ * (see SC_SPLIT_MAX): a division instead of an exp per person and period. */
+static inline double hazard(double l, double el, double c, double ec, int split)
+{
+    return split ? 1.0 / (1.0 + el * ec) : expit(l + c);
+}
+
+/* Whether a person's hazards split, and its exp(-l). */
+static inline int person_split(const pi_periods *per, double l, double *el)
+{
+    int split = per->split && fabs(l) <= SC_SPLIT_MAX;
+    *el = split ? exp(-l) : 0.0;
+    return split;
+}
+
+/* per with ectab = exp(-ctab) (K x Tmax doubles of ectab) and its split
+ * flag. */
+static pi_periods with_exp(const pi_periods *per, double *ectab)
+{
+    pi_periods out = *per;
+    size_t kt = (size_t) per->K * per->Tmax;
+    out.split = 1;
+    for (size_t e = 0; e < kt; e++) {
+        ectab[e] = exp(-per->ctab[e]);
+        if (fabs(per->ctab[e]) > SC_SPLIT_MAX) out.split = 0;
+    }
+    out.ectab = ectab;
+    return out;
 }
 
 /* cp_chunks() of a batch of n persons reducing len doubles. */
@@ -90,10 +121,12 @@ static void scores_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
         for (int ii = 0; ii < len; ii++) {
             cl_len i = r0 + ii;
             int a = data->arm[i], L = data->last[i], ev = data->status[i];
-            double w = data->w[i], sh = 0.0;
+            double w = data->w[i], sh = 0.0, l = c->lp[i], el;
+            int split = person_split(per, l, &el);
             for (int k = 0; k < q; k++) fe[k] = 0.0;
             for (int t = 0; t < L; t++) {
-                double h = expit(c->lp[i] + per->ctab[a + (size_t) K * t]);
+                size_t e = a + (size_t) K * t;
+                double h = hazard(l, el, per->ctab[e], per->ectab[e], split);
                 sh += h;
                 for (int k = 0; k < q; k++) fe[k] += h * per->F[t + (size_t) T * k];
             }
@@ -114,9 +147,10 @@ static void scores_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
     }
 }
 
-size_t pi_scores_work_size(cl_len n, int q, int nthreads)
+/* exp(-ctab), then the batches' work. */
+size_t pi_scores_work_size(cl_len n, const pi_periods *per, int nthreads)
 {
-    return batches_work_size(n, nthreads, 0, (size_t) q);
+    return (size_t) per->K * per->Tmax + batches_work_size(n, nthreads, 0, (size_t) per->q);
 }
 
 /*
@@ -129,15 +163,16 @@ size_t pi_scores_work_size(cl_len n, int q, int nthreads)
  *          w_i (z_i E_i, Fe_i, Fe_i in the block of its arm a_i > 0, 0 in
  *          the other blocks), E_i = d_i - sum_t h_it, Fe_i = d_i F_{last_i}
  *          - sum_t h_it F_t.
- * Work:    pi_scores_work_size(n, q, nthreads) doubles.
+ * Work:    pi_scores_work_size(n, per, nthreads) doubles.
  */
 void pi_scores(const pt_data *data, const cp_design *z, const double *lp,
                const pi_periods *per, double *score, int nthreads, double *work,
                void (*interrupt)(void))
 {
-    scores_ctx ctx = {data, z, lp, per, score, 0};
+    pi_periods pe = with_exp(per, work);
+    scores_ctx ctx = {data, z, lp, &pe, score, 0};
     run_batches(data->n, nthreads, 0, (size_t) per->q, scores_chunk, &ctx, &ctx.base, NULL,
-                work, interrupt);
+                work + (size_t) per->K * per->Tmax, interrupt);
 }
 
 /* ---- the curves' derivatives and running sums -------------------------- */
@@ -184,12 +219,14 @@ static void sums_chunk(const void *ctx_, cl_len from, cl_len to, double *acc,
             double *gz = acc + (size_t) k * pz * T, *gf = acc + c->off_gf + (size_t) k * q * T;
             double *ij = acc + c->off_ij + (size_t) k * T;
             const double *lpk = pp->lp + (size_t) k * n + r0, *ct = per->ctab + k;
+            const double *ect = per->ectab + k;
             cp_copy_rows(pp->z + k, r0, len, zb);
             for (int b = 0; b < len; b++) {
-                double v = pp->v[r0 + b], s = 1.0, hc = 0.0;
+                double v = pp->v[r0 + b], s = 1.0, hc = 0.0, el;
+                int split = person_split(per, lpk[b], &el);
                 for (int j = 0; j < q; j++) hf[j] = 0.0;
                 for (int t = 0; t < T; t++) {
-                    double h = expit(lpk[b] + ct[(size_t) K * t]);
+                    double h = hazard(lpk[b], el, ct[(size_t) K * t], ect[(size_t) K * t], split);
                     s *= 1.0 - h;
                     hc += h;
                     double vs = s * v;
@@ -222,12 +259,12 @@ static sums_ctx sums_setup(const pi_people *pp, const pi_periods *per)
     return c;
 }
 
-/* The reduction's work, then its output. */
+/* exp(-ctab), the sums, then the batches' work. */
 size_t pi_arm_sums_work_size(const pi_people *pp, const pi_periods *per, int nthreads)
 {
     sums_ctx c = sums_setup(pp, per);
     size_t len = sums_len(&c);
-    return len + batches_work_size(pp->n, nthreads, len,
+    return (size_t) per->K * per->Tmax + len + batches_work_size(pp->n, nthreads, len,
                                    sums_scratch(c.pz, c.P, per->Tmax, per->q));
 }
 
@@ -246,13 +283,15 @@ size_t pi_arm_sums_work_size(const pi_people *pp, const pi_periods *per, int nth
 void pi_arm_sums(const pi_people *pp, const pi_periods *per, double *G, double *ij_var,
                  double *C, int nthreads, double *work, void (*interrupt)(void))
 {
-    sums_ctx c = sums_setup(pp, per);
-    const int K = per->K, T = per->Tmax, q = per->q, pz = c.pz, P = c.P;
-    const int PG = pz + K * q;
-    const size_t kt = (size_t) K * T, len = sums_len(&c);
-    double *acc = work;
+    const int K = per->K, T = per->Tmax, q = per->q;
+    const size_t kt = (size_t) K * T;
+    pi_periods pe = with_exp(per, work);
+    sums_ctx c = sums_setup(pp, &pe);
+    const int pz = c.pz, P = c.P, PG = pz + K * q;
+    const size_t len = sums_len(&c);
+    double *acc = work + kt;
     run_batches(pp->n, nthreads, len, sums_scratch(pz, P, T, q), sums_chunk, &c, &c.base,
-                acc, work + len, interrupt);
+                acc, acc + len, interrupt);
     memset(G, 0, sizeof(double) * kt * PG);
     memset(C, 0, sizeof(double) * kt * PG);
     for (int k = 0; k < K; k++) {
@@ -301,9 +340,11 @@ static void fn_chunk(const void *ctx_, cl_len from, cl_len to, double *acc, doub
             int used = 0;
             for (int j = 0; j < c->r && !used; j++) used = c->arm[j] == k;
             if (!used) continue;
-            double s = 1.0, l = c->lp[i + (size_t) k * c->n];
+            double s = 1.0, l = c->lp[i + (size_t) k * c->n], el;
+            int split = person_split(per, l, &el);
             for (int t = 0; t < T; t++) {
-                s *= 1.0 - expit(l + per->ctab[k + (size_t) K * t]);
+                size_t e = k + (size_t) K * t;
+                s *= 1.0 - hazard(l, el, per->ctab[e], per->ectab[e], split);
                 S[t] = s;
             }
             for (int j = 0; j < c->r; j++) {
@@ -317,22 +358,24 @@ static void fn_chunk(const void *ctx_, cl_len from, cl_len to, double *acc, doub
     }
 }
 
-size_t pi_functionals_work_size(cl_len nrows, int Tmax, int nthreads)
+/* exp(-ctab), then the batches' work. */
+size_t pi_functionals_work_size(cl_len nrows, const pi_periods *per, int nthreads)
 {
-    return batches_work_size(nrows, nthreads, 0, (size_t) Tmax);
+    return (size_t) per->K * per->Tmax + batches_work_size(nrows, nthreads, 0, (size_t) per->Tmax);
 }
 
 /*
  * Inputs:  lp (n x K), rows (nrows 0-based persons, or NULL: all, nrows =
  *          n), per (K, Tmax; F unused), L (Tmax x r), arm (r, 0..K-1).
  * Output:  out (nrows x r): sum_t S_{rows[e], arm[j]}(t) L[t, j].
- * Work:    pi_functionals_work_size(nrows, Tmax, nthreads) doubles.
+ * Work:    pi_functionals_work_size(nrows, per, nthreads) doubles.
  */
 void pi_functionals(const double *lp, cl_len n, const int *rows, cl_len nrows,
                     const pi_periods *per, const double *L, const int *arm, int r,
                     double *out, int nthreads, double *work, void (*interrupt)(void))
 {
-    fn_ctx ctx = {lp, n, nrows, rows, per, L, arm, r, out, 0};
+    pi_periods pe = with_exp(per, work);
+    fn_ctx ctx = {lp, n, nrows, rows, &pe, L, arm, r, out, 0};
     run_batches(nrows, nthreads, 0, (size_t) per->Tmax, fn_chunk, &ctx, &ctx.base, NULL,
-                work, interrupt);
+                work + (size_t) per->K * per->Tmax, interrupt);
 }

@@ -14,12 +14,14 @@ typedef struct {
     int K, Tmax, q;
     const double *ctab; /* K x Tmax, column-major */
     const double *F;    /* Tmax x q period terms, column-major */
+    const double *ectab; /* exp(-ctab), set by the kernels */
+    int split;          /* whether every |ctab| <= SC_SPLIT_MAX */
 } pi_periods;
 
 /* Person scores: the hazard model's coefficients are the person design z
  * (pz columns, its intercept included), the period terms and the K - 1
  * arm-by-period blocks, P = pz + K q. */
-size_t pi_scores_work_size(cl_len n, int q, int nthreads);
+size_t pi_scores_work_size(cl_len n, const pi_periods *per, int nthreads);
 void pi_scores(const pt_data *data, const cp_design *z, const double *lp,
                const pi_periods *per, double *score, int nthreads, double *work,
                void (*interrupt)(void));
@@ -41,7 +43,7 @@ size_t pi_arm_sums_work_size(const pi_people *pp, const pi_periods *per, int nth
 void pi_arm_sums(const pi_people *pp, const pi_periods *per, double *G, double *ij_var,
                  double *C, int nthreads, double *work, void (*interrupt)(void));
 
-size_t pi_functionals_work_size(cl_len nrows, int Tmax, int nthreads);
+size_t pi_functionals_work_size(cl_len nrows, const pi_periods *per, int nthreads);
 void pi_functionals(const double *lp, cl_len n, const int *rows, cl_len nrows,
                     const pi_periods *per, const double *L, const int *arm, int r,
                     double *out, int nthreads, double *work, void (*interrupt)(void));
