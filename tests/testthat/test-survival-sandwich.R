@@ -202,6 +202,29 @@ test_that("sandwich standard errors do not depend on the number of threads or th
   }
 })
 
+test_that("pooled-logistic influence pieces are identical across thread counts over several chunks", {
+  # 9000 persons: the kernels' fixed chunks (at least 4096 persons each)
+  # then number two, so a second thread does take a share of the persons.
+  d <- three_arm(sim_construct_cohort(9000, K = 3, seed = 31))
+  fit1 <- withr::with_options(list(causallib.threads = 1), {
+    survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                             time_terms = ~ splines::ns(time, 3), weights = "w")
+  })
+  run <- function(threads) {
+    withr::local_options(causallib.threads = threads)
+    ns <- asNamespace("causallib")
+    inf <- ns$pooled_influence(fit1, NULL)
+    L <- ns$survival_functionals(fit1, c(3, 6), rmst = TRUE)[, c(1, 2, 1, 2, 1, 2)]
+    inf$fixed <- ns$influence_fixed(inf, fit1, L, rep(1:3, each = 2L), seq_len(fit1$n))
+    inf
+  }
+  one <- run(1)
+  expect_identical(run(2), one)
+  ref <- ref_pooled_influence(fit1)
+  expect_equal(one$C, ref$C, tolerance = 1e-10)
+  expect_equal(one$G, ref$G, tolerance = 1e-10)
+})
+
 test_that("a simultaneous band is wider than the pointwise intervals and narrower than Bonferroni's", {
   fit <- sandwich_cases[[1L]]$fit(sim2, sim2$w)
   set.seed(2)
