@@ -224,7 +224,7 @@ influence_fixed.grid_km_influence <- function(inf, fit, L, arm, rows) {
 # W_it = w_i c_it (w_i fixed: sampling times IP weights), and the chain of
 # the censoring models into them: Phi_cens times the derivative of the
 # summed score in the censoring coefficients (NULL without censoring
-# models, cw = NULL, when c = 1). z, lp, ctab as for pt_person_scores().
+# models, cw = NULL, when c = 1). z, lp, ctab as for ffi_pooled_scores().
 censored_hazard_scores <- function(hz, pt, z, lp, ctab, w, cw) {
   n <- length(lp)
   K <- hz$K

@@ -182,7 +182,7 @@ coefficient_design <- function(x, intercept) {
 coefficient_influence <- function(S, score, blocks, chain = NULL) {
   V <- coef_vcov(score$H, score$kept, score$center, score$anchor, blocks)
   V[is.na(V)] <- 0
-  S <- sweep(S, 2L, score$penalty_score / nrow(S))
+  if (any(score$penalty_score != 0)) S <- S - rep(score$penalty_score / nrow(S), each = nrow(S))
   if (!is.null(chain)) S <- S + chain
   S %*% V
 }
@@ -296,53 +296,74 @@ influence_fixed.km_influence <- function(inf, fit, L, arm, rows) {
 # An IP-weighted pooled-logistic fit (method "grid_pooled_logistic") has
 # one curve per arm from the arm's own hazards, so U = 0 and everything is
 # in the hazard model. The hazard model's coefficient influence comes from
-# its score over person-time, summed per person (pt_person_scores()), and,
-# when it is fitted with IP weights w_i = sw_i ipw_i(beta), from the
-# propensity model's through J = sum_i s_i d log w_i / d beta'. Then one
-# pass per arm over the people, in chunks, gives G, sum_i U_i^2 and
-# sum_i U_i Phi_i.
+# its score over person-time, summed per person, and, when it is fitted
+# with IP weights w_i = sw_i ipw_i(beta), from the propensity model's
+# through J = sum_i s_i d log w_i / d beta'. The persons x periods work
+# is in C (src/pooled-influence.c), one streamed pass each: the person
+# scores (ffi_pooled_scores), then G, sum_i U_i^2 and sum_i U_i Phi_i over
+# every person under every level (ffi_pooled_arm_sums).
 pooled_influence <- function(fit, prop) {
   hz <- fit$models$hazard
   pt <- fit$pt
   K <- length(fit$levels)
+  nt <- causallib_threads()
   single <- fit$method == "grid_pooled_logistic"
+  # x_obs and x_levels: the person designs the kernels read, with the
+  # intercept column when z_intercept is FALSE; hz_x: the hazard model as
+  # pt_person_lp() reads it for them.
+  hz_x <- hz
   if (single) {
     x_obs <- treatment_dummies(fit$treatment)
-    intercept <- TRUE
+    intercept <- z_intercept <- TRUE
     offset <- NULL
     x_levels <- lapply(seq_len(K), function(k) diag(1, K)[k, -1L, drop = FALSE])
     off_levels <- vector("list", K)
     v <- 1
   } else {
-    pd <- person_design(fit$hazard)
-    x_obs <- pd$x
-    intercept <- pd$intercept
-    offset <- pd$offset
-    cf <- lapply(fit$levels, function(lev) person_design(fit$hazard, level = lev))
-    x_levels <- lapply(cf, `[[`, "x")
-    off_levels <- lapply(cf, `[[`, "offset")
+    # The model matrices keep their intercept column, the first
+    # coefficient's: dropping it (person_design()) would copy each n x p
+    # matrix once more.
+    dx <- lapply(c(list(NULL), fit$levels), function(lev) design_x(fit$hazard, level = lev))
+    x_obs <- dx[[1L]]$x
+    intercept <- "(Intercept)" %in% colnames(x_obs)
+    z_intercept <- FALSE
+    hz_x$intercept <- FALSE
+    hz_x$p_person <- ncol(x_obs)
+    offset <- dx[[1L]]$offset
+    x_levels <- lapply(dx[-1L], `[[`, "x")
+    off_levels <- lapply(dx[-1L], `[[`, "offset")
+    rm(dx)
     v <- sw_or_one(fit) * (fit$population %||% 1)
   }
   ctab <- pt_period_table(hz, pt$f)
-  lp <- vapply(seq_len(K), function(k) pt_person_lp(hz, x_levels[[k]], off_levels[[k]]),
+  lp <- vapply(seq_len(K), function(k) pt_person_lp(hz_x, x_levels[[k]], off_levels[[k]]),
                numeric(nrow(x_levels[[1L]])))
   inf <- structure(list(single = single, lp = matrix(lp, ncol = K), ctab = ctab, v = v / sum(v)),
                    class = "pooled_influence")
   # Censoring weights vary over each person's periods: their scores and
-  # chain come from R/survival-sandwich-censoring.R.
+  # chain come from R/survival-sandwich-censoring.R; otherwise the scores
+  # are streamed in C.
   cw <- censoring_influence(fit)
   scores <- if (is.null(cw)) {
-    list(score = pt_person_scores(hz, pt, coefficient_design(x_obs, intercept),
-                                  pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw))
+    list(score = .Call(C_ffi_pooled_scores, x_obs, z_intercept, pt_person_lp(hz_x, x_obs, offset), ctab,
+                       pt$f, as.integer(pt$arm), hz$K, pt$last, pt$status,
+                       as.double(sw_or_one(fit) * fit$ipw), nt))
   } else {
-    censored_hazard_scores(hz, pt, coefficient_design(x_obs, intercept),
-                           pt_person_lp(hz, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw, cw)
+    censored_hazard_scores(hz, pt, if (z_intercept) coefficient_design(x_obs, TRUE) else x_obs,
+                           pt_person_lp(hz_x, x_obs, offset), ctab, sw_or_one(fit) * fit$ipw, cw)
   }
   score <- scores$score
   chain <- scores$chain
   if (!is.null(prop)) chain <- (chain %||% 0) + prop$Phi %*% crossprod(prop$dlogw, score)
   inf$Phi <- coefficient_influence(score, pt_score_parts(hz, fit$learner), 1L, chain)
-  sums <- pooled_arm_sums(inf, fit, lapply(x_levels, coefficient_design, intercept = intercept))
+  rm(score, chain, scores)
+  # A curve that ended (NA) has no running sums there.
+  ended <- is.na(fit$survival)
+  Sbar <- replace(fit$survival, ended, 0)
+  sums <- .Call(C_ffi_pooled_arm_sums, x_levels, z_intercept, inf$lp, ctab, pt$f, as.double(inf$v),
+                if (!single) inf$Phi, if (!single) Sbar, nt)
+  sums$ij_var[ended] <- NA_real_
+  sums$C[as.vector(ended), ] <- NA_real_
   inf[names(sums)] <- sums
   inf
 }
@@ -364,81 +385,15 @@ row_cumsum <- function(M) {
   M
 }
 
-# The hazard model's score per person (n x P, its coefficients' order: the
-# person design z, the period terms, then the arm-by-period terms).
-pt_person_scores <- function(hz, pt, z, lp, ctab, w) {
-  n <- length(lp)
-  F <- pt$f
-  q <- ncol(F)
-  arm <- as.integer(pt$arm)
-  K <- hz$K
-  E <- numeric(n)
-  Fe <- matrix(0, n, q)
-  for (rows in row_chunks(n, nrow(F))) {
-    h <- stats::plogis(lp[rows] + ctab[arm[rows], , drop = FALSE])
-    h[col(h) > pt$last[rows]] <- 0
-    ev <- pt$status[rows]
-    E[rows] <- ev - rowSums(h)
-    Fe[rows, ] <- ev * F[pmax(pt$last[rows], 1L), , drop = FALSE] - h %*% F
-  }
-  blocks <- if (K > 1L) lapply(seq_len(K)[-1L], function(a) Fe * (arm == a))
-  w * do.call(cbind, c(list(z * E, Fe), blocks))
-}
-
-# The hazards (r x T) of the rows' person parts under level k.
-person_hazards <- function(inf, rows, k) {
-  lp <- inf$lp[if (inf$single) 1L else rows, k]
-  stats::plogis(outer(lp, inf$ctab[k, ], `+`))
-}
-
-# One pass per arm over the people (in chunks) for
-#   G: dS_k(t) = -sum_i v_i S_ik(t) sum_{s <= t} h_iks (z_ik, f_s, f_s in
-#      arm k's block of the arm-by-period terms) ((K m) x P);
-#   ij_var: sum_i v_i^2 (S_ik(t) - S_k(t))^2 (K x m);
-#   C: sum_i v_i (S_ik(t) - S_k(t)) Phi_i ((K m) x P).
-pooled_arm_sums <- function(inf, fit, z_levels) {
-  K <- ncol(inf$lp)
-  F <- fit$pt$f
-  Tm <- nrow(F)
-  q <- ncol(F)
-  P <- ncol(inf$Phi)
-  pz <- ncol(z_levels[[1L]])
-  G <- C <- matrix(0, K * Tm, P)
-  ij_var <- matrix(0, K, Tm)
-  for (k in seq_len(K)) {
-    gz <- matrix(0, pz, Tm)
-    gf <- matrix(0, q, Tm)
-    rows_k <- (seq_len(Tm) - 1L) * K + k
-    for (rows in row_chunks(nrow(inf$lp), Tm)) {
-      h <- person_hazards(inf, rows, k)
-      S <- row_cumprod(1 - h)
-      vS <- S * if (inf$single) 1 else inf$v[rows]
-      gz <- gz + crossprod(z_levels[[k]][rows, , drop = FALSE], vS * row_cumsum(h))
-      for (j in seq_len(q)) gf[j, ] <- gf[j, ] + colSums(vS * row_cumsum(h * rep(F[, j], each = nrow(h))))
-      if (inf$single) next
-      D <- S - rep(fit$survival[k, ], each = nrow(S))
-      ij_var[k, ] <- ij_var[k, ] + colSums((inf$v[rows] * D)^2)
-      C[rows_k, ] <- C[rows_k, ] + crossprod(D, inf$v[rows] * inf$Phi[rows, , drop = FALSE])
-    }
-    G[rows_k, seq_len(pz)] <- -t(gz)
-    G[rows_k, pz + seq_len(q)] <- -t(gf)
-    if (k > 1L) G[rows_k, pz + (k - 1L) * q + seq_len(q)] <- -t(gf)
-  }
-  list(G = G, ij_var = ij_var, C = C)
-}
-
+# U L: v_i (sum_t S_ik(t) L[t, j] - sum_t S_k(t) L[t, j]) for the people
+# `rows`, k the arm of column j.
 #' @export
 influence_fixed.pooled_influence <- function(inf, fit, L, arm, rows) {
-  out <- matrix(0, length(rows), ncol(L))
-  if (inf$single) return(out)
-  for (k in unique(arm)) {
-    cols <- which(arm == k)
-    # After the arm's curve ends (NA) every functional has weight 0.
-    at_mean <- colSums(L[, cols, drop = FALSE] * ifelse(is.na(fit$survival[k, ]), 0, fit$survival[k, ]))
-    for (r in row_chunks(length(rows), nrow(L))) {
-      S <- row_cumprod(1 - person_hazards(inf, rows[r], k))
-      out[r, cols] <- inf$v[rows[r]] * (S %*% L[, cols, drop = FALSE] - rep(at_mean, each = length(r)))
-    }
-  }
-  out
+  if (inf$single) return(matrix(0, length(rows), ncol(L)))
+  storage.mode(L) <- "double"
+  SL <- .Call(C_ffi_pooled_functionals, inf$lp, inf$ctab, L, as.integer(arm),
+              as.integer(rows), causallib_threads())
+  # After an arm's curve ends (NA) every functional has weight 0.
+  at_mean <- colSums(L * t(replace(fit$survival, is.na(fit$survival), 0)[arm, , drop = FALSE]))
+  inf$v[rows] * (SL - rep(at_mean, each = nrow(SL)))
 }

@@ -95,13 +95,7 @@ static cl_len aj_stratum(const km_key *keys, cl_len len, int J, const int *cause
                 F[j] += S * dA;
                 G[j] += S * dA * (H - 1.0 / Y);
             }
-            if (left > 0) {
-                S *= left / Y;
-                H += d / (Y * left);
-            } else {
-                S = 0.0;
-                dropped = 1;
-            }
+            km_step(Y, d, left, &S, &H, &dropped);
         }
         for (; k < len && keys[k].time == out->time[r]; k++) {
             cl_len i = keys[k].id;

@@ -21,6 +21,7 @@
 #include "matching.h"
 #include "metrics.h"
 #include "multinom.h"
+#include "pooled-influence.h"
 #include "sandwich.h"
 #include "survival-curve.h"
 #include "threads.h"
@@ -931,6 +932,154 @@ SEXP ffi_discrete_survival(SEXP lp, SEXP ctab, SEXP w, SEXP nthreads)
     int nprot = 0;
     SEXP out = PROTECT(Rf_allocMatrix(REALSXP, K, Tmax)); nprot++;
     discrete_survival(REAL_RO(lp), n, K, ct, Tmax, wt, REAL(out), nt, work);
+    UNPROTECT(nprot);
+    return out;
+}
+
+/* The period part of a pooled-logistic hazard: ctab (a finite K x Tmax
+ * matrix, Tmax >= 1, K x Tmax at most PT_MAX_TABLE) and, with_F, the period
+ * terms F (a finite Tmax x q matrix). */
+static pi_periods pooled_periods(SEXP ctab, SEXP F, int K, int with_F)
+{
+    pi_periods per = {.K = K};
+    per.ctab = arg_finite(ctab, "ctab", -1);
+    if (!Rf_isMatrix(ctab) || arg_nrow(ctab) != K)
+        Rf_error("internal error: `ctab` must be a matrix with %d rows", K);
+    per.Tmax = arg_ncol(ctab);
+    if (per.Tmax < 1) Rf_error("internal error: `ctab` needs at least one column");
+    if ((double) K * per.Tmax > PT_MAX_TABLE)
+        Rf_error("internal error: `K` x `Tmax` must be at most %.0f", PT_MAX_TABLE);
+    if (!with_F) return per;
+    per.F = arg_finite(F, "F", -1);
+    if (!Rf_isMatrix(F) || arg_nrow(F) != per.Tmax)
+        Rf_error("internal error: `F` must be a matrix with %d rows", per.Tmax);
+    per.q = arg_ncol(F);
+    return per;
+}
+
+/* The coefficients pz + K q of a pooled-logistic model with arm-by-period
+ * terms, or an error beyond INT_MAX. */
+static int pooled_ncoef(int pz, int K, int q)
+{
+    double P = (double) pz + (double) K * q;
+    if (P > INT_MAX) Rf_error("internal error: the hazard model has too many coefficients");
+    return (int) P;
+}
+
+/* ffi_pooled_scores(X person design (matrix or design list, n x p0,
+ *                   finite), intercept, lp double(n) finite, ctab K x Tmax
+ *                   finite, F Tmax x q finite, arm int(n) 1..K, K, last
+ *                   int(n) 0..Tmax, status int(n) 0/1, w double(n) >= 0,
+ *                   nthreads) -> n x (p0 + intercept + K q)
+ * Work: pi_scores_work_size(n, per, nthreads) doubles.                       */
+SEXP ffi_pooled_scores(SEXP X, SEXP intercept, SEXP lp, SEXP ctab, SEXP F, SEXP arm,
+                       SEXP K, SEXP last, SEXP status, SEXP w, SEXP nthreads)
+{
+    cp_design z = arg_design(X, arg_flag(intercept, "intercept"), "X");
+    cl_len n = z.n;
+    need_rows(n, "X");
+    pi_periods per = pooled_periods(ctab, F, arg_scalar_int(K, "K", 1, 1000000), 1);
+    pt_data data = arg_pt_data(arm, K, last, status, w, R_NilValue, n, per.Tmax);
+    const double *l = arg_finite(lp, "lp", n);
+    int P = pooled_ncoef(z.p, per.K, per.q);
+    arg_mul(n, P, "the scores");
+    int nt = arg_nthreads(nthreads);
+    double *work = doubles(pi_scores_work_size(n, &per, nt));
+
+    int nprot = 0;
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int) n, P)); nprot++;
+    pi_scores(&data, &z, l, &per, REAL(out), nt, work, check_interrupt);
+    UNPROTECT(nprot);
+    return out;
+}
+
+/* ffi_pooled_arm_sums(X list of K person designs (n x p0, finite),
+ *                     intercept, lp n x K finite, ctab K x Tmax finite,
+ *                     F Tmax x q finite, v double(n) >= 0, Phi NULL or
+ *                     n x P finite (P = p0 + intercept + K q), Sbar NULL
+ *                     (with Phi NULL) or K x Tmax finite, nthreads)
+ *   -> list(G (K Tmax) x P, ij_var K x Tmax, C (K Tmax) x P)
+ * Work: pi_arm_sums_work_size() doubles.                                    */
+SEXP ffi_pooled_arm_sums(SEXP X, SEXP intercept, SEXP lp, SEXP ctab, SEXP F, SEXP v,
+                         SEXP Phi, SEXP Sbar, SEXP nthreads)
+{
+    int icpt = arg_flag(intercept, "intercept");
+    arg_finite(lp, "lp", -1);
+    if (!Rf_isMatrix(lp)) Rf_error("internal error: `lp` must be a matrix");
+    cl_len n = arg_nrow(lp);
+    need_rows(n, "lp");
+    int K = arg_ncol(lp);
+    if (K < 1) Rf_error("internal error: `lp` needs at least one column");
+    pi_periods per = pooled_periods(ctab, F, K, 1);
+    if (TYPEOF(X) != VECSXP || Rf_xlength(X) != K)
+        Rf_error("internal error: `X` must be a list of %d designs", K);
+    cp_design first = arg_design(VECTOR_ELT(X, 0), icpt, "X");
+    if (first.n != n) Rf_error("internal error: `X` must hold designs of %.0f rows", (double) n);
+    pi_people pp = {.n = n, .lp = REAL_RO(lp), .v = arg_weights(v, "v", n, 0),
+                    .z = arg_designs(X, icpt, &first, K, "X")};
+    int P = pooled_ncoef(first.p, K, per.q);
+    cl_len kt = (cl_len) K * per.Tmax;
+    arg_mul(kt, P, "the curves' derivatives");
+    cp_design phi;
+    if (Rf_isNull(Phi) != Rf_isNull(Sbar))
+        Rf_error("internal error: `Phi` and `Sbar` must both be NULL or both given");
+    if (!Rf_isNull(Phi)) {
+        phi = arg_design(Phi, 0, "Phi");
+        if (!Rf_isMatrix(Phi) || phi.n != n || phi.p != P)
+            Rf_error("internal error: `Phi` must be a %.0f x %d matrix", (double) n, P);
+        pp.phi = &phi;
+        pp.Sbar = arg_finite(Sbar, "Sbar", kt);
+        if (!Rf_isMatrix(Sbar) || arg_nrow(Sbar) != K)
+            Rf_error("internal error: `Sbar` must be a matrix with %d rows", K);
+    }
+    int nt = arg_nthreads(nthreads);
+    double *work = doubles(pi_arm_sums_work_size(&pp, &per, nt));
+
+    int nprot = 0;
+    SEXP G = PROTECT(Rf_allocMatrix(REALSXP, (int) kt, P)); nprot++;
+    SEXP ij = PROTECT(Rf_allocMatrix(REALSXP, K, per.Tmax)); nprot++;
+    SEXP C = PROTECT(Rf_allocMatrix(REALSXP, (int) kt, P)); nprot++;
+    pi_arm_sums(&pp, &per, REAL(G), REAL(ij), REAL(C), nt, work, check_interrupt);
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 3)); nprot++;
+    SET_VECTOR_ELT(out, 0, G);
+    SET_VECTOR_ELT(out, 1, ij);
+    SET_VECTOR_ELT(out, 2, C);
+    SEXP names = PROTECT(Rf_allocVector(STRSXP, 3)); nprot++;
+    SET_STRING_ELT(names, 0, Rf_mkChar("G"));
+    SET_STRING_ELT(names, 1, Rf_mkChar("ij_var"));
+    SET_STRING_ELT(names, 2, Rf_mkChar("C"));
+    Rf_setAttrib(out, R_NamesSymbol, names);
+    UNPROTECT(nprot);
+    return out;
+}
+
+/* ffi_pooled_functionals(lp n x K finite, ctab K x Tmax finite, L Tmax x r
+ *                        finite, arm int(r) 1..K, rows NULL or int 1..n,
+ *                        nthreads) -> nrows x r
+ * Work: pi_functionals_work_size(nrows, per, nthreads) doubles.           */
+SEXP ffi_pooled_functionals(SEXP lp, SEXP ctab, SEXP L, SEXP arm, SEXP rows, SEXP nthreads)
+{
+    arg_finite(lp, "lp", -1);
+    if (!Rf_isMatrix(lp)) Rf_error("internal error: `lp` must be a matrix");
+    cl_len n = arg_nrow(lp);
+    int K = arg_ncol(lp);
+    if (K < 1) Rf_error("internal error: `lp` needs at least one column");
+    pi_periods per = pooled_periods(ctab, R_NilValue, K, 0);
+    const double *Lp = arg_finite(L, "L", -1);
+    if (!Rf_isMatrix(L) || arg_nrow(L) != per.Tmax)
+        Rf_error("internal error: `L` must be a matrix with %d rows", per.Tmax);
+    int r = arg_ncol(L);
+    const int *a = arg_codes(arm, "arm", r, K);
+    const int *rw = Rf_isNull(rows) ? NULL : arg_rows(rows, "rows", (int) n, 0);
+    cl_len nrows = rw ? Rf_xlength(rows) : n;
+    arg_mul(nrows, r, "the influence functions");
+    int nt = arg_nthreads(nthreads);
+    double *work = doubles(pi_functionals_work_size(nrows, &per, nt));
+
+    int nprot = 0;
+    SEXP out = PROTECT(Rf_allocMatrix(REALSXP, (int) nrows, r)); nprot++;
+    pi_functionals(REAL_RO(lp), n, rw, nrows, &per, Lp, a, r, REAL(out), nt, work,
+                   check_interrupt);
     UNPROTECT(nprot);
     return out;
 }

@@ -19,6 +19,9 @@ SEXP ffi_km(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_aalen_johansen(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_discrete_survival(SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_cox_survival(SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_pooled_scores(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_pooled_arm_sums(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP ffi_pooled_functionals(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_wcrossprod(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_xt_mat(SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP ffi_roc(SEXP, SEXP, SEXP);
@@ -50,6 +53,9 @@ static const R_CallMethodDef call_methods[] = {
     {"ffi_aalen_johansen", (DL_FUNC) &ffi_aalen_johansen, 6},
     {"ffi_discrete_survival", (DL_FUNC) &ffi_discrete_survival, 4},
     {"ffi_cox_survival", (DL_FUNC) &ffi_cox_survival, 4},
+    {"ffi_pooled_scores", (DL_FUNC) &ffi_pooled_scores, 11},
+    {"ffi_pooled_arm_sums", (DL_FUNC) &ffi_pooled_arm_sums, 9},
+    {"ffi_pooled_functionals", (DL_FUNC) &ffi_pooled_functionals, 6},
     {"ffi_wcrossprod", (DL_FUNC) &ffi_wcrossprod, 5},
     {"ffi_xt_mat", (DL_FUNC) &ffi_xt_mat, 5},
     {"ffi_roc", (DL_FUNC) &ffi_roc, 3},

@@ -129,15 +129,7 @@ cl_len km_stratum(const km_key *keys, cl_len len, const int *status,
     for (r = row0; r < row0 + m; r++) {
         double Y = out->n_risk[r], d = out->n_event[r];
         double left = (r + 1 < row0 + m ? out->n_risk[r + 1] : 0.0) + out->n_censor[r];
-        if (d > 0) {
-            if (left > 0) {
-                S *= left / Y;
-                H += d / (Y * left);
-            } else {
-                S = 0.0;
-                dropped = 1;
-            }
-        }
+        if (d > 0) km_step(Y, d, left, &S, &H, &dropped);
         for (; k < len && keys[k].time == out->time[r]; k++) {
             cl_len i = keys[k].id;
             if (dropped || w[i] == 0) continue;

@@ -21,10 +21,6 @@
 #include "design.h"
 
 #define SC_BLOCK 8
-/* exp(lp + c) is computed as exp(lp) exp(c), one exp per person and arm
- * instead of one per period, when |lp| and |c| are both at most this: the
- * product then neither overflows nor underflows and is off by a few ulps. */
-#define SC_SPLIT_MAX 300.0
 
 /* S (len) divided by the total of the weights w (n). */
 static void divide_by_total(double *S, size_t len, const double *w, cl_len n)

@@ -7,6 +7,12 @@
 #include <stddef.h>
 #include "cl.h"
 
+/* exp(lp + c) is computed as exp(lp) exp(c), one exp per person and arm
+ * instead of one per period, when |lp| and |c| are both at most this: the
+ * product then neither overflows nor underflows and is off by a few ulps
+ * (here and in pooled-influence.c). */
+#define SC_SPLIT_MAX 300.0
+
 size_t discrete_survival_work_size(cl_len n, int K, int Tmax, int nthreads);
 void discrete_survival(const double *lp, cl_len n, int K, const double *ctab,
                        int Tmax, const double *w, double *S, int nthreads,

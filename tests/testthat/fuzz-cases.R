@@ -273,6 +273,7 @@ fz_configs <- function() {
   Fm <- cbind(1, seq_len(Tmax) / Tmax)
   pt_last <- function(v) fz_arg(v, "int", lo = 0, hi = Tmax)
   pt_status <- function(v) fz_arg(v, "int", lo = 0, hi = 1)
+  pooled_ctab <- fz_arg(matrix(-1, 2L, Tmax), "double", cols = TRUE, bad = list(vector = rep(-1, 2 * Tmax)))
   cens <- fz_list(null_ok = TRUE, fz_arg(-1 + 0.1 * d$x, "double"), fz_arg(matrix(-0.5, 2L, Tmax), "double"),
                   fz_arg(NULL, "double", null_ok = TRUE), fz_arg(NULL, "double", null_ok = TRUE))
   glm_args <- function(X, family, yv, intercept = TRUE) list(
@@ -429,6 +430,22 @@ fz_configs <- function() {
     ffi_discrete_survival = list(base = list(
       lp = fz_arg(cbind(d$x, d$z), "double"), ctab = fz_arg(matrix(-1, 2L, Tmax), "double", bad = list(vector = rep(-1, 2 * Tmax))),
       w = weights(w, TRUE), nthreads = fz_nthreads())),
+    ffi_pooled_scores = list(base = list(
+      X = fz_arg(X, "design"), intercept = fz_arg(TRUE, "flag"), lp = fz_arg(0.1 * d$x - 2, "double"),
+      ctab = pooled_ctab, F = fz_arg(Fm, "double"), arm = codes(a, 2L),
+      K = fz_arg(2L, "scalar_int", lo = 1, hi = 1000000), last = pt_last(last),
+      status = pt_status(status), w = weights(w), nthreads = fz_nthreads())),
+    ffi_pooled_arm_sums = list(base = list(
+      X = fz_arg(list(X, X), "list_of_designs"), intercept = fz_arg(TRUE, "flag"),
+      lp = fz_arg(cbind(0.1 * d$x - 2, 0.1 * d$z - 2), "double"), ctab = pooled_ctab,
+      F = fz_arg(Fm, "double"), v = weights(w),
+      Phi = fz_arg(matrix(0.01 * d$x, n, 3L + 2L * ncol(Fm)), "double", cols = TRUE),
+      Sbar = fz_arg(matrix(0.5, 2L, Tmax), "double", cols = TRUE), nthreads = fz_nthreads())),
+    ffi_pooled_functionals = list(base = list(
+      lp = fz_arg(cbind(0.1 * d$x - 2, 0.1 * d$z - 2), "double", rows = FALSE), ctab = pooled_ctab,
+      L = fz_arg(cbind(c(1, 0, 0, 0), c(0.5, 0.5, 0, 0)), "double", cols = TRUE),
+      arm = codes(c(1L, 2L), 2L), rows = fz_arg(c(1L, 3L, 5L), "int", lo = 1, hi = n, free = TRUE, null_ok = TRUE),
+      nthreads = fz_nthreads())),
     ffi_cox_survival = list(base = list(
       lp = fz_arg(cbind(d$x, d$z), "double"), H0 = fz_arg(c(0.1, 0.2, 0.4), "double", free = TRUE, nonneg = TRUE, ascending = TRUE),
       w = weights(w, TRUE), nthreads = fz_nthreads())),
@@ -626,6 +643,13 @@ fz_special_cases <- function() {
          args = list(matrix(0, 3L, 1L), y0, rep(1, 3L), 1L)),
     list(routine = "ffi_discrete_survival", label = "zero weight", expect = "error",
          args = list(matrix(0, 3L, 1L), matrix(0, 1L, 2L), rep(0, 3L), 1L)),
+    list(routine = "ffi_pooled_arm_sums", label = "no Phi nor Sbar", expect = "value",
+         args = list(list(diag(2)[1L, , drop = FALSE]), TRUE, matrix(-2, 1L, 1L), matrix(-1, 1L, 3L),
+                     matrix(1, 3L, 1L), 1, NULL, NULL, 1L)),
+    list(routine = "ffi_pooled_functionals", label = "no rows", expect = "value",
+         args = list(matrix(0, 3L, 2L), matrix(-1, 2L, 4L), matrix(1, 4L, 1L), 2L, i0, 1L)),
+    list(routine = "ffi_pooled_functionals", label = "K Tmax beyond the table limit", expect = "error",
+         args = list(matrix(0, 1L, 2L), matrix(0, 2L, 5e6 + 1), NULL, 1L, 1L, 1L)),
     list(routine = "ffi_all_finite", label = "NA", expect = "value", args = list(c(1, NA))),
     list(routine = "ffi_all_finite", label = "empty", expect = "value", args = list(numeric())),
     list(routine = "ffi_all_finite", label = "integer", expect = "error", args = list(1L)),

@@ -258,6 +258,34 @@ test_that("standard errors and contrast covariances equal a brute-force infinite
   }
 })
 
+test_that("the C influence kernels of pooled-logistic curves equal the R reference", {
+  ns <- asNamespace("causallib")
+  withr::local_seed(8)
+  pooled <- Filter(function(cs) grepl("pooled logistic|pooled-logistic", cs$id), sandwich_cases)
+  expect_length(pooled, 6L)
+  for (cs in pooled) {
+    fit <- cs$fit(cs$data, cs$data$w)
+    prop <- if (!is.null(fit$weight_model)) ns$propensity_pieces(fit$weight_model)
+    inf <- ns$pooled_influence(fit, prop)
+    ref <- ref_pooled_influence(fit)
+    ended <- is.na(fit$survival)
+    ref$ij_var[ended] <- NA
+    ref$C[as.vector(ended), ] <- NA
+    for (part in c("Phi", "G", "ij_var", "C")) {
+      expect_equal(inf[[part]], ref[[part]], tolerance = 1e-10, ignore_attr = TRUE,
+                   info = paste(cs$id, part))
+    }
+    K <- length(fit$levels)
+    L <- ns$survival_functionals(fit, stats::quantile(fit$times, c(0.2, 0.5)), rmst = TRUE)
+    L <- cbind(L, ns$survival_functionals(fit, stats::quantile(fit$times, 0.6)))
+    arm <- rep(seq_len(K), each = 3L)
+    L <- L[, rep(1:3, K)]
+    rows <- sort(sample.int(fit$n, 40L))
+    expect_equal(ns$influence_fixed(inf, fit, L, arm, rows),
+                 ref_pooled_influence_fixed(ref, fit, L, arm, rows), tolerance = 1e-10, info = cs$id)
+  }
+})
+
 test_that("sandwich standard errors agree with the bootstrap within Monte Carlo error", {
   d <- sim_construct_cohort(500, K = 2, seed = 21)
   for (cs in sandwich_cases[c(1L, 5L, 8L, which(censoring_cases)[c(1L, 4L)])]) {
@@ -376,6 +404,29 @@ test_that("sandwich standard errors do not depend on the number of threads or th
     expect_equal(run(2, d$w * 1e-300), one, tolerance = 1e-10, info = cs$id)
     expect_equal(run(1, d$w * 1000), one, tolerance = 1e-10, info = cs$id)
   }
+})
+
+test_that("pooled-logistic influence pieces are identical across thread counts over several chunks", {
+  # 9000 persons: the kernels' fixed chunks (at least 4096 persons each)
+  # then number two, so a second thread does take a share of the persons.
+  d <- three_arm(sim_construct_cohort(9000, K = 3, seed = 31))
+  fit1 <- withr::with_options(list(causallib.threads = 1), {
+    survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                             time_terms = ~ splines::ns(time, 3), weights = "w")
+  })
+  run <- function(threads) {
+    withr::local_options(causallib.threads = threads)
+    ns <- asNamespace("causallib")
+    inf <- ns$pooled_influence(fit1, NULL)
+    L <- ns$survival_functionals(fit1, c(3, 6), rmst = TRUE)[, c(1, 2, 1, 2, 1, 2)]
+    inf$fixed <- ns$influence_fixed(inf, fit1, L, rep(1:3, each = 2L), seq_len(fit1$n))
+    inf
+  }
+  one <- run(1)
+  expect_identical(run(2), one)
+  ref <- ref_pooled_influence(fit1)
+  expect_equal(one$C, ref$C, tolerance = 1e-10)
+  expect_equal(one$G, ref$G, tolerance = 1e-10)
 })
 
 test_that("a simultaneous band is wider than the pointwise intervals and narrower than Bonferroni's", {
