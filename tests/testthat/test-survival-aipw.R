@@ -424,7 +424,7 @@ test_that("AIPW fits print, summarize, tidy, glance and plot as the other surviv
   skip_if_not_installed("ggplot2")
   p <- ggplot2::autoplot(fit)
   built <- ggplot2::ggplot_build(p)
-  steps <- built$data[[length(built$data)]]
+  steps <- built$data[[which(vapply(p$layers, function(l) inherits(l$geom, "GeomStep"), NA))[1L]]]
   expect_equal(sort(unique(steps$y)), sort(unique(td$survival)))
 })
 
