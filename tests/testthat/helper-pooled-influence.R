@@ -132,7 +132,8 @@ ref_pooled_influence_fixed <- function(inf, fit, L, arm, rows) {
   if (inf$single) return(out)
   for (k in unique(arm)) {
     cols <- which(arm == k)
-    at_mean <- colSums(L[, cols, drop = FALSE] * fit$survival[k, ])
+    # After the arm's curve ends (NA) every functional has weight 0.
+    at_mean <- colSums(L[, cols, drop = FALSE] * ifelse(is.na(fit$survival[k, ]), 0, fit$survival[k, ]))
     for (r in ref_row_chunks(length(rows), nrow(L))) {
       S <- ref_row_cumprod(1 - ref_person_hazards(inf, rows[r], k))
       out[r, cols] <- inf$v[rows[r]] * (S %*% L[, cols, drop = FALSE] - rep(at_mean, each = length(r)))

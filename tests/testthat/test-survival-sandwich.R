@@ -261,7 +261,12 @@ test_that("standard errors and contrast covariances equal a brute-force infinite
 test_that("the C influence kernels of pooled-logistic curves equal the R reference", {
   ns <- asNamespace("causallib")
   withr::local_seed(8)
-  pooled <- Filter(function(cs) grepl("pooled logistic|pooled-logistic", cs$id), sandwich_cases)
+  # The reference covers the plain weighted and standardized models; the
+  # censoring-weighted, ATO, stabilized and stratified ones have their own
+  # jackknife checks above.
+  pooled <- Filter(function(cs) {
+    grepl("pooled logistic|pooled-logistic", cs$id) && !grepl("censoring|ATO|stabilized|stratified", cs$id)
+  }, sandwich_cases)
   expect_length(pooled, 6L)
   for (cs in pooled) {
     fit <- cs$fit(cs$data, cs$data$w)
