@@ -4,22 +4,11 @@
 # chunks of people. It was the package's implementation before the C
 # kernel; test-survival-sandwich.R compares the two.
 
-# Chunks of rows with at most about 2^21 cells of an n x T matrix each.
-ref_row_chunks <- function(n, T) {
-  size <- max(1L, floor(2^21 / max(1L, T)))
-  starts <- seq(1L, max(n, 1L), by = size)
-  lapply(starts, function(s) s:min(n, s + size - 1L))[n > 0]
-}
-
-# Running products (or sums) along the rows of an r x T matrix.
-ref_row_cumprod <- function(M) {
-  for (t in seq_len(ncol(M))[-1L]) M[, t] <- M[, t - 1L] * M[, t]
-  M
-}
-ref_row_cumsum <- function(M) {
-  for (t in seq_len(ncol(M))[-1L]) M[, t] <- M[, t - 1L] + M[, t]
-  M
-}
+# Row chunks and running products and sums along rows: the package's own
+# helpers (plain loops, which the Cox, AIPW and censoring code use too).
+ref_row_chunks <- causallib:::row_chunks
+ref_row_cumprod <- causallib:::row_cumprod
+ref_row_cumsum <- causallib:::row_cumsum
 
 # The hazard model's score per person (n x P: the person design z, the
 # period terms, then the arm-by-period terms).
