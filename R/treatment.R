@@ -68,6 +68,8 @@ check_arms_nonempty <- function(a, weights, arg = "treatment") {
 # first level would be taken for the controls only because it sorts first,
 # so the user must name the treated level. Estimands of everyone (ATE,
 # ATO) describe no level; they keep the last, as the C weights expect.
+# Its errors name no function: the caller is an internal engine, and the
+# message names the argument the user gave.
 estimand_target <- function(estimand, lev, treated = NULL, arg = "treated") {
   K <- length(lev)
   if (!estimand %in% c("ATT", "ATC")) return(K)
@@ -80,14 +82,14 @@ estimand_target <- function(estimand, lev, treated = NULL, arg = "treated") {
         } else {
           "Name it, e.g. {.code {arg} = \"{lev[K]}\"}."
         }
-      ), call = rlang::caller_env())
+      ), call = NULL)
     }
     return(if (estimand == "ATT") K else 1L)
   }
   if (!(is.character(treated) || is.numeric(treated) || is.logical(treated) || is.factor(treated)) ||
       length(treated) != 1L || is.na(treated) || !as.character(treated) %in% lev) {
     cli::cli_abort("{.arg {arg}} must be one of the treatment levels {.val {lev}}, not {value_label(treated)}.",
-                   call = rlang::caller_env())
+                   call = NULL)
   }
   t <- match(as.character(treated), lev)
   if (estimand == "ATT") return(t)
@@ -95,7 +97,7 @@ estimand_target <- function(estimand, lev, treated = NULL, arg = "treated") {
     cli::cli_abort(c(
       "{.code estimand = \"ATC\"} with {K} treatment levels has no single control level that {.arg {arg}} could imply.",
       i = "For the population of one level use {.code estimand = \"ATT\"} with {.arg {arg}} naming that level."
-    ), call = rlang::caller_env())
+    ), call = NULL)
   }
   3L - t
 }
