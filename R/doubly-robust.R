@@ -88,7 +88,7 @@
 #' estimate_effect(aipw(om, wm))
 #' estimate_effect(tmle(om, wm))
 #' set.seed(1)
-#' estimate_effect(weighted_standardization(om, wm), R = 100)
+#' estimate_effect(weighted_standardization(om, wm), R = 30)
 aipw <- function(outcome_model, weight_model, data = NULL, treatment = NULL, crossfit = NULL,
                  outcome_learner = NULL, propensity_learner = lrn_glm(), weights = NULL,
                  estimand = NULL, treated = NULL, na_action = "fail") {
