@@ -418,7 +418,8 @@ test_that("AIPW fits print, summarize, tidy, glance and plot as the other surviv
   expect_equal(td$survival[td$time > 0], as.vector(fit$survival))
   set.seed(2)
   band <- tidy(fit, band = "simultaneous")
-  inner <- td$time > 0 & td$std.error > 0
+  inner <- td$time >= band_start(fit) & td$std.error > 0
+  expect_true(all(is.na(band$conf.low[td$time < band_start(fit)])))
   expect_true(all(band$conf.low[inner] < td$conf.low[inner]))
   expect_equal(nrow(glance(fit)), 1L)
   skip_if_not_installed("ggplot2")

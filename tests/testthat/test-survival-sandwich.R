@@ -438,7 +438,7 @@ test_that("a simultaneous band is wider than the pointwise intervals and narrowe
   fit <- sandwich_cases[[1L]]$fit(sim2, sim2$w)
   set.seed(2)
   pw <- tidy(fit)
-  sim <- tidy(fit, band = "simultaneous")
+  sim <- tidy(fit, band = "simultaneous", band_from = 0)
   expect_equal(sim$std.error, pw$std.error)
   inner <- pw$std.error > 0
   expect_true(all(sim$conf.low[inner] < pw$conf.low[inner]))
