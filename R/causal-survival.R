@@ -34,9 +34,12 @@ method_label <- function(method) {
          cs_cox = "cause-specific Cox proportional hazards")
 }
 
-interval_label <- function(x) {
+# How a survival fit's intervals are computed; with estimate = TRUE
+# without the scale of the curves' pointwise intervals (see se_label()).
+interval_label <- function(x, estimate = FALSE) {
   switch(x$se_type,
-    sandwich = "influence function (with the nuisance models' estimation), intervals on the log-survival scale",
+    sandwich = paste0("influence function (with the nuisance models' estimation)",
+                      if (!estimate) ", intervals on the log-survival scale"),
     bootstrap = paste0("bootstrap, ", dim(x$replicates)[1L], " replicates, percentile"),
     none = "none")
 }

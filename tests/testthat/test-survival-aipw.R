@@ -470,3 +470,14 @@ test_that("the matrix interface gives the formula interface's curves", {
   expect_equal(unname(mx$survival), unname(fit$survival), tolerance = 1e-10)
   expect_equal(unname(mx$std_error), unname(fit$std_error), tolerance = 1e-10)
 })
+
+test_that("effects of AIPW curves print how their intervals are computed", {
+  d <- sim_construct_cohort(200, K = 2, periods = 6, seed = 13)
+  fit <- survival_aipw(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                       weight_model = a ~ x, censoring_model = ~ x, time_terms = ~ time)
+  expect_snapshot(print(estimate_effect(fit, times = c(3, 6))))
+  out <- capture.output(print(estimate_effect(fit, times = 3, contrast = "risk_ratio")))
+  expect_true(any(grepl("efficient influence function (nuisance models as known) (std.error on the log scale)",
+                        out, fixed = TRUE)))
+  expect_false(any(grepl("stacked estimating equations", out, fixed = TRUE)))
+})
