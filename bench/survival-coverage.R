@@ -2,7 +2,7 @@
 # survival estimators: seeded replications of a cohort with known
 # discrete-time hazards, and how often the 95% intervals cover the true
 # survival curves, risk difference and restricted mean survival time
-# difference. Run by hand from the package root (about 25 minutes):
+# difference. Run by hand from the package root (about 30 minutes):
 #
 #   Rscript bench/survival-coverage.R     # writes bench/results/survival-coverage.md
 #
