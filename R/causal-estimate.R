@@ -18,10 +18,13 @@ new_causal_estimate <- function(estimate, vcov, replicates, se_type, conf_level,
 }
 
 # What an estimate keeps of the model it came from: the model's printed
-# header (with the outcome it was estimated for) and the fields of glance().
+# header (with the outcome it was estimated for), how the model computes
+# the sandwich standard errors of its estimates (se_label()) and the fields
+# of glance().
 model_info <- function(fit, outcome = outcome_label(fit)) {
   list(estimator = model_label(fit), estimand = fit$estimand %||% "ATE",
-       n = fit$n, call = fit$call, header = model_header(fit, outcome))
+       n = fit$n, call = fit$call, header = model_header(fit, outcome),
+       sandwich = se_label(fit, estimate = TRUE))
 }
 
 `%||%` <- function(x, y) if (is.null(x)) y else x
@@ -70,7 +73,7 @@ describe_estimate <- function(x) {
       paste0(" against ", x$reference, ")")
   }
   se <- switch(x$se_type,
-    sandwich = "sandwich (stacked estimating equations)",
+    sandwich = x$fit_info$sandwich,
     bootstrap = paste0("bootstrap, ", nrow(x$replicates), " replicates, percentile intervals"),
     influence = "influence function",
     rubin = paste0("Rubin's rules over ", x$imputation$m, " imputations (",

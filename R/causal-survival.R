@@ -34,9 +34,12 @@ method_label <- function(method) {
          cs_cox = "cause-specific Cox proportional hazards")
 }
 
-interval_label <- function(x) {
+# How a survival fit's intervals are computed; with estimate = TRUE
+# without the scale of the curves' pointwise intervals (see se_label()).
+interval_label <- function(x, estimate = FALSE) {
   switch(x$se_type,
-    sandwich = "influence function (with the nuisance models' estimation), intervals on the log-survival scale",
+    sandwich = paste0("influence function (with the nuisance models' estimation)",
+                      if (!estimate) ", intervals on the log-survival scale"),
     bootstrap = paste0("bootstrap, ", dim(x$replicates)[1L], " replicates, percentile"),
     none = "none")
 }
@@ -58,18 +61,30 @@ interval_label <- function(x) {
 #' deviations stay close to normal where few events have occurred (on the
 #' log scale they are skewed there, and a band, which must hold at every
 #' time at once, loses coverage to them), and \eqn{c} is the `conf.level`
-#' quantile of the largest standardized deviation over the arms and times
-#' (a sup-t band): drawn by simulation (10,000 draws with R's random number
-#' generator, so [set.seed()] reproduces it) from the normal law with the
-#' curves' influence-function correlation, at every time where a curve or
-#' its standard error changes (up to 200 such times per arm, spread over
-#' follow-up). Bootstrap fits give pointwise percentile intervals.
+#' quantile of the largest standardized deviation over the arms and the
+#' times from `band_from` on (a sup-t band): drawn by simulation (10,000
+#' draws with R's random number generator, so [set.seed()] reproduces it)
+#' from the normal law with the curves' influence-function correlation, at
+#' every time from `band_from` on where a curve or its standard error
+#' changes (up to 200 such times per arm, spread over follow-up).
+#' Bootstrap fits give pointwise percentile intervals.
+#'
+#' The band covers the curves from `band_from` to their end, by default
+#' [band_start()]: the first time at which every arm has 20 observed
+#' events. Before it the normal approximation fails (a curve that rests on
+#' a handful of events is far from normal), and a band that held there too
+#' would miss far more often than its level says; the rows before
+#' `band_from` have `NA` as `conf.low` and `conf.high` with `band =
+#' "simultaneous"`. `band_from = 0` gives a band over the whole curves.
 #'
 #' @param x A `causal_survival` object from [survival_ipw()] or
 #'   [survival_standardization()].
 #' @param conf.level Confidence level (defaults to the one fitted with).
 #' @param band `"pointwise"` (default) or `"simultaneous"` intervals; see
 #'   Details.
+#' @param band_from The time from which a simultaneous band covers the
+#'   curves (used with `band = "simultaneous"` only); by default
+#'   [band_start()], the first time at which every arm has 20 events.
 #' @param ... Unused.
 #' @return A data frame.
 #' @method tidy causal_survival
@@ -78,8 +93,10 @@ interval_label <- function(x) {
 #' km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
 #' head(tidy(km))
 #' set.seed(1)
-#' head(tidy(km, band = "simultaneous"))
-tidy.causal_survival <- function(x, conf.level = x$conf_level, band = "pointwise", ...) {
+#' band <- tidy(km, band = "simultaneous")
+#' band[band$time >= band_start(km), ][1:4, ]
+tidy.causal_survival <- function(x, conf.level = x$conf_level, band = "pointwise",
+                                 band_from = band_start(x), ...) {
   band <- rlang::arg_match0(band, c("pointwise", "simultaneous"), "band")
   check_number(conf.level, "conf.level", min = 0.5, max = 0.9999)
   K <- length(x$levels)
@@ -102,10 +119,12 @@ tidy.causal_survival <- function(x, conf.level = x$conf_level, band = "pointwise
     } else {
       # On the log(-log) scale; where the curve is 1 (no events yet) or 0
       # its standard error is 0 and so is the band's width.
-      half <- band_critical_value(x, conf.level) * se / (surv * abs(log(surv)))
+      check_number(band_from, "band_from", min = 0, max = max(x$times))
+      half <- band_critical_value(x, conf.level, band_from) * se / (surv * abs(log(surv)))
       half[se == 0 & !is.na(se)] <- 0
       lo <- surv^exp(half)
       hi <- surv^exp(-half)
+      lo[, c(0, x$times) < band_from] <- hi[, c(0, x$times) < band_from] <- NA
     }
   } else if (x$se_type == "bootstrap") {
     reps <- x$replicates
@@ -307,17 +326,17 @@ survival_functionals <- function(fit, times, rmst = FALSE) {
 
 # The critical value of a simultaneous band (see tidy.causal_survival()):
 # the conf_level quantile of max |Z| over Z ~ N(0, R), R the influence
-# function correlation of the curves at the times where they vary, computed
-# over people in chunks. Between the times where an arm's curve and its
-# standard error both stay the same its standardized deviation does too, so
-# those times add nothing to the maximum; of the others up to per_arm per
-# arm, spread over follow-up, are kept.
-band_critical_value <- function(fit, conf_level, draws = 10000L, per_arm = 200L) {
+# function correlation of the curves at the grid times from band_from on
+# where they vary, computed over people in chunks. Between the times where
+# an arm's curve and its standard error both stay the same its standardized
+# deviation does too, so those times add nothing to the maximum; of the
+# others up to per_arm per arm, spread over follow-up, are kept.
+band_critical_value <- function(fit, conf_level, band_from = 0, draws = 10000L, per_arm = 200L) {
   K <- length(fit$levels)
   keep <- lapply(seq_len(K), function(k) {
     s <- fit$survival[k, ]
     se <- fit$std_error[k, ]
-    ok <- which(is.finite(se) & se > 0 & s > 0)
+    ok <- which(is.finite(se) & se > 0 & s > 0 & fit$times >= band_from)
     ok <- ok[c(TRUE, diff(s[ok]) != 0 | diff(se[ok]) != 0)[seq_along(ok)]]
     ok[unique(round(seq(1, length(ok), length.out = min(per_arm, length(ok)))))]
   })
@@ -335,4 +354,55 @@ band_critical_value <- function(fit, conf_level, draws = 10000L, per_arm = 200L)
   root <- t(e$vectors) * sqrt(pmax(e$values, 0))
   z <- matrix(stats::rnorm(draws * length(arm)), draws) %*% root
   stats::quantile(apply(abs(z), 1L, max), conf_level, names = FALSE)
+}
+
+#' Where a simultaneous band of survival curves starts
+#'
+#' The first time at which every arm has at least `events` observed events:
+#' the default start of the simultaneous bands of [tidy()][tidy.causal_survival]
+#' and [autoplot()][autoplot.causal_survival] (`band_from`). Before it a
+#' curve rests on a handful of events, the normal approximation behind the
+#' band fails, and a band that had to hold there too would miss far more
+#' often than its level says.
+#'
+#' Events are counted in each arm of the fit's data without weights (people
+#' whose sampling weight is 0 do not count): the people whose follow-up
+#' ended with the event (with competing risks, with an event of any cause).
+#' On a period grid (pooled-logistic hazards) the time is the end of the
+#' first period by which every arm has had `events` events. If an arm never
+#' has `events` events, a warning names it and the band starts at 0, the
+#' start of the curves.
+#'
+#' @param fit A `causal_survival` object from [survival_ipw()],
+#'   [survival_standardization()] or [survival_aipw()].
+#' @param events The number of events every arm must have had.
+#' @return A single time, in the unit of the fit's times.
+#' @seealso [tidy.causal_survival()]
+#' @export
+#' @examples
+#' km <- survival_ipw(Surv(survtime, death) ~ qsmk, data = nhefs)
+#' band_start(km)
+#' band_start(km, events = 50)
+band_start <- function(fit, events = 20) {
+  if (!inherits(fit, "causallib_survival")) {
+    cli::cli_abort("{.arg fit} must be a survival model, not {.obj_type_friendly {fit}}.")
+  }
+  check_count(events, "events")
+  end <- max(fit$times)
+  event <- fit$status > 0L & sw_or_one(fit) > 0 & fit$time <= end
+  nth <- vapply(fit$levels, function(lev) {
+    t <- sort(fit$time[event & fit$treatment == lev])
+    if (length(t) >= events) t[events] else NA_real_
+  }, numeric(1))
+  if (anyNA(nth)) {
+    short <- fit$levels[is.na(nth)]
+    counts <- vapply(short, function(lev) sum(event & fit$treatment == lev), numeric(1))
+    n_short <- length(short)
+    cli::cli_warn(c(
+      "{cli::qty(n_short)}Arm{?s} {.val {short}} of {.arg {fit$treatment_name}} {cli::qty(n_short)}{?has/have} fewer than {events} events ({counts} observed), too few to start the simultaneous band after them.",
+      i = "The band starts at 0 and covers the whole curves; give a smaller {.arg events} to start it after fewer events."
+    ))
+    return(0)
+  }
+  fit$times[fit$times >= max(nth)][1L]
 }

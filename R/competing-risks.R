@@ -221,9 +221,10 @@ boot_description.causallib_competing <- function(fit, y = NULL) NULL
 model_label.causallib_competing <- function(fit) paste(fit$estimator, "competing risks")
 
 #' @export
-se_label.causallib_competing <- function(x) {
-  if (x$se_type != "sandwich") return(interval_label(x))
-  "influence function (infinitesimal jackknife, weights fixed), intervals on the log scale"
+se_label.causallib_competing <- function(x, estimate = FALSE) {
+  if (x$se_type != "sandwich") return(interval_label(x, estimate))
+  paste0("influence function (infinitesimal jackknife, weights fixed)",
+         if (!estimate) ", intervals on the log scale")
 }
 
 #' @export

@@ -46,15 +46,21 @@ cat_header <- function(header, se, title = NULL) {
   cat(lines, sep = "\n")
 }
 
-se_label <- function(x) {
+# How a model's standard errors are computed: the last line of its header,
+# or with estimate = TRUE how the sandwich standard errors of its estimates
+# are (the line an estimate_effect() result prints, without the scale of
+# the curves' intervals, which its estimates are not on).
+se_label <- function(x, estimate = FALSE) {
   UseMethod("se_label")
 }
 
 #' @export
-se_label.default <- function(x) paste(default_se(x), "by default")
+se_label.default <- function(x, estimate = FALSE) {
+  if (estimate) "sandwich (stacked estimating equations)" else paste(default_se(x), "by default")
+}
 
 #' @export
-se_label.causallib_survival <- function(x) interval_label(x)
+se_label.causallib_survival <- function(x, estimate = FALSE) interval_label(x, estimate)
 
 print_details <- function(x, ...) {
   UseMethod("print_details")

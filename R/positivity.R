@@ -582,7 +582,9 @@ print.causal_positivity_metrics <- function(x, digits = 3, ...) {
 #' weights (`estimand = "ATO"`). Trimming and overlap weights change the
 #' population the effect describes (the `population` column says which);
 #' truncation changes the weights of the same population, trading bias for
-#' variance.
+#' variance. Overlap weights are refitted with `stabilize = FALSE`, whatever
+#' the fit's `stabilize`: ATO weights are not stabilized (their `note`
+#' says so).
 #'
 #' @param fit An [ipw()] or [ipw_fit()] model.
 #' @param outcome The outcome, as in [estimate_effect()].
@@ -593,8 +595,9 @@ print.causal_positivity_metrics <- function(x, digits = 3, ...) {
 #' @param conf_level Confidence level of the intervals.
 #' @return A data frame (class `causal_positivity_sensitivity`) with one row
 #'   per setting and contrast: `setting`, `value`, `population`, `n`,
-#'   `term`, `estimate`, `std.error`, `conf.low`, `conf.high`. `autoplot()`
-#'   draws it.
+#'   `term`, `estimate`, `std.error`, `conf.low`, `conf.high`, and `note`
+#'   (how a refit differs from the fit beyond its setting, otherwise `""`),
+#'   which `print()` shows under the table. `autoplot()` draws it.
 #' @examples
 #' d <- nhefs[!is.na(nhefs$wt82_71), ]
 #' ps <- ipw(qsmk ~ sex + race + age + education + smokeintensity + smokeyrs +
@@ -614,11 +617,12 @@ positivity_sensitivity <- function(fit, outcome, trim = c(0.01, 0.05, 0.1), crum
   check_conf_level(conf_level)
   quo <- rlang::enquo(outcome)
   y <- fit_outcome(fit, quo)
-  row <- function(setting, value, model, population, keep = NULL) {
+  row <- function(setting, value, model, population, keep = NULL, note = "") {
     yy <- if (is.null(keep)) y else y[keep]
     est <- tidy(estimate_effect(model, outcome = !!yy, conf_level = conf_level))
     data.frame(setting = setting, value = value, population = population, n = model$n,
-               est[c("term", "estimate", "std.error", "conf.low", "conf.high")], stringsAsFactors = FALSE)
+               est[c("term", "estimate", "std.error", "conf.low", "conf.high")], note = note,
+               stringsAsFactors = FALSE)
   }
   rows <- list(row("none", NA_real_, fit, "as fitted"))
   trims <- c(lapply(trim, function(t) list(threshold = t, value = t)),
@@ -639,7 +643,8 @@ positivity_sensitivity <- function(fit, outcome, trim = c(0.01, 0.05, 0.1), crum
     f <- fit
     f$options$estimand <- "ATO"
     f$options$stabilize <- FALSE
-    rows[[length(rows) + 1L]] <- row("overlap weights", NA_real_, refit(f), "the overlap population (ATO weights)")
+    rows[[length(rows) + 1L]] <- row("overlap weights", NA_real_, refit(f), "the overlap population (ATO weights)",
+                                     note = "ATO weights, refitted with stabilize = FALSE (they are not stabilized)")
   }
   out <- do.call(rbind, rows)
   rownames(out) <- NULL
@@ -654,6 +659,8 @@ print.causal_positivity_sensitivity <- function(x, digits = 3, ...) {
   d$value <- ifelse(is.na(d$value), "", vapply(d$value, format, "", digits = digits))
   print(format(d[c("setting", "value", "n", "term", "estimate", "std.error", "conf.low", "conf.high")],
                digits = digits), row.names = FALSE)
+  noted <- unique(d[nzchar(d$note), c("setting", "note")])
+  if (nrow(noted)) cat(paste0("Note: ", noted$setting, ": ", noted$note, "\n"), sep = "")
   invisible(x)
 }
 

@@ -464,9 +464,10 @@ boot_description.causallib_survival_aipw <- function(fit, y = NULL) NULL
 model_label.causallib_survival_aipw <- function(fit) "augmented IPW (doubly robust) survival"
 
 #' @export
-se_label.causallib_survival_aipw <- function(x) {
-  if (x$se_type != "sandwich") return(interval_label(x))
-  "efficient influence function (nuisance models as known), intervals on the log-survival scale"
+se_label.causallib_survival_aipw <- function(x, estimate = FALSE) {
+  if (x$se_type != "sandwich") return(interval_label(x, estimate))
+  paste0("efficient influence function (nuisance models as known)",
+         if (!estimate) ", intervals on the log-survival scale")
 }
 
 #' @export

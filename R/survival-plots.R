@@ -55,6 +55,10 @@
 #' @param band `"pointwise"` (default) or `"simultaneous"` bands around the
 #'   curves (see [tidy.causal_survival()]; simultaneous bands need
 #'   influence-function intervals and are not available for contrasts).
+#' @param band_from The time from which a simultaneous band is drawn (see
+#'   [tidy.causal_survival()]); by default [band_start()], the first time
+#'   at which every arm has 20 events. Used with `band = "simultaneous"`
+#'   only.
 #' @param labels Labels of the arms, in the order of the treatment levels
 #'   (or named by them); by default the levels: a factor's levels, or the
 #'   sorted values of a numeric, character or logical treatment.
@@ -78,20 +82,23 @@
 #' }
 autoplot.causal_survival <- function(object, type = NULL, scale = NULL, risk_table = "n",
                                      times = NULL, reference = NULL, band = "pointwise",
-                                     labels = NULL, time_label = NULL, ...) {
+                                     band_from = band_start(object), labels = NULL,
+                                     time_label = NULL, ...) {
   rlang::check_dots_empty()
   survival_plot(object, type, scale = scale, risk_table = risk_table, times = times,
-                reference = reference, band = band, labels = labels, time_label = time_label)
+                reference = reference, band = band, band_from = band_from, labels = labels,
+                time_label = time_label)
 }
 
 #' @rdname autoplot.causal_survival
 #' @export
 plot.causal_survival <- function(x, type = NULL, scale = NULL, risk_table = "n", times = NULL,
-                                 reference = NULL, band = "pointwise", labels = NULL,
-                                 time_label = NULL, ...) {
+                                 reference = NULL, band = "pointwise", band_from = band_start(x),
+                                 labels = NULL, time_label = NULL, ...) {
   rlang::check_dots_empty()
   p <- survival_plot(x, type, scale = scale, risk_table = risk_table, times = times,
-                     reference = reference, band = band, labels = labels, time_label = time_label)
+                     reference = reference, band = band, band_from = band_from, labels = labels,
+                     time_label = time_label)
   print(p)
   invisible(p)
 }
@@ -146,8 +153,8 @@ survival_plot <- function(object, type = NULL, ...) {
 #' head(d$curves)
 #' d$risk_table
 curve_plot_data <- function(fit, type = NULL, scale = NULL, risk_table = "n", times = NULL,
-                               reference = NULL, band = "pointwise", labels = NULL,
-                               time_label = NULL) {
+                               reference = NULL, band = "pointwise", band_from = band_start(fit),
+                               labels = NULL, time_label = NULL) {
   competing <- inherits(fit, "causallib_competing")
   if (!is.null(type)) type <- rlang::arg_match0(type, c("difference", "ratio"), "type")
   scale <- rlang::arg_match0(scale %||% if (competing) "risk" else "survival",
@@ -169,7 +176,7 @@ curve_plot_data <- function(fit, type = NULL, scale = NULL, risk_table = "n", ti
   arm_labels <- plot_arm_labels(fit, labels)
   ref <- plot_reference(fit, reference)
   curves <- if (is.null(type)) {
-    arm_curves(fit, scale, band)
+    arm_curves(fit, scale, band, band_from)
   } else {
     contrast_curves(fit, type, scale, ref)
   }
@@ -277,13 +284,13 @@ plot_reference <- function(fit, reference) {
 }
 
 # Each arm's curve with its intervals (tidy()'s), on the survival or risk
-# scale.
-arm_curves <- function(fit, scale, band) {
+# scale. band_from is forced by tidy() only for a simultaneous band.
+arm_curves <- function(fit, scale, band, band_from) {
   if (inherits(fit, "causallib_competing")) {
     d <- tidy(fit)
     return(d[c("time", "treatment", "cause", "estimate", "conf.low", "conf.high")])
   }
-  d <- tidy(fit, band = band)
+  d <- tidy(fit, band = band, band_from = band_from)
   if (scale == "survival") {
     return(data.frame(time = d$time, treatment = d$treatment, estimate = d$survival,
                       conf.low = d$conf.low, conf.high = d$conf.high))

@@ -100,3 +100,141 @@ test_that("bootstrap replicates without a curve at the asked time are reported",
   expect_equal(tidy(est)$conf.low[2], unname(quantile(ref[1:2, at[2]], 0.025)))
   expect_equal(tidy(est)$std.error[1], sd(ref[, at[1]]))
 })
+
+# ---- where the simultaneous band starts ---------------------------------------
+
+# The first of `times` by which every arm has had `events` events, counted
+# the obvious way: a table of events up to each time.
+hand_band_start <- function(time, event, arm, times, events, w = rep(1, length(time))) {
+  arm <- factor(arm)
+  up_to <- vapply(times, function(t) {
+    all(table(arm[event > 0 & w > 0 & time <= t]) >= events)
+  }, NA)
+  times[which(up_to)[1L]]
+}
+
+test_that("band_start() is the first time at which every arm has had the events (a table of cases)", {
+  d <- sim_survival(400, periods = 8)
+  d$w0 <- d$w
+  d$w0[d$event == 1][1:15] <- 0
+  crc <- colon_competing()
+  colon <- colon_cohort()
+  cases <- list(
+    list(id = "2 arms, Kaplan-Meier", d = d, events = 20,
+         fit = function(d) survival_ipw(Surv(time, event) ~ a, data = d)),
+    list(id = "2 arms, IP-weighted Kaplan-Meier, zero sampling weights", d = d, events = 20, w = "w0",
+         fit = function(d) survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x,
+                                        weights = "w0")),
+    list(id = "3 arms, factor treatment, IP-weighted Kaplan-Meier (days)", d = colon, events = 20,
+         fit = function(d) survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x)),
+    list(id = "3 arms, factor treatment, competing risks (any cause)", d = crc, events = 30,
+         cause = TRUE, arm = "rx",
+         fit = function(d) survival_ipw(Surv(time, cause) ~ rx, data = d)),
+    list(id = "standardized pooled logistic, periods of 3", d = d, events = 40,
+         fit = function(d) survival_standardization(Surv(time, event) ~ a + x, data = d,
+                                                    treatment = "a", breaks = c(0, 3, 6, 8))),
+    list(id = "standardized Cox, 3 arms (days)", d = colon, events = 20,
+         fit = function(d) survival_standardization(Surv(time, event) ~ a + x, data = d,
+                                                    treatment = "a", model = "cox"))
+  )
+  for (cs in cases) {
+    fit <- cs$fit(cs$d)
+    event <- if (isTRUE(cs$cause)) as.integer(cs$d$cause != "censored") else cs$d$event
+    w <- if (is.null(cs$w)) rep(1, nrow(cs$d)) else cs$d[[cs$w]]
+    expected <- hand_band_start(cs$d$time, event, cs$d[[cs$arm %||% "a"]], fit$times, cs$events, w)
+    expect_identical(band_start(fit, events = cs$events), expected, info = cs$id)
+    expect_true(expected > min(fit$times), info = cs$id)
+  }
+  # With one event in every arm, the first time at which all have had one.
+  km <- survival_ipw(Surv(time, event) ~ a, data = d)
+  expect_identical(band_start(km, events = 1),
+                   max(tapply(d$time[d$event == 1], d$a[d$event == 1], min)))
+})
+
+test_that("an arm with too few events starts the band at 0, with a warning naming it", {
+  d <- sim_survival(400, periods = 8)
+  km <- survival_ipw(Surv(time, event) ~ a, data = d)
+  few <- min(table(d$a[d$event == 1]))
+  expect_snapshot(start <- band_start(km, events = few + 1))
+  expect_identical(start, 0)
+  expect_snapshot(error = TRUE, band_start(km, events = 0))
+  expect_snapshot(error = TRUE, tidy(km, band = "simultaneous", band_from = 100))
+})
+
+# The critical value of a band from `from` on, by hand: the grid times from
+# `from` at which a curve or its standard error changes, the correlation of
+# the curves there from the fit's influence functions, and the 0.95 quantile
+# of the largest |Z| over the same draws as band_critical_value()'s.
+hand_critical_value <- function(fit, from, seed) {
+  cells <- do.call(rbind, lapply(seq_along(fit$levels), function(k) {
+    s <- fit$survival[k, ]
+    se <- fit$std_error[k, ]
+    j <- which(fit$times >= from & se > 0 & s > 0)
+    changed <- c(TRUE, (s[j][-1L] != s[j][-length(j)]) | (se[j][-1L] != se[j][-length(j)]))
+    cbind(k = k, j = j[changed])
+  }))
+  L <- matrix(0, length(fit$times), nrow(cells))
+  L[cbind(cells[, "j"], seq_len(nrow(cells)))] <- 1
+  U <- causallib:::curve_influence(fit, L, cells[, "k"])
+  e <- eigen(stats::cov2cor(crossprod(U)), symmetric = TRUE)
+  set.seed(seed)
+  z <- matrix(stats::rnorm(10000 * nrow(cells)), 10000) %*% (t(e$vectors) * sqrt(pmax(e$values, 0)))
+  list(value = stats::quantile(apply(abs(z), 1L, max), 0.95, names = FALSE), cells = nrow(cells))
+}
+
+test_that("the band from band_from on uses the critical value over those times only", {
+  d <- sim_survival(400, periods = 8)
+  fits <- list(
+    km = survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x),
+    std = survival_standardization(Surv(time, event) ~ a + x, data = d, treatment = "a")
+  )
+  for (id in names(fits)) {
+    fit <- fits[[id]]
+    from <- band_start(fit)
+    hand <- hand_critical_value(fit, from, seed = 5)
+    whole <- hand_critical_value(fit, 0, seed = 5)
+    expect_lt(hand$cells, whole$cells)
+    set.seed(5)
+    expect_equal(causallib:::band_critical_value(fit, 0.95, from), hand$value, tolerance = 1e-12, info = id)
+    set.seed(5)
+    band <- tidy(fit, band = "simultaneous")
+    s <- band$survival
+    g <- hand$value * band$std.error / (s * abs(log(s)))
+    after <- band$time >= from & band$std.error > 0
+    expect_equal(band$conf.low[after], s[after]^exp(g[after]), tolerance = 1e-12, info = id)
+    expect_equal(band$conf.high[after], s[after]^exp(-g[after]), tolerance = 1e-12, info = id)
+    expect_true(all(is.na(band[band$time < from, c("conf.low", "conf.high")])), info = id)
+    # band_from = 0 is the band over the whole curves, as before band_from.
+    set.seed(5)
+    old <- tidy(fit, band = "simultaneous", band_from = 0)
+    g0 <- whole$value * old$std.error / (s * abs(log(s)))
+    g0[old$std.error == 0] <- 0
+    expect_identical(old[c("time", "treatment", "survival", "std.error")],
+                     band[c("time", "treatment", "survival", "std.error")])
+    expect_equal(old$conf.low, s^exp(g0), tolerance = 1e-12, info = id)
+    expect_equal(old$conf.high, s^exp(-g0), tolerance = 1e-12, info = id)
+    # A band that starts later needs a smaller critical value.
+    expect_lt(hand$value, whole$value)
+  }
+})
+
+test_that("the plots draw the simultaneous band from band_from on", {
+  skip_if_not_installed("ggplot2")
+  d <- sim_survival(400, periods = 8)
+  km <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x)
+  set.seed(7)
+  pd <- curve_plot_data(km, band = "simultaneous")
+  drawn <- pd$curves[!is.na(pd$curves$conf.low), ]
+  expect_identical(min(drawn$time), band_start(km))
+  set.seed(7)
+  expect_identical(pd$curves$conf.low, tidy(km, band = "simultaneous")$conf.low)
+  for (from in c(0, 4)) {
+    set.seed(7)
+    p <- ggplot2::autoplot(km, band = "simultaneous", band_from = from, risk_table = "none")
+    ribbon <- ggplot2::ggplot_build(p)$data[[1L]]
+    expect_identical(min(ribbon$x), from)
+    set.seed(7)
+    band <- tidy(km, band = "simultaneous", band_from = from)
+    expect_equal(range(ribbon$ymin), range(band$conf.low, na.rm = TRUE))
+  }
+})

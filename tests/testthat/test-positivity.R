@@ -232,6 +232,16 @@ test_that("the sensitivity grid equals fits made from scratch, and the peers' we
   expect_identical(g$n[2], nrow(kept))
   expect_equal(g$estimate[4], eff(ipw(lalonde_formula, d, truncate = q), d), tolerance = 1e-12)
   expect_equal(g$estimate[5], eff(ipw(lalonde_formula, d, estimand = "ATO"), d), tolerance = 1e-12)
+  # Overlap weights are refitted unstabilized whatever the fit's stabilize,
+  # and the table and its print say so.
+  expect_identical(g$note, c(rep("", 4L), "ATO weights, refitted with stabilize = FALSE (they are not stabilized)"))
+  expect_output(print(g), "Note: overlap weights: ATO weights, refitted with stabilize = FALSE", fixed = TRUE)
+  expect_false(any(grepl("Note", capture.output(print(g[1:4, ])))))
+  gs <- positivity_sensitivity(ipw(lalonde_formula, d, stabilize = TRUE), outcome = re78, trim = NULL,
+                               crump = FALSE, truncate = NULL)
+  ato <- ipw(lalonde_formula, d, estimand = "ATO", stabilize = FALSE)
+  expect_equal(gs$estimate[2], eff(ato, d), tolerance = 1e-12)
+  expect_equal(gs$std.error[2], tidy(estimate_effect(ato, outcome = d$re78))$std.error, tolerance = 1e-12)
   skip_if_not_installed("WeightIt")
   wt <- WeightIt::weightit(lalonde_formula, d, estimand = "ATE")
   trunc <- suppressMessages(WeightIt::trim(wt, at = q))

@@ -418,7 +418,8 @@ test_that("AIPW fits print, summarize, tidy, glance and plot as the other surviv
   expect_equal(td$survival[td$time > 0], as.vector(fit$survival))
   set.seed(2)
   band <- tidy(fit, band = "simultaneous")
-  inner <- td$time > 0 & td$std.error > 0
+  inner <- td$time >= band_start(fit) & td$std.error > 0
+  expect_true(all(is.na(band$conf.low[td$time < band_start(fit)])))
   expect_true(all(band$conf.low[inner] < td$conf.low[inner]))
   expect_equal(nrow(glance(fit)), 1L)
   skip_if_not_installed("ggplot2")
@@ -468,4 +469,15 @@ test_that("the matrix interface gives the formula interface's curves", {
                           censoring_model = cbind(x = d$x), time_terms = ~ time)
   expect_equal(unname(mx$survival), unname(fit$survival), tolerance = 1e-10)
   expect_equal(unname(mx$std_error), unname(fit$std_error), tolerance = 1e-10)
+})
+
+test_that("effects of AIPW curves print how their intervals are computed", {
+  d <- sim_construct_cohort(200, K = 2, periods = 6, seed = 13)
+  fit <- survival_aipw(Surv(time, event) ~ a + x, data = d, treatment = "a",
+                       weight_model = a ~ x, censoring_model = ~ x, time_terms = ~ time)
+  expect_snapshot(print(estimate_effect(fit, times = c(3, 6))))
+  out <- capture.output(print(estimate_effect(fit, times = 3, contrast = "risk_ratio")))
+  expect_true(any(grepl("efficient influence function (nuisance models as known) (std.error on the log scale)",
+                        out, fixed = TRUE)))
+  expect_false(any(grepl("stacked estimating equations", out, fixed = TRUE)))
 })

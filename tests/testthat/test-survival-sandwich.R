@@ -438,7 +438,7 @@ test_that("a simultaneous band is wider than the pointwise intervals and narrowe
   fit <- sandwich_cases[[1L]]$fit(sim2, sim2$w)
   set.seed(2)
   pw <- tidy(fit)
-  sim <- tidy(fit, band = "simultaneous")
+  sim <- tidy(fit, band = "simultaneous", band_from = 0)
   expect_equal(sim$std.error, pw$std.error)
   inner <- pw$std.error > 0
   expect_true(all(sim$conf.low[inner] < pw$conf.low[inner]))
@@ -514,4 +514,23 @@ test_that("a censoring model without censoring before the grid's end leaves the 
   expect_null(fit$models$censoring_models)
   km <- survival_ipw(Surv(time, event) ~ a, data = d, weight_model = a ~ x)
   expect_equal(fit$std_error, km$std_error, tolerance = 1e-10)
+})
+
+test_that("standardized Cox influence functions equal the brute-force jackknife person by person at the earliest event times", {
+  # The standard errors above are norms over people; here each person's
+  # influence on each arm's curve at its first event times, where a band
+  # rests on a handful of events.
+  d <- sim_construct_continuous(120, K = 2, seed = 21)
+  for (weighted in c(FALSE, TRUE)) {
+    fit <- survival_standardization(Surv(time, event) ~ a + x + z, data = d, treatment = "a",
+                                    model = "cox", weight_model = if (weighted) a ~ x)
+    U <- brute_influence(fit)
+    first <- seq_len(5L)
+    K <- length(fit$levels)
+    L <- diag(length(fit$times))[, rep(first, K), drop = FALSE]
+    arm <- rep(seq_len(K), each = length(first))
+    phi <- causallib:::curve_influence(fit, L, arm)
+    ref <- t(U[(rep(first, K) - 1L) * K + arm, , drop = FALSE])
+    expect_equal(phi, ref, tolerance = 2e-6, ignore_attr = TRUE, info = paste("weighted:", weighted))
+  }
 })
