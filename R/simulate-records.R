@@ -35,7 +35,8 @@
 #' period's start, so a 365-day washout with 365 days of prior observation
 #' excludes them (their fills before the period are not recorded). For the
 #' persons who never initiate either drug (non-users) the index date is
-#' drawn like a new user's and only anchors their baseline records.
+#' drawn the same way (85% with a year of look-back) and only anchors their
+#' baseline records.
 #'
 #' **Baseline confounders.** Age at the index date (from the birth date),
 #' sex, three chronic conditions -- type 2 diabetes (concept 201826),
@@ -636,6 +637,9 @@ simulated_risk <- function(x, horizon, ..., persons = NULL) {
     keep <- pp$person_id %in% persons
   }
   pp <- pp[keep, , drop = FALSE]
+  if (!nrow(pp)) {
+    cli::cli_abort("{.arg x} has no new users of drug A or B to average over; simulate more persons.")
+  }
   effect <- truth$parameters$effect
   start <- as.numeric(pp$index_date)
   # The screening drug's start relative to initiation (Inf: none): from then

@@ -293,6 +293,47 @@ test_that("simulated_risk() integrates the hazards of screening drugs that start
   expect_identical(r$n, nrow(pp))
 })
 
+test_that("the outcome hazard is the planted one from the start of observation, drugs acting from initiation", {
+  # A counting-process Cox model over each person's first observation
+  # period, with initiation of A and of the screening drug as time-varying
+  # indicators (intention to treat: on from the first fill for good; on from
+  # the start of observation for users who began before it), recovers the
+  # drug effects and the confounder coefficients.
+  x <- simulate_records(12000, effect = log(0.6), n_drugs = 1, drug_effects = log(2), seed = 10)
+  tr <- attr(x, "truth")
+  pp <- tr$persons
+  op1 <- x$observation_period[!duplicated(x$observation_period$person_id), ]
+  os <- as.numeric(op1$observation_period_start_date)
+  co <- x$condition_occurrence
+  y <- co[co$condition_concept_id == tr$concepts$outcome, ]
+  y <- y[!duplicated(y$person_id), ]
+  y_day <- as.numeric(y$condition_start_date)[match(pp$person_id, y$person_id)]
+  death <- as.numeric(x$death$death_date)[match(pp$person_id, x$death$person_id)]
+  end <- pmin(as.numeric(op1$observation_period_end_date), y_day, death, na.rm = TRUE)
+  event <- !is.na(y_day) & y_day == end
+  stop_t <- end - os + 1
+  b_a <- ifelse(pp$arm %in% "A", pmax(as.numeric(pp$index_date) - os, 0), Inf)
+  b_s <- ifelse(is.na(pp$screening_start), Inf, as.numeric(pp$screening_start) - os)
+  cuts <- cbind(0, pmin(b_a, stop_t), pmin(b_s, stop_t), stop_t)
+  cuts <- t(apply(cuts, 1, sort))
+  long <- do.call(rbind, lapply(1:3, function(k) {
+    data.frame(id = pp$person_id, start = cuts[, k], stop = cuts[, k + 1],
+               event = event & cuts[, k + 1] == stop_t, a = as.integer(b_a <= cuts[, k]),
+               s = as.integer(b_s <= cuts[, k]))
+  }))
+  long <- long[long$stop > long$start, ]
+  cv <- data.frame(age10 = (pp$age - 60) / 10, male = as.integer(pp$male), diabetes = as.integer(pp$diabetes),
+                   hypertension = as.integer(pp$hypertension), heart_failure = as.integer(pp$heart_failure),
+                   ldl30 = (pp$ldl - 130) / 30)
+  long <- cbind(long, cv[long$id, ])
+  f <- survival::coxph(survival::Surv(start, stop, event) ~ a + s + age10 + male + diabetes + hypertension +
+                         heart_failure + ldl30, long)
+  truth <- c(log(0.6), log(2), tr$parameters$outcome[-1])
+  z <- (coef(f) - truth) / sqrt(diag(vcov(f)))
+  expect_true(all(abs(z) < 3), label = paste(names(z), round(z, 2), collapse = " "))
+  expect_gt(sum(long$event), 800)
+})
+
 test_that("the default screening effects are mostly null, and negative controls follow no drug", {
   x <- simulate_records(300, n_drugs = 12, n_negative_controls = 2, seed = 9)
   sd <- attr(x, "truth")$concepts$screening_drugs
