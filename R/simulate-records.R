@@ -403,11 +403,12 @@ records_draw <- function(args) {
 }
 
 # Event times from `start` with a hazard `rate` that is multiplied by
-# exp(lhr[, k]) from time breaks[, k] on (Inf: never), by inverting the
-# piecewise-linear cumulative hazard at a unit exponential draw.
+# exp(lhr[, k]) from time breaks[, k] on (two breaks per person, Inf:
+# never), by inverting the piecewise-linear cumulative hazard at a unit
+# exponential draw.
 records_event_time <- function(start, rate, breaks, lhr) {
   e <- stats::rexp(length(start))
-  o <- if (ncol(breaks) == 2L) breaks[, 1L] > breaks[, 2L] else rep(FALSE, length(start))
+  o <- breaks[, 1L] > breaks[, 2L]
   b <- cbind(ifelse(o, breaks[, 2L], breaks[, 1L]), ifelse(o, breaks[, 1L], breaks[, 2L]))
   l <- cbind(ifelse(o, lhr[, 2L], lhr[, 1L]), ifelse(o, lhr[, 1L], lhr[, 2L]))
   t <- rep(NA_real_, length(start))
