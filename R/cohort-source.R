@@ -141,7 +141,8 @@ resolve_columns <- function(t, present, cols, shown) {
   missing <- sch$required & !found
   if (t == "drug_exposure" && !any(found[4:5])) missing[4L] <- TRUE
   if (any(missing)) {
-    cli::cli_abort(c("The table {.val {shown}} ({.val {t}}) has no column{?s} {.val {actual[missing]}}.",
+    what <- if (identical(shown, t)) "" else paste0(" (", encodeString(t, quote = "\""), ")")
+    cli::cli_abort(c("The table {.val {shown}}{what} has no column{?s} {.val {actual[missing]}}.",
                      i = if (t == "drug_exposure" && !any(found[4:5])) "{.val drug_exposure} needs {.val drug_exposure_end_date} or {.val days_supply}.",
                      i = "Map other names with {.code cohort_source(columns = list({t} = c({sch$column[missing][1]} = \"...\")))}."),
                    call = NULL)

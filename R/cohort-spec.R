@@ -82,7 +82,7 @@ check_days <- function(x, arg, where, min = 0, infinite = FALSE) {
 
 # A window c(from, to) of days relative to time zero, from <= to.
 check_window <- function(w, label, where) {
-  shown <- if (is.numeric(w)) paste0("c(", paste(format(w), collapse = ", "), ")") else value_label(w)
+  shown <- if (is.numeric(w)) paste0("c(", paste(format(w, trim = TRUE), collapse = ", "), ")") else value_label(w)
   if (!is.numeric(w) || length(w) != 2L || anyNA(w) || any(is.finite(w) & w != round(w))) {
     cli::cli_abort("The window of {label} in {.fn {where}} must be two whole numbers of days {.code c(from, to)}; you gave {.code {shown}}.",
                    call = NULL)
@@ -106,7 +106,7 @@ check_windows <- function(x, arg, where) {
   }
   dup <- unique(names(x)[duplicated(names(x))])
   if (length(dup)) cli::cli_abort("{.arg {arg}} of {.fn {where}} names {.val {dup}} more than once.", call = NULL)
-  stats::setNames(lapply(names(x), function(g) check_window(x[[g]], paste0("{.val ", g, "}"), where)), names(x))
+  stats::setNames(lapply(names(x), function(g) check_window(x[[g]], encodeString(g, quote = "\""), where)), names(x))
 }
 
 window_label <- function(w) {
@@ -209,7 +209,7 @@ new_users <- function(treatment, washout = 365) {
   ids <- unlist(treatment, use.names = FALSE)
   shared <- unique(ids[duplicated(ids)])
   if (length(shared)) {
-    cli::cli_abort("{.arg treatment} of {.fn new_users}: concept id{?s} {shared} belong{?s/} to more than one arm.",
+    cli::cli_abort("{.arg treatment} of {.fn new_users}: {cli::qty(length(shared))}concept id{?s} {.val {shared}} belong{?s/} to more than one arm.",
                    call = NULL)
   }
   washout <- check_days(washout, "washout", "new_users")
@@ -222,7 +222,7 @@ new_users <- function(treatment, washout = 365) {
 eligibility <- function(age = c(18, Inf), prior_observation = 365, exclude = list()) {
   if (!is.numeric(age) || length(age) != 2L || anyNA(age) || any(age < 0) ||
       any(is.finite(age) & age != round(age)) || is.infinite(age[1L])) {
-    shown <- if (is.numeric(age)) paste(format(age), collapse = ", ") else value_label(age)
+    shown <- if (is.numeric(age)) paste(format(age, trim = TRUE), collapse = ", ") else value_label(age)
     cli::cli_abort("{.arg age} of {.fn eligibility} must be {.code c(min, max)} in whole years, {.code max} may be {.code Inf}; you gave {.code {shown}}.",
                    call = NULL)
   }
