@@ -64,7 +64,7 @@ attrition <- function(cohort) {
 
 #' @export
 print.causallib_attrition <- function(x, ...) {
-  cli::cli_text("{.strong Attrition}")
+  cat(cli::style_bold("Attrition"), "\n", sep = "")
   y <- x
   class(y) <- "data.frame"
   attr(y, "arms") <- NULL
@@ -102,13 +102,13 @@ autoplot.causallib_attrition <- function(object, ...) {
   rem <- d[d$kind == "remaining", , drop = FALSE]
   arrows <- data.frame(x = 0, xend = 0, y = rem$y[-nrow(rem)] - 0.3, yend = rem$y[-1L] + 0.3)
   side <- d[d$kind == "excluded", , drop = FALSE]
-  side_arrows <- data.frame(x = rep(0, nrow(side)), xend = rep(0.62, nrow(side)), y = side$y, yend = side$y)
+  side_arrows <- data.frame(x = rep(0, nrow(side)), xend = rep(0.8, nrow(side)), y = side$y, yend = side$y)
   ggplot2::ggplot(d, ggplot2::aes(x = .data$x, y = .data$y)) +
     ggplot2::geom_segment(data = arrows, ggplot2::aes(x = .data$x, xend = .data$xend, y = .data$y, yend = .data$yend),
                           arrow = ggplot2::arrow(length = ggplot2::unit(0.15, "cm"))) +
     ggplot2::geom_segment(data = side_arrows, ggplot2::aes(x = .data$x, xend = .data$xend, y = .data$y, yend = .data$yend),
                           arrow = ggplot2::arrow(length = ggplot2::unit(0.15, "cm"))) +
-    ggplot2::geom_label(ggplot2::aes(label = .data$label, fill = .data$kind), size = 3, label.size = 0.3,
+    ggplot2::geom_label(ggplot2::aes(label = .data$label, fill = .data$kind), size = 3,
                         show.legend = FALSE) +
     ggplot2::scale_fill_manual(values = c(remaining = "white", excluded = "grey92")) +
     ggplot2::scale_x_continuous(limits = c(-0.8, 1.5)) +

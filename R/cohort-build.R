@@ -449,7 +449,7 @@ age_in_years <- function(t0, yob, mob, dob) {
 
 #' @export
 print.causallib_cohort <- function(x, n = 6L, ...) {
-  cli::cli_text("{.strong Target-trial cohort}: {nrow(x)} person{?s}")
+  cat(cli::style_bold("Target-trial cohort"), ": ", nrow(x), if (nrow(x) == 1L) " person" else " persons", "\n", sep = "")
   if (!is.null(x$treatment)) {
     tab <- table(x$treatment)
     cat("  arms:     ", paste(paste0(names(tab), " ", tab), collapse = ", "), "\n", sep = "")

@@ -239,7 +239,7 @@ embed_column <- function(v, kind, table, col) {
 #' @export
 print.causallib_cohort_source <- function(x, ...) {
   kind <- if (x$owned) "in-process SQLite database (copied from data frames)" else class(x$con)[1L]
-  cli::cli_text("{.strong Cohort source}: {kind}")
+  cat(cli::style_bold("Cohort source"), ": ", kind, "\n", sep = "")
   for (t in names(cohort_schema)) {
     info <- x$tables[[t]]
     cat("  ", formatC(t, width = -22L), if (is.null(info)) "(absent: taken as empty)" else format_table_name(info$name),
