@@ -20,7 +20,12 @@
 #' Follow-up `time` is the number of days from time zero to the day
 #' follow-up ends (see [follow_up()]): `event` is 1 when it ends with the
 #' outcome, 2 with death (a competing event) and 0 when censored;
-#' `end_reason` says why it ended.
+#' `end_reason` says why it ended. For the estimators:
+#' `Surv(time, event, type = "mstate")` gives cumulative incidences with
+#' death as a competing risk; `Surv(time, event == 1)` censors at death
+#' (cause-specific); under a per-protocol analysis, model the artificial
+#' censoring (`end_reason` `"discontinuation"` or `"switching"`) with a
+#' censoring model or weights.
 #'
 #' @param spec A [cohort_spec()].
 #' @param source A [cohort_source()], or what `cohort_source()` takes (a

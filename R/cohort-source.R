@@ -208,6 +208,9 @@ embed_data_frames <- function(x, map, cols) {
   src <- db_source(con, map = stats::setNames(lapply(names(cohort_schema), function(t) if (!is.null(map[[t]])) t),
                                               names(cohort_schema)),
                    cols = list(), owned = TRUE)
+  # The database lives as long as the source (and its copies) do.
+  src$closer <- new.env(parent = emptyenv())
+  reg.finalizer(src$closer, function(e) if (DBI::dbIsValid(con)) DBI::dbDisconnect(con), onexit = TRUE)
   ok <- TRUE
   src
 }

@@ -281,6 +281,11 @@ follow_up <- function(max = 730, grace = 30, censor = c("death", "end_of_observa
                      i = "It is a competing event ({.code event = 2}); set {.code event} 2 to 0 to censor at death instead."),
                    call = NULL)
   }
+  if (is.infinite(max) && !"end_of_observation" %in% censor && (is.null(admin_end) || !"administrative" %in% censor)) {
+    cli::cli_abort(c("Follow-up in {.fn follow_up} has no end: {.code max = Inf} without the end of observation or an administrative end.",
+                     i = "Give a finite {.arg max}, keep {.val end_of_observation} in {.arg censor}, or set {.arg admin_end}."),
+                   call = NULL)
+  }
   if (!is.null(admin_end)) {
     d <- tryCatch(as.Date(admin_end), error = function(e) NA)
     if (length(admin_end) != 1L || length(d) != 1L || is.na(d)) {

@@ -94,3 +94,8 @@ test_that("sources with missing tables or columns get errors naming them", {
   expect_null(src$tables$death)
   expect_output(print(src), "absent: taken as empty")
 })
+
+test_that("follow-up without any end is refused", {
+  expect_snapshot(error = TRUE, follow_up(max = Inf, censor = c("death", "discontinuation")))
+  expect_identical(follow_up(max = Inf)$max, Inf)
+})
