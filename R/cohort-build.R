@@ -208,6 +208,7 @@ apply_eligibility <- function(spec, entry, run) {
     groups <- names(el$exclude)
     flags <- conditional_flags(spec$codes[groups], el$exclude, paste0("ex_", seq_along(groups)), "any")
     hits <- dplyr::inner_join(dplyr::select(cur, "person_id", "t0"), cohort_events(spec, run), by = "person_id")
+    hits <- dplyr::filter(hits, !!window_condition(NULL, window_span(el$exclude)))
     hits <- keep_table(run, dplyr::summarise(dplyr::group_by(hits, .data$person_id), !!!flags))
     cur <- dplyr::left_join(cur, hits, by = "person_id")
     for (i in seq_along(groups)) {
@@ -258,11 +259,20 @@ cohort_events <- function(spec, run) {
   run$events
 }
 
+# Records of the code list `ids` (NULL: any code) within window w of time zero.
 window_condition <- function(ids, w) {
-  cond <- rlang::expr(.data$concept_id %in% !!as.integer(ids))
-  if (is.finite(w[1L])) cond <- rlang::expr(!!cond & .data$day - .data$t0 >= !!as.integer(w[1L]))
-  if (is.finite(w[2L])) cond <- rlang::expr(!!cond & .data$day - .data$t0 <= !!as.integer(w[2L]))
-  cond
+  parts <- list()
+  if (!is.null(ids)) parts[[length(parts) + 1L]] <- rlang::expr(.data$concept_id %in% !!as.integer(ids))
+  if (is.finite(w[1L])) parts[[length(parts) + 1L]] <- rlang::expr(.data$day - .data$t0 >= !!as.integer(w[1L]))
+  if (is.finite(w[2L])) parts[[length(parts) + 1L]] <- rlang::expr(.data$day - .data$t0 <= !!as.integer(w[2L]))
+  if (!length(parts)) return(TRUE)
+  Reduce(function(a, b) rlang::expr(!!a & !!b), parts)
+}
+
+# The smallest window holding all of `windows`: records outside it are
+# filtered out before the conditional aggregates look at them.
+window_span <- function(windows) {
+  c(min(vapply(windows, `[`, double(1), 1L)), max(vapply(windows, `[`, double(1), 2L)))
 }
 
 # One aggregate per code group: "any" (max of 0/1), "count" (sum of 0/1) or
@@ -288,6 +298,7 @@ cohort_columns <- function(spec, cohort0, exposures, run) {
     flags <- c(conditional_flags(spec$codes[names(bl$any)], bl$any, paste0("cv_any_", seq_along(bl$any)), "any"),
                conditional_flags(spec$codes[names(bl$count)], bl$count, paste0("cv_count_", seq_along(bl$count)), "count"))
     hits <- dplyr::inner_join(base, cohort_events(spec, run), by = "person_id")
+    hits <- dplyr::filter(hits, !!window_condition(NULL, window_span(c(bl$any, bl$count))))
     pieces$events <- keep_table(run, dplyr::summarise(dplyr::group_by(hits, .data$person_id), !!!flags))
   }
   if (length(bl$last_value)) pieces$values <- last_values(spec, base, run)
