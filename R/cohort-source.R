@@ -273,7 +273,7 @@ src_tbl <- function(src, t) {
       date = day_sql(con, q, info$classes[[col]]))
     paste0(e, " AS ", DBI::dbQuoteIdentifier(con, sch$role[i]))
   }, character(1))
-  from <- if (is.character(info$name)) DBI::dbQuoteIdentifier(con, info$name) else DBI::dbQuoteIdentifier(con, info$name)
+  from <- DBI::dbQuoteIdentifier(con, info$name)
   dplyr::tbl(con, dbplyr::sql(paste0("SELECT ", paste(exprs, collapse = ", "), " FROM ", from)))
 }
 
