@@ -65,3 +65,18 @@ test_that("the cohort goes into ipw() and survival_ipw() as it is", {
                       weight_model = ipw(treatment ~ 1, data = cohort), se = "none")
   expect_s3_class(fit, "causal_survival")
 })
+
+test_that("an empty cohort is a warning with the attrition table, not an error", {
+  spec <- cohort_spec(new_users(codes(A = 1L, B = 2L), washout = 30),
+                      eligibility(age = c(100, Inf), prior_observation = 0),
+                      baseline = baseline(any = list(cancer = c(-365, 0))),
+                      outcome = outcome(codes(mi = 20L)), codes = codes(cancer = 10L))
+  expect_warning(cohort <- build_cohort(spec, attrition_records()), "empty")
+  expect_identical(nrow(cohort), 0L)
+  expect_identical(names(cohort), c("person_id", "time_zero", "treatment", "age", "sex", "cancer", "time", "event",
+                                    "end_reason"))
+  expect_identical(levels(cohort$treatment), c("A", "B"))
+  att <- attrition(cohort)
+  expect_identical(att$n[5:6], c(0L, 0L))
+  expect_identical(att$A[5], 0L)
+})
