@@ -58,8 +58,8 @@ reference_cohort <- function(rec, washout, prior, age_lo, excl, cov, window, max
   do.call(rbind, out)
 }
 
-test_that("build_cohort() agrees with a person-by-person reference on random records", {
-  set.seed(20261201)
+random_case <- function() {
+  withr::local_seed(20261201)
   n <- 200
   k <- stats::rpois(n, 2) + 1
   ids <- rep(seq_len(n), k)
@@ -88,6 +88,13 @@ test_that("build_cohort() agrees with a person-by-person reference on random rec
     follow_up = follow_up(max = 400, grace = 15),
     codes = codes(ex = 10L, x = 11L)
   )
+  list(records = rec, spec = spec)
+}
+
+test_that("build_cohort() agrees with a person-by-person reference on random records", {
+  case <- random_case()
+  rec <- case$records
+  spec <- case$spec
   cohort <- plain_cohort(build_cohort(spec, rec))
   ref <- reference_cohort(rec, washout = 90, prior = 120, age_lo = 18, excl = list(code = 10, lo = -200, hi = -1),
                           cov = list(code = 11, lo = -180, hi = 0), window = c(1, Inf), max = 400, grace = 15)
@@ -102,4 +109,12 @@ test_that("build_cohort() agrees with a person-by-person reference on random rec
   expect_identical(as.character(cohort$end_reason), ref$reason)
   expect_true(all(c("outcome", "death", "discontinuation", "switching", "end_of_observation") %in% ref$reason))
   expect_true(all(table(ref$reason) >= 3))
+})
+
+test_that("PostgreSQL builds the random cohort as the embedded database does", {
+  con <- pg_connection()
+  case <- random_case()
+  tables <- write_db_records(con, case$records, "random")
+  expect_identical(plain_cohort(build_cohort(case$spec, cohort_source(con, tables = tables))),
+                   plain_cohort(build_cohort(case$spec, case$records)))
 })
