@@ -8,7 +8,7 @@ build_quietly <- function(spec, source) suppressMessages(build_cohort(spec, sour
 many_groups_case <- function() {
   groups <- 10:19
   n <- 40
-  set.seed(1)
+  withr::local_seed(1)
   events <- data.frame(id = sample(n, 200, TRUE), code = sample(groups, 200, TRUE), day = -sample(0:400, 200, TRUE))
   measurements <- data.frame(id = sample(n, 120, TRUE), code = sample(30:32, 120, TRUE),
                              day = -sample(0:200, 120, TRUE), value = round(stats::rnorm(120), 2))
