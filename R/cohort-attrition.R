@@ -40,7 +40,8 @@ attrition_table <- function(run, arms) {
 #' @examples
 #' d <- as.Date("2020-01-01")
 #' records <- list(
-#'   person = data.frame(person_id = 1:3, gender_concept_id = 8507L, year_of_birth = c(1950L, 1960L, 2015L)),
+#'   person = data.frame(person_id = 1:3, gender_concept_id = 8507L,
+#'                       year_of_birth = c(1950L, 1960L, 2015L)),
 #'   observation_period = data.frame(person_id = 1:3, observation_period_start_date = d - 1000,
 #'                                   observation_period_end_date = d + 1000),
 #'   drug_exposure = data.frame(person_id = 1:3, drug_concept_id = c(1L, 2L, 1L),

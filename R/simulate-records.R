@@ -88,8 +88,8 @@
 #' 10% switch to the other study drug, 1 to 31 days after the end of supply.
 #'
 #' **Screening drugs** (`n_drugs`): a person uses one of them with
-#' probability `plogis(-1.2 + 0.3 age10 + 0.4 diabetes + 0.3 hypertension
-#' + 0.5 heart failure)` (the drug chosen uniformly), from a day uniform over
+#' probability `plogis(-1.2 + 0.3 age10 + 0.4 diabetes + 0.3 hypertension +
+#' 0.5 heart failure)` (the drug chosen uniformly), from a day uniform over
 #' the first observation period, with fills as above; from that day on the
 #' outcome hazard is multiplied by `exp(drug_effects[j])`
 #' (intention-to-treat again). **Negative controls** (`n_negative_controls`)
