@@ -6,6 +6,7 @@ attrition_table <- function(run, arms) {
   n <- vapply(steps, function(s) sum(s$counts$n), integer(1))
   out <- data.frame(step = seq_along(steps), criterion = vapply(steps, `[[`, character(1), "criterion"),
                     n = n, stringsAsFactors = FALSE)
+  if (length(run$key) > 1L) out$persons <- vapply(steps, `[[`, integer(1), "persons")
   for (k in seq_along(arms)) {
     out[[arms[k]]] <- vapply(steps, function(s) {
       if (!s$by_arm) return(NA_integer_)
@@ -14,6 +15,7 @@ attrition_table <- function(run, arms) {
     }, integer(1))
   }
   out$excluded <- c(NA_integer_, -diff(n))
+  out$excluded[vapply(steps, function(s) isTRUE(s$expands), logical(1))] <- NA_integer_
   class(out) <- c("causallib_attrition", "data.frame")
   attr(out, "arms") <- arms
   out

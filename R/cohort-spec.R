@@ -400,7 +400,7 @@ check_lookback_windows <- function(eligibility, baseline, outcome) {
   }
 }
 
-cohort_reserved <- c("person_id", "time_zero", "treatment", "time", "event", "end_reason")
+cohort_reserved <- c("person_id", "trial", "time_zero", "treatment", "time", "event", "end_reason")
 
 check_covariate_names <- function(baseline) {
   cols <- c(names(baseline$any), paste0(names(baseline$count), "_count"), names(baseline$last_value),
@@ -420,7 +420,6 @@ check_covariate_names <- function(baseline) {
 # ---- printing: the protocol table ------------------------------------------
 
 spec_protocol <- function(x) {
-  arms <- names(x$treatment$treatment)
   fu <- x$follow_up
   el <- x$eligibility
   codes_of <- function(g) paste0(g, " (", paste(x$codes[[g]], collapse = ", "), ")")
@@ -444,9 +443,7 @@ spec_protocol <- function(x) {
     specification = c(
       paste(c(paste(age, "at time zero"), paste0(el$prior_observation, " days of prior observation"), exclusions),
             collapse = "; "),
-      paste(paste("initiate", vapply(arms, codes_of, character(1))), collapse = " vs "),
-      "active comparator, new users: the arm is the drug initiated (both on the same day: excluded)",
-      paste0("first start of a listed drug with none in the ", x$treatment$washout, " observed days before"),
+      strategy_protocol(x$treatment, codes_of),
       if (length(covs)) paste(covs, collapse = ", ") else "none",
       paste0("first of ", paste(vapply(names(x$outcome$codes), codes_of, character(1)), collapse = ", "),
              " in days ", window_label(x$outcome$window)),
