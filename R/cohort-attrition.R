@@ -26,14 +26,18 @@ attrition_table <- function(run, arms) {
 #' `attrition()` returns the number of persons remaining after each
 #' criterion of the cohort's protocol, in total (`n`) and by arm (from the
 #' step where the arm is known; `NA` before), and how many the criterion
-#' excluded. `autoplot()` and `plot()` draw it as a flow diagram;
+#' excluded. For [sequential_trials()] the rows are person-trials: `n`,
+#' the arms and `excluded` count person-trials, the column `persons` the
+#' distinct persons among them, and the step that makes the person-trials
+#' has no `excluded` count. `autoplot()` and `plot()` draw it as a flow diagram;
 #' `attrition_plot_data()` returns the boxes the diagram draws.
 #'
 #' @param cohort A cohort from [build_cohort()].
 #' @param x,object An attrition table from `attrition()` (or a cohort).
 #' @param ... Unused.
 #' @return `attrition()`: a `causallib_attrition` data frame with columns
-#'   `step`, `criterion`, `n`, one column per arm and `excluded`.
+#'   `step`, `criterion`, `n`, `persons` (sequential trials only), one
+#'   column per arm and `excluded`.
 #'   `attrition_plot_data()`: a data frame with one row per box: `step`,
 #'   `kind` (`"remaining"` or `"excluded"`), `label`, `x` and `y` (the box
 #'   centre). `autoplot()`: a ggplot object.

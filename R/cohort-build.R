@@ -13,9 +13,13 @@
 #' into an in-process SQLite database -- and returns one row per person,
 #' ready for [ipw()], [survival_ipw()] and [survival_standardization()].
 #'
-#' Time zero is each person's first new-use start of a treatment drug (see
-#' [new_users()]); persons who then fail an eligibility criterion are
-#' excluded (one trial per person). Dates are compared as day numbers, so
+#' With [new_users()], time zero is each person's first new-use start of a
+#' treatment drug; persons who then fail an eligibility criterion are
+#' excluded (one trial per person). With [sequential_trials()], time zero
+#' is the first day of each trial, and the cohort has one row per person
+#' and trial for which the person is eligible (column `trial`); the
+#' eligibility criteria, baseline covariates and follow-up are those of
+#' each trial's time zero. Dates are compared as day numbers, so
 #' a window `c(-365, 0)` holds the 366 days up to and including time zero.
 #' Follow-up `time` is the number of days from time zero to the day
 #' follow-up ends (see [follow_up()]): `event` is 1 when it ends with the
@@ -30,9 +34,11 @@
 #' @param spec A [cohort_spec()].
 #' @param source A [cohort_source()], or what `cohort_source()` takes (a
 #'   named list of data frames or a DBI connection with OMOP-named tables).
-#' @return A `causallib_cohort` data frame sorted by `person_id`, with
-#'   columns `person_id`, `time_zero` (a `Date`), `treatment` (a factor
-#'   whose levels are the arms in the order of [new_users()]), the baseline
+#' @return A `causallib_cohort` data frame sorted by `person_id` (and
+#'   `trial`), with columns `person_id`, `trial` (sequential trials only),
+#'   `time_zero` (a `Date`), `treatment` (a factor whose levels are the
+#'   arms in the order of [new_users()], or `"non_user"` and the drug for
+#'   [sequential_trials()]), the baseline
 #'   covariates, `time` (days, at least 0), `event` (0, 1 or 2) and
 #'   `end_reason` (a factor: `outcome`, `death`, `end_of_observation`,
 #'   `discontinuation`, `switching`, `administrative`, `max_follow_up`);
@@ -467,13 +473,13 @@ finish_cohort <- function(spec, rows) {
   out$time_zero <- as.Date(t0, origin = "1970-01-01")
   out$treatment <- factor(arms[as.integer(rows$arm)], levels = arms)
   bl <- spec$baseline
-  unit <- if (trials) "person-trial" else "person"
+  rows_of <- function(k) paste0(k, if (trials) " person-trial" else " person", if (k != 1) "s")
   if ("age" %in% bl$demographics) out$age <- age_in_years(t0, rows$yob, rows$mob, rows$dob)
   if ("sex" %in% bl$demographics) {
     g <- as.integer(rows$gender)
     out$sex <- factor(ifelse(g %in% 8532L, "female", ifelse(g %in% 8507L, "male", NA)), levels = c("female", "male"))
     if (anyNA(out$sex)) {
-      cli::cli_inform("{.code sex}: {sum(is.na(out$sex))} {unit}{?s} with a {.code gender_concept_id} other than 8532 (female) or 8507 (male): {.code NA}.")
+      cli::cli_inform("{.code sex}: {rows_of(sum(is.na(out$sex)))} with a {.code gender_concept_id} other than 8532 (female) or 8507 (male): {.code NA}.")
     }
   }
   for (i in seq_along(bl$any)) out[[names(bl$any)[i]]] <- zero_fill(rows[[paste0("cv_any_", i)]], n)
@@ -483,7 +489,7 @@ finish_cohort <- function(spec, rows) {
     v <- rows[[paste0("cv_last_", i)]]
     v <- if (is.null(v)) rep(NA_real_, n) else as.double(v)
     if (anyNA(v)) {
-      cli::cli_inform("{.code {g}}: no value in days {window_label(bl$last_value[[g]])} for {sum(is.na(v))} of {n} {unit}{?s}: {.code NA}.")
+      cli::cli_inform("{.code {g}}: no value in days {window_label(bl$last_value[[g]])} for {sum(is.na(v))} of {rows_of(n)}: {.code NA}.")
     }
     out[[g]] <- v
   }

@@ -310,7 +310,9 @@ follow_up <- function(max = 730, grace = 30, censor = c("death", "end_of_observa
 #' (so no record counts both as history and as outcome). It prints as a
 #' target-trial protocol table.
 #'
-#' @param treatment The treatment strategies and time zero: [new_users()].
+#' @param treatment The treatment strategies and time zero: [new_users()]
+#'   (active comparator, one trial per person) or [sequential_trials()]
+#'   (initiators versus non-users, one row per person and trial).
 #' @param eligibility [eligibility()].
 #' @param baseline [baseline()].
 #' @param outcome [outcome()].

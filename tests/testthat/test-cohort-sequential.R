@@ -117,7 +117,8 @@ test_that("person-trials: interval and washout boundaries, later initiation, eli
 })
 
 test_that("intention to treat: initiation by a non-user does not end follow-up", {
-  cohort <- build_seq(seq_spec(analysis = "intention_to_treat"), seq_cases())
+  expect_message(cohort <- build_cohort(seq_spec(analysis = "intention_to_treat"), seq_cases()),
+                 "hba1c.*36 of 40 person-trials")
   expect_person_trials(cohort, seq_expected(), "itt")
 })
 
