@@ -90,7 +90,10 @@ attrition_plot_data <- function(x) {
   }
   remaining <- data.frame(
     step = x$step, kind = "remaining",
-    label = vapply(seq_len(k), function(i) paste0(x$criterion[i], "\nn = ", x$n[i], by_arm(i)), character(1)),
+    label = vapply(seq_len(k), function(i) {
+      persons <- if (!is.null(x$persons)) paste0(" (", x$persons[i], " persons)")
+      paste0(x$criterion[i], "\nn = ", x$n[i], persons, by_arm(i))
+    }, character(1)),
     x = 0, y = -(seq_len(k) - 1), stringsAsFactors = FALSE)
   ex <- which(!is.na(x$excluded) & x$excluded > 0L)
   excluded <- data.frame(step = x$step[ex], kind = rep("excluded", length(ex)),

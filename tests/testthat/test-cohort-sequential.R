@@ -114,6 +114,10 @@ test_that("person-trials: interval and washout boundaries, later initiation, eli
                                          "no A in the 100 observed days before",
                                          "arm: A if initiated within 30 days, else non_user"))
   expect_output(print(cohort), "40 person-trials \\(15 persons, 4 trials\\)")
+  boxes <- attrition_plot_data(att)
+  expect_identical(boxes$label[boxes$kind == "remaining"][2],
+                   "observed at the start of a trial (4 trials every 30 days)\nn = 59 (15 persons)")
+  expect_identical(boxes$label[boxes$kind == "excluded"], paste("excluded:", c(13, 2, 2, 2)))
 })
 
 test_that("intention to treat: initiation by a non-user does not end follow-up", {
@@ -129,12 +133,13 @@ test_that("start, end and max_trials set the trials", {
   cohort <- build_seq(seq_spec(max_trials = Inf, end = cohort_day0 + 60, baseline = bl), rec)
   ex <- seq_expected()
   expect_person_trials(cohort, ex[ex$trial <= 3, ], "pp")
-  # by default the trials span the observation periods: 21 trials from day -1000 to day 1000 (nobody
-  # has the 100 observed days of washout for the first)
-  cohort <- build_seq(seq_spec(interval = 100, max_trials = Inf, start = NULL, baseline = bl), rec)
-  expect_identical(attrition(cohort)$criterion[2], "observed at the start of a trial (21 trials every 100 days)")
-  expect_identical(range(cohort$time_zero), cohort_day0 + c(-900, 1000))
-  expect_identical(sort(unique(cohort$trial)), 2:21)
+  # by default the trials span the observation periods: 21 trials from day -1000 to day 1000
+  run <- new_cohort_run(cohort_source(rec))
+  withr::defer(DBI::dbDisconnect(run$con))
+  days <- trial_days(sequential_trials(codes(A = 1L), interval = 100), run)
+  expect_identical(days, as.integer(cohort_day0) + seq(-1000L, 1000L, by = 100L))
+  days <- trial_days(sequential_trials(codes(A = 1L), interval = 100, max_trials = 3, end = cohort_day0 + 5000), run)
+  expect_identical(days, as.integer(cohort_day0) + c(-1000L, -900L, -800L))
 })
 
 test_that("a SQLite file and PostgreSQL give the person-trials of the data frames", {
@@ -178,4 +183,65 @@ test_that("bad sequential-trial specifications get errors naming the argument", 
   # codes that no drug record has
   spec <- cohort_spec(sequential_trials(codes(A = 99L)), outcome = outcome(codes(mi = 20L)))
   expect_snapshot(error = TRUE, build_cohort(spec, seq_cases()))
+})
+
+# A person-by-person R reference for sequential trials on random records:
+# trials on days 0, 30, ..., 210; washout 60; per protocol, grace 10, max 200.
+seq_reference_rows <- function(rec_days, n_trials = 8, interval = 30, washout = 60, grace = 10, max = 200) {
+  out <- list()
+  for (p in rec_days$obs$id) {
+    ob <- rec_days$obs[rec_days$obs$id == p, ]
+    ex <- rec_days$drugs[rec_days$drugs$id == p, ]
+    ex <- ex[order(ex$from, ex$to), , drop = FALSE]
+    oc <- rec_days$events$day[rec_days$events$id == p]
+    death <- rec_days$deaths$day[rec_days$deaths$id == p]
+    for (k in seq_len(n_trials)) {
+      t0 <- (k - 1) * interval
+      if (t0 < ob$from || t0 > ob$to || t0 - ob$from < washout) next
+      if (any(ex$from < t0 & ex$to >= t0 - washout)) next
+      if (length(death) && death < t0) next
+      init <- ex$from >= t0 & ex$from <= t0 + interval - 1 & ex$from <= ob$to
+      arm <- if (any(init)) "A" else "non_user"
+      ends <- c(outcome = min(oc[oc - t0 >= 1], Inf), death = min(death, Inf), end_of_observation = ob$to,
+                discontinuation = Inf, switching = Inf, max_follow_up = t0 + max)
+      if (arm == "A") {
+        own <- ex[ex$from >= t0, , drop = FALSE]
+        prev_end <- c(-Inf, cummax(own$to)[-nrow(own)])
+        gap <- c(FALSE, (own$from - prev_end - 1 > grace)[-1])
+        ends[["discontinuation"]] <- max(own$to[cumsum(gap) == 0]) + grace
+      } else {
+        ends[["switching"]] <- min(ex$from[ex$from > t0], Inf)
+      }
+      end <- min(ends)
+      out[[length(out) + 1L]] <- data.frame(id = p, trial = k, arm = arm, pp_time = end - t0,
+                                            pp_reason = names(ends)[which(ends == end)[1L]])
+    }
+  }
+  do.call(rbind, out)
+}
+
+test_that("random records: the person-trials of a person-by-person R reference", {
+  set.seed(20261201)
+  n <- 60
+  obs <- data.frame(id = 1:n, from = sample(-300:0, n, replace = TRUE), to = sample(50:400, n, replace = TRUE))
+  k <- sample(0:3, n, replace = TRUE)
+  from <- sample(-200:300, sum(k), replace = TRUE)
+  drugs <- data.frame(id = rep(1:n, k), code = 1, from = from, to = from + sample(c(0, 5:60), sum(k), replace = TRUE))
+  has_event <- sample(n, 25)
+  events <- data.frame(id = has_event, code = 20, day = sample(-50:300, 25, replace = TRUE))
+  dead <- sample(n, 10)
+  deaths <- data.frame(id = dead, day = sample(-20:400, 10, replace = TRUE))
+  rec <- omop_records(data.frame(id = 1:n), obs = obs, drugs = drugs, events = events, deaths = deaths)
+  spec <- cohort_spec(sequential_trials(codes(A = 1L), interval = 30, washout = 60, max_trials = 8, start = cohort_day0),
+                      eligibility(prior_observation = 0), baseline(demographics = character()),
+                      outcome(codes(mi = 20L)), follow_up(max = 200, grace = 10))
+  cohort <- build_seq(spec, rec)
+  expected <- seq_reference_rows(list(obs = obs, drugs = drugs, events = events, deaths = deaths))
+  expected$itt_time <- expected$pp_time
+  expected$itt_reason <- expected$pp_reason
+  expect_gt(nrow(expected), 100)
+  expect_true(all(c("A", "non_user") %in% expected$arm))
+  expect_true(all(c("outcome", "death", "end_of_observation", "discontinuation", "switching", "max_follow_up") %in%
+                    expected$pp_reason))
+  expect_person_trials(cohort, expected, "pp")
 })
