@@ -204,7 +204,7 @@ new_users <- function(treatment, washout = 365) {
   treatment <- as_codes(treatment, "treatment")
   if (length(treatment) < 2L) {
     cli::cli_abort(c("{.arg treatment} of {.fn new_users} needs at least two code lists (an active comparator); you gave {length(treatment)}.",
-                     i = "Non-user comparators come with sequential trials in a later version."), call = NULL)
+                     i = "For a non-user comparator, use {.fn sequential_trials}."), call = NULL)
   }
   ids <- unlist(treatment, use.names = FALSE)
   shared <- unique(ids[duplicated(ids)])
@@ -338,7 +338,7 @@ follow_up <- function(max = 730, grace = 30, censor = c("death", "end_of_observa
 cohort_spec <- function(treatment, eligibility = causallib::eligibility(), baseline = causallib::baseline(),
                         outcome, follow_up = causallib::follow_up(),
                         analysis = c("per_protocol", "intention_to_treat"), codes = NULL) {
-  check_component(treatment, "causallib_strategy", "treatment", "new_users")
+  check_component(treatment, "causallib_strategy", "treatment", c("new_users", "sequential_trials"))
   check_component(eligibility, "causallib_eligibility", "eligibility", "eligibility")
   check_component(baseline, "causallib_baseline", "baseline", "baseline")
   check_component(outcome, "causallib_outcome", "outcome", "outcome")
@@ -366,7 +366,7 @@ cohort_spec <- function(treatment, eligibility = causallib::eligibility(), basel
 
 check_component <- function(x, class, arg, fn) {
   if (!inherits(x, class)) {
-    cli::cli_abort("{.arg {arg}} of {.fn cohort_spec} must come from {.fn {fn}}, not {.obj_type_friendly {x}}.",
+    cli::cli_abort("{.arg {arg}} of {.fn cohort_spec} must come from {.or {.fn {fn}}}, not {.obj_type_friendly {x}}.",
                    call = NULL)
   }
 }
