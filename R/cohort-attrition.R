@@ -6,6 +6,7 @@ attrition_table <- function(run, arms) {
   n <- vapply(steps, function(s) sum(s$counts$n), integer(1))
   out <- data.frame(step = seq_along(steps), criterion = vapply(steps, `[[`, character(1), "criterion"),
                     n = n, stringsAsFactors = FALSE)
+  if (length(run$key) > 1L) out$persons <- vapply(steps, `[[`, integer(1), "persons")
   for (k in seq_along(arms)) {
     out[[arms[k]]] <- vapply(steps, function(s) {
       if (!s$by_arm) return(NA_integer_)
@@ -14,6 +15,7 @@ attrition_table <- function(run, arms) {
     }, integer(1))
   }
   out$excluded <- c(NA_integer_, -diff(n))
+  out$excluded[vapply(steps, function(s) isTRUE(s$expands), logical(1))] <- NA_integer_
   class(out) <- c("causallib_attrition", "data.frame")
   attr(out, "arms") <- arms
   out
@@ -24,14 +26,18 @@ attrition_table <- function(run, arms) {
 #' `attrition()` returns the number of persons remaining after each
 #' criterion of the cohort's protocol, in total (`n`) and by arm (from the
 #' step where the arm is known; `NA` before), and how many the criterion
-#' excluded. `autoplot()` and `plot()` draw it as a flow diagram;
+#' excluded. For [sequential_trials()] the rows are person-trials: `n`,
+#' the arms and `excluded` count person-trials, the column `persons` the
+#' distinct persons among them, and the step that makes the person-trials
+#' has no `excluded` count. `autoplot()` and `plot()` draw it as a flow diagram;
 #' `attrition_plot_data()` returns the boxes the diagram draws.
 #'
 #' @param cohort A cohort from [build_cohort()].
 #' @param x,object An attrition table from `attrition()` (or a cohort).
 #' @param ... Unused.
 #' @return `attrition()`: a `causallib_attrition` data frame with columns
-#'   `step`, `criterion`, `n`, one column per arm and `excluded`.
+#'   `step`, `criterion`, `n`, `persons` (sequential trials only), one
+#'   column per arm and `excluded`.
 #'   `attrition_plot_data()`: a data frame with one row per box: `step`,
 #'   `kind` (`"remaining"` or `"excluded"`), `label`, `x` and `y` (the box
 #'   centre). `autoplot()`: a ggplot object.
@@ -85,7 +91,10 @@ attrition_plot_data <- function(x) {
   }
   remaining <- data.frame(
     step = x$step, kind = "remaining",
-    label = vapply(seq_len(k), function(i) paste0(x$criterion[i], "\nn = ", x$n[i], by_arm(i)), character(1)),
+    label = vapply(seq_len(k), function(i) {
+      persons <- if (!is.null(x$persons)) paste0(" (", x$persons[i], " persons)")
+      paste0(x$criterion[i], "\nn = ", x$n[i], persons, by_arm(i))
+    }, character(1)),
     x = 0, y = -(seq_len(k) - 1), stringsAsFactors = FALSE)
   ex <- which(!is.na(x$excluded) & x$excluded > 0L)
   excluded <- data.frame(step = x$step[ex], kind = rep("excluded", length(ex)),

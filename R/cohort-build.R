@@ -13,9 +13,13 @@
 #' into an in-process SQLite database -- and returns one row per person,
 #' ready for [ipw()], [survival_ipw()] and [survival_standardization()].
 #'
-#' Time zero is each person's first new-use start of a treatment drug (see
-#' [new_users()]); persons who then fail an eligibility criterion are
-#' excluded (one trial per person). Dates are compared as day numbers, so
+#' With [new_users()], time zero is each person's first new-use start of a
+#' treatment drug; persons who then fail an eligibility criterion are
+#' excluded (one trial per person). With [sequential_trials()], time zero
+#' is the first day of each trial, and the cohort has one row per person
+#' and trial for which the person is eligible (column `trial`); the
+#' eligibility criteria, baseline covariates and follow-up are those of
+#' each trial's time zero. Dates are compared as day numbers, so
 #' a window `c(-365, 0)` holds the 366 days up to and including time zero.
 #' Follow-up `time` is the number of days from time zero to the day
 #' follow-up ends (see [follow_up()]): `event` is 1 when it ends with the
@@ -30,9 +34,11 @@
 #' @param spec A [cohort_spec()].
 #' @param source A [cohort_source()], or what `cohort_source()` takes (a
 #'   named list of data frames or a DBI connection with OMOP-named tables).
-#' @return A `causallib_cohort` data frame sorted by `person_id`, with
-#'   columns `person_id`, `time_zero` (a `Date`), `treatment` (a factor
-#'   whose levels are the arms in the order of [new_users()]), the baseline
+#' @return A `causallib_cohort` data frame sorted by `person_id` (and
+#'   `trial`), with columns `person_id`, `trial` (sequential trials only),
+#'   `time_zero` (a `Date`), `treatment` (a factor whose levels are the
+#'   arms in the order of [new_users()], or `"non_user"` and the drug for
+#'   [sequential_trials()]), the baseline
 #'   covariates, `time` (days, at least 0), `event` (0, 1 or 2) and
 #'   `end_reason` (a factor: `outcome`, `death`, `end_of_observation`,
 #'   `discontinuation`, `switching`, `administrative`, `max_follow_up`);
@@ -83,7 +89,7 @@ build_cohort <- function(spec, source) {
   final <- cohort_columns(spec, cohort0, entry$exposures, run)
   rows <- dplyr::collect(final)
   out <- finish_cohort(spec, rows)
-  attr(out, "attrition") <- attrition_table(run, names(spec$treatment$treatment))
+  attr(out, "attrition") <- attrition_table(run, strategy_arms(spec$treatment))
   if (nrow(out) != utils::tail(attr(out, "attrition")$n, 1L)) {
     cli::cli_abort("internal error: the cohort has {nrow(out)} rows but the attrition table ends at {utils::tail(attr(out, 'attrition')$n, 1L)}.")
   }
@@ -99,6 +105,9 @@ new_cohort_run <- function(src) {
   run$con <- src$con
   run$temporary <- character()
   run$steps <- list()
+  # The columns that identify a row of the cohort: person_id, and the
+  # trial for sequential trials (set by cohort_entry()).
+  run$key <- "person_id"
   run
 }
 
@@ -110,6 +119,12 @@ keep_table <- function(run, x, indexes = list("person_id")) {
   dplyr::compute(x, name = name, temporary = TRUE, indexes = indexes)
 }
 
+# Indexes of a table keyed by run$key: person_id (for the joins with the
+# records) and the key itself.
+key_indexes <- function(run) unique(list("person_id", run$key))
+
+group_by_key <- function(x, key) dplyr::group_by(x, !!!rlang::syms(key))
+
 drop_temporary <- function(run) {
   if (!DBI::dbIsValid(run$con)) return(invisible())
   for (name in run$temporary) {
@@ -118,16 +133,27 @@ drop_temporary <- function(run) {
   invisible()
 }
 
-# Records the persons remaining after a criterion: in total, and by arm
-# once the arm is known (`by_arm`).
-record_step <- function(run, criterion, x, by_arm = TRUE) {
+# Records the rows (persons, or person-trials) remaining after a
+# criterion: in total, and by arm once the arm is known (`by_arm`); for
+# person-trials also the distinct persons. `expands`: the step makes more
+# rows than the one before (persons into person-trials), excluding none.
+record_step <- function(run, criterion, x, by_arm = TRUE, expands = FALSE) {
+  trials <- "trial" %in% colnames(x)
   counts <- if (by_arm) {
     dplyr::collect(dplyr::summarise(dplyr::group_by(x, .data$arm), n = dplyr::n()))
+  } else if (trials) {
+    dplyr::collect(dplyr::summarise(x, n = dplyr::n(), persons = dplyr::n_distinct(.data$person_id)))
   } else {
     dplyr::collect(dplyr::summarise(x, n = dplyr::n()))
   }
   counts$n <- as_count(counts$n)
-  run$steps[[length(run$steps) + 1L]] <- list(criterion = criterion, counts = counts, by_arm = by_arm)
+  persons <- if (!trials) sum(counts$n) else if (by_arm) {
+    as_count(dplyr::collect(dplyr::summarise(x, n = dplyr::n_distinct(.data$person_id)))$n)
+  } else {
+    as_count(counts$persons)
+  }
+  run$steps[[length(run$steps) + 1L]] <- list(criterion = criterion, counts = counts[c(if (by_arm) "arm", "n")],
+                                              by_arm = by_arm, persons = persons, expands = expands)
   invisible(x)
 }
 
@@ -135,18 +161,37 @@ as_count <- function(x) as.integer(round(as.double(x)))
 
 # ---- time zero --------------------------------------------------------------
 
-# The entry of each person into the trial: a lazy table with person_id, t0,
-# arm (1..K), obs_start, obs_end; `exposures` are the treatment drugs'
-# records (person_id, arm, start, end). Sequential trials will add a method.
+# The entry into the trial: a lazy table with the key columns (run$key:
+# person_id, and trial for sequential trials), t0, arm (1..K, the levels
+# of strategy_arms()), obs_start, obs_end; `exposures` are the treatment
+# drugs' records (person_id, arm, start, end). One method per strategy.
 cohort_entry <- function(strategy, run) UseMethod("cohort_entry")
 
+# The levels of the treatment factor, the reference first.
+strategy_arms <- function(strategy) UseMethod("strategy_arms")
+
 #' @export
-cohort_entry.causallib_new_users <- function(strategy, run) {
-  arms <- strategy$treatment
-  ids <- unlist(arms, use.names = FALSE)
-  washout <- as.integer(strategy$washout)
-  arm_expr <- rlang::expr(dplyr::case_when(!!!lapply(seq_along(arms), function(k) {
-    rlang::expr(.data$concept_id %in% !!arms[[k]] ~ !!k)
+strategy_arms.causallib_new_users <- function(strategy) names(strategy$treatment)
+
+# The protocol table's rows "Treatment strategies", "Assignment" and
+# "Time zero"; `codes_of(group)` formats a code group with its ids.
+strategy_protocol <- function(strategy, codes_of) UseMethod("strategy_protocol")
+
+#' @export
+strategy_protocol.causallib_new_users <- function(strategy, codes_of) {
+  arms <- names(strategy$treatment)
+  c(paste(paste("initiate", vapply(arms, codes_of, character(1))), collapse = " vs "),
+    "active comparator, new users: the arm is the drug initiated (both on the same day: excluded)",
+    paste0("first start of a listed drug with none in the ", strategy$washout, " observed days before"))
+}
+
+# The exposures of the treatment drugs as (person_id, arm, start, end):
+# `groups` is a list of code vectors, group k is arm first_arm + k - 1; a
+# missing end date is the start + days_supply - 1 (or the start).
+treatment_exposures <- function(run, groups, first_arm = 1L) {
+  ids <- unlist(groups, use.names = FALSE)
+  arm_expr <- rlang::expr(dplyr::case_when(!!!lapply(seq_along(groups), function(k) {
+    rlang::expr(.data$concept_id %in% !!groups[[k]] ~ !!as.integer(first_arm + k - 1L))
   })))
   tx <- src_tbl(run$src, "drug_exposure")
   tx <- dplyr::filter(tx, .data$concept_id %in% !!ids, !is.na(.data$start))
@@ -154,7 +199,14 @@ cohort_entry.causallib_new_users <- function(strategy, run) {
                       end = dplyr::coalesce(.data$end, .data$start + .data$days_supply - 1L, .data$start))
   tx <- dplyr::transmute(tx, .data$person_id, .data$arm, .data$start,
                          end = ifelse(.data$end < .data$start, .data$start, .data$end))
-  tx <- keep_table(run, tx)
+  keep_table(run, tx)
+}
+
+#' @export
+cohort_entry.causallib_new_users <- function(strategy, run) {
+  arms <- strategy$treatment
+  washout <- as.integer(strategy$washout)
+  tx <- treatment_exposures(run, unclass(arms))
 
   record_step(run, "persons", src_tbl(run$src, "person"), by_arm = FALSE)
   record_step(run, paste("with a record of", paste(names(arms), collapse = " or ")),
@@ -190,8 +242,9 @@ cohort_entry.causallib_new_users <- function(strategy, run) {
 apply_eligibility <- function(spec, entry, run) {
   el <- spec$eligibility
   pers <- dplyr::select(src_tbl(run$src, "person"), "person_id", "gender", "yob", "mob", "dob")
-  cur <- keep_table(run, dplyr::inner_join(dplyr::select(entry$entry, "person_id", "t0", "arm", "obs_start", "obs_end"),
-                                     pers, by = "person_id"))
+  key <- run$key
+  cur <- keep_table(run, dplyr::inner_join(dplyr::select(entry$entry, dplyr::all_of(key), "t0", "arm", "obs_start", "obs_end"),
+                                     pers, by = "person_id"), indexes = key_indexes(run))
   age <- el$age
   age_sql <- paste0("t0 >= ", civil_day_sql(paste0("yob + ", as.integer(age[1L]))))
   if (is.finite(age[2L])) {
@@ -207,10 +260,10 @@ apply_eligibility <- function(spec, entry, run) {
   if (length(el$exclude)) {
     groups <- names(el$exclude)
     flags <- conditional_flags(spec$codes[groups], el$exclude, paste0("ex_", seq_along(groups)), "any")
-    hits <- dplyr::inner_join(dplyr::select(cur, "person_id", "t0"), cohort_events(spec, run), by = "person_id")
+    hits <- dplyr::inner_join(dplyr::select(cur, dplyr::all_of(key), "t0"), cohort_events(spec, run), by = "person_id")
     hits <- dplyr::filter(hits, !!window_condition(NULL, window_span(el$exclude)))
-    hits <- keep_table(run, dplyr::summarise(dplyr::group_by(hits, .data$person_id), !!!flags))
-    cur <- dplyr::left_join(cur, hits, by = "person_id")
+    hits <- keep_table(run, dplyr::summarise(group_by_key(hits, key), !!!flags))
+    cur <- dplyr::left_join(cur, hits, by = key)
     for (i in seq_along(groups)) {
       col <- paste0("ex_", i)
       cur <- dplyr::filter(cur, dplyr::coalesce(.data[[col]], 0L) == 0L)
@@ -228,7 +281,8 @@ apply_eligibility <- function(spec, entry, run) {
     cur <- dplyr::filter(cur, .data$t0 <= !!admin)
     record_step(run, paste("time zero by the administrative end", format(fu$admin_end)), cur)
   }
-  keep_table(run, dplyr::select(cur, "person_id", "t0", "arm", "obs_end", "gender", "yob", "mob", "dob", "death_day"))
+  keep_table(run, dplyr::select(cur, dplyr::all_of(key), "t0", "arm", "obs_end", "gender", "yob", "mob", "dob", "death_day"),
+             indexes = key_indexes(run))
 }
 
 # Day number of the civil date (year, month, day) in SQL integer
@@ -291,7 +345,8 @@ conditional_flags <- function(groups, windows, names, kind) {
 
 cohort_columns <- function(spec, cohort0, exposures, run) {
   bl <- spec$baseline
-  base <- dplyr::select(cohort0, "person_id", "t0")
+  key <- run$key
+  base <- dplyr::select(cohort0, dplyr::all_of(key), "t0")
   pieces <- list()
   ev_groups <- c(names(bl$any), names(bl$count))
   if (length(ev_groups)) {
@@ -299,27 +354,25 @@ cohort_columns <- function(spec, cohort0, exposures, run) {
                conditional_flags(spec$codes[names(bl$count)], bl$count, paste0("cv_count_", seq_along(bl$count)), "count"))
     hits <- dplyr::inner_join(base, cohort_events(spec, run), by = "person_id")
     hits <- dplyr::filter(hits, !!window_condition(NULL, window_span(c(bl$any, bl$count))))
-    pieces$events <- keep_table(run, dplyr::summarise(dplyr::group_by(hits, .data$person_id), !!!flags))
+    pieces$events <- keep_table(run, dplyr::summarise(group_by_key(hits, key), !!!flags))
   }
   if (length(bl$last_value)) pieces$values <- last_values(spec, base, run)
 
   oc <- spec$outcome
   hits <- dplyr::inner_join(base, cohort_events(spec, run), by = "person_id")
   hits <- dplyr::filter(hits, !!window_condition(unlist(oc$codes, use.names = FALSE), oc$window))
-  pieces$outcome <- keep_table(run, dplyr::summarise(dplyr::group_by(hits, .data$person_id),
-                                               outcome_day = min(.data$day, na.rm = TRUE)))
+  pieces$outcome <- keep_table(run, dplyr::summarise(group_by_key(hits, key), outcome_day = min(.data$day, na.rm = TRUE)))
   per_protocol <- spec$analysis == "per_protocol"
   if (per_protocol && "discontinuation" %in% spec$follow_up$censor) {
     pieces$discontinuation <- treatment_runs(exposures, cohort0, spec$follow_up$grace, run)
   }
   if (per_protocol && "switching" %in% spec$follow_up$censor) {
-    sw <- dplyr::inner_join(exposures, dplyr::select(cohort0, "person_id", "t0", arm0 = "arm"), by = "person_id")
+    sw <- dplyr::inner_join(exposures, dplyr::select(cohort0, dplyr::all_of(key), "t0", arm0 = "arm"), by = "person_id")
     sw <- dplyr::filter(sw, .data$arm != .data$arm0, .data$start > .data$t0)
-    pieces$switching <- keep_table(run, dplyr::summarise(dplyr::group_by(sw, .data$person_id),
-                                                   switch_day = min(.data$start, na.rm = TRUE)))
+    pieces$switching <- keep_table(run, dplyr::summarise(group_by_key(sw, key), switch_day = min(.data$start, na.rm = TRUE)))
   }
   out <- cohort0
-  for (p in pieces) out <- dplyr::left_join(out, p, by = "person_id")
+  for (p in pieces) out <- dplyr::left_join(out, p, by = key)
   out
 }
 
@@ -331,17 +384,19 @@ last_values <- function(spec, base, run) {
   ms <- dplyr::filter(src_tbl(run$src, "measurement"), .data$concept_id %in% !!ids, !is.na(.data$value),
                       !is.na(.data$start))
   ms <- dplyr::select(ms, "person_id", "concept_id", day = "start", "value")
-  hits <- keep_table(run, dplyr::inner_join(base, ms, by = "person_id"))
+  key <- run$key
+  hits <- keep_table(run, dplyr::inner_join(base, ms, by = "person_id"), indexes = key_indexes(run))
   day_cols <- paste0("lv_day_", seq_along(lv))
-  last <- keep_table(run, dplyr::summarise(dplyr::group_by(hits, .data$person_id),
-                                     !!!conditional_flags(spec$codes[names(lv)], lv, day_cols, "last_day")))
+  last <- keep_table(run, dplyr::summarise(group_by_key(hits, key),
+                                     !!!conditional_flags(spec$codes[names(lv)], lv, day_cols, "last_day")),
+                     indexes = key_indexes(run))
   vals <- lapply(seq_along(lv), function(i) {
     ids_i <- as.integer(spec$codes[[names(lv)[i]]])
     rlang::expr(mean(ifelse(.data$concept_id %in% !!ids_i & .data$day == .data[[!!day_cols[i]]], .data$value, NA),
                      na.rm = TRUE))
   })
-  joined <- dplyr::inner_join(hits, last, by = "person_id")
-  keep_table(run, dplyr::summarise(dplyr::group_by(joined, .data$person_id),
+  joined <- dplyr::inner_join(hits, last, by = key)
+  keep_table(run, dplyr::summarise(group_by_key(joined, key),
                              !!!stats::setNames(vals, paste0("cv_last_", seq_along(lv)))))
 }
 
@@ -349,9 +404,11 @@ last_values <- function(spec, base, run) {
 # time zero: exposures sorted by start; a new run starts where the days
 # without supply since the latest end so far exceed the grace period.
 treatment_runs <- function(exposures, cohort0, grace, run) {
-  own <- dplyr::inner_join(exposures, dplyr::select(cohort0, "person_id", "t0", "arm"), by = c("person_id", "arm"))
+  key <- run$key
+  own <- dplyr::inner_join(exposures, dplyr::select(cohort0, dplyr::all_of(key), "t0", "arm"), by = c("person_id", "arm"))
   own <- dplyr::filter(own, .data$start >= .data$t0)
-  own <- dbplyr::window_order(dplyr::group_by(own, .data$person_id), !!rlang::sym("start"), !!rlang::sym("end"))
+  own <- dbplyr::window_order(group_by_key(own, key),
+                              !!rlang::sym("start"), !!rlang::sym("end"))
   own <- dbplyr::window_frame(own, -Inf, -1)
   own <- dplyr::mutate(own, prev_end = max(.data$end, na.rm = TRUE))
   own <- dplyr::mutate(own, gap = ifelse(is.na(.data$prev_end), 0L,
@@ -359,7 +416,8 @@ treatment_runs <- function(exposures, cohort0, grace, run) {
   own <- dbplyr::window_frame(own, -Inf, 0)
   own <- dplyr::mutate(own, runs = sum(.data$gap, na.rm = TRUE))
   own <- dplyr::filter(dbplyr::window_order(dplyr::ungroup(own)), .data$runs == 0L)
-  keep_table(run, dplyr::summarise(dplyr::group_by(own, .data$person_id), run_end = max(.data$end, na.rm = TRUE)))
+  keep_table(run, dplyr::summarise(group_by_key(own, key),
+                                   run_end = max(.data$end, na.rm = TRUE)))
 }
 
 # ---- the collected cohort ----------------------------------------------------
@@ -380,7 +438,9 @@ end_reasons <- c("outcome", "death", "end_of_observation", "discontinuation", "s
 
 finish_cohort <- function(spec, rows) {
   rows <- as.data.frame(rows)
-  rows <- rows[order(as.double(rows$person_id)), , drop = FALSE]
+  trials <- !is.null(rows$trial)
+  trial <- if (trials) as.integer(rows$trial) else integer(nrow(rows))
+  rows <- rows[order(as.double(rows$person_id), trial), , drop = FALSE]
   n <- nrow(rows)
   t0 <- as_day(rows$t0)
   fu <- spec$follow_up
@@ -407,16 +467,19 @@ finish_cohort <- function(spec, rows) {
   if (any(is.na(reason))) {
     cli::cli_abort("internal error: {sum(is.na(reason))} person{?s} without an end of follow-up.")
   }
-  arms <- names(spec$treatment$treatment)
-  out <- data.frame(person_id = as_id(rows$person_id), time_zero = as.Date(t0, origin = "1970-01-01"),
-                    treatment = factor(arms[as.integer(rows$arm)], levels = arms))
+  arms <- strategy_arms(spec$treatment)
+  out <- data.frame(person_id = as_id(rows$person_id))
+  if (trials) out$trial <- as.integer(rows$trial)
+  out$time_zero <- as.Date(t0, origin = "1970-01-01")
+  out$treatment <- factor(arms[as.integer(rows$arm)], levels = arms)
   bl <- spec$baseline
+  rows_of <- function(k) paste0(k, if (trials) " person-trial" else " person", if (k != 1) "s")
   if ("age" %in% bl$demographics) out$age <- age_in_years(t0, rows$yob, rows$mob, rows$dob)
   if ("sex" %in% bl$demographics) {
     g <- as.integer(rows$gender)
     out$sex <- factor(ifelse(g %in% 8532L, "female", ifelse(g %in% 8507L, "male", NA)), levels = c("female", "male"))
     if (anyNA(out$sex)) {
-      cli::cli_inform("{.code sex}: {sum(is.na(out$sex))} person{?s} with a {.code gender_concept_id} other than 8532 (female) or 8507 (male): {.code NA}.")
+      cli::cli_inform("{.code sex}: {rows_of(sum(is.na(out$sex)))} with a {.code gender_concept_id} other than 8532 (female) or 8507 (male): {.code NA}.")
     }
   }
   for (i in seq_along(bl$any)) out[[names(bl$any)[i]]] <- zero_fill(rows[[paste0("cv_any_", i)]], n)
@@ -426,7 +489,7 @@ finish_cohort <- function(spec, rows) {
     v <- rows[[paste0("cv_last_", i)]]
     v <- if (is.null(v)) rep(NA_real_, n) else as.double(v)
     if (anyNA(v)) {
-      cli::cli_inform("{.code {g}}: no value in days {window_label(bl$last_value[[g]])} for {sum(is.na(v))} of {n} person{?s}: {.code NA}.")
+      cli::cli_inform("{.code {g}}: no value in days {window_label(bl$last_value[[g]])} for {sum(is.na(v))} of {rows_of(n)}: {.code NA}.")
     }
     out[[g]] <- v
   }
@@ -465,7 +528,14 @@ age_in_years <- function(t0, yob, mob, dob) {
 
 #' @export
 print.causallib_cohort <- function(x, n = 6L, ...) {
-  cat(cli::style_bold("Target-trial cohort"), ": ", nrow(x), if (nrow(x) == 1L) " person" else " persons", "\n", sep = "")
+  if (is.null(x$trial)) {
+    cat(cli::style_bold("Target-trial cohort"), ": ", nrow(x), if (nrow(x) == 1L) " person" else " persons", "\n", sep = "")
+  } else {
+    n_persons <- length(unique(x$person_id))
+    cat(cli::style_bold("Sequential-trials cohort"), ": ", nrow(x), " person-trial", if (nrow(x) != 1L) "s",
+        " (", n_persons, if (n_persons == 1L) " person" else " persons", ", ", length(unique(x$trial)), " trial",
+        if (length(unique(x$trial)) != 1L) "s", ")\n", sep = "")
+  }
   if (!is.null(x$treatment)) {
     tab <- table(x$treatment)
     cat("  arms:     ", paste(paste0(names(tab), " ", tab), collapse = ", "), "\n", sep = "")

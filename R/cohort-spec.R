@@ -204,7 +204,7 @@ new_users <- function(treatment, washout = 365) {
   treatment <- as_codes(treatment, "treatment")
   if (length(treatment) < 2L) {
     cli::cli_abort(c("{.arg treatment} of {.fn new_users} needs at least two code lists (an active comparator); you gave {length(treatment)}.",
-                     i = "Non-user comparators come with sequential trials in a later version."), call = NULL)
+                     i = "For a non-user comparator, use {.fn sequential_trials}."), call = NULL)
   }
   ids <- unlist(treatment, use.names = FALSE)
   shared <- unique(ids[duplicated(ids)])
@@ -310,7 +310,9 @@ follow_up <- function(max = 730, grace = 30, censor = c("death", "end_of_observa
 #' (so no record counts both as history and as outcome). It prints as a
 #' target-trial protocol table.
 #'
-#' @param treatment The treatment strategies and time zero: [new_users()].
+#' @param treatment The treatment strategies and time zero: [new_users()]
+#'   (active comparator, one trial per person) or [sequential_trials()]
+#'   (initiators versus non-users, one row per person and trial).
 #' @param eligibility [eligibility()].
 #' @param baseline [baseline()].
 #' @param outcome [outcome()].
@@ -336,7 +338,7 @@ follow_up <- function(max = 730, grace = 30, censor = c("death", "end_of_observa
 cohort_spec <- function(treatment, eligibility = causallib::eligibility(), baseline = causallib::baseline(),
                         outcome, follow_up = causallib::follow_up(),
                         analysis = c("per_protocol", "intention_to_treat"), codes = NULL) {
-  check_component(treatment, "causallib_strategy", "treatment", "new_users")
+  check_component(treatment, "causallib_strategy", "treatment", c("new_users", "sequential_trials"))
   check_component(eligibility, "causallib_eligibility", "eligibility", "eligibility")
   check_component(baseline, "causallib_baseline", "baseline", "baseline")
   check_component(outcome, "causallib_outcome", "outcome", "outcome")
@@ -364,7 +366,7 @@ cohort_spec <- function(treatment, eligibility = causallib::eligibility(), basel
 
 check_component <- function(x, class, arg, fn) {
   if (!inherits(x, class)) {
-    cli::cli_abort("{.arg {arg}} of {.fn cohort_spec} must come from {.fn {fn}}, not {.obj_type_friendly {x}}.",
+    cli::cli_abort("{.arg {arg}} of {.fn cohort_spec} must come from {.or {.fn {fn}}}, not {.obj_type_friendly {x}}.",
                    call = NULL)
   }
 }
@@ -400,7 +402,7 @@ check_lookback_windows <- function(eligibility, baseline, outcome) {
   }
 }
 
-cohort_reserved <- c("person_id", "time_zero", "treatment", "time", "event", "end_reason")
+cohort_reserved <- c("person_id", "trial", "time_zero", "treatment", "time", "event", "end_reason")
 
 check_covariate_names <- function(baseline) {
   cols <- c(names(baseline$any), paste0(names(baseline$count), "_count"), names(baseline$last_value),
@@ -420,7 +422,6 @@ check_covariate_names <- function(baseline) {
 # ---- printing: the protocol table ------------------------------------------
 
 spec_protocol <- function(x) {
-  arms <- names(x$treatment$treatment)
   fu <- x$follow_up
   el <- x$eligibility
   codes_of <- function(g) paste0(g, " (", paste(x$codes[[g]], collapse = ", "), ")")
@@ -444,9 +445,7 @@ spec_protocol <- function(x) {
     specification = c(
       paste(c(paste(age, "at time zero"), paste0(el$prior_observation, " days of prior observation"), exclusions),
             collapse = "; "),
-      paste(paste("initiate", vapply(arms, codes_of, character(1))), collapse = " vs "),
-      "active comparator, new users: the arm is the drug initiated (both on the same day: excluded)",
-      paste0("first start of a listed drug with none in the ", x$treatment$washout, " observed days before"),
+      strategy_protocol(x$treatment, codes_of),
       if (length(covs)) paste(covs, collapse = ", ") else "none",
       paste0("first of ", paste(vapply(names(x$outcome$codes), codes_of, character(1)), collapse = ", "),
              " in days ", window_label(x$outcome$window)),
