@@ -93,7 +93,9 @@
 survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
                          time_terms = NULL, breaks = NULL, period = NULL, time_unit = NULL,
                          censoring_model = NULL, learner = lrn_glm(), weights = NULL,
-                         se = NULL, R = 200, conf_level = 0.95, na_action = "fail") {
+                         se = NULL, R = 200, conf_level = 0.95, na_action = "fail",
+                         cluster = NULL) {
+  cluster <- rlang::enquo(cluster)
   check_formula(formula)
   treatment <- all.vars(formula[[3L]])
   if (length(treatment) != 1L || !identical(formula[[3L]], as.name(treatment))) {
@@ -107,6 +109,7 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
   setup <- survival_setup(formula, data, treatment, weights, na_action, env)
   fit <- survival_ipw_engine(setup, data, env, weight_model, method, grid, censoring_model,
                              learner, se)
+  fit <- with_cluster(fit, cluster, data, setup$d$rows)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(data))
 }
 

@@ -134,6 +134,7 @@ refit.causallib_survival <- function(fit, case_weights = NULL, rows = NULL, lear
     out$pt <- subset_person_time(fit$pt, r)
   }
   if (!is.null(fit$xc)) out$xc <- fit$xc[r, , drop = FALSE]
+  out$cluster <- cluster_rows(fit$cluster, r)
   out[c("replicates", "std_error", "failed", "influence", "curve_ends")] <- list(NULL)
   with_curves(out)
 }

@@ -42,10 +42,50 @@ with_influence <- function(fit) {
   if (ncol(G)) v <- v + 2 * rowSums(G * inf$C) + rowSums((G %*% crossprod(inf$Phi)) * G)
   inf[c("C", "ij_var")] <- list(NULL)
   fit$influence <- inf
-  se <- matrix(sqrt(pmax(v, 0)), nrow(fit$survival))
+  se <- if (is.null(fit$cluster)) matrix(sqrt(pmax(v, 0)), nrow(fit$survival)) else clustered_curve_se(fit)
   se[is.na(fit$survival)] <- NA_real_
   fit$std_error <- se
   fit
+}
+
+# The pointwise standard errors (K x m) of a clustered fit: the curves'
+# influence functions at each grid time summed within clusters
+# (cluster_estfun()), an arm and a block of times at a time. The running
+# sums of with_influence() are sums over people, which clusters break.
+clustered_curve_se <- function(fit) {
+  K <- length(fit$levels)
+  m <- length(fit$times)
+  se <- matrix(NA_real_, K, m)
+  block <- max(1L, floor(2^22 / fit$n))
+  for (k in seq_len(K)) {
+    for (start in seq(1L, m, by = block)) {
+      cols <- start:min(m, start + block - 1L)
+      L <- matrix(0, m, length(cols))
+      L[cbind(cols, seq_along(cols))] <- 1
+      phi <- curve_influence(fit, L, rep(k, length(cols)))
+      se[k, cols] <- sqrt(colSums(cluster_estfun(phi, fit$cluster)^2))
+    }
+  }
+  se
+}
+
+# Chunks of the people of a fit, about `size` at a time, for sums over
+# them of influence functions: runs of rows, or, for a clustered fit, whole
+# clusters (each cluster's rows in one chunk, so that its sum is complete).
+influence_chunks <- function(n, size, cluster = NULL) {
+  if (is.null(cluster)) {
+    return(lapply(seq(1L, max(n, 1L), by = size), function(s) s:min(n, s + size - 1L))[n > 0])
+  }
+  ord <- order(cluster$id)
+  sizes <- tabulate(cluster$id, cluster$G)
+  group <- ceiling(cumsum(sizes) / size)
+  unname(split(ord, group[cluster$id[ord]]))
+}
+
+# The clusters of the people `rows` (their ids, with the fit's G), or NULL.
+cluster_part <- function(cluster, rows) {
+  if (is.null(cluster)) return(NULL)
+  list(id = cluster$id[rows], G = cluster$G)
 }
 
 # Why a fit has no influence-function intervals (a phrase), or NULL when it
