@@ -61,19 +61,11 @@ cluster_rows <- function(cluster, rows) {
   new_cluster(cluster$id[rows], cluster$name)
 }
 
-# A fit with the clusters of its front end's `cluster` argument. Models
-# whose standard errors cannot be clustered stop here, naming `cluster`.
+# A fit with the clusters of its front end's `cluster` argument. A model
+# given a clustered model (a weight model) stops here, naming `cluster`.
 with_cluster <- function(fit, quo, data, rows) {
   inner_cluster_error(fit)
-  cluster <- resolve_cluster(quo, data, rows, rlang::caller_env())
-  if (is.null(cluster)) return(fit)
-  if (!is.null(fit$causes)) {
-    cli::cli_abort(c(
-      "{.arg cluster} is not available with competing causes.",
-      i = "Drop {.arg cluster}, or analyse one cause at a time with the others as censoring."
-    ), call = rlang::caller_env())
-  }
-  fit$cluster <- cluster
+  fit$cluster <- resolve_cluster(quo, data, rows, rlang::caller_env())
   fit
 }
 

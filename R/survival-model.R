@@ -52,6 +52,9 @@ finish_survival_fit <- function(fit, se, R, conf_level, call, n_data) {
   fit$conf_level <- conf_level
   if (se != "sandwich") fit[c("std_error", "cif_std_error")] <- list(NULL)
   if (se == "sandwich" && is.null(fit$causes)) fit <- with_influence(fit)
+  if (se == "sandwich" && !is.null(fit$causes) && !is.null(fit$cluster)) {
+    fit$cif_std_error <- clustered_cif_se(fit)
+  }
   if (se == "bootstrap") {
     boot <- run_bootstrap(fit, NULL, R)
     fit$replicates <- array(boot$replicates,

@@ -165,8 +165,9 @@
 #'   influence functions of the curves (and of every contrast of
 #'   [estimate_effect()][estimate_effect.causal_survival]) are summed within
 #'   clusters, with the factor \eqn{G / (G - 1)}, and the bootstrap resamples
-#'   whole clusters. Not with competing causes. Give it here, not to the
-#'   `weight_model`.
+#'   whole clusters (with competing causes, the Aalen-Johansen influence
+#'   functions are summed within clusters likewise). Give it here, not to
+#'   the `weight_model`.
 #' @return A `causal_survival` object; see [estimate_effect.causal_survival()]
 #'   and [tidy.causal_survival()].
 #' @references Hernán MA, Robins JM (2020). *Causal Inference: What If*,

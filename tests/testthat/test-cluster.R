@@ -204,6 +204,36 @@ test_that("clustered Kaplan-Meier standard errors are survfit()'s influence summ
   }
 })
 
+test_that("clustered Aalen-Johansen standard errors are survfit()'s influence summed by cluster", {
+  crc <- colon_competing()[1:300, ]
+  withr::local_seed(31)
+  crc$g <- sample.int(80, nrow(crc), replace = TRUE)
+  fit <- survival_ipw(Surv(time, cause) ~ rx, data = crc, cluster = g)
+  G <- length(unique(crc$g))
+  for (k in seq_along(fit$levels)) {
+    dk <- crc[crc$rx == fit$levels[k], ]
+    sf <- survival::survfit(Surv(time, cause) ~ 1, data = dk, influence = TRUE)
+    at <- match(sf$time, fit$times)
+    for (j in 1:2) {
+      # influence.pstate starts with time 0.
+      hand <- sqrt(colSums(rowsum(sf$influence.pstate[, -1L, j + 1L], dk$g)^2) * G / (G - 1))
+      expect_equal(fit$cif_std_error[k, at, j], hand, tolerance = 1e-8)
+    }
+  }
+})
+
+test_that("competing risks: one person per cluster reproduces the unclustered standard errors", {
+  crc <- colon_competing()[1:300, ]
+  n <- nrow(crc)
+  mk <- function(cl) survival_ipw(Surv(time, cause) ~ rx, data = crc, weight_model = rx ~ age + sex,
+                                  cluster = cl)
+  f0 <- mk(NULL)
+  f1 <- mk(seq_len(n))
+  expect_equal(f1$cif_std_error, f0$cif_std_error * sqrt(n / (n - 1)), tolerance = 1e-8)
+  expect_equal(effect_se(f1, times = c(500, 1000)), effect_se(f0, times = c(500, 1000)) * sqrt(n / (n - 1)),
+               tolerance = 1e-8)
+})
+
 test_that("the clustered bootstrap resamples whole clusters", {
   d <- cluster_data(n = 200, G = 40)
   fit0 <- ipw(a ~ x1, data = d)
@@ -258,7 +288,6 @@ test_that("bad cluster arguments are errors naming cluster", {
   d$bad <- d$id
   d$bad[7] <- NA
   ds <- cluster_survival_data(n = 80)
-  crc <- colon_competing()[1:200, ]
   expect_snapshot(error = TRUE, {
     ipw(a ~ x1, data = d, cluster = bad)
     ipw(a ~ x1, data = d, cluster = 1:10)
@@ -267,7 +296,6 @@ test_that("bad cluster arguments are errors naming cluster", {
     ipw(a ~ x1, data = d, cluster = rep(1, 50))
     standardization(y ~ a + x1, data = d, treatment = a, cluster = list(1:50))
     survival_ipw(Surv(time, event) ~ a, data = ds, weight_model = ipw(a ~ x, data = ds, cluster = id))
-    survival_ipw(Surv(time, cause) ~ rx, data = crc, cluster = id)
   })
   fused <- list(meat = diag(2), score = NULL)
   expect_error(stack_sandwich(fused, list(id = 1:2, G = 2L)), class = "rlang_error", regexp = "cluster")
