@@ -11,15 +11,21 @@
 
 # The clusters of the fitted units `rows` of `data` given by the quosure
 # `quo` of a front end's `cluster` argument (a bare column name, a string,
-# or a vector over the rows of `data`), or NULL when none is given.
-resolve_cluster <- function(quo, data, rows, call = rlang::caller_env()) {
+# or a vector over the n_data rows of `data`), or NULL when none is given.
+# Matrix interfaces pass a value and no data.
+resolve_cluster <- function(quo, data, rows, call = rlang::caller_env(), n_data = nrow(data)) {
   if (!rlang::is_quosure(quo)) quo <- rlang::new_quosure(quo, emptyenv())
   if (rlang::quo_is_null(quo)) return(NULL)
   expr <- rlang::quo_get_expr(quo)
   val <- column_argument(quo, data, "cluster")
   if (is.null(val)) return(NULL)
-  name <- if (is.character(expr) && length(expr) == 1L) expr else rlang::as_label(expr)
-  n_data <- nrow(data)
+  name <- if (is.character(expr) && length(expr) == 1L) {
+    expr
+  } else if (rlang::is_symbol(expr) || rlang::is_call(expr)) {
+    rlang::as_label(expr)
+  } else {
+    "cluster"
+  }
   if (!is.atomic(val) || !is.null(dim(val))) {
     cli::cli_abort(c(
       "{.arg cluster} must be a column of {.arg data} or a vector with one value per row, not {.obj_type_friendly {val}}.",
@@ -28,8 +34,8 @@ resolve_cluster <- function(quo, data, rows, call = rlang::caller_env()) {
   }
   if (length(val) != n_data) {
     cli::cli_abort(c(
-      "{.arg cluster} has length {length(val)}, but {.arg data} has {n_data} rows.",
-      i = "Give one cluster id per row of {.arg data}."
+      "{.arg cluster} has length {length(val)}, but there {?is/are} {n_data} row{?s}.",
+      i = "Give one cluster id per row."
     ), call = call)
   }
   if (anyNA(val)) {
@@ -55,17 +61,20 @@ new_cluster <- function(ids, name, call = NULL) {
   list(id = id, G = G, name = name)
 }
 
-# The clusters of a fit's units `rows` (a refit on some of its units).
+# The clusters of a fit's units `rows` (a refit on some of its units: a
+# cross-validation fold may hold a single cluster, which only a sandwich of
+# the refit would refuse, in cluster_estfun()).
 cluster_rows <- function(cluster, rows) {
   if (is.null(cluster)) return(NULL)
-  new_cluster(cluster$id[rows], cluster$name)
+  id <- match(cluster$id[rows], unique(cluster$id[rows]))
+  list(id = id, G = max(c(0L, id)), name = cluster$name)
 }
 
 # A fit with the clusters of its front end's `cluster` argument. A model
 # given a clustered model (a weight model) stops here, naming `cluster`.
-with_cluster <- function(fit, quo, data, rows) {
+with_cluster <- function(fit, quo, data, rows = seq_len(fit$n), n_data = nrow(data)) {
   inner_cluster_error(fit)
-  fit$cluster <- resolve_cluster(quo, data, rows, rlang::caller_env())
+  fit$cluster <- resolve_cluster(quo, data, rows, rlang::caller_env(), n_data)
   fit
 }
 
@@ -76,7 +85,7 @@ inner_cluster_error <- function(fit) {
   if (!length(inner)) return(invisible())
   cli::cli_abort(c(
     "{.arg cluster} was given to the {model_label(inner[[1L]])} model inside {model_label(fit)}, whose standard errors would ignore it.",
-    i = "Give {.arg cluster} to the outer model (as {.code survival_ipw(cluster = )}) and not to the inner one."
+    i = "Clustered standard errors come from {.fn ipw}, {.fn standardization}, {.fn survival_ipw} and {.fn survival_standardization} given {.arg cluster} themselves: give it to the outer model where it takes one, not to the inner one."
   ), call = NULL)
 }
 
@@ -92,6 +101,10 @@ fit_cluster <- function(fit) {
 # (HC0 with vcovCL's cadjust). Without clusters U itself.
 cluster_estfun <- function(U, cluster) {
   if (is.null(cluster)) return(U)
+  if (cluster$G < 2L) {
+    cli::cli_abort("Cluster-robust standard errors need at least two clusters; these units are in {cluster$G}.",
+                   call = NULL)
+  }
   U <- rowsum(U, cluster$id, reorder = FALSE)
   U * sqrt(cluster$G / (cluster$G - 1))
 }

@@ -51,7 +51,8 @@
 #' @param cluster `NULL` (units independent), or the clusters of dependent
 #'   rows -- the person of each person-trial in sequential target trials:
 #'   a column of `data` named as a string or a bare name, or a vector with
-#'   one value per row of `data` (no missing values). Sandwich standard
+#'   one value per row of `data` (per unit in the matrix interfaces; no
+#'   missing values). Sandwich standard
 #'   errors then sum each unit's estimating functions within its cluster
 #'   (with the small-sample factor \eqn{G / (G - 1)} for \eqn{G} clusters,
 #'   as `sandwich::vcovCL(type = "HC0")`), and the bootstrap resamples whole
@@ -94,12 +95,13 @@ ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
 #' @export
 ipw_fit <- function(x, a, estimand = "ATE", stabilize = FALSE, clip = NULL,
                     truncate = NULL, learner = lrn_glm(), weights = NULL,
-                    treated = NULL, intercept = TRUE) {
+                    treated = NULL, intercept = TRUE, cluster = NULL) {
   opts <- ipw_options(estimand, stabilize, clip, truncate, treated)
   x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
   fit <- ipw_engine(x, a, NULL, check_bool(intercept, "intercept"), opts, learner, weights)
+  fit <- with_cluster(fit, cluster, NULL, n_data = fit$n)
   fit$call <- match.call()
   fit
 }

@@ -124,12 +124,13 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
 survival_ipw_fit <- function(a, time, event, weight_model = NULL, method = "km",
                              time_terms = NULL, breaks = NULL, period = NULL, time_unit = NULL,
                              censoring_model = NULL, learner = lrn_glm(), weights = NULL,
-                             se = NULL, R = 200, conf_level = 0.95) {
+                             se = NULL, R = 200, conf_level = 0.95, cluster = NULL) {
   grid <- grid_spec(time_terms, breaks, period, time_unit)
   m <- survival_matrix_data(NULL, a, time, event, FALSE)
   setup <- survival_setup(m$formula, m$data, ".treatment", weights, "fail", baseenv())
   fit <- survival_ipw_engine(setup, m$data, baseenv(), weight_model, method, grid,
                              censoring_model, learner, se)
+  fit <- with_cluster(fit, cluster, NULL, n_data = fit$n)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(m$data))
 }
 

@@ -44,6 +44,7 @@ new_survival_fit <- function(setup, method, marginal, stratified, weight_model, 
 # replicates.
 finish_survival_fit <- function(fit, se, R, conf_level, call, n_data) {
   check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
+  inner_cluster_error(fit)
   fit <- with_curves(fit)
   fit$call <- call
   fit$env <- NULL

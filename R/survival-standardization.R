@@ -232,12 +232,13 @@ survival_standardization_fit <- function(x, a, time, event, time_terms = NULL,
                                          model = "pooled_logistic", breaks = NULL,
                                          period = NULL, time_unit = NULL, weights = NULL, se = NULL,
                                          R = 200,
-                                         conf_level = 0.95) {
+                                         conf_level = 0.95, cluster = NULL) {
   grid <- grid_spec(time_terms, breaks, period, time_unit)
   m <- survival_matrix_data(x, a, time, event, TRUE)
   setup <- survival_setup(m$formula, m$data, ".treatment", weights, "fail", baseenv())
   fit <- survival_std_engine(setup, m$data, baseenv(), grid, learner, stratified,
                              weight_model, censoring_model, model, se, R, conf_level)
+  fit <- with_cluster(fit, cluster, NULL, n_data = fit$n)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(m$data))
 }
 

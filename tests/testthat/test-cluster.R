@@ -273,6 +273,63 @@ test_that("clustered fits say how their standard errors are clustered", {
   expect_no_match(paste(capture.output(print(ipw(a ~ x1, data = d))), collapse = "\n"), "clustered")
 })
 
+test_that("matrix interfaces take a cluster vector and agree with the formula interfaces", {
+  d <- cluster_data()
+  x <- as.matrix(d[c("x1", "x2")])
+  f <- ipw(a ~ x1 + x2, data = d, cluster = id)
+  m <- ipw_fit(x, d$a, cluster = d$id)
+  expect_equal(effect_se(m, outcome = d$y), point_se(f))
+  expect_match(capture.output(print(m)), "clustered by cluster \\(", all = FALSE)
+  s <- standardization_fit(x, d$a, d$y, cluster = d$id)
+  expect_equal(point_se(s), point_se(standardization(y ~ a + x1 + x2, data = d, treatment = a,
+                                                     cluster = id)))
+  ds <- cluster_survival_data()
+  fs <- survival_ipw(Surv(time, event) ~ a, data = ds, cluster = id)
+  ms <- survival_ipw_fit(ds$a, ds$time, ds$event, cluster = ds$id)
+  expect_equal(ms$std_error, fs$std_error)
+  fs <- survival_standardization(Surv(time, event) ~ a + x, data = ds, treatment = a,
+                                 time_terms = quadratic_time, cluster = id)
+  ms <- survival_standardization_fit(as.matrix(ds["x"]), ds$a, ds$time, ds$event,
+                                     time_terms = quadratic_time, cluster = ds$id)
+  expect_equal(ms$std_error, fs$std_error, tolerance = 1e-10)
+})
+
+test_that("simultaneous bands of clustered fits use the clustered correlation", {
+  ds <- cluster_survival_data()
+  n <- nrow(ds)
+  f0 <- survival_ipw(Surv(time, event) ~ a, data = ds, weight_model = a ~ x)
+  f1 <- survival_ipw(Surv(time, event) ~ a, data = ds, weight_model = a ~ x, cluster = seq_len(n))
+  f2 <- survival_ipw(Surv(time, event) ~ a, data = ds, weight_model = a ~ x, cluster = id)
+  crit <- function(fit) {
+    withr::with_seed(41, band_critical_value(fit, 0.95, band_from = 0))
+  }
+  # The same correlation; the draws may differ by the signs of its
+  # eigenvectors, so only up to Monte Carlo error.
+  expect_equal(crit(f1), crit(f0), tolerance = 0.01)
+  # The clustered correlation is the cross-product of cluster sums of the
+  # pointwise influence functions, summed by hand here.
+  keep <- which(is.finite(f2$std_error[1, ]) & f2$std_error[1, ] > 0 & f2$survival[1, ] > 0)[1:3]
+  L <- matrix(0, length(f2$times), 3)
+  L[cbind(keep, 1:3)] <- 1
+  phi <- curve_influence(f2, L, rep(1L, 3))
+  V <- crossprod(rowsum(phi, ds$id))
+  G <- length(unique(ds$id))
+  expect_equal(sqrt(diag(V) * G / (G - 1)), f2$std_error[1, keep], tolerance = 1e-10)
+})
+
+test_that("a doubly robust estimate refuses a clustered component", {
+  d <- cluster_data()
+  dr <- aipw(standardization(y ~ a + x1, data = d, treatment = a), ipw(a ~ x1, data = d, cluster = id))
+  expect_error(estimate_effect(dr), regexp = "cluster")
+})
+
+test_that("a survival AIPW fit refuses a clustered weight model", {
+  ds <- cluster_survival_data(n = 120)
+  wm <- ipw(a ~ x, data = ds, cluster = id)
+  expect_error(survival_aipw(Surv(time, event) ~ a + x, data = ds, treatment = a, weight_model = wm),
+               regexp = "cluster")
+})
+
 test_that("refits keep the clusters of their rows", {
   d <- cluster_data()
   fit <- ipw(a ~ x1, data = d, cluster = id)
