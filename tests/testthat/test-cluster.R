@@ -204,6 +204,17 @@ test_that("clustered Kaplan-Meier standard errors are survfit()'s influence summ
   }
 })
 
+test_that("the running-sum Kaplan-Meier path equals the general clustered path", {
+  d <- cluster_survival_data()
+  d$time <- d$time + round(stats::runif(nrow(d)), 1)
+  for (case in c("km", "km_ipw")) {
+    fit <- survival_cases[[case]](d, d$id)
+    slow <- clustered_curve_se(fit, fast = FALSE)
+    slow[is.na(fit$survival)] <- NA_real_
+    expect_equal(fit$std_error, slow, tolerance = 1e-10, label = case)
+  }
+})
+
 test_that("clustered Aalen-Johansen standard errors are survfit()'s influence summed by cluster", {
   crc <- colon_competing()[1:300, ]
   withr::local_seed(31)
