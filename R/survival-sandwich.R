@@ -300,8 +300,8 @@ km_clustered_se <- function(inf, fit) {
     w <- inf$w[idx]
     v <- w * inf$own[idx]
     total <- tabulate_sum(g, w, cl$G)
-    A <- total[g] - (ave(w, g, FUN = cumsum) - w)
-    B <- ave(v, g, FUN = cumsum) - v
+    A <- total[g] - (stats::ave(w, g, FUN = cumsum) - w)
+    B <- stats::ave(v, g, FUN = cumsum) - v
     run <- function(start, delta) start + c(0, cumsum(delta))
     sAA <- run(sum(total^2), w^2 - 2 * A * w)
     sAB <- run(0, A * v - w * B - w * v)

@@ -4,7 +4,7 @@
 # effect) and frailty, as in sequential target trials. Seeded replications
 # with known truth; how often the 95% intervals clustered by person, and
 # the unclustered ones that treat every row as independent, cover it.
-# Run by hand from the package root (a few minutes):
+# Run by hand from the package root (under a minute):
 #
 #   nice -n 10 Rscript bench/cluster-coverage.R  # writes bench/results/cluster-coverage.md
 #
