@@ -34,7 +34,7 @@ resolve_cluster <- function(quo, data, rows, call = rlang::caller_env(), n_data 
   }
   if (length(val) != n_data) {
     cli::cli_abort(c(
-      "{.arg cluster} has length {length(val)}, but there {?is/are} {n_data} row{?s}.",
+      "{.arg cluster} has length {length(val)}, but there {cli::qty(n_data)}{?is/are} {n_data} row{?s}.",
       i = "Give one cluster id per row."
     ), call = call)
   }
