@@ -39,8 +39,9 @@ method_label <- function(method) {
 interval_label <- function(x, estimate = FALSE) {
   switch(x$se_type,
     sandwich = paste0("influence function (with the nuisance models' estimation)",
-                      if (!estimate) ", intervals on the log-survival scale"),
-    bootstrap = paste0("bootstrap, ", dim(x$replicates)[1L], " replicates, percentile"),
+                      cluster_label(x), if (!estimate) ", intervals on the log-survival scale"),
+    bootstrap = paste0("bootstrap, ", dim(x$replicates)[1L], " replicates, percentile",
+                       cluster_label(x)),
     none = "none")
 }
 
@@ -296,7 +297,7 @@ influence_vcov <- function(fit, f, contrast, times, others, ref) {
   nt <- length(times)
   L1 <- survival_functionals(fit, times, rmst = contrast == "rmst_difference")
   phi <- curve_influence(fit, L1[, rep(seq_len(nt), K), drop = FALSE], rep(seq_len(K), each = nt))
-  Vs <- stack_sandwich(list(Psi = phi, D_mm = -diag(ncol(phi))))
+  Vs <- stack_sandwich(list(Psi = phi, D_mm = -diag(ncol(phi))), fit$cluster)
   s <- f$summary(fit, times)
   J <- matrix(0, length(others) * nt, K * nt)
   for (i in seq_along(others)) {
@@ -345,10 +346,8 @@ band_critical_value <- function(fit, conf_level, band_from = 0, draws = 10000L, 
   L <- matrix(0, length(fit$times), length(arm))
   L[cbind(unlist(keep), seq_along(arm))] <- 1
   V <- matrix(0, length(arm), length(arm))
-  chunk <- max(1L, floor(2^24 / length(arm)))
-  for (start in seq(1L, fit$n, by = chunk)) {
-    rows <- start:min(fit$n, start + chunk - 1L)
-    V <- V + crossprod(curve_influence(fit, L, arm, rows))
+  for (rows in influence_chunks(fit$n, max(1L, floor(2^24 / length(arm))), fit$cluster)) {
+    V <- V + cluster_meat(curve_influence(fit, L, arm, rows), cluster_part(fit$cluster, rows))
   }
   e <- eigen(stats::cov2cor(V), symmetric = TRUE)
   root <- t(e$vectors) * sqrt(pmax(e$values, 0))

@@ -223,7 +223,7 @@ model_label.causallib_competing <- function(fit) paste(fit$estimator, "competing
 #' @export
 se_label.causallib_competing <- function(x, estimate = FALSE) {
   if (x$se_type != "sandwich") return(interval_label(x, estimate))
-  paste0("influence function (infinitesimal jackknife, weights fixed)",
+  paste0("influence function (infinitesimal jackknife, weights fixed)", cluster_label(x),
          if (!estimate) ", intervals on the log scale")
 }
 
@@ -348,7 +348,7 @@ competing_vcov <- function(fit, times) {
   wm <- fit$weight_model
   Uk <- U[, known, drop = FALSE]
   if (!inherits(wm, "causallib_ipw") || !inherits(wm$learner_fit, "causallib_glm_fit")) {
-    V[known, known] <- crossprod(Uk)
+    V[known, known] <- cluster_meat(Uk, fit$cluster)
     return(V)
   }
   score <- glm_score_parts(wm$learner_fit, wm$x, wm$treatment, wm$sampling_weights, wm$offset)
@@ -357,8 +357,28 @@ competing_vcov <- function(fit, times) {
   C <- do.call(cbind, lapply(seq_len(ncol(wm$dw_deta)), function(b) Uk * (per_ip * wm$dw_deta[, b])))
   q <- ncol(Uk)
   V[known, known] <- stack_sandwich(list(x = wm$x, score = score, Psi = Uk, D_mm = -diag(1, q),
-                                         C = C))
+                                         C = C), fit$cluster)
   V
+}
+
+# The pointwise standard errors (K x m x J) of clustered Aalen-Johansen
+# curves: aj_influence() at every grid time (the weights held fixed, as the
+# kernel's unclustered ones) summed within clusters (cluster_estfun()), in
+# blocks of times.
+clustered_cif_se <- function(fit) {
+  K <- length(fit$levels)
+  m <- length(fit$times)
+  J <- length(fit$causes)
+  w <- sw_or_one(fit) * fit$ipw
+  se <- array(NA_real_, c(K, m, J), dimnames(fit$cif))
+  block <- max(1L, floor(2^22 / (fit$n * K * J)))
+  for (start in seq(1L, m, by = block)) {
+    at <- start:min(m, start + block - 1L)
+    U <- aj_influence(fit, w, fit$times[at])
+    se[, at, ] <- array(sqrt(colSums(cluster_estfun(U, fit$cluster)^2)), c(K, length(at), J))
+  }
+  se[is.na(fit$cif)] <- NA_real_
+  se
 }
 
 # ---- results --------------------------------------------------------------------

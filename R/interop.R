@@ -205,12 +205,12 @@ fixed_weight_estfun <- function(fit, y, cluster = NULL) {
   Psi <- matrix(Psi, fit$n)
   if (!is.null(cluster)) {
     in_cluster <- !is.na(cluster) & mass > 0
-    Psi <- rowsum(Psi[in_cluster, , drop = FALSE], cluster[in_cluster])
-    G <- nrow(Psi)
+    ids <- cluster[in_cluster]
+    G <- length(unique(ids))
     if (G < 2L) {
       cli::cli_abort("The cluster-robust standard error needs at least two matched pairs; use {.code se = \"bootstrap\"}.")
     }
-    Psi <- Psi * sqrt(G / (G - 1))
+    Psi <- cluster_estfun(Psi[in_cluster, , drop = FALSE], list(id = match(ids, unique(ids)), G = G))
   }
   list(Psi = Psi, D_mm = diag(-arm_sums(mass, fit$treatment), length(mu)), score = NULL, x = NULL)
 }

@@ -48,6 +48,15 @@
 #'   `treated` naming it.
 #' @param na_action `"fail"` (default) stops on missing values naming the
 #'   columns; `"omit"` drops those rows and records them.
+#' @param cluster `NULL` (units independent), or the clusters of dependent
+#'   rows -- the person of each person-trial in sequential target trials:
+#'   a column of `data` named as a string or a bare name, or a vector with
+#'   one value per row of `data` (per unit in the matrix interfaces; no
+#'   missing values). Sandwich standard
+#'   errors then sum each unit's estimating functions within its cluster
+#'   (with the small-sample factor \eqn{G / (G - 1)} for \eqn{G} clusters,
+#'   as `sandwich::vcovCL(type = "HC0")`), and the bootstrap resamples whole
+#'   clusters.
 #' @return An object of class `causallib_ipw`.
 #' @seealso [estimate_effect()], [weights.causallib_ipw()], [predict.causallib_ipw()]
 #' @export
@@ -58,15 +67,22 @@
 #'              active + wt71 + I(wt71^2), data = d)
 #' fit
 #' estimate_effect(fit, outcome = wt82_71)
+#'
+#' # Clustered standard errors: rows of the same (here, made-up) family are
+#' # not independent.
+#' d$family <- rep(seq_len(nrow(d) / 2), each = 2, length.out = nrow(d))
+#' clustered <- ipw(qsmk ~ sex + age + wt71, data = d, cluster = family)
+#' estimate_effect(clustered, outcome = wt82_71)
 ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
                 truncate = NULL, learner = lrn_glm(), weights = NULL,
-                treated = NULL, na_action = "fail") {
+                treated = NULL, na_action = "fail", cluster = NULL) {
   opts <- ipw_options(estimand, stabilize, clip, truncate, treated)
   d <- new_design(formula, data, weights = rlang::enquo(weights), na_action = na_action, env = parent.frame())
   a <- as_treatment(d$response, "treatment")
   fit <- ipw_engine(d$x, a, d$offset, FALSE, opts, learner, d$weights)
   fit$treatment_expr <- formula[[2L]]
   fit$treatment_name <- rlang::expr_deparse(formula[[2L]])
+  fit <- with_cluster(fit, rlang::enquo(cluster), data, d$rows)
   with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
 }
 
@@ -79,12 +95,13 @@ ipw <- function(formula, data, estimand = "ATE", stabilize = FALSE, clip = NULL,
 #' @export
 ipw_fit <- function(x, a, estimand = "ATE", stabilize = FALSE, clip = NULL,
                     truncate = NULL, learner = lrn_glm(), weights = NULL,
-                    treated = NULL, intercept = TRUE) {
+                    treated = NULL, intercept = TRUE, cluster = NULL) {
   opts <- ipw_options(estimand, stabilize, clip, truncate, treated)
   x <- check_matrix(x)
   a <- as_treatment(a, "a")
   if (length(a) != nrow(x)) cli::cli_abort("{.arg a} has length {length(a)}, but {.arg x} has {nrow(x)} rows.")
   fit <- ipw_engine(x, a, NULL, check_bool(intercept, "intercept"), opts, learner, weights)
+  fit <- with_cluster(fit, cluster, NULL, n_data = fit$n)
   fit$call <- match.call()
   fit
 }
@@ -162,6 +179,7 @@ keep_front_end <- function(out, fit, rows) {
   }
   out$design <- out$design %||% fit$design
   out$rows <- fit$rows[rows]
+  out$cluster <- cluster_rows(fit$cluster, rows)
   out
 }
 
@@ -256,19 +274,29 @@ weights_from_propensity <- function(object, P, a_new) {
 # The stacked propensity-model and Hajek equations; their meat and the
 # derivative of the means' equations in the propensity coefficients come
 # from one pass over the design in C (ffi_ipw_meat), without n x K
-# temporaries.
+# temporaries. A clustered fit also gets the per-unit parts (the score's
+# multipliers R and the Hajek equations Psi), which stack_sandwich() sums
+# within clusters in place of the fused meat.
 #' @export
 estfun_parts.causallib_ipw <- function(fit, y = NULL) {
   require_glm_learner(fit$learner_fit)
   score <- glm_score_hessian(fit$learner_fit, fit$x, fit$sampling_weights)
   mu <- means(fit, y)
-  arm_mass <- arm_sums(if (is.null(fit$sampling_weights)) fit$ip_weights else
-    fit$sampling_weights * fit$ip_weights, fit$treatment)
+  mass <- sw_or_one(fit) * fit$ip_weights
+  arm_mass <- arm_sums(mass, fit$treatment)
   res <- .Call(C_ffi_ipw_meat, fit$x, score$intercept, score$center, fit$treatment,
                fit$propensity, fit$sampling_weights, fit$ip_weights, fit$dw_deta, y,
                unname(mu), causallib_threads())
-  list(score = score, meat = res$meat, D_mb = res$D, D_mm = diag(-arm_mass, length(mu)),
-       n = fit$n)
+  parts <- list(score = score, meat = res$meat, D_mb = res$D, D_mm = diag(-arm_mass, length(mu)),
+                n = fit$n)
+  if (is.null(fit$cluster)) return(parts)
+  a <- as.integer(fit$treatment)
+  parts$score$R <- glm_score_parts(fit$learner_fit, fit$x, fit$treatment, fit$sampling_weights,
+                                   fit$offset)$R
+  parts$Psi <- matrix(vapply(seq_along(mu), function(k) (a == k) * mass * (y - mu[k]),
+                             numeric(fit$n)), fit$n)
+  parts$x <- fit$x
+  parts
 }
 
 # The C bootstrap refits the logistic or multinomial propensity model, the

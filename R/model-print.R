@@ -56,7 +56,8 @@ se_label <- function(x, estimate = FALSE) {
 
 #' @export
 se_label.default <- function(x, estimate = FALSE) {
-  if (estimate) "sandwich (stacked estimating equations)" else paste(default_se(x), "by default")
+  label <- if (estimate) "sandwich (stacked estimating equations)" else paste(default_se(x), "by default")
+  paste0(label, cluster_label(x))
 }
 
 #' @export

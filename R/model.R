@@ -163,7 +163,7 @@ model_estimate <- function(fit, outcome_quo, se, R, conf_level) {
   value <- means(fit, y)
   V <- reps <- failed <- NULL
   if (se == "sandwich") {
-    V <- stack_sandwich(estfun_parts(fit, y))
+    V <- stack_sandwich(estfun_parts(fit, y), fit_cluster(fit))
     dimnames(V) <- list(names(value), names(value))
   }
   if (se == "bootstrap") {
@@ -215,14 +215,18 @@ bootstrap_max_replicates <- 1e6
 run_bootstrap <- function(fit, y, R) {
   check_count(R, "R", min = 2, max = bootstrap_max_replicates)
   R <- as.integer(R)
-  desc <- boot_description(fit, y)
+  # A clustered fit resamples whole clusters, so a resample's counts need
+  # not sum to n, which the C routines require: its replicates refit in R.
+  cluster <- fit_cluster(fit)
+  desc <- if (is.null(cluster)) boot_description(fit, y)
   if (!is.null(desc)) check_boot_reproduces(fit, y, desc)
   stats <- vector("list", ceiling(R / bootstrap_batch_size))
   causes <- character(0)
   done <- 0L
   for (b in seq_along(stats)) {
     size <- min(bootstrap_batch_size, R - done)
-    res <- replicate_statistics(fit, y, bootstrap_counts(fit$n, size), desc)
+    counts <- if (is.null(cluster)) bootstrap_counts(fit$n, size) else cluster_bootstrap_counts(cluster, size)
+    res <- replicate_statistics(fit, y, counts, desc)
     stats[[b]] <- res$statistics
     causes <- c(causes, res$causes)
     done <- done + size
@@ -327,11 +331,21 @@ bootstrap_replicates <- function(fit, counts, outcome = NULL, engine = "auto") {
 #     coefficients, or C: an n x (m K) matrix with D_mb[k, block b] =
 #     X' C[, (b - 1) K + k], computed in the same pass over X as the meat
 #   meat, D_mb: a meat computed by a fused kernel (IPW), instead of Psi
-stack_sandwich <- function(parts) {
-  if (!is.null(parts$meat)) {
+# cluster: NULL, or the units' clusters (R/cluster.R): the estimating
+# functions are summed within clusters, which needs them per unit (Psi and
+# the score's R), never a fused meat.
+stack_sandwich <- function(parts, cluster = NULL) {
+  if (!is.null(parts$meat) && (is.null(cluster) || is.null(parts$Psi))) {
+    if (!is.null(cluster)) {
+      cli::cli_abort(c(
+        "Clustered sandwich standard errors ({.arg cluster}) are not available for this model: its meat has no per-unit parts.",
+        i = "Use {.code se = \"bootstrap\"}, which resamples whole clusters."
+      ), call = NULL)
+    }
     return(sandwich_vcov(parts$score, parts$meat, parts$D_mb, parts$D_mm, parts$n))
   }
-  stacked_vcov(parts$x, parts$score, parts$Psi, parts$D_mm, D_mb = parts$D_mb, C = parts$C)
+  stacked_vcov(parts$x, parts$score, parts$Psi, parts$D_mm, D_mb = parts$D_mb, C = parts$C,
+               cluster = cluster)
 }
 
 # ---- labels ---------------------------------------------------------------------

@@ -142,25 +142,52 @@ xt_mat <- function(x, m, intercept = FALSE, center = NULL) {
 #   C: an n x (m K) matrix with D_mb[k, block b] = X' C[, (b - 1) K + k],
 #      computed in the same pass over X as the meat
 #   score = NULL: no nuisance model (e.g. plain means)
-stacked_vcov <- function(x, score, Psi, D_mm, D_mb = NULL, C = NULL) {
+#   cluster: NULL, or the units' clusters (see R/cluster.R): the per-unit
+#      estimating functions are then built in R and summed within clusters
+stacked_vcov <- function(x, score, Psi, D_mm, D_mb = NULL, C = NULL, cluster = NULL) {
   if (is.null(score)) {
     Dinv <- solve(D_mm)
-    return(Dinv %*% crossprod(Psi) %*% t(Dinv))
+    return(Dinv %*% cluster_meat(Psi, cluster) %*% t(Dinv))
   }
   K <- ncol(Psi)
   p <- ncol(x) + score$intercept
   storage.mode(Psi) <- "double"
   if (!is.null(C)) storage.mode(C) <- "double"
+  if (!is.null(cluster)) {
+    if (!is.null(C)) D_mb <- derivative_blocks(xt_mat(x, C, score$intercept, score$center), K, p)
+    return(clustered_stacked_vcov(x, score, Psi, D_mm, D_mb, cluster))
+  }
   res <- .Call(C_ffi_stacked_meat, x, score$intercept, score$center, score$R, Psi, C,
                causallib_threads())
-  if (!is.null(C)) {
-    blocks <- ncol(C) / K
-    D_mb <- matrix(0, K, blocks * p)
-    for (b in seq_len(blocks)) {
-      D_mb[, (b - 1L) * p + seq_len(p)] <- t(res$xtc[, (b - 1L) * K + seq_len(K), drop = FALSE])
-    }
-  }
+  if (!is.null(C)) D_mb <- derivative_blocks(res$xtc, K, p)
   sandwich_vcov(score, res$meat, D_mb, D_mm, nrow(x))
+}
+
+# D_mb (K x blocks p) from X' C (p x blocks K).
+derivative_blocks <- function(xtc, K, p) {
+  blocks <- ncol(xtc) / K
+  D_mb <- matrix(0, K, blocks * p)
+  for (b in seq_len(blocks)) {
+    D_mb[, (b - 1L) * p + seq_len(p)] <- t(xtc[, (b - 1L) * K + seq_len(K), drop = FALSE])
+  }
+  D_mb
+}
+
+# The clustered sandwich: the nuisance scores x_i R[i, b] (on the design
+# less its shifts, as the C meat) next to Psi, summed within clusters
+# (cluster_estfun()). At a ridge solution the scores sum to the penalty's
+# score, which the cluster sums are centred on (sandwich_vcov() centres
+# per unit otherwise).
+clustered_stacked_vcov <- function(x, score, Psi, D_mm, D_mb, cluster) {
+  z <- coefficient_design(x, score$intercept)
+  if (!is.null(score$center)) z <- z - rep(score$center, each = nrow(z))
+  S <- do.call(cbind, lapply(seq_len(ncol(score$R)), function(b) z * score$R[, b]))
+  U <- cluster_estfun(cbind(S, Psi), cluster)
+  q <- ncol(S)
+  centre <- score$penalty_score * sqrt(cluster$G / (cluster$G - 1)) / cluster$G
+  U[, seq_len(q)] <- U[, seq_len(q), drop = FALSE] - rep(centre, each = nrow(U))
+  score$penalty_score <- numeric(q)
+  sandwich_vcov(score, crossprod(U), D_mb, D_mm, cluster$G)
 }
 
 # V = D^{-1} meat D^{-T} for the K targets, from the meat of n units, the

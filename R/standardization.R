@@ -40,7 +40,7 @@
 #' estimate_effect(att)
 standardization <- function(formula, data, treatment, stratified = FALSE,
                             learner = NULL, weights = NULL, estimand = "ATE", treated = NULL,
-                            na_action = "fail") {
+                            na_action = "fail", cluster = NULL) {
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
   estimand <- std_estimand(estimand)
@@ -49,6 +49,7 @@ standardization <- function(formula, data, treatment, stratified = FALSE,
   y <- check_outcome(d$response, length(a))
   fit <- std_engine(d$design, d$x, d$offset, a, y, check_bool(stratified, "stratified"),
                     learner, d$weights, estimand = estimand, treated = treated)
+  fit <- with_cluster(fit, rlang::enquo(cluster), data, d$rows)
   with_front_end(fit, d, match.call(), parent.frame(), nrow(data))
 }
 
@@ -61,12 +62,13 @@ standardization <- function(formula, data, treatment, stratified = FALSE,
 #' @param y The outcome, numeric or logical.
 #' @export
 standardization_fit <- function(x, a, y, stratified = FALSE, learner = NULL, weights = NULL,
-                                estimand = "ATE", treated = NULL) {
+                                estimand = "ATE", treated = NULL, cluster = NULL) {
   estimand <- std_estimand(estimand)
   d <- matrix_design(x, a, y)
   a <- as_treatment(d$design$vars$.treatment, "a")
   fit <- std_engine(d$design, d$x, d$offset, a, d$response, check_bool(stratified, "stratified"),
                     learner, weights, estimand = estimand, treated = treated)
+  fit <- with_cluster(fit, cluster, NULL, n_data = fit$n)
   fit$call <- match.call()
   fit
 }

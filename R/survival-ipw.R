@@ -93,7 +93,9 @@
 survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
                          time_terms = NULL, breaks = NULL, period = NULL, time_unit = NULL,
                          censoring_model = NULL, learner = lrn_glm(), weights = NULL,
-                         se = NULL, R = 200, conf_level = 0.95, na_action = "fail") {
+                         se = NULL, R = 200, conf_level = 0.95, na_action = "fail",
+                         cluster = NULL) {
+  cluster <- rlang::enquo(cluster)
   check_formula(formula)
   treatment <- all.vars(formula[[3L]])
   if (length(treatment) != 1L || !identical(formula[[3L]], as.name(treatment))) {
@@ -107,6 +109,7 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
   setup <- survival_setup(formula, data, treatment, weights, na_action, env)
   fit <- survival_ipw_engine(setup, data, env, weight_model, method, grid, censoring_model,
                              learner, se)
+  fit <- with_cluster(fit, cluster, data, setup$d$rows)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(data))
 }
 
@@ -121,12 +124,13 @@ survival_ipw <- function(formula, data, weight_model = NULL, method = "km",
 survival_ipw_fit <- function(a, time, event, weight_model = NULL, method = "km",
                              time_terms = NULL, breaks = NULL, period = NULL, time_unit = NULL,
                              censoring_model = NULL, learner = lrn_glm(), weights = NULL,
-                             se = NULL, R = 200, conf_level = 0.95) {
+                             se = NULL, R = 200, conf_level = 0.95, cluster = NULL) {
   grid <- grid_spec(time_terms, breaks, period, time_unit)
   m <- survival_matrix_data(NULL, a, time, event, FALSE)
   setup <- survival_setup(m$formula, m$data, ".treatment", weights, "fail", baseenv())
   fit <- survival_ipw_engine(setup, m$data, baseenv(), weight_model, method, grid,
                              censoring_model, learner, se)
+  fit <- with_cluster(fit, cluster, NULL, n_data = fit$n)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(m$data))
 }
 

@@ -44,6 +44,7 @@ new_survival_fit <- function(setup, method, marginal, stratified, weight_model, 
 # replicates.
 finish_survival_fit <- function(fit, se, R, conf_level, call, n_data) {
   check_number(conf_level, "conf_level", min = 0.5, max = 0.9999)
+  inner_cluster_error(fit)
   fit <- with_curves(fit)
   fit$call <- call
   fit$env <- NULL
@@ -52,6 +53,9 @@ finish_survival_fit <- function(fit, se, R, conf_level, call, n_data) {
   fit$conf_level <- conf_level
   if (se != "sandwich") fit[c("std_error", "cif_std_error")] <- list(NULL)
   if (se == "sandwich" && is.null(fit$causes)) fit <- with_influence(fit)
+  if (se == "sandwich" && !is.null(fit$causes) && !is.null(fit$cluster)) {
+    fit$cif_std_error <- clustered_cif_se(fit)
+  }
   if (se == "bootstrap") {
     boot <- run_bootstrap(fit, NULL, R)
     fit$replicates <- array(boot$replicates,
@@ -134,6 +138,7 @@ refit.causallib_survival <- function(fit, case_weights = NULL, rows = NULL, lear
     out$pt <- subset_person_time(fit$pt, r)
   }
   if (!is.null(fit$xc)) out$xc <- fit$xc[r, , drop = FALSE]
+  out$cluster <- cluster_rows(fit$cluster, r)
   out[c("replicates", "std_error", "failed", "influence", "curve_ends")] <- list(NULL)
   with_curves(out)
 }

@@ -42,10 +42,54 @@ with_influence <- function(fit) {
   if (ncol(G)) v <- v + 2 * rowSums(G * inf$C) + rowSums((G %*% crossprod(inf$Phi)) * G)
   inf[c("C", "ij_var")] <- list(NULL)
   fit$influence <- inf
-  se <- matrix(sqrt(pmax(v, 0)), nrow(fit$survival))
+  se <- if (is.null(fit$cluster)) matrix(sqrt(pmax(v, 0)), nrow(fit$survival)) else clustered_curve_se(fit)
   se[is.na(fit$survival)] <- NA_real_
   fit$std_error <- se
   fit
+}
+
+# The pointwise standard errors (K x m) of a clustered fit: the curves'
+# influence functions at each grid time summed within clusters
+# (cluster_estfun()), an arm and a block of times at a time, O(n m). The
+# running sums of with_influence() are sums over people, which clusters
+# break. Exact Kaplan-Meier curves, whose grid is every distinct time
+# (m up to n), take km_clustered_se() instead, O(n Q) (fast = FALSE: the
+# general path, for the tests).
+clustered_curve_se <- function(fit, fast = TRUE) {
+  if (fast && inherits(fit$influence, "km_influence")) return(km_clustered_se(fit$influence, fit))
+  K <- length(fit$levels)
+  m <- length(fit$times)
+  se <- matrix(NA_real_, K, m)
+  block <- max(1L, floor(2^22 / fit$n))
+  for (k in seq_len(K)) {
+    for (start in seq(1L, m, by = block)) {
+      cols <- start:min(m, start + block - 1L)
+      L <- matrix(0, m, length(cols))
+      L[cbind(cols, seq_along(cols))] <- 1
+      phi <- curve_influence(fit, L, rep(k, length(cols)))
+      se[k, cols] <- sqrt(colSums(cluster_estfun(phi, fit$cluster)^2))
+    }
+  }
+  se
+}
+
+# Chunks of the people of a fit, about `size` at a time, for sums over
+# them of influence functions: runs of rows, or, for a clustered fit, whole
+# clusters (each cluster's rows in one chunk, so that its sum is complete).
+influence_chunks <- function(n, size, cluster = NULL) {
+  if (is.null(cluster)) {
+    return(lapply(seq(1L, max(n, 1L), by = size), function(s) s:min(n, s + size - 1L))[n > 0])
+  }
+  ord <- order(cluster$id)
+  sizes <- tabulate(cluster$id, cluster$G)
+  group <- ceiling(cumsum(sizes) / size)
+  unname(split(ord, group[cluster$id[ord]]))
+}
+
+# The clusters of the people `rows` (their ids, with the fit's G), or NULL.
+cluster_part <- function(cluster, rows) {
+  if (is.null(cluster)) return(NULL)
+  list(id = cluster$id[rows], G = cluster$G)
 }
 
 # Why a fit has no influence-function intervals (a phrase), or NULL when it
@@ -228,6 +272,64 @@ km_influence <- function(fit, prop) {
   inf$G <- if (is.null(prop)) matrix(0, K * length(grid), 0L) else km_cross(inf, fit, prop$dlogw)
   inf$C <- km_cross(inf, fit, inf$Phi)
   inf
+}
+
+# clustered_curve_se() of a Kaplan-Meier fit by running sums over people in
+# time order. Person i of arm k adds w_i S(t) H(t) while T_i > t and
+# w_i own_i S(t) after, so cluster g's influence at t is
+#   phi_g(t) = S(t) (H(t) A_g(t) + B_g(t)) + c_g . G(t),
+# A_g the weight of its people of arm k still at risk (T_i > t), B_g the sum
+# of w_i own_i of the others, c_g the sum of its people's Phi_i. The sum over
+# clusters of phi_g^2 needs sum_g A_g^2, A_g B_g, B_g^2 (scalars), A_g c_g,
+# B_g c_g (Q-vectors) and c_g c_g' (constant); as person i (cluster g)
+# passes, A_g drops by w_i and B_g grows by w_i own_i, which changes each
+# sum by an amount known from A_g and B_g just before (their running sums
+# within the cluster).
+km_clustered_se <- function(inf, fit) {
+  cl <- fit$cluster
+  K <- nrow(inf$S)
+  m <- ncol(inf$S)
+  Q <- ncol(inf$Phi)
+  Cg <- if (Q) rowsum(inf$Phi, cl$id) else matrix(0, cl$G, 0L)
+  CC <- crossprod(Cg)
+  out <- matrix(0, K, m)
+  for (k in seq_len(K)) {
+    idx <- inf$ord[inf$arm_start[k] + seq_len(inf$arm_start[k + 1L] - inf$arm_start[k])]
+    if (!length(idx)) next
+    g <- cl$id[idx]
+    w <- inf$w[idx]
+    v <- w * inf$own[idx]
+    total <- tabulate_sum(g, w, cl$G)
+    A <- total[g] - (stats::ave(w, g, FUN = cumsum) - w)
+    B <- stats::ave(v, g, FUN = cumsum) - v
+    run <- function(start, delta) start + c(0, cumsum(delta))
+    sAA <- run(sum(total^2), w^2 - 2 * A * w)
+    sAB <- run(0, A * v - w * B - w * v)
+    sBB <- run(0, 2 * B * v + v^2)
+    at <- findInterval(fit$times, fit$time[idx]) + 1L
+    S <- inf$S[k, ]
+    H <- inf$H[k, ]
+    v_t <- S^2 * (H^2 * sAA[at] + 2 * H * sAB[at] + sBB[at])
+    if (Q) {
+      Cp <- Cg[g, , drop = FALSE]
+      col_run <- function(M) rbind(0, matrix(apply(M, 2L, cumsum), nrow(M)))
+      sAC <- sweep(-col_run(w * Cp), 2L, colSums(total * Cg), `+`)
+      sBC <- col_run(v * Cp)
+      Gk <- inf$G[(seq_len(m) - 1L) * K + k, , drop = FALSE]
+      v_t <- v_t + 2 * S * rowSums((H * sAC[at, , drop = FALSE] + sBC[at, , drop = FALSE]) * Gk) +
+        rowSums((Gk %*% CC) * Gk)
+    }
+    out[k, ] <- v_t
+  }
+  sqrt(pmax(out, 0) * cl$G / (cl$G - 1))
+}
+
+# The sums of w over each of the codes 1..G of g.
+tabulate_sum <- function(g, w, G) {
+  out <- numeric(G)
+  s <- rowsum(w, g)
+  out[as.integer(rownames(s))] <- s
+  out
 }
 
 # sum_i U_i(k, t)^2 (K x m): running sums of w^2 and (w own)^2.

@@ -160,6 +160,14 @@
 #' @param R Number of bootstrap replicates: a whole number from 2 to 1,000,000.
 #' @param conf_level Confidence level of the intervals.
 #' @param na_action `"fail"` (default) or `"omit"`, as in [ipw()].
+#' @param cluster `NULL`, or the clusters of dependent rows, as in [ipw()]:
+#'   in sequential target trials the person of each person-trial. The
+#'   influence functions of the curves (and of every contrast of
+#'   [estimate_effect()][estimate_effect.causal_survival]) are summed within
+#'   clusters, with the factor \eqn{G / (G - 1)}, and the bootstrap resamples
+#'   whole clusters (with competing causes, the Aalen-Johansen influence
+#'   functions are summed within clusters likewise). Give it here, not to
+#'   the `weight_model`.
 #' @return A `causal_survival` object; see [estimate_effect.causal_survival()]
 #'   and [tidy.causal_survival()].
 #' @references Hernán MA, Robins JM (2020). *Causal Inference: What If*,
@@ -173,6 +181,12 @@
 #'   data = nhefs, treatment = "qsmk")
 #' fit
 #' estimate_effect(fit, times = 120)
+#' # Sequential trials put a person in several rows: cluster by person.
+#' # (Here a made-up pairing of the rows, to show the call.)
+#' nhefs$pair <- (seq_len(nrow(nhefs)) + 1) %/% 2
+#' clustered <- survival_standardization(Surv(survtime, death) ~ qsmk + sex + age + wt71,
+#'                                       data = nhefs, treatment = "qsmk", cluster = pair)
+#' clustered
 #' # Competing causes in survival::colon, on 12 periods of follow-up.
 #' colon <- survival::colon
 #' crc <- colon[colon$etype == 1, ]
@@ -189,7 +203,8 @@ survival_standardization <- function(formula, data, treatment, time_terms = NULL
                                      model = "pooled_logistic", breaks = NULL, period = NULL,
                                      time_unit = NULL, weights = NULL,
                                      se = NULL, R = 200, conf_level = 0.95,
-                                     na_action = "fail") {
+                                     na_action = "fail", cluster = NULL) {
+  cluster <- rlang::enquo(cluster)
   check_formula(formula)
   treatment <- treatment_name(rlang::enquo(treatment), formula)
   env <- parent.frame()
@@ -197,6 +212,7 @@ survival_standardization <- function(formula, data, treatment, time_terms = NULL
   setup <- survival_setup(formula, data, treatment, weights, na_action, env)
   fit <- survival_std_engine(setup, data, env, grid, learner, stratified, weight_model,
                              censoring_model, model, se, R, conf_level)
+  fit <- with_cluster(fit, cluster, data, setup$d$rows)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(data))
 }
 
@@ -216,12 +232,13 @@ survival_standardization_fit <- function(x, a, time, event, time_terms = NULL,
                                          model = "pooled_logistic", breaks = NULL,
                                          period = NULL, time_unit = NULL, weights = NULL, se = NULL,
                                          R = 200,
-                                         conf_level = 0.95) {
+                                         conf_level = 0.95, cluster = NULL) {
   grid <- grid_spec(time_terms, breaks, period, time_unit)
   m <- survival_matrix_data(x, a, time, event, TRUE)
   setup <- survival_setup(m$formula, m$data, ".treatment", weights, "fail", baseenv())
   fit <- survival_std_engine(setup, m$data, baseenv(), grid, learner, stratified,
                              weight_model, censoring_model, model, se, R, conf_level)
+  fit <- with_cluster(fit, cluster, NULL, n_data = fit$n)
   finish_survival_fit(fit, fit$se_type, R, conf_level, match.call(), nrow(m$data))
 }
 
