@@ -3,6 +3,18 @@
 
 cohort_day0 <- as.Date("2020-01-01")
 
+build_quietly <- function(spec, source) suppressMessages(build_cohort(spec, source))
+
+# A function returning f()'s value, computed on the first call only (a
+# reference cohort built once per test file).
+once <- function(f) {
+  value <- NULL
+  function() {
+    if (is.null(value)) value <<- f()
+    value
+  }
+}
+
 # OMOP tables from compact data frames whose days are relative to
 # cohort_day0: persons (id, yob, gender; mob, dob optional), obs (id, from,
 # to; default [-1000, 1000] for every person), drugs (id, code, from, to),

@@ -31,16 +31,8 @@ db_test_spec <- function() {
   )
 }
 
-build_quietly <- function(spec, source) suppressMessages(build_cohort(spec, source))
-
 # The reference cohort from data frames, built once for this file.
-db_reference <- local({
-  ref <- NULL
-  function() {
-    if (is.null(ref)) ref <<- build_quietly(db_test_spec(), db_test_records())
-    ref
-  }
-})
+db_reference <- once(function() build_quietly(db_test_spec(), db_test_records()))
 
 test_that("data frames, a SQLite file and a column mapping give identical cohorts", {
   rec <- db_test_records()

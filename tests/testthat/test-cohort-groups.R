@@ -3,8 +3,6 @@
 # and three measurements do not nest joins (SQLite's parser overflows on
 # about six nested joins). Checked against the covariates computed in R.
 
-build_quietly <- function(spec, source) suppressMessages(build_cohort(spec, source))
-
 many_groups_case <- function() {
   groups <- 10:19
   n <- 40

@@ -81,16 +81,8 @@ expect_person_trials <- function(cohort, expected, analysis) {
   expect_identical(got$event, ifelse(reason == "outcome", 1L, ifelse(reason == "death", 2L, 0L)))
 }
 
-build_seq <- function(spec, source) suppressMessages(build_cohort(spec, source))
-
 # The per-protocol person-trials from data frames, built once for this file.
-seq_reference <- local({
-  ref <- NULL
-  function() {
-    if (is.null(ref)) ref <<- build_seq(seq_spec(), seq_cases())
-    ref
-  }
-})
+seq_reference <- once(function() build_quietly(seq_spec(), seq_cases()))
 
 test_that("person-trials: interval and washout boundaries, later initiation, eligibility by trial, per protocol", {
   cohort <- seq_reference()
@@ -130,7 +122,7 @@ test_that("start, end and max_trials set the trials", {
   rec <- seq_cases()
   bl <- baseline(demographics = character())
   # trials on days 0, 30, 60 (day 60 is the end)
-  cohort <- build_seq(seq_spec(max_trials = Inf, end = cohort_day0 + 60, baseline = bl), rec)
+  cohort <- build_quietly(seq_spec(max_trials = Inf, end = cohort_day0 + 60, baseline = bl), rec)
   ex <- seq_expected()
   expect_person_trials(cohort, ex[ex$trial <= 3, ], "pp")
   # by default the trials span the observation periods: 21 trials from day -1000 to day 1000
@@ -150,14 +142,14 @@ test_that("a SQLite file and PostgreSQL give the person-trials of the data frame
   con <- DBI::dbConnect(RSQLite::SQLite(), path)
   withr::defer(DBI::dbDisconnect(con))
   for (t in names(rec)) DBI::dbWriteTable(con, t, rec[[t]])
-  from_file <- build_seq(spec, con)
+  from_file <- build_quietly(spec, con)
   expect_identical(plain_cohort(from_file), plain_cohort(ref))
   expect_identical(attrition(from_file), attrition(ref))
   expect_false(any(grepl("^causallib_", DBI::dbListTables(con))))
 
   pg <- pg_connection()
   tables <- write_db_records(pg, rec, "seq")
-  from_pg <- build_seq(spec, cohort_source(pg, tables = tables))
+  from_pg <- build_quietly(spec, cohort_source(pg, tables = tables))
   expect_identical(plain_cohort(from_pg), plain_cohort(ref))
   expect_identical(attrition(from_pg), attrition(ref))
   expect_false(any(grepl(paste0("^causallib_", Sys.getpid()), DBI::dbListTables(pg))))
@@ -235,7 +227,7 @@ test_that("random records: the person-trials of a person-by-person R reference",
   spec <- cohort_spec(sequential_trials(codes(A = 1L), interval = 30, washout = 60, max_trials = 8, start = cohort_day0),
                       eligibility(prior_observation = 0), baseline(demographics = character()),
                       outcome(codes(mi = 20L)), follow_up(max = 200, grace = 10))
-  cohort <- build_seq(spec, rec)
+  cohort <- build_quietly(spec, rec)
   expected <- seq_reference_rows(list(obs = obs, drugs = drugs, events = events, deaths = deaths))
   expected$itt_time <- expected$pp_time
   expected$itt_reason <- expected$pp_reason
