@@ -59,7 +59,7 @@ attrition_table <- function(run, arms) {
 #' att <- attrition(build_cohort(spec, src))
 #' att
 #' attrition_plot_data(att)
-#' if (requireNamespace("ggplot2", quietly = TRUE)) ggplot2::autoplot(att)
+#' # the flow diagram: ggplot2::autoplot(att) or plot(att)
 attrition <- function(cohort) {
   if (inherits(cohort, "causallib_attrition")) return(cohort)
   att <- if (is.data.frame(cohort)) attr(cohort, "attrition")
