@@ -26,7 +26,9 @@ screen_reserved <- c("person_id", "trial", "time_zero", "treatment", "time", "ev
 #' [build_cohort()] returns (columns `treatment`, `time`, `event` and the
 #' covariates). A pair's rows are the persons whose `treatment` is the
 #' exposure or the comparator; with `comparators = NULL` the comparator is
-#' every other exposure (`"other exposures"`).
+#' every other exposure (`"other exposures"`). That pooled comparator suits
+#' a screen of many exposures; with few, an exposure with a real effect
+#' moves every other exposure's comparator, so name an active comparator.
 #'
 #' **Covariates.** By default every column of the cohort that is not one of
 #' `person_id`, `trial`, `time_zero`, `treatment`, `time`, `event`,
@@ -289,24 +291,25 @@ print.causallib_screen_spec <- function(x, ...) {
 #' @family screening
 #' @export
 #' @examples
-#' x <- simulate_records(3000, n_drugs = 3, drug_effects = log(c(2, 1, 1)),
-#'                       n_negative_controls = 5, seed = 1)
-#' truth <- attr(x, "truth")$concepts
-#' drugs <- truth$screening_drugs$drug_concept_id
-#' spec <- screen_spec(
-#'   exposures = codes(drug_1 = drugs[1], drug_2 = drugs[2], drug_3 = drugs[3]),
-#'   outcomes = codes(mi = truth$outcome),
-#'   negative_controls = do.call(codes, as.list(stats::setNames(truth$negative_controls,
-#'                                                              paste0("nc_", 1:5)))),
-#'   baseline = baseline(any = list(diabetes = c(-Inf, 0))),
-#'   codes = codes(diabetes = truth$confounders[["diabetes"]]),
-#'   horizon = 365, min_events = 1
-#' )
-#' spec
-#' \donttest{
-#' res <- screen(spec, source = x, calibration = "none")
-#' res[, c("exposure", "outcome", "estimate", "conf_low", "conf_high", "p_value", "status")]
+#' # Cohorts given as data: four drugs; drug "a" doubles the outcome hazard.
+#' set.seed(1)
+#' n <- 2000
+#' x1 <- rnorm(n)
+#' drug <- sample(c("a", "b", "c", "d"), n, replace = TRUE)
+#' cohort <- function(log_hr) {
+#'   t_y <- rexp(n, exp(-6 + 0.5 * x1 + log_hr * (drug == "a")))
+#'   data.frame(treatment = drug, x1 = x1, time = ceiling(pmin(t_y, 730)),
+#'              event = as.integer(t_y < 730))
 #' }
+#' cohorts <- c(list(mi = cohort(log(2))),
+#'              lapply(stats::setNames(nm = paste0("nc", 1:5)), function(i) cohort(0)))
+#' spec <- screen_spec(exposures = c("a", "b", "c"), comparators = "d", outcomes = "mi",
+#'                     negative_controls = paste0("nc", 1:5), horizon = 365)
+#' # future::plan(future::multisession, workers = 2) would run the pairs in parallel
+#' res <- screen(spec, data = cohorts,
+#'               calibration = if (requireNamespace("EmpiricalCalibration", quietly = TRUE)) "exposure" else "none")
+#' res
+#' # From OMOP-shaped records, see the vignette: vignette("screening", package = "causallib")
 screen <- function(spec, source = NULL, data = NULL, checkpoint = NULL, seed = 1L, fdr = 0.05,
                    calibration = "exposure", min_negative_controls = 5, retry_failed = FALSE) {
   if (!inherits(spec, "causallib_screen_spec")) {
@@ -345,9 +348,8 @@ screen <- function(spec, source = NULL, data = NULL, checkpoint = NULL, seed = 1
   out <- do.call(rbind, done)
   rownames(out) <- NULL
   out <- screen_calibrate(out, calibration, min_negative_controls)
-  out <- screen_fdr(out, fdr)
   nulls <- attr(out, "nulls")
-  attr(out, "nulls") <- NULL
+  out <- screen_fdr(out, fdr)
   structure(out, class = c("causal_screen", "data.frame"), spec = spec, fdr = fdr, calibration = calibration,
             nulls = nulls)
 }
@@ -528,13 +530,15 @@ screen_covariates <- function(d, task, spec) {
     comp <- if (task$comparator == "other exposures") setdiff(names(spec$exposures), task$exposure) else task$comparator
     own <- unlist(c(spec$exposures, spec$comparators)[c(task$exposure, comp)], use.names = FALSE)
     shares <- vapply(covs, function(v) any(spec$codes[[v]] %in% own), logical(1))
-    dropped <- c(dropped, paste0(covs[shares], " (exposure's codes)"))
+    dropped <- c(dropped, dropped_label(covs[shares], "exposure's codes"))
     covs <- covs[!shares]
   }
   constant <- vapply(covs, function(v) length(unique(d[[v]][!is.na(d[[v]])])) < 2L, logical(1))
-  dropped <- c(dropped, paste0(covs[constant], " (constant)"))
+  dropped <- c(dropped, dropped_label(covs[constant], "constant"))
   list(use = covs[!constant], dropped = dropped)
 }
+
+dropped_label <- function(v, why) if (length(v)) paste0(v, " (", why, ")") else character()
 
 # The propensity model; covariates whose crude standardized difference
 # exceeds proxy_smd are dropped as proxies and the model refitted.
@@ -549,7 +553,7 @@ screen_propensity <- function(d, covs, spec) {
     bal <- balance_table(fit, propensity = FALSE, threshold = NULL, binary = "std")
     big <- unique(bal$variable[abs(bal$diff_unweighted) > spec$proxy_smd])
     if (length(big)) {
-      dropped <- paste0(big, " (proxy)")
+      dropped <- dropped_label(big, "proxy")
       covs <- setdiff(covs, big)
       fit <- fit_ps(covs)
     }
@@ -730,6 +734,14 @@ print.causal_screen <- function(x, n = 10L, ...) {
   invisible(x)
 }
 
+# A subset of the results is a plain data frame: the screen's attributes
+# (specification, nulls) describe the whole table.
+#' @export
+`[.causal_screen` <- function(x, ...) {
+  y <- tidy.causal_screen(x)
+  y[...]
+}
+
 #' @method tidy causal_screen
 #' @export
 tidy.causal_screen <- function(x, ...) {
@@ -759,9 +771,15 @@ tidy.causal_screen <- function(x, ...) {
 #' @family screening
 #' @exportS3Method ggplot2::autoplot
 #' @examples
-#' d <- simulate_causal(400, seed = 1)
-#' # see screen() for a full example; the plots take its result:
-#' # ggplot2::autoplot(res, type = "volcano")
+#' set.seed(2)
+#' n <- 1500
+#' drug <- sample(c("a", "b", "c"), n, replace = TRUE)
+#' t_y <- rexp(n, exp(-6 + log(2) * (drug == "a")))
+#' cohort <- data.frame(treatment = drug, time = ceiling(pmin(t_y, 730)), event = as.integer(t_y < 730))
+#' res <- screen(screen_spec(exposures = c("a", "b", "c"), outcomes = "mi", horizon = 365),
+#'               data = list(mi = cohort))
+#' screen_plot_data(res, "forest")
+#' if (requireNamespace("ggplot2", quietly = TRUE)) ggplot2::autoplot(res, type = "volcano")
 autoplot.causal_screen <- function(object, type = "forest", estimator = NULL, group = NULL, ...) {
   rlang::check_dots_empty()
   rlang::check_installed("ggplot2", "to draw a screen.")
@@ -771,7 +789,7 @@ autoplot.causal_screen <- function(object, type = "forest", estimator = NULL, gr
   if (type == "forest") {
     ggplot2::ggplot(d, ggplot2::aes(x = .data$estimate, y = .data$label, colour = .data$signal)) +
       ggplot2::geom_vline(xintercept = 1, linetype = 2, colour = "grey50") +
-      ggplot2::geom_errorbarh(ggplot2::aes(xmin = .data$conf_low, xmax = .data$conf_high), height = 0.2) +
+      ggplot2::geom_linerange(ggplot2::aes(xmin = .data$conf_low, xmax = .data$conf_high)) +
       ggplot2::geom_point() +
       ggplot2::scale_x_log10() +
       ggplot2::scale_colour_manual(values = c(`FALSE` = "grey30", `TRUE` = "firebrick"), name = "Signal") +
@@ -825,5 +843,9 @@ screen_calibration_plot <- function(x, group) {
   if (!group %in% names(nulls)) cli::cli_abort("{.arg group} must be one of {.val {names(nulls)}}.")
   rlang::check_installed("EmpiricalCalibration", "to draw the calibration plot.")
   n <- nulls[[group]]
-  EmpiricalCalibration::plotCalibrationEffect(n$log_rr, n$se, null = n$null, title = group)
+  # EmpiricalCalibration's plot still uses ggplot2's `size` for lines.
+  withCallingHandlers(
+    EmpiricalCalibration::plotCalibrationEffect(n$log_rr, n$se, null = n$null, title = group),
+    lifecycle_warning_deprecated = function(w) invokeRestart("muffleWarning")
+  )
 }
