@@ -341,7 +341,8 @@ screen <- function(spec, source = NULL, data = NULL, checkpoint = NULL, seed = 1
     p <- progressr::progressor(steps = length(todo))
     fresh <- future.apply::future_lapply(
       todo, screen_task, tasks = tasks, cohorts = cohorts, spec = spec, checkpoint = checkpoint,
-      progress = p, future.seed = seeds[todo], future.packages = "causallib"
+      progress = p, threads = if (future::nbrOfWorkers() > 1) 1L, future.seed = seeds[todo],
+      future.packages = "causallib"
     )
     done[todo] <- fresh
   }
@@ -427,7 +428,13 @@ screen_seeds <- function(seed, n) {
 }
 
 # One task: a pair's rows for every estimator, written to the checkpoint.
-screen_task <- function(i, tasks, cohorts, spec, checkpoint, progress) {
+# With several workers each uses one thread of the C core (results do not
+# depend on the number of threads).
+screen_task <- function(i, tasks, cohorts, spec, checkpoint, progress, threads = NULL) {
+  if (!is.null(threads)) {
+    old <- options(causallib.threads = threads)
+    on.exit(options(old), add = TRUE)
+  }
   task <- tasks[i, , drop = FALSE]
   out <- screen_pair(task, cohorts[[task$outcome]], spec)
   if (!is.null(checkpoint)) screen_save(list(task = task, rows = out), screen_task_file(checkpoint, i))
