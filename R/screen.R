@@ -177,7 +177,9 @@ screen_groups <- function(x, arg) {
 screen_thresholds <- function(x) {
   default <- c(max_smd = 0.1, min_ess = 20, out_of_support = 0.05, auc = 0.9)
   if (!is.numeric(x) || is.null(names(x)) || anyNA(x) || !all(names(x) %in% names(default))) {
-    cli::cli_abort("{.arg thresholds} must be named numbers among {.val {names(default)}}.", call = rlang::caller_env())
+    given <- if (is.null(names(x))) value_label(x) else paste(names(x), collapse = ", ")
+    cli::cli_abort("{.arg thresholds} must be named numbers among {.val {names(default)}}; you gave {given}.",
+                   call = rlang::caller_env())
   }
   default[names(x)] <- x
   default

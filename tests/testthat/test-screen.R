@@ -114,7 +114,7 @@ test_that("an interrupted screen resumes from its checkpoint without recomputing
   expect_identical(screen(spec, data = cohorts, checkpoint = dir), res)
   expect_equal(length(readLines(log)), 1L)
   # another screen's specification in the same directory is an error
-  expect_snapshot(screen(screen_test_spec(horizon = 300), data = cohorts, checkpoint = dir),
+  expect_snapshot(screen(screen_test_spec(proxy_smd = 0.5), data = cohorts, checkpoint = dir),
                   error = TRUE, transform = function(x) gsub(normalizePath(dir), "<dir>", x, fixed = TRUE))
 })
 
