@@ -88,8 +88,16 @@ ref_crude_smd <- function(x, a) {
   unname((m[2L] - m[1L]) / sqrt(mean(v)))
 }
 
-# Everything about a pair that does not depend on the estimator.
+# Everything about a pair that does not depend on the estimator (memoised:
+# each pair is looked up once per estimator and test).
+ref_cache <- new.env()
 ref_pair <- function(d, exposure, comparator, covs, horizon, proxy_smd = 1) {
+  key <- paste(rlang::hash(d), exposure, comparator, paste(covs, collapse = ","), horizon, proxy_smd)
+  if (is.null(ref_cache[[key]])) ref_cache[[key]] <- ref_pair_fit(d, exposure, comparator, covs, horizon, proxy_smd)
+  ref_cache[[key]]
+}
+
+ref_pair_fit <- function(d, exposure, comparator, covs, horizon, proxy_smd) {
   d <- ref_pair_data(d, exposure, comparator)
   a <- as.integer(d$treatment == exposure)
   const <- covs[vapply(covs, function(v) length(unique(d[[v]])) < 2L, logical(1))]
@@ -333,4 +341,194 @@ test_that("a pair with nothing dropped reports nothing in `dropped`", {
       expect_identical(pr$dropped[i], "", label = pair_key(pr[i, ]))
     }
   }
+  # A pair with only a proxy dropped reports only the proxy.
+  pr <- pair_rows(res_drop_pooled)
+  r <- pr[pr$exposure == "Lev" & pr$outcome == "recurrence", ]
+  expect_identical(r$dropped, "proxy (proxy)")
+})
+
+# ---- covariates dropped, chosen per pair ---------------------------------------
+
+# `tiny` is constant (1) among Obs and Lev and varies a little among
+# Lev+5FU: constant in the pair Lev vs Obs only. `proxy` is the Lev
+# indicator with 3% of it flipped: a proxy of the exposure where Lev is
+# compared with Obs, not where Lev+5FU is.
+set.seed(7)
+drop_cohorts <- lapply(colon_cohorts[c("recurrence", "death")], function(d) {
+  d$tiny <- ifelse(d$treatment == "Lev+5FU", 1 + stats::rnorm(nrow(d), sd = 0.01), 1)
+  d$proxy <- as.integer(xor(d$treatment == "Lev", stats::runif(nrow(d)) < 0.03))
+  d
+})
+drop_covs <- c(screen_covs, "tiny", "proxy")
+res_drop <- run_screen(
+  screen_spec(exposures = c("Lev", "Lev+5FU"), comparators = "Obs", outcomes = c("recurrence", "death"),
+              estimators = "ipw", horizon = screen_h),
+  drop_cohorts, calibration = "none"
+)
+res_drop_pooled <- run_screen(
+  screen_spec(exposures = screen_arms, outcomes = "recurrence", estimators = "ipw", horizon = screen_h),
+  drop_cohorts["recurrence"], calibration = "none"
+)
+
+test_that("constant covariates are dropped in the pair where they are constant, proxies where they are proxies", {
+  expected <- data.frame(
+    exposure = c("Lev", "Lev+5FU", "Lev", "Lev+5FU"),
+    outcome = c("recurrence", "recurrence", "death", "death"),
+    dropped = I(list(c("tiny (constant)", "proxy (proxy)"), character(), c("tiny (constant)", "proxy (proxy)"),
+                     character()))
+  )
+  pr <- check_pair_quantities(res_drop, drop_cohorts, drop_covs)
+  for (i in seq_len(nrow(expected))) {
+    r <- pr[pr$exposure == expected$exposure[i] & pr$outcome == expected$outcome[i], ]
+    ref <- ref_pair(drop_cohorts[[r$outcome]], r$exposure, r$comparator, drop_covs, screen_h)
+    label <- pair_key(r)
+    # The hand reference agrees with the design of the data ...
+    expect_identical(as.character(ref$dropped), expected$dropped[[i]], label = label)
+    expect_identical(r$covariates, length(drop_covs) - length(expected$dropped[[i]]), label = label)
+    # ... and the screen used those covariates: its estimate is the weighted
+    # Kaplan-Meier with the reference's propensity model.
+    expect_equal(r$estimate, ref_ipw_rr(ref, screen_h), tolerance = 1e-8, label = label)
+    if (length(expected$dropped[[i]])) {
+      expect_identical(strsplit(r$dropped, ", ", fixed = TRUE)[[1L]], expected$dropped[[i]], label = label)
+    }
+  }
+  # Against every other exposure, the Lev indicator is a proxy of each arm.
+  pr <- check_pair_quantities(res_drop_pooled, drop_cohorts, drop_covs)
+  expect_true(all(grepl("proxy (proxy)", pr$dropped, fixed = TRUE)))
+  expect_false(any(grepl("tiny", pr$dropped, fixed = TRUE)))
+})
+
+test_that("proxy_smd = Inf keeps the proxy; a lower proxy_smd drops more, as the crude differences say", {
+  for (cut in c(Inf, 0.25)) {
+    res <- run_screen(
+      screen_spec(exposures = "Lev", comparators = "Obs", outcomes = "recurrence", estimators = "ipw",
+                  horizon = screen_h, proxy_smd = cut),
+      drop_cohorts["recurrence"], calibration = "none"
+    )
+    ref <- ref_pair(drop_cohorts$recurrence, "Lev", "Obs", drop_covs, screen_h, proxy_smd = cut)
+    expect_identical(res$covariates, length(ref$covariates), label = format(cut))
+    expect_equal(res$auc, ref$auc, tolerance = 1e-8, label = format(cut))
+    expect_equal(res$estimate, ref_ipw_rr(ref, screen_h), tolerance = 1e-8, label = format(cut))
+  }
+  expect_true("proxy" %in% ref_pair(drop_cohorts$recurrence, "Lev", "Obs", drop_covs, screen_h, Inf)$covariates)
+  expect_gt(length(ref_pair(drop_cohorts$recurrence, "Lev", "Obs", drop_covs, screen_h, 0.25)$dropped), 2L)
+})
+
+test_that("covariates as a function of (exposure, comparator, outcome) are used per pair", {
+  seen <- new.env()
+  pick <- function(exposure, comparator, outcome) {
+    seen[[paste(exposure, comparator, outcome)]] <- TRUE
+    if (exposure == "Lev") c("age", "sex", if (outcome == "death") "node4")
+    else c("age", "obstruct", "differ", if (outcome == "death") "extent")
+  }
+  res <- run_screen(
+    screen_spec(exposures = c("Lev", "Lev+5FU"), comparators = "Obs", outcomes = c("recurrence", "death"),
+                estimators = c("ipw", "standardization"), horizon = screen_h, covariates = pick),
+    drop_cohorts, calibration = "none"
+  )
+  x <- as.data.frame(res)
+  expect_setequal(ls(seen), c("Lev Obs recurrence", "Lev+5FU Obs recurrence", "Lev Obs death", "Lev+5FU Obs death"))
+  for (i in seq_len(nrow(x))) {
+    r <- x[i, ]
+    covs <- pick(r$exposure, r$comparator, r$outcome)
+    ref <- ref_pair(drop_cohorts[[r$outcome]], r$exposure, r$comparator, covs, screen_h)
+    label <- paste(pair_key(r), r$estimator)
+    expect_identical(r$covariates, length(covs), label = label)
+    expect_equal(r$auc, ref$auc, tolerance = 1e-8, label = label)
+    expect_equal(r$max_smd, ref$max_smd, tolerance = 1e-7, label = label)
+    rr <- switch(r$estimator, ipw = ref_ipw_rr(ref, screen_h), standardization = ref_std_rr(ref, screen_h))
+    expect_equal(r$estimate, rr, tolerance = if (r$estimator == "ipw") 1e-8 else 1e-6, label = label)
+  }
+})
+
+# ---- aipw, on a simulation with a known risk ratio ------------------------------
+
+# Arms a, b, c from a multinomial logit in (x1, x2), so that each pair's
+# logistic propensity is correctly specified; the outcome hazard is
+# proportional (exponential baseline), so the pair's Cox model is too.
+# Death is independent of everything (the censoring it makes is
+# ignorable) and follow-up ends uniformly on (2, 6).
+sim_screen <- function(n, seed, beta = c(a = log(1.8), b = 0, c = 0), lambda = 0.08) {
+  set.seed(seed)
+  x1 <- stats::rnorm(n)
+  x2 <- stats::rbinom(n, 1, 0.4)
+  eta <- cbind(a = 0.6 * x1 - 0.5 * x2, b = -0.4 * x1 + 0.7 * x2, c = 0)
+  pr <- exp(eta) / rowSums(exp(eta))
+  tr <- c("a", "b", "c")[apply(pr, 1L, function(p) sample.int(3L, 1L, prob = p))]
+  hz <- lambda * exp(beta[tr] + 0.7 * x1 + 0.5 * x2)
+  t_y <- stats::rexp(n, hz)
+  t_d <- stats::rexp(n, 0.05)
+  t_c <- stats::runif(n, 2, 6)
+  time <- pmin(t_y, t_d, t_c)
+  event <- ifelse(time == t_y, 1, ifelse(time == t_d, 2, 0))
+  data.frame(treatment = tr, time = time, event = event, x1 = x1, x2 = x2, stringsAsFactors = FALSE)
+}
+
+# The true risk ratio by t of arm e against arm r, among the persons of the
+# two arms (the ATE population of the pair), by Monte Carlo over x.
+sim_true_rr <- function(e, r, t, beta = c(a = log(1.8), b = 0, c = 0), lambda = 0.08, m = 4e5) {
+  set.seed(99)
+  x1 <- stats::rnorm(m)
+  x2 <- stats::rbinom(m, 1, 0.4)
+  eta <- cbind(a = 0.6 * x1 - 0.5 * x2, b = -0.4 * x1 + 0.7 * x2, c = 0)
+  pr <- exp(eta) / rowSums(exp(eta))
+  w <- pr[, e] + pr[, r]
+  risk <- function(k) sum(w * (1 - exp(-lambda * t * exp(beta[[k]] + 0.7 * x1 + 0.5 * x2)))) / sum(w)
+  risk(e) / risk(r)
+}
+
+test_that("aipw equals a direct survival_aipw() call and agrees with ipw, standardization and the truth", {
+  d <- sim_screen(1500, seed = 3)
+  h <- 3
+  res <- run_screen(
+    screen_spec(exposures = c("a", "b"), comparators = "c", outcomes = "y",
+                estimators = c("ipw", "aipw", "standardization"), horizon = h),
+    list(y = d), calibration = "none"
+  )
+  x <- as.data.frame(res)
+  expect_true(all(x$status == "ok"))
+  for (e in c("a", "b")) {
+    ref <- ref_pair(d, e, "c", c("x1", "x2"), h)
+    pd <- ref$data
+    wm <- ipw(treatment ~ x1 + x2, data = pd)
+    fit <- survival_aipw(survival::Surv(time, event == 1) ~ treatment + x1 + x2, data = pd, treatment = "treatment",
+                         weight_model = wm, model = "cox")
+    tt <- tidy(estimate_effect(fit, times = h, contrast = "risk_ratio"))
+    r <- x[x$exposure == e, ]
+    ra <- r[r$estimator == "aipw", ]
+    expect_equal(ra$estimate, tt$estimate[1L], tolerance = 1e-10, label = e)
+    expect_equal(ra$se, tt$std.error[1L], tolerance = 1e-10, label = e)
+    expect_equal(r$estimate[r$estimator == "ipw"], ref_ipw_rr(ref, h), tolerance = 1e-8, label = e)
+    expect_equal(r$estimate[r$estimator == "standardization"], ref_std_rr(ref, h), tolerance = 1e-6, label = e)
+    # All three are consistent here: close to each other and to the truth.
+    truth <- sim_true_rr(e, "c", h)
+    expect_true(all(abs(r$log_rr - log(truth)) < 4 * r$se), label = paste(e, "within 4 se of the truth"))
+    expect_lt(max(r$log_rr) - min(r$log_rr), 0.1, label = paste(e, "spread of the three log risk ratios"))
+  }
+  # The truth is far from the null for a and null for b: the check can tell.
+  expect_gt(sim_true_rr("a", "c", h), 1.4)
+  expect_equal(sim_true_rr("b", "c", h), 1)
+})
+
+# ---- invariants ------------------------------------------------------------------
+
+result_columns <- function(res) {
+  x <- as.data.frame(res)
+  x[setdiff(names(x), c("warnings"))]
+}
+
+test_that("shuffling the rows of the cohorts changes no result", {
+  set.seed(11)
+  shuffled <- lapply(colon_cohorts, function(d) d[sample.int(nrow(d)), , drop = FALSE])
+  res <- run_screen(attr(res_explicit, "spec"), shuffled, calibration = "pooled", min_negative_controls = 3)
+  expect_equal(result_columns(res), result_columns(res_explicit), tolerance = 1e-8)
+})
+
+test_that("a treatment column given as a factor gives the results of a character one", {
+  as_factor <- lapply(colon_cohorts, function(d) {
+    d$treatment <- factor(d$treatment, levels = c("Lev+5FU", "unused", "Obs", "Lev"))
+    d
+  })
+  res <- run_screen(attr(res_explicit, "spec"), as_factor, calibration = "pooled", min_negative_controls = 3)
+  expect_equal(result_columns(res), result_columns(res_explicit), tolerance = 1e-12)
 })
