@@ -313,6 +313,21 @@ test_that("q-values are Benjamini-Hochberg over each estimator's outcomes of int
   }
 })
 
+test_that("with fewer negative controls than min_negative_controls nothing is calibrated and signal uses q_value", {
+  # 2 exposures x 4 negative controls: 8 per estimator, one short of 9.
+  res <- run_screen(attr(res_explicit, "spec"), colon_cohorts, calibration = "pooled", min_negative_controls = 9)
+  x <- as.data.frame(res)
+  ref <- as.data.frame(res_explicit)
+  expect_true(all(is.na(x$p_calibrated) & is.na(x$conf_low_calibrated) & is.na(x$conf_high_calibrated)))
+  expect_true(all(is.na(x$q_calibrated)))
+  expect_equal(x$estimate, ref$estimate, tolerance = 1e-12)
+  for (e in unique(x$estimator)) {
+    rows <- x$estimator == e & !x$negative_control
+    expect_equal(x$q_value[rows], stats::p.adjust(x$p_value[rows], "BH"), tolerance = 1e-14, label = e)
+  }
+  expect_identical(x$signal, !x$negative_control & !is.na(x$q_value) & x$q_value < attr(res, "fdr"))
+})
+
 test_that("the fitted empirical nulls are kept in attribute `nulls`, one per calibration group", {
   skip("bug: screen() loses attr(, \"nulls\"): screen_fdr() returns out[first], which drops the attribute set by screen_calibrate()")
   check_nulls <- function(res, groups) {
@@ -465,8 +480,15 @@ sim_screen <- function(n, seed, beta = c(a = log(1.8), b = 0, c = 0), lambda = 0
 }
 
 # The true risk ratio by t of arm e against arm r, among the persons of the
-# two arms (the ATE population of the pair), by Monte Carlo over x.
-sim_true_rr <- function(e, r, t, beta = c(a = log(1.8), b = 0, c = 0), lambda = 0.08, m = 4e5) {
+# two arms (the ATE population of the pair), by Monte Carlo over x
+# (memoised in ref_cache).
+sim_true_rr <- function(e, r, t, beta = c(a = log(1.8), b = 0, c = 0), lambda = 0.08, m = 2e5) {
+  key <- paste("truth", e, r, t, paste(beta, collapse = ","), lambda, m)
+  if (is.null(ref_cache[[key]])) ref_cache[[key]] <- sim_true_rr_fit(e, r, t, beta, lambda, m)
+  ref_cache[[key]]
+}
+
+sim_true_rr_fit <- function(e, r, t, beta, lambda, m) {
   set.seed(99)
   x1 <- stats::rnorm(m)
   x2 <- stats::rbinom(m, 1, 0.4)
