@@ -228,6 +228,25 @@ test_that("per pair: sizes, events by horizon, propensity AUC, ESS, balance and 
   expect_true(all(pr$auc > 0.55))
 })
 
+test_that("the pooled comparator holds the other exposures only, not arms outside the screen", {
+  # Lev+5FU is in the data but not an exposure: Obs is compared with Lev alone.
+  d <- colon_cohorts["recurrence"]
+  res <- run_screen(screen_spec(exposures = c("Obs", "Lev"), outcomes = "recurrence", estimators = "ipw",
+                                horizon = screen_h), d, calibration = "none")
+  x <- as.data.frame(res)
+  two <- d$recurrence[d$recurrence$treatment %in% c("Obs", "Lev"), ]
+  for (e in c("Obs", "Lev")) {
+    r <- x[x$exposure == e, ]
+    ref <- ref_pair(two, e, "other exposures", screen_covs, screen_h)
+    expect_identical(r$n_comparator, sum(two$treatment != e), label = e)
+    expect_identical(r$events_comparator, ref$events_comparator, label = e)
+    expect_equal(r$auc, ref$auc, tolerance = 1e-8, label = e)
+    expect_equal(r$estimate, ref_ipw_rr(ref, screen_h), tolerance = 1e-8, label = e)
+  }
+  # Obs against Lev is the inverse of Lev against Obs.
+  expect_equal(x$estimate[x$exposure == "Obs"] * x$estimate[x$exposure == "Lev"], 1, tolerance = 1e-10)
+})
+
 test_that("per pair: the same quantities match with an explicit comparator", {
   pr <- check_pair_quantities(res_explicit, colon_cohorts)
   expect_identical(nrow(pr), 10L)
