@@ -229,8 +229,9 @@ print.causallib_screen_spec <- function(x, ...) {
 #' under the plan you set with [future::plan()]: `plan(sequential)` (the
 #' default), `plan(multisession, workers = 4)` on a laptop, or a cluster
 #' through future.batchtools (`plan(future.batchtools::batchtools_slurm,
-#' template = "slurm.tmpl")`, likewise `batchtools_sge`, `batchtools_lsf`)
-#' -- the call to `screen()` does not change. Cohorts are built in the
+#' template = screen_template("slurm"))`, likewise `batchtools_sge`,
+#' `batchtools_lsf`; see [screen_template()]) -- the call to `screen()` does
+#' not change. Cohorts are built in the
 #' calling R session (the database connection stays there). Progress is
 #' reported through progressr: wrap the call in
 #' `progressr::with_progress()` or set `progressr::handlers(global = TRUE)`.
@@ -857,4 +858,32 @@ screen_calibration_plot <- function(x, group) {
     EmpiricalCalibration::plotCalibrationEffect(n$log_rr, n$se, null = n$null, title = group),
     lifecycle_warning_deprecated = function(w) invokeRestart("muffleWarning")
   )
+}
+
+#' Job templates for running a screen on a cluster
+#'
+#' The path of a batchtools job template shipped with causallib, for
+#' future.batchtools' `batchtools_slurm`, `batchtools_sge` or
+#' `batchtools_lsf` plans: each pair of a [screen()] then runs as a cluster
+#' job, with the same call to `screen()`. The templates read the
+#' `resources` of the plan: `walltime` (seconds, default 3600), `memory`
+#' (megabytes, default 2048), `ncpus` (default 1), `partition` (Slurm),
+#' `queue` (SGE, LSF), `pe` (SGE's parallel environment for `ncpus > 1`)
+#' and `modules` (shell lines run before R, such as `"module load R/4.2"`).
+#' Copy one and edit it when your site needs more.
+#'
+#' @param scheduler `"slurm"`, `"sge"` or `"lsf"`.
+#' @return The path of the template file.
+#' @family screening
+#' @export
+#' @examples
+#' screen_template("slurm")
+#' # On the cluster's login node:
+#' # future::plan(future.batchtools::batchtools_slurm, template = screen_template("slurm"),
+#' #              resources = list(walltime = 7200, memory = 4096, partition = "short",
+#' #                               modules = "module load R/4.2"))
+#' # res <- screen(spec, data = cohorts, checkpoint = "screen-checkpoint")
+screen_template <- function(scheduler = "slurm") {
+  scheduler <- rlang::arg_match0(scheduler, c("slurm", "sge", "lsf"), "scheduler")
+  system.file("templates", paste0(scheduler, ".tmpl"), package = "causallib", mustWork = TRUE)
 }

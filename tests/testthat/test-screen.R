@@ -240,3 +240,40 @@ test_that("the plots draw the results table's numbers", {
   expect_true(res$signal[res$exposure == "a" & res$outcome == "y"])
   expect_setequal(names(attr(res, "nulls")), paste(c("a", "b", "c", "d"), "other exposures", "ipw", sep = " | "))
 })
+
+test_that("the cluster job templates render the plan's resources", {
+  skip_if_not_installed("batchtools")
+  skip_if_not_installed("brew")
+  render <- function(scheduler, resources) {
+    # what batchtools hands a template: the job's name, log file, job
+    # collection file and resources (comment lines "##" are stripped first)
+    lines <- readLines(screen_template(scheduler))
+    lines <- lines[!startsWith(trimws(lines), "##")]
+    env <- list2env(list(job.name = "job-1", log.file = "/tmp/job-1.log", uri = "/tmp/jobs/job-1.rds",
+                         resources = resources, array.jobs = FALSE, jobs = data.frame(job.id = 1L)))
+    out <- utils::capture.output(brew::brew(text = paste(lines, collapse = "\n"), envir = env))
+    out[nzchar(trimws(out))]
+  }
+  cases <- list(
+    list("slurm", list(), c("#SBATCH --time=60", "#SBATCH --mem-per-cpu=2048", "#SBATCH --cpus-per-task=1")),
+    list("slurm", list(walltime = 5400, memory = 4096, ncpus = 2, partition = "short", modules = "module load R"),
+         c("#SBATCH --time=90", "#SBATCH --mem-per-cpu=4096", "#SBATCH --cpus-per-task=2",
+           "#SBATCH --partition=short", "module load R", "export OMP_NUM_THREADS=2")),
+    list("sge", list(), c("#$ -l h_rt=01:00:00", "#$ -l h_vmem=2048M")),
+    list("sge", list(walltime = 5430, memory = 1000, ncpus = 4, pe = "smp", queue = "all.q"),
+         c("#$ -l h_rt=01:30:30", "#$ -l h_vmem=1000M", "#$ -pe smp 4", "#$ -q all.q")),
+    list("lsf", list(), c("#BSUB -W 1:00", "#BSUB -n 1", "#BSUB -R \"rusage[mem=2048]\"")),
+    list("lsf", list(walltime = 9000, queue = "long", ncpus = 3), c("#BSUB -W 2:30", "#BSUB -n 3", "#BSUB -q long"))
+  )
+  for (case in cases) {
+    out <- render(case[[1]], case[[2]])
+    for (line in case[[3]]) expect_true(line %in% out, label = paste(case[[1]], line))
+    expect_true("Rscript -e 'batchtools::doJobCollection(\"/tmp/jobs/job-1.rds\")'" %in% out)
+    expect_false(any(grepl("<%", out, fixed = TRUE)))
+  }
+  # batchtools accepts them as templates of its cluster functions
+  expect_s3_class(batchtools::makeClusterFunctionsSlurm(template = screen_template("slurm")), "ClusterFunctions")
+  expect_s3_class(batchtools::makeClusterFunctionsSGE(template = screen_template("sge")), "ClusterFunctions")
+  expect_s3_class(batchtools::makeClusterFunctionsLSF(template = screen_template("lsf")), "ClusterFunctions")
+  expect_snapshot(screen_template("pbs"), error = TRUE)
+})
