@@ -18,7 +18,7 @@
 #     cohorts given as data, under plan(sequential) and then
 #     plan(multisession, workers = 2): the speed-up and whether the two
 #     results are identical.
-# (c) Accuracy: ACC_N persons (2e5), ACC_DRUGS drugs (40, every fifth
+# (c) Accuracy: ACC_N persons (3e5), ACC_DRUGS drugs (40, every fifth
 #     non-null: log(1.5) and log(2/3) by turns) and ACC_NC negative controls
 #     (30) under plan(multisession, workers = 2): recall and precision of the
 #     planted non-null drugs on MI at FDR 5% (q_value and q_calibrated),
@@ -37,7 +37,7 @@ SCALE_N <- env_num("CAUSALLIB_BENCH_SCALE_N", 1e5)
 SCALE_DRUGS <- env_num("CAUSALLIB_BENCH_SCALE_DRUGS", 500)
 SCALE_NC <- env_num("CAUSALLIB_BENCH_SCALE_NC", 5)
 SUBSET_DRUGS <- env_num("CAUSALLIB_BENCH_SUBSET_DRUGS", 100)
-ACC_N <- env_num("CAUSALLIB_BENCH_ACC_N", 2e5)
+ACC_N <- env_num("CAUSALLIB_BENCH_ACC_N", 3e5)
 ACC_DRUGS <- env_num("CAUSALLIB_BENCH_ACC_DRUGS", 40)
 ACC_NC <- env_num("CAUSALLIB_BENCH_ACC_NC", 30)
 HORIZON <- 730
@@ -150,6 +150,30 @@ scale <- run_screen("scale", spec_scale, source = src, pids = pids)
 res_scale <- scale$res
 n_pairs_scale <- nrow(res_scale)
 wall_total <- gen$elapsed + copy$elapsed + scale$elapsed
+# Signals of the scale screen against the planted truth: on MI the non-null
+# drugs are true signals; the two negative-control outcomes have none.
+scale_lhr <- tr$screening_drugs$log_hr[as.integer(sub("^d", "", res_scale$exposure))]
+scale_sig <- function(y, planted) sum(res_scale$signal & res_scale$outcome == y & planted)
+scale_truth <- sprintf("MI: %d (%d of the %d non-null drugs, %d null); nc_outcome1: %d; nc_outcome2: %d (no drug affects them)",
+                       scale_sig("mi", TRUE), scale_sig("mi", scale_lhr != 0), sum(tr$screening_drugs$log_hr != 0),
+                       scale_sig("mi", scale_lhr == 0), scale_sig("nc_outcome1", TRUE), scale_sig("nc_outcome2", TRUE))
+# Type I error of the null pairs (MI with a null drug, the two
+# negative-control outcomes), by the exposed arm's size (not by its events:
+# binning by the observed events would select the chance excesses).
+null_pair <- res_scale$status == "ok" & !res_scale$negative_control &
+  (res_scale$outcome != "mi" | scale_lhr == 0)
+n_bin <- cut(res_scale$n_exposed, c(0, 20, 30, 40, Inf), right = FALSE,
+             labels = c("< 20", "20-29", "30-39", ">= 40"))
+type1_row <- function(k, label) {
+  cal <- k & !is.na(res_scale$p_calibrated)
+  sprintf("| %s | %d | %s | %d | %s | %d |", label, sum(k), pct(mean(res_scale$p_value[k] < 0.05)), sum(cal),
+          if (any(cal)) pct(mean(res_scale$p_calibrated[cal] < 0.05)) else "",
+          sum(k & res_scale$signal))
+}
+type1 <- c(unlist(lapply(levels(n_bin), function(b) {
+  k <- null_pair & !is.na(n_bin) & n_bin == b
+  if (any(k)) type1_row(k, b)
+})), type1_row(null_pair, "all"))
 cohort_n <- tapply(res_scale$n_exposed + res_scale$n_comparator, res_scale$outcome, max, na.rm = TRUE)
 
 # ============================================================ (b) plans ======
@@ -286,6 +310,12 @@ add("# Screening many drugs: scale and accuracy of `screen()`", "",
             paste(names(cohort_n), fmt(cohort_n, 0), collapse = ", "), scale$other_cores),
     sprintf("Failed pairs: %s (of %s). Flags of the estimated pairs: %s. Signals at FDR 5%%: %d.",
             fail_tab(res_scale), fmt(n_pairs_scale, 0), flag_tab(res_scale), sum(res_scale$signal)),
+    sprintf("Signals by outcome: %s. Most drugs have few users at this size (a median of %s persons and %s MI events per drug), so the screen has little power; part (c) measures accuracy.",
+            scale_truth, fmt(stats::median(res_scale$n_exposed[res_scale$outcome == "mi"], na.rm = TRUE), 0),
+            fmt(stats::median(res_scale$events_exposed[res_scale$outcome == "mi"], na.rm = TRUE), 0)),
+    "", "Estimated null pairs (MI with a null drug, and the two negative-control outcomes) with p < 0.05, by the number of exposed persons (a valid test gives 5%; pairs with no exposed event fail at stage cohort and are not counted; calibrated p-values exist only for the drugs with at least 5 successful negative controls):",
+    "", "| exposed persons | null pairs | p_value < 0.05 | calibrated pairs | p_calibrated < 0.05 | false signals |", "|---|---|---|---|---|---|",
+    type1, "",
     sprintf("Resuming: `screen()` again with the same checkpoint directory read every pair back in %s s (identical result: %s).",
             fmt(resume$elapsed), same_resume),
     "", "## (b) Sequential and multisession plans",
