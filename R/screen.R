@@ -69,13 +69,20 @@ screen_reserved <- c("person_id", "trial", "time_zero", "treatment", "time", "ev
 #'   between the arms exceeds this are dropped as proxies of the exposure
 #'   (`Inf`: none).
 #' @param min_events A pair is not estimated (it fails at stage `"cohort"`)
-#'   when an arm has fewer outcome events by `horizon`.
+#'   when an arm has fewer outcome events by `horizon` (a risk ratio needs
+#'   at least one in each arm).
 #' @param thresholds The diagnostics that raise a flag: `max_smd` (largest
 #'   absolute weighted standardized difference above it: `"imbalance"`),
 #'   `min_ess` (an arm's effective sample size below it: `"low_ess"`),
 #'   `out_of_support` (share of persons outside the propensity's common
 #'   support above it: `"support"`), `auc` (propensity AUC above it:
-#'   `"separation"`).
+#'   `"separation"`), `min_expected_events` (the events expected by
+#'   `horizon` in the smaller arm if the exposure did nothing -- the pair's
+#'   crude risk times the arm's size -- below it: `"few_events"`). A pair
+#'   flagged `"few_events"` is never a `signal`: with a handful of events
+#'   the Wald interval of the log risk ratio is too narrow, and its
+#'   p-values too small. (The expected count does not depend on how the
+#'   events split between the arms, so the flag selects no direction.)
 #' @param washout,eligibility,baseline,follow_up,analysis,codes The cohort
 #'   protocol for cohorts built from records: see [new_users()],
 #'   [cohort_spec()] and its components. `codes` defines the code groups
@@ -91,7 +98,8 @@ screen_reserved <- c("person_id", "trial", "time_zero", "treatment", "time", "ev
 screen_spec <- function(exposures, outcomes, comparators = NULL, negative_controls = NULL,
                         estimators = "ipw", horizon = 365, covariates = NULL, proxy_smd = 1,
                         min_events = 1,
-                        thresholds = c(max_smd = 0.1, min_ess = 20, out_of_support = 0.05, auc = 0.9),
+                        thresholds = c(max_smd = 0.1, min_ess = 20, out_of_support = 0.05, auc = 0.9,
+                                       min_expected_events = 5),
                         washout = 365, eligibility = causallib::eligibility(),
                         baseline = causallib::baseline(), follow_up = causallib::follow_up(),
                         analysis = "intention_to_treat", codes = NULL,
@@ -175,7 +183,7 @@ screen_groups <- function(x, arg) {
 }
 
 screen_thresholds <- function(x) {
-  default <- c(max_smd = 0.1, min_ess = 20, out_of_support = 0.05, auc = 0.9)
+  default <- c(max_smd = 0.1, min_ess = 20, out_of_support = 0.05, auc = 0.9, min_expected_events = 5)
   if (!is.numeric(x) || is.null(names(x)) || anyNA(x) || !all(names(x) %in% names(default))) {
     given <- if (is.null(names(x))) value_label(x) else paste(names(x), collapse = ", ")
     cli::cli_abort("{.arg thresholds} must be named numbers among {.val {names(default)}}; you gave {given}.",
@@ -264,8 +272,11 @@ print.causallib_screen_spec <- function(x, ...) {
 #' `min_negative_controls` successful negative controls are needed, else
 #' the calibrated columns are `NA`. `q_value` and `q_calibrated` are the
 #' Benjamini-Hochberg adjusted p-values over the outcomes of interest of
-#' each estimator; `signal` is `q_calibrated < fdr` where calibrated and
-#' `q_value < fdr` otherwise.
+#' each estimator (`q_calibrated` over the calibrated pairs). `signal` is
+#' `q_calibrated < fdr` when the screen calibrated (a pair it could not
+#' calibrate, for want of negative controls, is flagged `"uncalibrated"`
+#' and is no signal) and `q_value < fdr` when it did not; a pair flagged
+#' `"few_events"` (see `thresholds` of [screen_spec()]) is never a signal.
 #'
 #' @param spec A [screen_spec()].
 #' @param source Records for [build_cohort()]: a [cohort_source()] or what
@@ -283,7 +294,8 @@ print.causallib_screen_spec <- function(x, ...) {
 #' @return A `causal_screen` data frame, one row per pair and estimator:
 #'   `exposure`, `comparator`, `outcome`, `negative_control`, `estimator`,
 #'   `n_exposed`, `n_comparator`, `events_exposed`, `events_comparator`
-#'   (by `horizon`), `covariates` (how many adjusted for), `dropped`,
+#'   (by `horizon`), `expected_events` (in the smaller arm under no
+#'   effect), `covariates` (how many adjusted for), `dropped`,
 #'   the diagnostics `max_smd`, `ess_exposed`, `ess_comparator`,
 #'   `out_of_support`, `auc`, the estimate `log_rr`, `se`, `estimate`
 #'   (risk ratio), `conf_low`, `conf_high`, `p_value`, the calibrated
@@ -309,8 +321,8 @@ print.causallib_screen_spec <- function(x, ...) {
 #' spec <- screen_spec(exposures = c("a", "b", "c"), comparators = "d", outcomes = "mi",
 #'                     negative_controls = paste0("nc", 1:5), horizon = 365)
 #' # future::plan(future::multisession, workers = 2) would run the pairs in parallel
-#' res <- screen(spec, data = cohorts,
-#'               calibration = if (requireNamespace("EmpiricalCalibration", quietly = TRUE)) "exposure" else "none")
+#' has_ec <- requireNamespace("EmpiricalCalibration", quietly = TRUE)
+#' res <- screen(spec, data = cohorts, calibration = if (has_ec) "exposure" else "none")
 #' res
 #' # From OMOP-shaped records, see the vignette: vignette("screening", package = "causallib")
 screen <- function(spec, source = NULL, data = NULL, checkpoint = NULL, seed = 1L, fdr = 0.05,
@@ -473,7 +485,9 @@ screen_pair <- function(task, d, spec) {
     st$stage <- "diagnostics"
     dx <- screen_diagnostics(ps$fit, spec)
     for (k in names(dx)) rows[[k]] <- dx[[k]]
-    rows$flags <- dx$flags
+    if (rows$expected_events[1L] < spec$thresholds[["min_expected_events"]]) {
+      rows$flags <- paste(c(if (nzchar(dx$flags)) dx$flags, "few_events"), collapse = ", ")
+    }
     st$stage <- "outcome"
     for (j in seq_len(nrow(rows))) {
       rows[j, ] <- tryCatch(screen_estimate(rows[j, ], rows$estimator[j], pd$data, ps, spec),
@@ -490,7 +504,8 @@ screen_rows <- function(task, spec) {
   data.frame(exposure = rep(task$exposure, k), comparator = task$comparator, outcome = task$outcome,
              negative_control = task$negative_control, estimator = spec$estimators,
              n_exposed = NA_integer_, n_comparator = NA_integer_, events_exposed = NA_integer_,
-             events_comparator = NA_integer_, covariates = NA_integer_, dropped = "",
+             events_comparator = NA_integer_, expected_events = NA_real_, covariates = NA_integer_,
+             dropped = "",
              max_smd = NA_real_, ess_exposed = NA_real_, ess_comparator = NA_real_,
              out_of_support = NA_real_, auc = NA_real_,
              log_rr = NA_real_, se = NA_real_, estimate = NA_real_, conf_low = NA_real_,
@@ -512,6 +527,7 @@ screen_pair_data <- function(d, task, spec, rows) {
   rows$n_comparator <- sum(!exposed)
   rows$events_exposed <- sum(by_h & exposed)
   rows$events_comparator <- sum(by_h & !exposed)
+  rows$expected_events <- sum(by_h) / nrow(d) * min(sum(exposed), sum(!exposed))
   if (rows$n_exposed[1L] == 0L || rows$n_comparator[1L] == 0L) {
     cli::cli_abort("no persons in the {if (rows$n_exposed[1L] == 0L) 'exposure' else 'comparator'} arm.")
   }
@@ -704,10 +720,19 @@ screen_fdr <- function(out, fdr) {
     cal <- rows & !is.na(out$p_calibrated)
     out$q_calibrated[cal] <- stats::p.adjust(out$p_calibrated[cal], "BH")
   }
-  q <- ifelse(is.na(out$q_calibrated), out$q_value, out$q_calibrated)
-  out$signal <- !out$negative_control & !is.na(q) & q < fdr
+  # One rule for the whole table: calibrated q-values when the screen
+  # calibrated anything (a pair it could not calibrate is then no signal,
+  # and flagged), uncalibrated ones otherwise.
+  calibrated <- any(!is.na(out$p_calibrated))
+  q <- if (calibrated) out$q_calibrated else out$q_value
+  if (calibrated) {
+    lost <- out$status == "ok" & !out$negative_control & is.na(out$p_calibrated)
+    out$flags[lost] <- ifelse(nzchar(out$flags[lost]), paste(out$flags[lost], "uncalibrated", sep = ", "),
+                              "uncalibrated")
+  }
+  out$signal <- !out$negative_control & !is.na(q) & q < fdr & !grepl("few_events", out$flags, fixed = TRUE)
   first <- c("exposure", "comparator", "outcome", "negative_control", "estimator", "n_exposed", "n_comparator",
-             "events_exposed", "events_comparator", "covariates", "dropped", "max_smd", "ess_exposed",
+             "events_exposed", "events_comparator", "expected_events", "covariates", "dropped", "max_smd", "ess_exposed",
              "ess_comparator", "out_of_support", "auc", "log_rr", "se", "estimate", "conf_low", "conf_high",
              "p_value", "p_calibrated", "conf_low_calibrated", "conf_high_calibrated", "q_value", "q_calibrated",
              "signal", "flags", "status", "stage", "message", "warnings")
@@ -785,7 +810,8 @@ tidy.causal_screen <- function(x, ...) {
 #' n <- 1500
 #' drug <- sample(c("a", "b", "c"), n, replace = TRUE)
 #' t_y <- rexp(n, exp(-6 + log(2) * (drug == "a")))
-#' cohort <- data.frame(treatment = drug, time = ceiling(pmin(t_y, 730)), event = as.integer(t_y < 730))
+#' cohort <- data.frame(treatment = drug, time = ceiling(pmin(t_y, 730)),
+#'                      event = as.integer(t_y < 730))
 #' res <- screen(screen_spec(exposures = c("a", "b", "c"), outcomes = "mi", horizon = 365),
 #'               data = list(mi = cohort))
 #' screen_plot_data(res, "forest")

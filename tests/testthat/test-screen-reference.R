@@ -328,7 +328,14 @@ test_that("q-values are Benjamini-Hochberg over each estimator's outcomes of int
       expect_equal(x$q_value[rows], stats::p.adjust(x$p_value[rows], "BH"), tolerance = 1e-14, label = e)
       expect_equal(x$q_calibrated[rows], stats::p.adjust(x$p_calibrated[rows], "BH"), tolerance = 1e-14, label = e)
     }
-    expect_identical(x$signal, !x$negative_control & x$q_calibrated < attr(res, "fdr"))
+    few <- grepl("few_events", x$flags, fixed = TRUE)
+    expect_identical(x$signal, !x$negative_control & x$q_calibrated < attr(res, "fdr") & !few)
+    # the few_events flag: expected events in the smaller arm under no effect
+    ok <- x$status == "ok"
+    expected <- (x$events_exposed + x$events_comparator) / (x$n_exposed + x$n_comparator) *
+      pmin(x$n_exposed, x$n_comparator)
+    expect_equal(x$expected_events[ok], expected[ok], tolerance = 1e-14)
+    expect_identical(few[ok], expected[ok] < 5)
   }
 })
 
@@ -344,7 +351,9 @@ test_that("with fewer negative controls than min_negative_controls nothing is ca
     rows <- x$estimator == e & !x$negative_control
     expect_equal(x$q_value[rows], stats::p.adjust(x$p_value[rows], "BH"), tolerance = 1e-14, label = e)
   }
-  expect_identical(x$signal, !x$negative_control & !is.na(x$q_value) & x$q_value < attr(res, "fdr"))
+  few <- grepl("few_events", x$flags, fixed = TRUE)
+  expect_identical(x$signal, !x$negative_control & !is.na(x$q_value) & x$q_value < attr(res, "fdr") & !few)
+  expect_false(any(grepl("uncalibrated", x$flags)))
 })
 
 test_that("the fitted empirical nulls are kept in attribute `nulls`, one per calibration group", {
