@@ -476,6 +476,7 @@ screen_pair <- function(task, d, spec) {
     if (inherits(d, "screen_failed_cohort")) cli::cli_abort("the cohort could not be built: {d$message}")
     pd <- screen_pair_data(d, task, spec, rows)
     rows <- pd$rows
+    screen_check_pair(rows, spec)
     st$stage <- "covariates"
     covs <- screen_covariates(pd$data, task, spec)
     st$stage <- "propensity"
@@ -527,7 +528,13 @@ screen_pair_data <- function(d, task, spec, rows) {
   rows$n_comparator <- sum(!exposed)
   rows$events_exposed <- sum(by_h & exposed)
   rows$events_comparator <- sum(by_h & !exposed)
-  rows$expected_events <- sum(by_h) / nrow(d) * min(sum(exposed), sum(!exposed))
+  rows$expected_events <- if (nrow(d)) sum(by_h) / nrow(d) * min(sum(exposed), sum(!exposed)) else 0
+  list(data = d, rows = rows)
+}
+
+# A pair with an empty arm or too few events is not estimated (after its
+# counts are in its row).
+screen_check_pair <- function(rows, spec) {
   if (rows$n_exposed[1L] == 0L || rows$n_comparator[1L] == 0L) {
     cli::cli_abort("no persons in the {if (rows$n_exposed[1L] == 0L) 'exposure' else 'comparator'} arm.")
   }
@@ -535,7 +542,7 @@ screen_pair_data <- function(d, task, spec, rows) {
   if (any(few)) {
     cli::cli_abort("{rows$events_exposed[1L]} outcome event{?s} among the exposed and {rows$events_comparator[1L]} among the comparators by {spec$horizon}; {.arg min_events} is {spec$min_events}.")
   }
-  list(data = d, rows = rows)
+  invisible()
 }
 
 # The pair's candidate covariates, without the exposure's own codes and the

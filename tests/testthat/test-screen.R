@@ -138,6 +138,10 @@ test_that("a failing pair is recorded with its stage and message while the other
   res2 <- screen(screen_spec(exposures = c("a", "b"), comparators = "d", outcomes = "y", horizon = 365,
                              min_events = 10000), data = cohorts["y"])
   expect_true(all(res2$stage == "cohort"))
+  expect_equal(res2$events_exposed, vapply(res2$exposure, function(e) {
+    d <- cohorts$y
+    sum(d$treatment == e & d$event == 1 & d$time <= 365)
+  }, numeric(1)), ignore_attr = TRUE)
   expect_match(res2$message, "min_events")
   expect_output(print(res), "failed")
 })
