@@ -148,12 +148,14 @@ screen_spec <- function(exposures, outcomes, comparators = NULL, negative_contro
   check_bool(exclude_prior_outcome, "exclude_prior_outcome")
   coded <- isTRUE(attr(exposures, "coded"))
   if (coded) {
-    # The protocol is checked now, by the cohort builder's own checks.
+    # The protocol of every outcome's cohort is checked now, by the cohort
+    # builder's own checks (names shared by code groups, windows).
     washout <- new_users(c(exposures, comparators, if (is.null(comparators)) NULL), washout)$washout
-    screen_cohort_spec(list(exposures = exposures, comparators = comparators, washout = washout,
-                            eligibility = eligibility, baseline = baseline, follow_up = follow_up,
-                            analysis = analysis, codes = codes, exclude_prior_outcome = exclude_prior_outcome),
-                       names(outcomes)[1L], outcomes[[1L]])
+    protocol <- list(exposures = exposures, comparators = comparators, washout = washout,
+                     eligibility = eligibility, baseline = baseline, follow_up = follow_up,
+                     analysis = analysis, codes = codes, exclude_prior_outcome = exclude_prior_outcome)
+    ys <- c(outcomes, negative_controls)
+    for (y in names(ys)) screen_cohort_spec(protocol, y, ys[[y]])
   }
   structure(list(exposures = exposures, comparators = comparators, outcomes = outcomes,
                  negative_controls = negative_controls, estimators = estimators, horizon = as.double(horizon),

@@ -281,3 +281,13 @@ test_that("the cluster job templates render the plan's resources", {
   expect_s3_class(batchtools::makeClusterFunctionsLSF(template = screen_template("lsf")), "ClusterFunctions")
   expect_snapshot(screen_template("pbs"), error = TRUE)
 })
+
+test_that("a records specification is checked for every outcome's cohort when it is made", {
+  # an outcome named like a covariate's code group: the cohort builder's own check
+  expect_snapshot(error = TRUE, {
+    screen_spec(exposures = codes(d1 = 1L, d2 = 2L), outcomes = codes(mi = 10L),
+                negative_controls = codes(nc1 = 20L, diabetes = 30L),
+                baseline = baseline(any = list(diabetes = c(-Inf, 0))), codes = codes(diabetes = 40L))
+    screen_spec(exposures = codes(d1 = 1L, d2 = 2L), outcomes = codes(mi = 10L), washout = -1)
+  })
+})
