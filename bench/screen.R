@@ -287,7 +287,7 @@ fail_tab <- function(r) {
 }
 add("# Screening many drugs: scale and accuracy of `screen()`", "",
     paste0(run_info(), "; ", ram_gb(), "."),
-    sprintf("Multisession workers' `causallib_threads()`: %s. Load average at the start: %s; at the end: %s.",
+    sprintf("Multisession workers' `causallib_threads()` outside the pairs: %s (`screen()` runs each pair with one thread when the plan has several workers). Load average at the start: %s; at the end: %s.",
             paste(wi[, "threads"], collapse = ", "), load_start, load_avg()),
     "", "`bench/screen.R`; the records come from `simulate_records()`. Risk ratio of the outcome by 730 days (IP-weighted Kaplan-Meier, estimator `\"ipw\"`), each drug against every other drug (`comparators = NULL`), new users with a 365-day washout, baseline diabetes, hypertension and heart failure (ever before time zero), follow-up up to 730 days; calibration per exposure on the negative controls.",
     "", "## (a) Scale",
