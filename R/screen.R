@@ -37,7 +37,8 @@ screen_reserved <- c("person_id", "trial", "time_zero", "treatment", "time", "ev
 #' returning them (per pair). For each pair the screen drops (and reports
 #' in `dropped`): covariates built from code groups that share a code with
 #' the exposure or the comparator (the exposure's own codes), covariates
-#' constant among the pair's persons, and close proxies of the exposure:
+#' without any value (`"no value"`) or constant among the pair's persons,
+#' and close proxies of the exposure:
 #' covariates whose crude standardized difference between the arms exceeds
 #' `proxy_smd` in absolute value.
 #'
@@ -396,14 +397,26 @@ screen_cohorts <- function(spec, ys, source, data, checkpoint) {
     })
     return(stats::setNames(out, names(ys)))
   }
-  src <- cohort_source(source)
-  if (src$owned && !inherits(source, "causallib_cohort_source")) on.exit(DBI::dbDisconnect(src$con), add = TRUE)
+  # The source is opened (data frames copied into SQLite) only when a cohort
+  # is not in the checkpoint already.
+  src <- NULL
+  on.exit(if (!is.null(src) && src$owned && !inherits(source, "causallib_cohort_source")) {
+    DBI::dbDisconnect(src$con)
+  }, add = TRUE)
   out <- lapply(seq_along(ys), function(i) {
     y <- names(ys)[i]
     file <- if (!is.null(checkpoint)) file.path(checkpoint, sprintf("cohort-%04d.rds", i))
     if (!is.null(file) && file.exists(file)) return(readRDS(file))
+    if (is.null(src)) src <<- cohort_source(source)
+    # The builder's messages (covariates without a value, say) are passed
+    # on, naming the outcome whose cohort they concern.
     d <- tryCatch(
-      as.data.frame(suppressMessages(build_cohort(screen_cohort_spec(spec, y, ys[[y]]), src))),
+      withCallingHandlers(
+        as.data.frame(build_cohort(screen_cohort_spec(spec, y, ys[[y]]), src)),
+        message = function(m) {
+          cli::cli_inform(c("The cohort of outcome {.val {y}}:", " " = cli::ansi_strip(trimws(conditionMessage(m)))))
+          invokeRestart("muffleMessage")
+        }),
       error = function(e) structure(list(message = conditionMessage(e)), class = "screen_failed_cohort")
     )
     if (!is.null(file)) screen_save(d, file)
@@ -568,9 +581,13 @@ screen_covariates <- function(d, task, spec) {
     dropped <- c(dropped, dropped_label(covs[shares], "exposure's codes"))
     covs <- covs[!shares]
   }
-  constant <- vapply(covs, function(v) length(unique(d[[v]][!is.na(d[[v]])])) < 2L, logical(1))
-  dropped <- c(dropped, dropped_label(covs[constant], "constant"))
-  list(use = covs[!constant], dropped = dropped)
+  # A column with no value among the pair's persons cannot adjust; one
+  # with some missing values is kept (the propensity model then fails,
+  # naming it).
+  missing_all <- vapply(covs, function(v) all(is.na(d[[v]])), logical(1))
+  constant <- !missing_all & vapply(covs, function(v) length(unique(d[[v]][!is.na(d[[v]])])) < 2L, logical(1))
+  dropped <- c(dropped, dropped_label(covs[missing_all], "no value"), dropped_label(covs[constant], "constant"))
+  list(use = covs[!constant & !missing_all], dropped = dropped)
 }
 
 dropped_label <- function(v, why) if (length(v)) paste0(v, " (", why, ")") else character()

@@ -291,3 +291,31 @@ test_that("a records specification is checked for every outcome's cohort when it
     screen_spec(exposures = codes(d1 = 1L, d2 = 2L), outcomes = codes(mi = 10L), washout = -1)
   })
 })
+
+test_that("the cohort builder's messages reach the user, naming the outcome", {
+  x <- simulate_records(2000, n_drugs = 2, n_negative_controls = 1, seed = 5)
+  tr <- attr(x, "truth")$concepts
+  drugs <- tr$screening_drugs$drug_concept_id
+  # a look-back of one day for LDL: most persons have no value
+  spec <- screen_spec(exposures = codes(d1 = drugs[1], d2 = drugs[2]), outcomes = codes(mi = tr$outcome),
+                      baseline = baseline(last_value = list(ldl = c(-1, 0))), codes = codes(ldl = tr$measurement),
+                      horizon = 365, covariates = c("age", "sex"))
+  msgs <- character()
+  res <- withCallingHandlers(screen(spec, source = x, calibration = "none"),
+                             message = function(m) {
+                               msgs <<- c(msgs, conditionMessage(m))
+                               invokeRestart("muffleMessage")
+                             })
+  expect_true(any(grepl("The cohort of outcome .*mi", msgs)))
+  expect_true(any(grepl("ldl", msgs)))
+  expect_true(all(res$status == "ok" | res$stage == "cohort"))
+  # by default every covariate column: ldl, without any value, is dropped as such
+  res2 <- suppressMessages(screen(screen_spec(exposures = codes(d1 = drugs[1], d2 = drugs[2]),
+                                              outcomes = codes(mi = tr$outcome),
+                                              baseline = baseline(last_value = list(ldl = c(-1, 0))),
+                                              codes = codes(ldl = tr$measurement), horizon = 365),
+                                  source = x, calibration = "none"))
+  ok <- res2$status == "ok"
+  expect_true(any(ok))
+  expect_true(all(grepl("ldl (no value)", res2$dropped[ok], fixed = TRUE)))
+})
