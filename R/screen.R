@@ -393,8 +393,24 @@ screen_cohorts <- function(spec, ys, source, data, checkpoint) {
       if (!is.data.frame(d)) cli::cli_abort("{.code data${y}} must be a data frame, not {.obj_type_friendly {d}}.")
       need <- setdiff(c("treatment", "time", "event"), names(d))
       if (length(need)) cli::cli_abort("{.code data${y}} has no column{?s} {.val {need}}.")
+      if (!is.numeric(d$time) || anyNA(d$time) || any(d$time < 0)) {
+        cli::cli_abort("{.code data${y}$time} must be non-negative numbers without missing values.")
+      }
+      if (!is.numeric(d$event) || !all(d$event %in% c(0, 1, 2))) {
+        cli::cli_abort(c("{.code data${y}$event} must be 0 (censored), 1 (the outcome) or 2 (death).",
+                         x = "It has {.val {utils::head(setdiff(unique(d$event), c(0, 1, 2)), 3)}}."))
+      }
       d
     })
+    # An exposure or comparator that no cohort has is a misspelt name, not a
+    # pair to fail quietly.
+    arms <- c(names(spec$exposures), names(spec$comparators))
+    seen <- unique(unlist(lapply(out, function(d) unique(as.character(d$treatment)))))
+    absent <- setdiff(arms, seen)
+    if (length(absent)) {
+      cli::cli_abort(c("No cohort in {.arg data} has {.code treatment} {.val {absent}}.",
+                       i = "Its values are {.val {utils::head(sort(seen), 10)}}{if (length(seen) > 10) ', ...'}."))
+    }
     return(stats::setNames(out, names(ys)))
   }
   # The source is opened (data frames copied into SQLite) only when a cohort

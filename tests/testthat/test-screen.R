@@ -220,6 +220,10 @@ test_that("screen_spec() and screen() reject bad input naming the argument", {
     screen(screen_spec(exposures = c("a", "b"), outcomes = "y"), source = list(), data = cohorts)
     screen(screen_spec(exposures = c("a", "b"), outcomes = "y"), data = cohorts, fdr = 5)
     screen(screen_spec(exposures = c("a", "b"), outcomes = "y"), data = cohorts, calibration = "global")
+    screen(screen_spec(exposures = c("a", "B"), outcomes = "y"), data = cohorts["y"])
+    screen(screen_spec(exposures = c("a", "b"), outcomes = "y"),
+           data = list(y = transform(cohorts$y, event = ifelse(event == 2, 3, event))))
+    screen(screen_spec(exposures = c("a", "b"), outcomes = "y"), data = list(y = transform(cohorts$y, time = -time)))
   })
 })
 
